@@ -1,0 +1,254 @@
+"""Declared parameter constraints: the single validation path for every public object.
+
+Every constructor and public function validates its arguments by declaring constraints and calling
+:func:`check` (one parameter) or :func:`validate` (several). The error is always the template of
+:func:`reglab.errors.param_error`::
+
+    The 'p' parameter of Dropout must be a float in [0, 1). Got 1.5 instead.
+
+A parameter is valid when it satisfies *any* of its constraints; the message lists them all.
+
+Example:
+    >>> check("Dropout", "p", 0.5, Interval(float, 0, 1, closed="left"))
+    0.5
+    >>> check("Dropout", "scaling", "inverted", OneOf("inverted", "classic"))
+    'inverted'
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import torch
+
+from .errors import ConfigError, param_error
+
+__all__ = [
+    "Boolean",
+    "CallableC",
+    "Constraint",
+    "InstanceOf",
+    "Interval",
+    "NoneOk",
+    "OneOf",
+    "check",
+    "check_floating",
+    "check_ndim",
+    "describe",
+    "make_generator",
+    "validate",
+]
+
+T = TypeVar("T")
+
+
+class Constraint:
+    """A predicate on a parameter value with a human description ("a float in [0, 1)")."""
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self})"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+class Interval(Constraint):
+    """A number in an interval. ``kind`` is ``int`` (integers only) or ``float`` (any real number).
+
+    ``closed`` is ``"both"``, ``"left"``, ``"right"`` or ``"neither"``; ``None`` bounds are
+    infinite. Real intervals never contain NaN, and contain infinities only when unbounded on
+    that side and the bound is explicitly ``math.inf`` (``None`` means finite values only).
+    """
+
+    def __init__(
+        self,
+        kind: type,
+        left: float | None,
+        right: float | None,
+        *,
+        closed: str = "both",
+    ) -> None:
+        if kind not in (int, float):
+            raise TypeError(f"Interval kind must be int or float, got {kind!r}")
+        if closed not in ("both", "left", "right", "neither"):
+            raise TypeError(f"Interval closed must be both/left/right/neither, got {closed!r}")
+        self.kind = kind
+        self.left = left
+        self.right = right
+        self.closed = closed
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        if self.kind is int:
+            if not _is_int(value):
+                return False
+        elif not _is_real(value):
+            return False
+        v = float(value)
+        if math.isnan(v):
+            return False
+        if math.isinf(v) and not (
+            (v > 0 and self.right == math.inf) or (v < 0 and self.left == -math.inf)
+        ):
+            return False
+        left_open = self.closed in ("right", "neither")
+        right_open = self.closed in ("left", "neither")
+        if self.left is not None and (v < self.left or (v == self.left and left_open)):
+            return False
+        return not (self.right is not None and (v > self.right or (v == self.right and right_open)))
+
+    def __str__(self) -> str:
+        noun = "an int" if self.kind is int else "a float"
+        lo = "-inf" if self.left is None else _num(self.left)
+        hi = "inf" if self.right is None else _num(self.right)
+        lb = "[" if self.closed in ("both", "left") and self.left is not None else "("
+        rb = "]" if self.closed in ("both", "right") and self.right is not None else ")"
+        return f"{noun} in {lb}{lo}, {hi}{rb}"
+
+
+def _num(x: float) -> str:
+    if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return repr(x)
+
+
+class OneOf(Constraint):
+    """One of a fixed set of choices (compared with ``==``)."""
+
+    def __init__(self, *choices: Any) -> None:
+        self.choices = choices
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        try:
+            return any(value == c and type(value) is type(c) for c in self.choices)
+        except Exception:  # an exotic __eq__ (tensors) is simply "not a choice"
+            return False
+
+    def __str__(self) -> str:
+        return "one of " + ", ".join(repr(c) for c in self.choices)
+
+
+class InstanceOf(Constraint):
+    """An instance of the given types, described by ``description`` ("a torch.nn.Module")."""
+
+    def __init__(self, *types: type, description: str | None = None) -> None:
+        self.types = types
+        self.description = description or " or ".join(
+            f"an instance of {t.__module__}.{t.__qualname__}" for t in types
+        )
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, self.types)
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class Boolean(Constraint):
+    """A ``bool`` (not an int standing in for one)."""
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, bool)
+
+    def __str__(self) -> str:
+        return "a bool"
+
+
+class CallableC(Constraint):
+    """Any callable."""
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return callable(value)
+
+    def __str__(self) -> str:
+        return "a callable"
+
+
+class NoneOk(Constraint):
+    """``None``."""
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return value is None
+
+    def __str__(self) -> str:
+        return "None"
+
+
+def describe(constraints: Sequence[Constraint]) -> str:
+    """Join constraint descriptions: ``"a, b or c"``."""
+    parts = [str(c) for c in constraints]
+    if len(parts) == 1:
+        return parts[0]
+    return ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
+def check(owner: str, name: str, value: T, *constraints: Constraint) -> T:
+    """Return ``value`` if it satisfies any constraint, else raise the one-line ``ConfigError``."""
+    for c in constraints:
+        if c.is_satisfied_by(value):
+            return value
+    raise param_error(name, owner, describe(constraints), value)
+
+
+def validate(
+    owner: str,
+    params: Mapping[str, Any],
+    spec: Mapping[str, Sequence[Constraint]],
+) -> None:
+    """Check several parameters at once against their declared constraints.
+
+    Example:
+        >>> validate("Dropout", {"p": 0.1}, {"p": [Interval(float, 0, 1, closed="left")]})
+    """
+    for name, constraints in spec.items():
+        check(owner, name, params[name], *constraints)
+
+
+def check_floating(owner: str, x: Any, name: str = "input") -> torch.Tensor:
+    """Require a floating-point tensor; the message names the dtype that was given."""
+    if not isinstance(x, torch.Tensor):
+        raise ConfigError(
+            f"{owner} expects a torch.Tensor as {name!r}. Got {type(x).__name__} instead."
+        )
+    if not x.is_floating_point():
+        raise ConfigError(
+            f"{owner} expects a floating-point tensor as {name!r}. Got dtype {x.dtype} instead."
+        )
+    return x
+
+
+def check_ndim(
+    owner: str,
+    x: torch.Tensor,
+    allowed: Iterable[int],
+    expected: str,
+    name: str = "input",
+) -> torch.Tensor:
+    """Require ``x.dim()`` in ``allowed``; ``expected`` describes the layout, e.g. ``"(N, C, L)"``."""
+    if x.dim() not in set(allowed):
+        raise ConfigError(
+            f"{owner} expects {name!r} of shape {expected}. Got shape {tuple(x.shape)} instead."
+        )
+    return x
+
+
+def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator | None:
+    """A ``torch.Generator`` seeded with ``seed``, or ``None`` (global RNG) when ``seed`` is None."""
+    if seed is None:
+        return None
+    g = torch.Generator(device=device)
+    g.manual_seed(int(seed))
+    return g

@@ -1,0 +1,3 @@
+"""Normalization as pure functions (to be filled by the normalization work)."""
+
+__all__: list[str] = []

@@ -1,0 +1,139 @@
+"""The one checklist every reglab module runs (as torch's ModuleInfo and kornia's CommonTests do).
+
+Use from a test file::
+
+    CASES = [ModuleCase("Dropout", lambda: rl.nn.Dropout(0.3), (4, 8))]
+
+    @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+    def test_checklist(case):
+        run_checklist(case)
+
+Each item asserts something that can fail: eval output is deterministic and (for stochastic
+layers) training output differs between draws; a state_dict round trip reproduces eval outputs;
+float32 and float64 inputs give outputs of the same dtype; ``repr`` shows the settings;
+``torch.compile`` (aot_eager) gives the eager result; bad constructor arguments raise the exact
+one-line message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from reglab import ConfigError
+
+
+@dataclass
+class ModuleCase:
+    """A module under the checklist.
+
+    ``make`` builds a fresh module (same seed each call gives same parameters); ``input_shape``
+    is a float input shape; ``stochastic`` says training mode draws randomness; ``repr_contains``
+    are substrings ``repr(module)`` must show; ``bad`` maps constructor callables to the exact
+    error message they must raise.
+    """
+
+    name: str
+    make: Callable[[], nn.Module]
+    input_shape: Sequence[int]
+    stochastic: bool = False
+    repr_contains: Sequence[str] = ()
+    bad: Sequence[tuple[Callable[[], Any], str]] = field(default_factory=list)
+    compile: bool = True
+    atol: float = 1e-6
+
+
+def _input(case: ModuleCase, dtype: torch.dtype, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(*case.input_shape, generator=g, dtype=dtype)
+
+
+def check_train_eval(case: ModuleCase) -> None:
+    torch.manual_seed(0)
+    m = case.make()
+    x = _input(case, torch.float32)
+    m.train()
+    a, b = m(x), m(x)
+    if case.stochastic:
+        assert not torch.equal(a, b), "training mode should draw a new mask/noise per call"
+    m.eval()
+    e1, e2 = m(x), m(x)
+    assert torch.equal(e1, e2), "eval mode must be deterministic"
+    assert m.training is False
+
+
+def check_state_dict(case: ModuleCase) -> None:
+    torch.manual_seed(0)
+    m = case.make()
+    x = _input(case, torch.float32)
+    m.train()
+    for _ in range(2):  # move running statistics, if any, away from their initial values
+        m(x + 1.0)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(0.01)
+    torch.manual_seed(1)
+    m2 = case.make()
+    m2.load_state_dict(m.state_dict())
+    m.eval()
+    m2.eval()
+    torch.testing.assert_close(m2(x), m(x), rtol=0, atol=0)
+
+
+def check_dtypes(case: ModuleCase) -> None:
+    for dtype in (torch.float32, torch.float64):
+        torch.manual_seed(0)
+        m = case.make().to(dtype)
+        x = _input(case, dtype)
+        for mode in (True, False):
+            m.train(mode)
+            y = m(x)
+            assert y.dtype == dtype, f"{case.name} returned {y.dtype} for {dtype} input"
+
+
+def check_repr(case: ModuleCase) -> None:
+    text = repr(case.make())
+    assert case.name.split("[")[0] in text
+    for s in case.repr_contains:
+        assert s in text, f"repr {text!r} lacks {s!r}"
+
+
+def check_compile(case: ModuleCase) -> None:
+    if not case.compile:
+        pytest.skip(reason=f"{case.name} opts out of the torch.compile check")
+    torch.manual_seed(0)
+    m = case.make().eval()
+    x = _input(case, torch.float32)
+    expected = m(x)
+    compiled = torch.compile(m, backend="aot_eager")
+    torch.testing.assert_close(compiled(x), expected, atol=case.atol, rtol=1e-5)
+
+
+def check_bad_inputs(case: ModuleCase) -> None:
+    for build, message in case.bad:
+        with pytest.raises(ConfigError) as info:
+            build()
+        assert str(info.value) == message
+        assert "\n" not in str(info.value)
+
+
+CHECKS = {
+    "train_eval": check_train_eval,
+    "state_dict": check_state_dict,
+    "dtypes": check_dtypes,
+    "repr": check_repr,
+    "compile": check_compile,
+    "bad_inputs": check_bad_inputs,
+}
+
+
+def run_checklist(case: ModuleCase, only: Sequence[str] | None = None) -> None:
+    """Run every checklist item (or ``only`` those named) on ``case``."""
+    for name, fn in CHECKS.items():
+        if only is None or name in only:
+            fn(case)
