@@ -1,0 +1,405 @@
+"""Study storage: one Optuna study in a real database, one trial per (recipe, seed) cell.
+
+Why Optuna's RDB storage: it already gives a transactional trial queue (``WAITING`` trials claimed
+with a row lock), heartbeats that mark a killed worker's trial as failed, and a retry callback that
+re-queues it. reglab adds the cell bookkeeping on top:
+
+* every cell is enqueued once, as a ``WAITING`` trial whose user attributes name the cell;
+* a worker claims a waiting trial (``WAITING -> RUNNING`` is atomic: two workers never get the
+  same trial), records heartbeats while it runs, and stores the result and per-epoch history as
+  user attributes before marking the trial ``COMPLETE``;
+* a trial whose worker died (no heartbeat for ``grace_period`` seconds) is marked ``FAIL`` and a
+  copy is queued again; an interrupted worker (Ctrl-C) does the same at once;
+* a cell counts as done when it has a ``COMPLETE`` trial. Rerunning the study enqueues only the
+  cells that have no waiting, running or complete trial.
+
+SQLite in the output folder is the default; any SQLAlchemy URL works (PostgreSQL for several
+machines).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import ConfigError
+
+__all__ = [
+    "Cell",
+    "Claim",
+    "StudyStore",
+    "sqlite_url",
+]
+
+STUDY_NAME = "reglab"
+_CELL_ATTR = "cell"
+_RESULT_ATTR = "result"
+_HISTORY_ATTR = "history"
+_CONFIG_ATTR = "config"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    """One unit of work: a recipe (by name, with its full definition) and a seed."""
+
+    recipe: str
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.recipe}/{self.seed}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A trial this worker owns: its Optuna id, number, and the cell it runs."""
+
+    trial_id: int
+    number: int
+    cell: Cell
+
+
+def sqlite_url(out_dir: str | Path) -> str:
+    """The default storage: ``study.db`` in the output folder."""
+    return f"sqlite:///{Path(out_dir).resolve() / 'study.db'}"
+
+
+def _optuna() -> Any:
+    import warnings
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Heartbeats and the retry callback are marked experimental; reglab relies on them knowingly.
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    return optuna
+
+
+def _driver_url(url: str) -> str:
+    """Pick an installed PostgreSQL driver for a bare ``postgresql://`` URL.
+
+    SQLAlchemy 2.1 maps the bare scheme to psycopg 3; reglab's ``postgres`` extra installs
+    psycopg2, so use whichever of the two is importable.
+    """
+    if not url.startswith(("postgresql://", "postgres://")):
+        return url
+    import importlib.util
+
+    rest = url.split("://", 1)[1]
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
+        return "postgresql+psycopg2://" + rest
+    return "postgresql://" + rest
+
+
+def _json_safe(value: Any) -> Any:
+    """Replace NaN/inf (not valid JSON) with None, recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+class StudyStore:
+    """The cells of one study in an Optuna RDB storage.
+
+    Args:
+        url: SQLAlchemy URL (``sqlite:///path/study.db``, ``postgresql://user@host/db``).
+        heartbeat_interval: seconds between a running trial's heartbeats.
+        grace_period: seconds without a heartbeat after which a running trial is failed and
+            queued again.
+        max_retry: how many times one cell is retried after its worker died.
+
+    Example:
+        >>> store = StudyStore("sqlite:///:memory:")  # doctest: +SKIP
+        >>> store.create({"data": "digits"}, [Cell("baseline", 0)])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        heartbeat_interval: int = 5,
+        grace_period: int = 30,
+        max_retry: int = 3,
+    ) -> None:
+        optuna = _optuna()
+        self.url = url
+        self.heartbeat_interval = int(heartbeat_interval)
+        self.grace_period = int(grace_period)
+        retry_cls = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+        if retry_cls is None:  # optuna < 4.9
+            retry_cls = optuna.storages.RetryFailedTrialCallback
+        callback_kw = (
+            "heartbeat_stale_trial_callback"
+            if "heartbeat_stale_trial_callback"
+            in optuna.storages.RDBStorage.__init__.__code__.co_varnames
+            else "failed_trial_callback"
+        )
+        engine_kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            # Several local worker processes share the file: wait for locks instead of failing.
+            engine_kwargs = {"connect_args": {"timeout": 60}}
+        else:
+            engine_kwargs = {"pool_pre_ping": True}
+        try:
+            self.storage = optuna.storages.RDBStorage(
+                _driver_url(url),
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=self.heartbeat_interval,
+                grace_period=self.grace_period,
+                **{callback_kw: retry_cls(max_retry=max_retry)},
+            )
+        except Exception as exc:  # SQLAlchemy/driver errors: one line naming the storage
+            raise ConfigError(
+                f"Cannot open the study storage {_redact(url)!r}: {_first_line(exc)}. "
+                "Check the URL, that the server is running, and that its driver is installed."
+            ) from None
+        self._study: Any = None
+
+    # -- study ---------------------------------------------------------------------------------
+
+    @property
+    def study(self) -> Any:
+        if self._study is None:
+            optuna = _optuna()
+            try:
+                self._study = optuna.load_study(study_name=STUDY_NAME, storage=self.storage)
+            except KeyError:
+                raise ConfigError(
+                    f"The storage {_redact(self.url)!r} holds no reglab study yet. "
+                    "Start one with `reglab study` (without --join) first."
+                ) from None
+        return self._study
+
+    def exists(self) -> bool:
+        optuna = _optuna()
+        names = [s.study_name for s in optuna.get_all_study_summaries(self.storage)]
+        return STUDY_NAME in names
+
+    def create(self, config: dict[str, Any], cells: Sequence[Cell]) -> list[Cell]:
+        """Create the study (or open it) and enqueue the cells that are not queued or done.
+
+        Returns the cells that were newly enqueued. A study that already exists must have the
+        same ``config``; otherwise a ``ConfigError`` says what differs.
+        """
+        optuna = _optuna()
+        study = optuna.create_study(
+            study_name=STUDY_NAME,
+            storage=self.storage,
+            direction="maximize",
+            load_if_exists=True,
+        )
+        self._study = study
+        stored = study.user_attrs.get(_CONFIG_ATTR)
+        if stored is None:
+            study.set_user_attr(_CONFIG_ATTR, _json_safe(config))
+        elif stored != _json_safe(config):
+            diff = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
+            raise ConfigError(
+                f"The storage {_redact(self.url)!r} already holds a study with different settings "
+                f"({', '.join(diff)}). Use a new --out folder or --storage, or rerun with the "
+                "original settings to resume."
+            )
+        return self.enqueue_missing(cells)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        cfg = self.study.user_attrs.get(_CONFIG_ATTR)
+        if cfg is None:
+            raise ConfigError(f"The study in {_redact(self.url)!r} has no stored settings.")
+        return dict(cfg)
+
+    def enqueue_missing(self, cells: Sequence[Cell]) -> list[Cell]:
+        """Queue each cell that has no waiting, running or complete trial."""
+        optuna = _optuna()
+        states = (
+            optuna.trial.TrialState.WAITING,
+            optuna.trial.TrialState.RUNNING,
+            optuna.trial.TrialState.COMPLETE,
+        )
+        trials = self.study.get_trials(deepcopy=False, states=states)
+        present = {c.key for c in map(_cell_of, trials) if c is not None}
+        added = []
+        for cell in cells:
+            if cell.key not in present:
+                self.study.enqueue_trial(
+                    {}, user_attrs={_CELL_ATTR: {"recipe": cell.recipe, "seed": cell.seed}}
+                )
+                added.append(cell)
+        return added
+
+    # -- claiming and finishing ----------------------------------------------------------------
+
+    def fail_stale(self) -> None:
+        """Fail running trials whose worker stopped beating, and queue them again."""
+        optuna = _optuna()
+        _locked(lambda: optuna.storages.fail_stale_trials(self.study))
+
+    def claim(self) -> Claim | None:
+        """Take one waiting trial (atomically), or return None when none is waiting."""
+        optuna = _optuna()
+        TrialState = optuna.trial.TrialState
+        waiting = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        for t in sorted(waiting, key=lambda t: t.number):
+            cell = _cell_of(t)
+            if cell is None:
+                continue
+            trial_id = t._trial_id
+            # Beat before claiming: a running trial with no heartbeat row is never found stale,
+            # so a worker killed right after the claim would otherwise hold the cell forever.
+            _locked(lambda: self.storage.record_heartbeat(trial_id))  # noqa: B023
+            try:
+                ok = _locked(
+                    lambda: self.storage.set_trial_state_values(trial_id, TrialState.RUNNING)  # noqa: B023
+                )
+            except optuna.exceptions.UpdateFinishedTrialError:
+                ok = False
+            if ok:
+                return Claim(trial_id, t.number, cell)
+        return None
+
+    @contextlib.contextmanager
+    def heartbeat(self, claim: Claim) -> Iterator[None]:
+        """Record heartbeats for ``claim`` in a background thread while the block runs."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.heartbeat_interval):
+                with contextlib.suppress(Exception):  # a missed beat is retried next interval
+                    self.storage.record_heartbeat(claim.trial_id)
+
+        thread = threading.Thread(target=beat, name=f"reglab-heartbeat-{claim.number}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def complete(self, claim: Claim, result: dict[str, Any], history: list[dict[str, Any]]) -> bool:
+        """Store the result and history and mark the trial complete.
+
+        Returns False when the trial was already failed by another worker (this worker was
+        presumed dead); its result is then dropped, and the retried copy produces it.
+        """
+        optuna = _optuna()
+        value = result.get("val_acc")
+        if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
+            value = -float(result.get("val_loss") or 0.0)
+        if not math.isfinite(value):
+            value = 0.0
+        tid = claim.trial_id
+        try:
+            _locked(lambda: self.storage.set_trial_user_attr(tid, _RESULT_ATTR, _json_safe(result)))
+            history_json = json.dumps(_json_safe(history))
+            _locked(lambda: self.storage.set_trial_user_attr(tid, _HISTORY_ATTR, history_json))
+            return bool(
+                _locked(
+                    lambda: self.storage.set_trial_state_values(
+                        tid, optuna.trial.TrialState.COMPLETE, [float(value)]
+                    )
+                )
+            )
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return False
+
+    def release(self, claim: Claim, reason: str, *, retry: bool = True) -> None:
+        """Fail a claimed trial (interrupt or error) and, with ``retry``, queue its cell again."""
+        optuna = _optuna()
+        tid = claim.trial_id
+        try:
+            _locked(lambda: self.storage.set_trial_user_attr(tid, "failure", reason[:2000]))
+            failed = _locked(
+                lambda: self.storage.set_trial_state_values(tid, optuna.trial.TrialState.FAIL)
+            )
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return  # already failed by another worker's stale check, which re-queued it
+        if failed and retry:
+            _locked(lambda: self.enqueue_missing([claim.cell]))
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """Cells done, running, waiting, and failed trials (each retry counts once)."""
+        optuna = _optuna()
+        S = optuna.trial.TrialState
+        out = {"done": 0, "running": 0, "waiting": 0, "failed": 0}
+        names = {S.COMPLETE: "done", S.RUNNING: "running", S.WAITING: "waiting", S.FAIL: "failed"}
+        for t in self.study.get_trials(deepcopy=False):
+            if t.state in names:
+                out[names[t.state]] += 1
+        return out
+
+    def completed(self) -> list[dict[str, Any]]:
+        """Result rows of the complete trials, each with ``recipe``, ``seed`` and ``history``."""
+        optuna = _optuna()
+        rows = []
+        for t in self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+            cell = _cell_of(t)
+            if cell is None:
+                continue
+            result = dict(t.user_attrs.get(_RESULT_ATTR, {}))
+            result["recipe"] = cell.recipe
+            result["seed"] = cell.seed
+            result["trial"] = t.number
+            result["history"] = json.loads(t.user_attrs.get(_HISTORY_ATTR, "[]"))
+            rows.append(result)
+        rows.sort(key=lambda r: (r["recipe"], r["seed"]))
+        return rows
+
+    def complete_counts_per_cell(self) -> dict[str, int]:
+        """How many complete trials each cell has (exactly one when all went well)."""
+        optuna = _optuna()
+        counts: dict[str, int] = {}
+        for t in self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+            cell = _cell_of(t)
+            if cell is not None:
+                counts[cell.key] = counts.get(cell.key, 0) + 1
+        return counts
+
+
+def _cell_of(trial: Any) -> Cell | None:
+    attr = trial.user_attrs.get(_CELL_ATTR)
+    if not isinstance(attr, dict) or "recipe" not in attr or "seed" not in attr:
+        return None
+    return Cell(str(attr["recipe"]), int(attr["seed"]))
+
+
+def _locked(fn: Callable[[], T], attempts: int = 30, delay: float = 0.1) -> T:
+    """Call ``fn``, retrying while SQLite says "database is locked" (concurrent local workers)."""
+    from sqlalchemy import exc as sa_exc
+
+    for i in range(attempts):
+        try:
+            return fn()
+        except sa_exc.OperationalError as exc:
+            if "locked" not in str(exc) or i == attempts - 1:
+                raise
+            time.sleep(delay * (1 + i))
+    raise AssertionError("unreachable")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0].rstrip(".") if text else type(exc).__name__
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a URL before it goes into a message."""
+    if "://" in url and "@" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return url
