@@ -1,0 +1,569 @@
+"""The study's outputs: ``results.csv`` (one row per run), ``summary.json`` (per recipe) and
+``report.html`` (one self-contained page, plots embedded, opens offline).
+
+Validation decides, test reports: the verdict names the recipe with the best mean *validation*
+score and then reports its test score, so the test split never chooses anything.
+
+Confidence intervals are Student-t intervals over seeds: ``mean ± t(0.975, n-1) * sd / sqrt(n)``.
+The comparison with the baseline is paired by seed (same split and initial draw per seed).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import math
+import os
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "RESULT_COLUMNS",
+    "mean_ci",
+    "paired_vs_baseline",
+    "render_html",
+    "summarize",
+    "write_outputs",
+]
+
+RESULT_COLUMNS = (
+    "recipe",
+    "seed",
+    "status",
+    "train_acc",
+    "val_acc",
+    "test_acc",
+    "gap",
+    "train_loss",
+    "val_loss",
+    "test_loss",
+    "best_epoch",
+    "epochs_run",
+    "seconds",
+    "weight_norm",
+    "sparsity",
+    "stop_reason",
+)
+
+# Two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom (then 1.96).
+_T975 = (
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+)  # fmt: skip
+
+
+def _t975(df: int) -> float:
+    return _T975[df - 1] if 1 <= df <= len(_T975) else 1.96
+
+
+def _finite(values: Sequence[Any]) -> list[float]:
+    out = []
+    for v in values:
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            out.append(float(v))
+    return out
+
+
+def mean_ci(values: Sequence[Any]) -> tuple[float, float, float]:
+    """Mean and 95% Student-t interval ``(mean, low, high)``; NaN when there are no values.
+
+    Example:
+        >>> m, lo, hi = mean_ci([0.9, 0.92, 0.94])
+        >>> round(m, 3), round(hi - m, 4)
+        (0.92, 0.0497)
+    """
+    xs = _finite(values)
+    if not xs:
+        return (math.nan, math.nan, math.nan)
+    m = statistics.fmean(xs)
+    if len(xs) == 1:
+        return (m, m, m)
+    half = _t975(len(xs) - 1) * statistics.stdev(xs) / math.sqrt(len(xs))
+    return (m, m - half, m + half)
+
+
+def _task(rows: Sequence[Mapping[str, Any]]) -> str:
+    return "classification" if any(r.get("test_acc") is not None for r in rows) else "regression"
+
+
+def _metric(task: str) -> tuple[str, str, bool]:
+    """(test metric, validation metric, higher is better)."""
+    if task == "classification":
+        return "test_acc", "val_acc", True
+    return "test_loss", "val_loss", False
+
+
+def paired_vs_baseline(
+    rows: Sequence[Mapping[str, Any]], recipe: str, baseline: str = "baseline"
+) -> dict[str, Any] | None:
+    """Per-seed differences of the test metric (recipe minus baseline) with a 95% interval."""
+    test_key, _, _ = _metric(_task(rows))
+    by_seed: dict[str, dict[int, float]] = {}
+    for r in rows:
+        v = r.get(test_key)
+        if r.get("recipe") in (recipe, baseline) and isinstance(v, (int, float)):
+            by_seed.setdefault(r["recipe"], {})[int(r["seed"])] = float(v)
+    if recipe == baseline or recipe not in by_seed or baseline not in by_seed:
+        return None
+    seeds = sorted(set(by_seed[recipe]) & set(by_seed[baseline]))
+    if not seeds:
+        return None
+    diffs = [by_seed[recipe][s] - by_seed[baseline][s] for s in seeds]
+    m, lo, hi = mean_ci(diffs)
+    wins = sum(d > 0 for d in diffs)
+    return {"seeds": seeds, "diffs": diffs, "mean": m, "low": lo, "high": hi, "wins": wins}
+
+
+def summarize(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One dict per recipe (in first-seen order): means and 95% intervals over seeds."""
+    task = _task(rows)
+    test_key, val_key, _ = _metric(task)
+    order: list[str] = []
+    for r in rows:
+        if r["recipe"] not in order:
+            order.append(r["recipe"])
+    out = []
+    for name in order:
+        rs = [r for r in rows if r["recipe"] == name]
+        ok = [r for r in rs if r.get("status", "ok") == "ok"]
+        test = mean_ci([r.get(test_key) for r in ok])
+        entry: dict[str, Any] = {
+            "recipe": name,
+            "task": task,
+            "runs": len(rs),
+            "diverged": sum(r.get("status") == "diverged" for r in rs),
+            test_key: test[0],
+            f"{test_key}_low": test[1],
+            f"{test_key}_high": test[2],
+            val_key: mean_ci([r.get(val_key) for r in ok])[0],
+            "gap": mean_ci([r.get("gap") for r in ok])[0],
+            "gap_low": mean_ci([r.get("gap") for r in ok])[1],
+            "gap_high": mean_ci([r.get("gap") for r in ok])[2],
+            "best_epoch": mean_ci([r.get("best_epoch") for r in ok])[0],
+            "epochs_run": mean_ci([r.get("epochs_run") for r in ok])[0],
+            "seconds": mean_ci([r.get("seconds") for r in rs])[0],
+            "weight_norm": mean_ci([r.get("weight_norm") for r in ok])[0],
+            "sparsity": mean_ci([r.get("sparsity") for r in ok])[0],
+        }
+        if task == "classification":
+            entry["train_acc"] = mean_ci([r.get("train_acc") for r in ok])[0]
+        else:
+            entry["train_loss"] = mean_ci([r.get("train_loss") for r in ok])[0]
+        paired = paired_vs_baseline(rows, name)
+        if paired is not None:
+            entry["vs_baseline"] = paired
+        out.append(entry)
+    return out
+
+
+def _verdict(summary: Sequence[Mapping[str, Any]]) -> str:
+    """One paragraph naming the recipe chosen by validation and what it does on test."""
+    if not summary:
+        return "No run finished, so there is nothing to compare yet."
+    task = summary[0]["task"]
+    test_key, val_key, higher = _metric(task)
+    scored = [s for s in summary if isinstance(s.get(val_key), float) and math.isfinite(s[val_key])]
+    if not scored:
+        return "Every run diverged; lower the learning rate or the regularization strengths."
+    best = (max if higher else min)(scored, key=lambda s: s[val_key])
+    base = next((s for s in summary if s["recipe"] == "baseline"), None)
+
+    def fmt(v: float) -> str:
+        return f"{100 * v:.1f}%" if task == "classification" else f"{v:.4g}"
+
+    text = (
+        f"Chosen by validation {'accuracy' if higher else 'loss'}, the best recipe is "
+        f"<b>{html.escape(best['recipe'])}</b> ({val_key} {fmt(best[val_key])}). On the test "
+        f"split it scores {fmt(best[test_key])} (95% interval {fmt(best[test_key + '_low'])} to "
+        f"{fmt(best[test_key + '_high'])}, {best['runs']} seeds)."
+    )
+    if base is not None and base is not best:
+        paired = best.get("vs_baseline")
+        if paired:
+            unit = " points" if task == "classification" else ""
+            scale = 100 if task == "classification" else 1
+            text += (
+                f" Against the baseline ({fmt(base[test_key])}) the paired difference is "
+                f"{scale * paired['mean']:+.2f}{unit} (95% interval {scale * paired['low']:+.2f} to "
+                f"{scale * paired['high']:+.2f}; better on {paired['wins']} of "
+                f"{len(paired['diffs'])} seeds)."
+            )
+        if task == "classification" and math.isfinite(base["gap"]) and math.isfinite(best["gap"]):
+            text += (
+                f" The train-validation accuracy gap goes from {100 * base['gap']:.1f} to "
+                f"{100 * best['gap']:.1f} points."
+            )
+    return text
+
+
+# -- plots -------------------------------------------------------------------------------------
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _curves(rows: Sequence[Mapping[str, Any]], recipe: str, key: str) -> tuple[list, list, list]:
+    """Mean, low and high (min/max over seeds) of a per-epoch key, epoch by epoch."""
+    series = [[h.get(key) for h in r.get("history", [])] for r in rows if r["recipe"] == recipe]
+    length = max((len(s) for s in series), default=0)
+    mean, low, high = [], [], []
+    for i in range(length):
+        vals = _finite([s[i] for s in series if i < len(s)])
+        mean.append(statistics.fmean(vals) if vals else math.nan)
+        low.append(min(vals) if vals else math.nan)
+        high.append(max(vals) if vals else math.nan)
+    return mean, low, high
+
+
+def _figures(
+    rows: Sequence[Mapping[str, Any]], summary: Sequence[Mapping[str, Any]]
+) -> list[tuple[str, str, str]]:
+    """(title, caption, base64 PNG) for each plot of the report."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    task = summary[0]["task"] if summary else "classification"
+    test_key, _, _ = _metric(task)
+    names = [s["recipe"] for s in summary]
+    figs: list[tuple[str, str, str]] = []
+    pct = 100.0 if task == "classification" else 1.0
+    train_key, val_key = (
+        ("train_acc", "val_acc") if task == "classification" else ("train_loss", "val_loss")
+    )
+
+    # 1. learning curves, one panel per recipe
+    ncols = min(4, max(1, len(names)))
+    nrows = math.ceil(len(names) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.8 * nrows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        for key, color, label in (
+            (train_key, "tab:blue", "train (eval mode)"),
+            (val_key, "tab:orange", "validation"),
+        ):
+            m, lo, hi = _curves(rows, name, key)
+            xs = list(range(len(m)))
+            ax.plot(xs, [pct * v for v in m], color=color, label=label, lw=1.5)
+            ax.fill_between(
+                xs, [pct * v for v in lo], [pct * v for v in hi], color=color, alpha=0.2
+            )
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(names) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8)
+    axes.flat[0].set_ylabel("accuracy (%)" if task == "classification" else "loss")
+    fig.tight_layout()
+    figs.append(
+        (
+            "Learning curves",
+            "Training split measured in eval mode against validation, mean over seeds with the "
+            "min-max band. Curves that stay apart are overfitting; curves that meet high are the goal.",
+            _png(fig),
+        )
+    )
+
+    # 2. test score with 95% intervals
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.2))
+    ys = list(range(len(names)))[::-1]
+    for y, s in zip(ys, summary):
+        m, lo, hi = s[test_key], s[f"{test_key}_low"], s[f"{test_key}_high"]
+        ax.errorbar(
+            [pct * m],
+            [y],
+            xerr=[[pct * (m - lo)], [pct * (hi - m)]],
+            fmt="o",
+            capsize=4,
+            color="tab:green" if s["recipe"] != "baseline" else "tab:gray",
+        )
+        for r in rows:
+            if r["recipe"] == s["recipe"] and isinstance(r.get(test_key), (int, float)):
+                ax.plot([pct * r[test_key]], [y], ".", color="black", alpha=0.4)
+    ax.set_yticks(ys, names)
+    ax.set_xlabel("test accuracy (%)" if task == "classification" else "test loss")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    figs.append(
+        ("Test score", "Mean over seeds with its 95% interval; dots are single seeds.", _png(fig))
+    )
+
+    # 3. gap per recipe
+    fig, ax = plt.subplots(figsize=(7, 3))
+    gaps = [pct * s["gap"] for s in summary]
+    errs = [
+        [pct * (s["gap"] - s["gap_low"]) for s in summary],
+        [pct * (s["gap_high"] - s["gap"]) for s in summary],
+    ]
+    ax.bar(names, gaps, yerr=errs, capsize=4, color="tab:purple", alpha=0.8)
+    ax.set_ylabel(
+        "train - val accuracy (points)" if task == "classification" else "val - train loss"
+    )
+    ax.tick_params(axis="x", rotation=30)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    figs.append(
+        (
+            "Generalization gap",
+            "At the end of training (best weights when early stopping restores them); smaller is better.",
+            _png(fig),
+        )
+    )
+
+    # 4. paired comparison with the baseline
+    paired = [(s["recipe"], s["vs_baseline"]) for s in summary if s.get("vs_baseline")]
+    if paired:
+        fig, ax = plt.subplots(figsize=(7, 0.5 * len(paired) + 1.2))
+        ys = list(range(len(paired)))[::-1]
+        for y, (_name, p) in zip(ys, paired):
+            ax.errorbar(
+                [pct * p["mean"]],
+                [y],
+                xerr=[[pct * (p["mean"] - p["low"])], [pct * (p["high"] - p["mean"])]],
+                fmt="o",
+                capsize=4,
+                color="tab:blue",
+            )
+            ax.plot(
+                [pct * d for d in p["diffs"]], [y] * len(p["diffs"]), ".", color="black", alpha=0.4
+            )
+        ax.axvline(0, color="gray", lw=1)
+        ax.set_yticks(ys, [n for n, _ in paired])
+        ax.set_xlabel(
+            "difference from baseline, same seed (points)"
+            if task == "classification"
+            else "difference in test loss"
+        )
+        ax.grid(axis="x", alpha=0.3)
+        fig.tight_layout()
+        figs.append(
+            (
+                "Paired comparison with the baseline",
+                "Per-seed differences (dots) and their mean with a 95% interval.",
+                _png(fig),
+            )
+        )
+
+    # 5. epochs to best and epochs run
+    fig, ax = plt.subplots(figsize=(7, 3))
+    xs = list(range(len(names)))
+    ax.bar([x - 0.2 for x in xs], [s["best_epoch"] for s in summary], width=0.4, label="best epoch")
+    ax.bar([x + 0.2 for x in xs], [s["epochs_run"] for s in summary], width=0.4, label="epochs run")
+    ax.set_xticks(xs, names, rotation=30)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    figs.append(
+        (
+            "Epochs",
+            "Epoch with the best validation score and epochs actually run (early stopping ends runs sooner).",
+            _png(fig),
+        )
+    )
+
+    # 6. weights: norm and sparsity
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3))
+    a1.bar(names, [s["weight_norm"] for s in summary], color="tab:brown")
+    a1.set_title("weight norm (L2, regularized weights)", fontsize=10)
+    a2.bar(
+        names,
+        [100 * (s["sparsity"] if math.isfinite(s["sparsity"]) else 0) for s in summary],
+        color="tab:olive",
+    )
+    a2.set_title("exact zeros (%)", fontsize=10)
+    a2.set_ylim(bottom=0)
+    for a in (a1, a2):
+        a.tick_params(axis="x", rotation=30)
+        a.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    figs.append(
+        (
+            "Weights",
+            "Weight decay and L2 shrink the norm; L1 with proximal steps makes exact zeros.",
+            _png(fig),
+        )
+    )
+    return figs
+
+
+# -- html --------------------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
+color:#222;line-height:1.45;padding:0 1rem}
+h1{margin-bottom:.2rem}.sub{color:#666;margin-top:0}
+table{border-collapse:collapse;margin:1rem 0;font-size:.92rem}
+th,td{border-bottom:1px solid #ddd;padding:.35rem .7rem;text-align:right}
+th:first-child,td:first-child{text-align:left}
+.verdict{background:#f3f7ff;border-left:4px solid #3a6fd8;padding:.8rem 1rem;margin:1rem 0}
+figure{margin:1.5rem 0}figcaption{color:#555;font-size:.9rem}img{max-width:100%;height:auto}
+.warn{color:#a33}
+"""
+
+# Counts images that decoded, so a headless browser (and a person) can check the page rendered.
+_IMG_CHECK = """
+window.addEventListener("load",function(){var im=document.images,ok=0,s=[];
+for(var i=0;i<im.length;i++){if(im[i].complete&&im[i].naturalWidth>0){ok++;}
+s.push(im[i].naturalWidth+"x"+im[i].naturalHeight);}
+document.body.setAttribute("data-images",ok+"/"+im.length);
+document.body.setAttribute("data-image-sizes",s.join(","));});
+"""
+
+
+def render_html(
+    config: Mapping[str, Any],
+    rows: Sequence[Mapping[str, Any]],
+    summary: Sequence[Mapping[str, Any]],
+    failed_cells: Sequence[str] = (),
+) -> str:
+    """The whole report as one HTML string (plots as embedded PNGs)."""
+    task = summary[0]["task"] if summary else "classification"
+    test_key, val_key, _ = _metric(task)
+    esc = html.escape
+
+    def pct(v: Any) -> str:
+        if not isinstance(v, (int, float)) or not math.isfinite(v):
+            return "–"
+        return f"{100 * v:.1f}" if task == "classification" else f"{v:.4g}"
+
+    head = [
+        "recipe",
+        "runs",
+        f"{test_key} (95% CI)",
+        val_key,
+        "gap",
+        "best epoch",
+        "epochs run",
+        "s / run",
+    ]
+    body = []
+    for s in summary:
+        ci = f"{pct(s[test_key])} [{pct(s[test_key + '_low'])}, {pct(s[test_key + '_high'])}]"
+        cells = [
+            esc(s["recipe"]),
+            f"{s['runs']}" + (f" ({s['diverged']} diverged)" if s["diverged"] else ""),
+            ci,
+            pct(s[val_key]),
+            pct(s["gap"]),
+            f"{s['best_epoch']:.1f}" if math.isfinite(s["best_epoch"]) else "–",
+            f"{s['epochs_run']:.1f}" if math.isfinite(s["epochs_run"]) else "–",
+            f"{s['seconds']:.1f}" if math.isfinite(s["seconds"]) else "–",
+        ]
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    table = (
+        "<table><thead><tr>"
+        + "".join(f"<th>{esc(h)}</th>" for h in head)
+        + "</tr></thead><tbody>"
+        + "".join(body)
+        + "</tbody></table>"
+    )
+    figures = "".join(
+        f'<figure><h2>{esc(t)}</h2><img alt="{esc(t)}" src="data:image/png;base64,{b64}">'
+        f"<figcaption>{esc(c)}</figcaption></figure>"
+        for t, c, b64 in (_figures(rows, summary) if summary else [])
+    )
+    problems = ""
+    diverged = [f"{r['recipe']}/{r['seed']}" for r in rows if r.get("status") == "diverged"]
+    if diverged:
+        problems += f"<p class='warn'>Diverged runs (loss became NaN or blew up): {esc(', '.join(diverged))}.</p>"
+    if failed_cells:
+        problems += (
+            f"<p class='warn'>Cells not finished: {esc(', '.join(failed_cells))}. Rerun the same "
+            "command to resume them.</p>"
+        )
+    settings = ", ".join(
+        f"{k}={esc(str(v))}" for k, v in config.items() if k not in ("recipe_defs",)
+    )
+    recipes = "".join(
+        f"<tr><td>{esc(n)}</td><td style='text-align:left'>{esc(_recipe_text(d))}</td></tr>"
+        for n, d in (config.get("recipe_defs") or {}).items()
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>reglab study report</title>
+<meta name="viewport" content="width=device-width,initial-scale=1"><style>{_CSS}</style></head>
+<body><h1>reglab study</h1><p class="sub">{settings}</p>
+<div class="verdict">{_verdict(summary)}</div>{problems}
+<h2>Results</h2>{table}
+<p class="sub">Validation decides (early stopping, the verdict); the test split only reports.
+Intervals are 95% Student-t over seeds.</p>
+{figures}
+<h2>Recipes</h2><table><tbody>{recipes}</tbody></table>
+<script>{_IMG_CHECK}</script></body></html>
+"""
+
+
+def _recipe_text(d: Mapping[str, Any]) -> str:
+    return ", ".join(
+        f"{k}={v}" for k, v in d.items() if k != "name" and v not in (None, 0, 0.0, False)
+    )
+
+
+def write_outputs(
+    out_dir: str | os.PathLike[str],
+    config: Any,
+    rows: Sequence[Mapping[str, Any]],
+    failed_cells: Sequence[str] = (),
+) -> dict[str, Path]:
+    """Write ``results.csv``, ``summary.json`` and ``report.html`` (each atomically)."""
+    out = Path(out_dir)
+    cfg = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+    order = {n: i for i, n in enumerate(cfg.get("recipes", []))}
+    rows = sorted(rows, key=lambda r: (order.get(r["recipe"], len(order)), r["recipe"], r["seed"]))
+    summary = summarize(rows)
+    paths = {
+        "results": out / "results.csv",
+        "summary": out / "summary.json",
+        "report": out / "report.html",
+    }
+    extra = sorted({k for r in rows for k in r} - set(RESULT_COLUMNS) - {"history"})
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=[*RESULT_COLUMNS, *extra], extrasaction="ignore")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: _csv_value(r.get(k)) for k in (*RESULT_COLUMNS, *extra)})
+    _atomic_write(paths["results"], buf.getvalue())
+    _atomic_write(
+        paths["summary"],
+        json.dumps(
+            {"config": cfg, "recipes": _json_safe(summary), "failed_cells": list(failed_cells)},
+            indent=2,
+        ),
+    )
+    _atomic_write(paths["report"], render_html(cfg, rows, summary, failed_cells))
+    return paths
+
+
+def _csv_value(v: Any) -> Any:
+    if isinstance(v, (dict, list)):
+        return json.dumps(v)
+    return "" if v is None else v
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a crash never leaves half a report."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
