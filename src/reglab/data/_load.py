@@ -1,0 +1,169 @@
+"""``load_dataset``: one entry point for built-in names, files and folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .._checks import Boolean, InstanceOf, NoneOk, OneOf, check
+from ..errors import ConfigError, param_error
+from ._dataset import TASKS, Dataset
+from .builtin import BUILTIN_DATASETS, load_builtin
+from .files import (
+    cifar_batch_files,
+    idx_image_files,
+    load_cifar10,
+    load_csv,
+    load_image_folder,
+    load_mnist_idx,
+    load_npz,
+    load_parquet,
+)
+
+__all__ = ["load_dataset"]
+
+_FILE_KINDS = {
+    ".csv": "CSV",
+    ".tsv": "TSV",
+    ".parquet": "Parquet",
+    ".pq": "Parquet",
+    ".npz": "NPZ",
+}
+_WHAT_WORKS = (
+    f"a built-in dataset ({', '.join(BUILTIN_DATASETS)}), a .csv/.tsv/.parquet/.npz file, or a "
+    "folder (one sub-folder of images per class, MNIST IDX files, or CIFAR-10 batches)"
+)
+
+
+def load_dataset(
+    name_or_path: str | os.PathLike[str],
+    *,
+    target: str | None = None,
+    task: str | None = None,
+    flatten: bool = False,
+    image_size: tuple[int, int] | None = None,
+    channels: str = "auto",
+) -> Dataset:
+    """Load a built-in dataset by name, or a user's file or folder, as a ``Dataset``.
+
+    A string that names a built-in dataset loads it; anything else is a path. Files: CSV/TSV and
+    Parquet (``target`` names the label column), NPZ (arrays ``X``, ``y``). Folders: one
+    sub-folder of images per class, MNIST IDX files, or CIFAR-10 python batches. The task is
+    inferred (strings or at most 20 distinct integers: classification; otherwise regression)
+    unless ``task`` says it.
+
+    Args:
+        name_or_path: built-in name (see ``list_datasets``) or a path.
+        target: label column of a CSV/Parquet file.
+        task: ``"classification"``, ``"regression"`` or ``None`` to infer.
+        flatten: give images as ``(N, C*H*W)`` tabular features.
+        image_size: image folder only: resize every image to ``(H, W)``; ``None`` requires
+            all images to share one size.
+        channels: image folder only: ``"auto"`` (1 if all images are grayscale, else 3),
+            ``"grayscale"`` or ``"rgb"``.
+
+    Example:
+        >>> ds = load_dataset("digits")
+        >>> ds.X.shape, ds.y.dtype, ds.task, float(ds.X.max())
+        (torch.Size([1797, 1, 8, 8]), torch.int64, 'classification', 1.0)
+    """
+    owner = "load_dataset"
+    check(
+        owner,
+        "name_or_path",
+        name_or_path,
+        InstanceOf(str, os.PathLike, description="a str or path"),
+    )
+    check(owner, "target", target, NoneOk(), InstanceOf(str, description="a column name (str)"))
+    check(owner, "task", task, NoneOk(), OneOf(*TASKS))
+    check(owner, "flatten", flatten, Boolean())
+    check(owner, "channels", channels, OneOf("auto", "grayscale", "rgb"))
+    if image_size is not None and not (
+        isinstance(image_size, (tuple, list))
+        and len(image_size) == 2
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in image_size)
+    ):
+        raise param_error("image_size", owner, "None or a pair of ints (H, W) >= 1", image_size)
+
+    if isinstance(name_or_path, str) and name_or_path in BUILTIN_DATASETS:
+        if target is not None:
+            raise param_error(
+                "target", owner, f"None for the built-in dataset {name_or_path!r}", target
+            )
+        if task is not None and task != _builtin_task(name_or_path):
+            raise param_error(
+                "task",
+                owner,
+                f"None or {_builtin_task(name_or_path)!r} for {name_or_path!r}",
+                task,
+            )
+        _no_image_options(owner, image_size, channels, name_or_path)
+        return load_builtin(name_or_path, flatten=flatten)
+
+    path = Path(name_or_path)
+    if not path.exists():
+        text = str(name_or_path)
+        if path.suffix or os.sep in text or "/" in text:
+            raise ConfigError(f"File or folder not found: {text!r}. Expected {_WHAT_WORKS}.")
+        raise ConfigError(
+            f"Unknown dataset {text!r}. Built-in datasets: {', '.join(BUILTIN_DATASETS)}; "
+            "or give the path of a file or folder."
+        )
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix not in _FILE_KINDS:
+            raise ConfigError(
+                f"{path}: unsupported file type {suffix or '(no suffix)'!r}. Expected {_WHAT_WORKS}."
+            )
+        _no_image_options(owner, image_size, channels, str(path))
+        if suffix in (".csv", ".tsv"):
+            ds = load_csv(
+                path, target=target, task=task, delimiter="\t" if suffix == ".tsv" else ","
+            )
+        elif suffix in (".parquet", ".pq"):
+            ds = load_parquet(path, target=target, task=task)
+        else:
+            _no_target(owner, target, str(path))
+            ds = load_npz(path, task=task)
+        return ds.flat() if flatten else ds
+
+    _no_target(owner, target, str(path))
+    if task == "regression":
+        raise param_error(
+            "task", owner, f"None or 'classification' for the folder {str(path)!r}", task
+        )
+    if cifar_batch_files(path):
+        _no_image_options(owner, image_size, channels, str(path))
+        ds = load_cifar10(path)
+    elif idx_image_files(path):
+        _no_image_options(owner, image_size, channels, str(path))
+        ds = load_mnist_idx(path)
+    else:
+        ds = load_image_folder(
+            path,
+            image_size=tuple(image_size) if image_size is not None else None,  # type: ignore[arg-type]
+            channels=channels,
+        )
+    return ds.flat() if flatten else ds
+
+
+def _builtin_task(name: str) -> str:
+    return "regression" if name == "diabetes" else "classification"
+
+
+def _no_target(owner: str, target: str | None, what: str) -> None:
+    if target is not None:
+        raise param_error(
+            "target", owner, f"None for {what!r} (only CSV/Parquet files have columns)", target
+        )
+
+
+def _no_image_options(owner: str, image_size: object, channels: str, what: str) -> None:
+    if image_size is not None:
+        raise param_error(
+            "image_size", owner, f"None for {what!r} (it applies to image folders)", image_size
+        )
+    if channels != "auto":
+        raise param_error(
+            "channels", owner, f"'auto' for {what!r} (it applies to image folders)", channels
+        )

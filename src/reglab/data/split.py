@@ -1,0 +1,337 @@
+"""Train / validation / test splits: stratified, seeded, scaled on the training split only.
+
+Sizes are counts (``int``) or fractions of the dataset (``float``, rounded); the test split is
+the rest and never fits anything. For classification the split is stratified: each class is
+divided in proportion to its size (largest remainders), every class gets at least one training
+sample, and one validation/test sample when the sizes allow it. Tabular features are then
+standardized, ``z = (x - mean_train) / std_train`` (population std; a constant feature keeps
+``std = 1``), with statistics from the training split only. Images are left as loaded (values in
+[0, 1]); ``scale=True`` standardizes them per channel, again with training statistics only.
+
+Example:
+    >>> from reglab.data import load_dataset
+    >>> sp = split(load_dataset("iris"), train_size=0.6, val_size=0.2, seed=0)
+    >>> len(sp.train), len(sp.val), len(sp.test)
+    (90, 30, 30)
+    >>> [int(n) for n in sp.train.y.bincount()]
+    [30, 30, 30]
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from .._checks import Boolean, InstanceOf, Interval, NoneOk, check
+from ..errors import ConfigError, param_error
+from ._dataset import Dataset
+
+__all__ = ["Splits", "StandardScaler", "split"]
+
+
+class StandardScaler:
+    """``z = (x - mean) / std`` with statistics from the data it was fit on.
+
+    ``std`` is the population standard deviation; a zero ``std`` (constant feature) is replaced
+    by 1 so the feature becomes 0 rather than NaN. For ``(N, F)`` data the statistics are per
+    feature, shape ``(F,)``; with ``per_channel=True`` on ``(N, C, H, W)`` images they are per
+    channel, shape ``(C, 1, 1)``; for ``(N,)`` targets they are scalars.
+
+    Example:
+        >>> s = StandardScaler.fit(torch.tensor([[1.0, 5.0], [3.0, 5.0]]))
+        >>> s.transform(torch.tensor([[2.0, 5.0], [5.0, 6.0]])).tolist()
+        [[0.0, 0.0], [3.0, 1.0]]
+    """
+
+    def __init__(self, mean: Tensor, std: Tensor) -> None:
+        self.mean = mean
+        self.std = std
+
+    @classmethod
+    def fit(cls, X: Tensor, per_channel: bool = False) -> StandardScaler:
+        """Statistics of ``X`` (the training split)."""
+        dims: tuple[int, ...] = (0, 2, 3) if per_channel else (0,)
+        x64 = X.to(torch.float64)
+        mean = x64.mean(dim=dims, keepdim=per_channel)
+        std = x64.std(dim=dims, unbiased=False, keepdim=per_channel)
+        std = torch.where(std > 0, std, torch.ones_like(std))
+        if per_channel:
+            mean, std = mean[0], std[0]
+        return cls(mean.to(X.dtype), std.to(X.dtype))
+
+    def transform(self, X: Tensor) -> Tensor:
+        """Standardize ``X`` with the fitted statistics."""
+        return (X - self.mean) / self.std
+
+    def inverse_transform(self, Z: Tensor) -> Tensor:
+        """Undo :meth:`transform`."""
+        return Z * self.std + self.mean
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """``{"mean", "std"}`` tensors."""
+        return {"mean": self.mean.clone(), "std": self.std.clone()}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        """Restore statistics saved by :meth:`state_dict`."""
+        self.mean = state["mean"].clone()
+        self.std = state["std"].clone()
+
+    def __repr__(self) -> str:
+        return f"StandardScaler(shape={tuple(self.mean.shape)})"
+
+
+@dataclass(frozen=True, eq=False)
+class Splits:
+    """The three parts of a dataset (already scaled) and how they were made.
+
+    ``train``, ``val`` and ``test`` are :class:`Dataset` objects with the source's metadata;
+    ``train_index`` etc. are the rows of the source dataset (ascending) each part holds.
+    """
+
+    train: Dataset
+    val: Dataset
+    test: Dataset
+    scaler: StandardScaler | None
+    target_scaler: StandardScaler | None
+    train_index: Tensor
+    val_index: Tensor
+    test_index: Tensor
+
+    @property
+    def task(self) -> str:
+        return self.train.task
+
+    @property
+    def kind(self) -> str:
+        return self.train.kind
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.train.input_shape
+
+    @property
+    def num_classes(self) -> int | None:
+        return self.train.num_classes
+
+    @property
+    def num_outputs(self) -> int:
+        return self.train.num_outputs
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.train.class_names
+
+    def loaders(
+        self, batch_size: int = 64, *, generator: torch.Generator | None = None
+    ) -> tuple[
+        DataLoader[tuple[Tensor, ...]],
+        DataLoader[tuple[Tensor, ...]],
+        DataLoader[tuple[Tensor, ...]],
+    ]:
+        """``(train, val, test)`` loaders; only the training loader shuffles (with ``generator``)."""
+        return (
+            self.train.loader(batch_size, shuffle=True, generator=generator),
+            self.val.loader(batch_size),
+            self.test.loader(batch_size),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Splits(name={self.train.name.rsplit(':', 1)[0]!r}, train={len(self.train)}, "
+            f"val={len(self.val)}, test={len(self.test)}, scaled={self.scaler is not None})"
+        )
+
+
+def _resolve(size: int | float, n: int) -> int:
+    if isinstance(size, numbers.Integral):
+        return int(size)
+    return round(size * n)
+
+
+def _allocate(total: int, ideal: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Integers in [low, high] summing to ``total``, as close to ``ideal`` as possible.
+
+    Start from ``floor(ideal)`` clipped to the bounds, then move one unit at a time where it
+    reduces the error most (largest remainder); ties go to the lower class index.
+    """
+    alloc = np.clip(np.floor(ideal).astype(np.int64), low, high)
+    while alloc.sum() < total:
+        gain = np.where(alloc < high, ideal - alloc, -np.inf)
+        alloc[int(np.argmax(gain))] += 1
+    while alloc.sum() > total:
+        excess = np.where(alloc > low, alloc - ideal, -np.inf)
+        alloc[int(np.argmax(excess))] -= 1
+    return alloc
+
+
+def _stratified(
+    y: Tensor,
+    n_train: int,
+    n_val: int,
+    generator: torch.Generator,
+    dataset: Dataset,
+    train_size: int | float,
+) -> tuple[Tensor, Tensor, Tensor]:
+    k = dataset.num_classes or 0
+    counts = np.bincount(y.numpy(), minlength=k).astype(np.int64)
+    present = counts > 0
+    for small in np.flatnonzero(present & (counts < 2)):
+        raise ConfigError(
+            f"Cannot stratify {dataset.name!r}: class {dataset.class_names[small]!r} has only "
+            f"{counts[small]} sample; a stratified split needs at least 2 per class (one to train on, "
+            "one to evaluate). Remove the class or pass stratify=False."
+        )
+    n_present = int(present.sum())
+    if n_train < n_present:
+        raise param_error(
+            "train_size",
+            "split",
+            f"at least {n_present} (one sample per class) for a stratified split of "
+            f"{dataset.name!r}",
+            train_size,
+        )
+    n = int(counts.sum())
+    ones = present.astype(np.int64)
+    # Train: every class at least once; leave each class one sample to evaluate on if possible.
+    high = counts - ones if (counts - ones).sum() >= n_train else counts
+    a_train = _allocate(n_train, n_train * counts / n, ones, high)
+    rest = counts - a_train
+    low_val = ones if (n_val >= n_present and np.all(rest[present] >= 2)) else np.zeros_like(ones)
+    high_val = rest - ones if np.maximum(rest - ones, 0).sum() >= n_val else rest
+    high_val = np.maximum(high_val, low_val)
+    a_val = _allocate(n_val, n_val * counts / n, low_val, high_val)
+
+    parts: list[list[Tensor]] = [[], [], []]
+    for c in range(k):
+        if not present[c]:
+            continue
+        idx = torch.nonzero(y == int(c)).flatten()
+        idx = idx[torch.randperm(idx.numel(), generator=generator)]
+        t, v = int(a_train[c]), int(a_val[c])
+        parts[0].append(idx[:t])
+        parts[1].append(idx[t : t + v])
+        parts[2].append(idx[t + v :])
+    train_idx, val_idx, test_idx = (torch.sort(torch.cat(p)).values for p in parts)
+    return train_idx, val_idx, test_idx
+
+
+def split(
+    dataset: Dataset,
+    *,
+    train_size: int | float = 0.7,
+    val_size: int | float = 0.15,
+    stratify: bool | None = None,
+    scale: bool | None = None,
+    scale_target: bool = False,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+) -> Splits:
+    """Split ``dataset`` into train / validation / test; fit scaling on train only.
+
+    Args:
+        dataset: what :func:`reglab.data.load_dataset` returned.
+        train_size: training samples, a count (>= 1) or a fraction in (0, 1).
+        val_size: validation samples, a count (>= 0) or a fraction in [0, 1). The rest (at
+            least one sample) is the test split.
+        stratify: keep class proportions; ``None`` means yes for classification. Not allowed
+            for regression.
+        scale: standardize features with training statistics; ``None`` means yes for tabular
+            data, no for images (``True`` on images standardizes per channel).
+        scale_target: regression only: standardize ``y`` too (``Splits.target_scaler``).
+        seed: seed of the shuffle; ``None`` (and no ``generator``) means 0.
+        generator: a ``torch.Generator`` to draw the shuffle from, instead of ``seed``.
+
+    Returns:
+        :class:`Splits`; the same seed gives the same split.
+
+    Example:
+        >>> from reglab.data import load_dataset
+        >>> sp = split(load_dataset("digits"), train_size=200, val_size=0.2, seed=0)
+        >>> len(sp.train), len(sp.val), len(sp.test), sp.scaler is None
+        (200, 359, 1238, True)
+    """
+    owner = "split"
+    check(owner, "dataset", dataset, InstanceOf(Dataset, description="a reglab.data.Dataset"))
+    check(
+        owner,
+        "train_size",
+        train_size,
+        Interval(int, 1, None),
+        Interval(float, 0, 1, closed="neither"),
+    )
+    check(owner, "val_size", val_size, Interval(int, 0, None), Interval(float, 0, 1, closed="left"))
+    check(owner, "stratify", stratify, NoneOk(), Boolean())
+    check(owner, "scale", scale, NoneOk(), Boolean())
+    check(owner, "scale_target", scale_target, Boolean())
+    check(owner, "seed", seed, NoneOk(), Interval(int, 0, None))
+    check(owner, "generator", generator, NoneOk(), InstanceOf(torch.Generator))
+    if seed is not None and generator is not None:
+        raise param_error("seed", owner, "None when a generator is given", seed)
+    classification = dataset.task == "classification"
+    if stratify and not classification:
+        raise param_error("stratify", owner, "False or None for a regression dataset", stratify)
+    if scale_target and classification:
+        raise param_error("scale_target", owner, "False for a classification dataset", scale_target)
+
+    n = len(dataset)
+    n_train = max(1, _resolve(train_size, n))
+    n_val = _resolve(val_size, n)
+    if n_train > n - 1:
+        raise param_error(
+            "train_size",
+            owner,
+            f"less than the {n} samples of {dataset.name!r} (the test split needs at least one)",
+            train_size,
+        )
+    if n_train + n_val > n - 1:
+        raise param_error(
+            "val_size",
+            owner,
+            f"at most {n - 1 - n_train} samples when train_size is {n_train} of the {n} samples "
+            f"of {dataset.name!r} (the test split needs at least one)",
+            val_size,
+        )
+
+    if generator is None:
+        generator = torch.Generator().manual_seed(0 if seed is None else seed)
+    if classification and stratify is not False:
+        train_idx, val_idx, test_idx = _stratified(
+            dataset.y, n_train, n_val, generator, dataset, train_size
+        )
+    else:
+        perm = torch.randperm(n, generator=generator)
+        train_idx, val_idx, test_idx = (
+            torch.sort(p).values
+            for p in (perm[:n_train], perm[n_train : n_train + n_val], perm[n_train + n_val :])
+        )
+
+    X, y = dataset.X, dataset.y
+    X_tr, X_va, X_te = X[train_idx], X[val_idx], X[test_idx]
+    y_tr, y_va, y_te = y[train_idx], y[val_idx], y[test_idx]
+    scaler: StandardScaler | None = None
+    if scale if scale is not None else dataset.kind == "tabular":
+        scaler = StandardScaler.fit(X_tr, per_channel=dataset.kind == "image")
+        X_tr, X_va, X_te = (scaler.transform(t) for t in (X_tr, X_va, X_te))
+    target_scaler: StandardScaler | None = None
+    if scale_target:
+        target_scaler = StandardScaler.fit(y_tr)
+        y_tr, y_va, y_te = (target_scaler.transform(t) for t in (y_tr, y_va, y_te))
+
+    def part(Xp: Tensor, yp: Tensor, label: str) -> Dataset:
+        return replace(dataset, X=Xp, y=yp, name=f"{dataset.name}:{label}")
+
+    return Splits(
+        train=part(X_tr, y_tr, "train"),
+        val=part(X_va, y_va, "val"),
+        test=part(X_te, y_te, "test"),
+        scaler=scaler,
+        target_scaler=target_scaler,
+        train_index=train_idx,
+        val_index=val_idx,
+        test_index=test_idx,
+    )
