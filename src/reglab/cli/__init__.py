@@ -1,0 +1,59 @@
+"""The ``reglab`` command line: a thin layer that parses, calls the library, and reports.
+
+A ``ConfigError`` (or a usage error) prints one line on stderr and exits with code 2, without a
+traceback; Ctrl-C exits with 130 after the study has stored what it finished.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from ..errors import ConfigError
+from . import datasets as _datasets
+from . import report as _report
+from . import study as _study
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="reglab")
+def cli() -> None:
+    """reglab: measure which regularization closes your model's generalization gap."""
+
+
+cli.add_command(_study.study)
+cli.add_command(_report.report)
+cli.add_command(_datasets.datasets)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code (0 ok, 2 bad input, 130 interrupted)."""
+    try:
+        result = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="reglab", standalone_mode=False
+        )
+    except ConfigError as exc:
+        click.echo(f"reglab: error: {exc}", err=True)
+        return 2
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else "reglab"
+        click.echo(f"{command}: error: {exc.format_message()}", err=True)
+        return 2
+    except click.Abort:
+        click.echo("reglab: interrupted.", err=True)
+        return 130
+    except click.ClickException as exc:
+        click.echo(f"reglab: error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("reglab: interrupted.", err=True)
+        return 130
+    return int(result) if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
