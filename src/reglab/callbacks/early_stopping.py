@@ -1,0 +1,450 @@
+"""Early stopping: stop when the monitored metric stops improving, and keep the best weights.
+
+The decision with default arguments is Keras 3's (``keras.callbacks.EarlyStopping``); the extras
+come from skorch (relative thresholds) and Lightning (non-finite values, stopping and divergence
+thresholds). Seeds 000/001/003/004: stop when the validation loss plateaus or starts to rise.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import numbers
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from .._checks import Boolean, Constraint, Interval, NoneOk, OneOf, check
+from ..errors import ConfigError, format_value
+
+__all__ = ["EarlyStopping", "StopReason"]
+
+# Substrings of a metric name that fix its direction under mode="auto" (checked in this order).
+_MIN_WORDS = ("loss", "error")
+_MAX_WORDS = ("accuracy", "acc", "auc", "f1", "precision", "recall")
+
+
+class StopReason(str, enum.Enum):
+    """Why a training loop stopped (a ``str`` so it serializes as its value)."""
+
+    #: no improvement for ``patience`` epochs (Keras' only reason)
+    PATIENCE = "patience"
+    #: the monitored value was NaN or infinite (``check_finite``)
+    NON_FINITE = "non_finite"
+    #: the monitored value reached ``stopping_threshold``
+    STOPPING_THRESHOLD = "stopping_threshold"
+    #: the monitored value went past ``divergence_threshold``
+    DIVERGENCE_THRESHOLD = "divergence_threshold"
+    #: a callback other than :class:`EarlyStopping` asked to stop (set by ``fit``)
+    CALLBACK = "callback"
+    #: the loop ran all its epochs (set by ``fit``)
+    COMPLETED = "completed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Integer codes for the distributed "any rank stops" reduction; 0 means "go on".
+_CODES: dict[StopReason | None, int] = {None: 0, **{r: i + 1 for i, r in enumerate(StopReason)}}
+_REASONS = {code: reason for reason, code in _CODES.items()}
+
+
+class _NonEmptyStr(Constraint):
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, str) and value != ""
+
+    def __str__(self) -> str:
+        return "a non-empty str"
+
+
+_FINITE = Interval(float, None, None)
+
+
+def infer_mode(monitor: str) -> str | None:
+    """``"min"``/``"max"`` from a metric name (losses/errors down, accuracy-like up), else None.
+
+    Example:
+        >>> infer_mode("val_loss"), infer_mode("val_acc"), infer_mode("lr")
+        ('min', 'max', None)
+    """
+    name = monitor.lower()
+    if any(w in name for w in _MIN_WORDS):
+        return "min"
+    if any(w in name for w in _MAX_WORDS):
+        return "max"
+    return None
+
+
+def _to_float(value: Any, owner: str) -> float:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ConfigError(
+                f"{owner} expects one number per epoch. Got a tensor of shape "
+                f"{tuple(value.shape)} instead."
+            )
+        return float(value.detach().reshape(()).item())
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    try:  # numpy scalars and 0-d arrays
+        return float(value.item())
+    except (AttributeError, TypeError, ValueError):
+        raise ConfigError(
+            f"{owner} expects a number or a dict of metrics. Got {format_value(value)} instead."
+        ) from None
+
+
+def _model_tensors(model: nn.Module) -> tuple[list[str], list[torch.Tensor]]:
+    """Every parameter and buffer (BN running statistics included), in a fixed order."""
+    names: list[str] = []
+    tensors: list[torch.Tensor] = []
+    for name, p in model.named_parameters():
+        names.append(name)
+        tensors.append(p)
+    for name, b in model.named_buffers():
+        names.append(name)
+        tensors.append(b)
+    return names, tensors
+
+
+def _dist_world() -> int:
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return int(dist.get_world_size())
+    return 1
+
+
+def _dist_device() -> torch.device:
+    if torch.distributed.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+class EarlyStopping:
+    """Stop training when ``monitor`` has stopped improving; optionally restore the best weights.
+
+    Called once per epoch, ``step`` counts epochs without improvement. With ``mode="min"`` and
+    ``threshold_mode="abs"`` the value ``v`` improves on the best ``b`` when ``v + min_delta < b``
+    (``v - min_delta > b`` for ``"max"``); with ``threshold_mode="rel"`` when
+    ``v < b - min_delta * b`` (``v > b + min_delta * b``), skorch's convention, meant for
+    positive metrics. The first monitored epoch is always an improvement. Training stops at an
+    epoch without improvement once ``wait >= patience``, where ``wait`` counts epochs since the
+    last improvement that also beat ``baseline`` (Keras 3: an epoch that improves on the best but
+    not on ``baseline`` neither resets ``wait`` nor stops).
+
+    With the default arguments the decision, ``best_epoch`` and ``stopped_epoch`` (0-based) equal
+    Keras 3's ``keras.callbacks.EarlyStopping`` for finite values. Differences, all deliberate:
+    ``check_finite=True`` stops on NaN/inf (Keras carries on; ``check_finite=False`` reproduces
+    it); values are compared as Python floats (float64) where Keras compares float32 tensors; a
+    missing ``monitor`` key is an error (Keras warns and skips the epoch).
+
+    Beyond Keras: ``stopping_threshold`` stops once the value is strictly better than it,
+    ``divergence_threshold`` stops once it is strictly worse (Lightning's semantics);
+    ``stop_reason`` says which rule fired. ``restore_best_weights=True`` copies parameters and
+    buffers into preallocated tensors with one multi-tensor copy at each improvement and copies
+    them back when ``step`` returns True or at :meth:`finish`. Under an initialised
+    ``torch.distributed`` process group the monitored value is averaged over ranks and the stop
+    decision is reduced, so every rank stops in the same epoch.
+
+    Args:
+        monitor: key to read when ``step`` gets a dict of metrics.
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (min for names containing "loss"/"error", max
+            for "acc"/"accuracy"/"auc"/"f1"/"precision"/"recall").
+        patience: epochs without improvement before stopping.
+        min_delta: smallest change that counts as an improvement (absolute or relative).
+        threshold_mode: ``"abs"`` (Keras) or ``"rel"`` (skorch).
+        baseline: a value the metric must beat for an improvement to reset the patience counter.
+        start_from_epoch: epochs ignored at the start (warm-up).
+        restore_best_weights: restore parameters and buffers of the best epoch.
+        check_finite: stop when the monitored value is NaN or infinite.
+        stopping_threshold: stop as soon as the value is better than this.
+        divergence_threshold: stop as soon as the value is worse than this.
+
+    Example:
+        >>> es = EarlyStopping(patience=2)
+        >>> [es.step(v) for v in [1.0, 0.5, 0.7, 0.6]]
+        [False, False, False, True]
+        >>> es.best_epoch, es.stopped_epoch, es.stop_reason
+        (1, 3, <StopReason.PATIENCE: 'patience'>)
+
+    References:
+        Prechelt, "Early Stopping - But When?", Neural Networks: Tricks of the Trade, 1998.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        patience: int = 0,
+        min_delta: float = 0.0,
+        threshold_mode: str = "abs",
+        baseline: float | None = None,
+        start_from_epoch: int = 0,
+        restore_best_weights: bool = False,
+        check_finite: bool = True,
+        stopping_threshold: float | None = None,
+        divergence_threshold: float | None = None,
+    ) -> None:
+        owner = "EarlyStopping"
+        check(owner, "monitor", monitor, _NonEmptyStr())
+        check(owner, "mode", mode, OneOf("auto", "min", "max"))
+        check(owner, "patience", patience, Interval(int, 0, None))
+        check(owner, "min_delta", min_delta, Interval(float, 0, None))
+        check(owner, "threshold_mode", threshold_mode, OneOf("abs", "rel"))
+        check(owner, "baseline", baseline, NoneOk(), _FINITE)
+        check(owner, "start_from_epoch", start_from_epoch, Interval(int, 0, None))
+        check(owner, "restore_best_weights", restore_best_weights, Boolean())
+        check(owner, "check_finite", check_finite, Boolean())
+        check(owner, "stopping_threshold", stopping_threshold, NoneOk(), _FINITE)
+        check(owner, "divergence_threshold", divergence_threshold, NoneOk(), _FINITE)
+        resolved = mode if mode != "auto" else infer_mode(monitor)
+        if resolved is None:
+            raise ConfigError(
+                f"The 'mode' parameter of EarlyStopping must be 'min' or 'max' for "
+                f"monitor={monitor!r} (its direction cannot be inferred from the name). "
+                f"Got {mode!r} instead."
+            )
+        self.monitor = monitor
+        self.mode = mode
+        self.direction = resolved
+        self.patience = int(patience)
+        self.min_delta = float(min_delta)
+        self.threshold_mode = threshold_mode
+        self.baseline = None if baseline is None else float(baseline)
+        self.start_from_epoch = int(start_from_epoch)
+        self.restore_best_weights = restore_best_weights
+        self.check_finite = check_finite
+        self.stopping_threshold = None if stopping_threshold is None else float(stopping_threshold)
+        self.divergence_threshold = (
+            None if divergence_threshold is None else float(divergence_threshold)
+        )
+        self._snapshot: list[torch.Tensor] | None = None
+        self._snapshot_names: list[str] | None = None
+        self.reset()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget everything seen so far (counters, best value, snapshot), as for a new run."""
+        self.epoch = 0  # index of the next call to step
+        self.wait = 0
+        self.best: float | None = None
+        self.best_epoch = 0
+        self.stopped_epoch = 0
+        self.stop_reason: StopReason | None = None
+        self._has_snapshot = False
+        self._restored = False
+
+    def state_dict(self) -> dict[str, Any]:
+        """Counters, best value and the best-weights snapshot (tensors and plain Python values).
+
+        Loadable with ``torch.load(weights_only=True)``; a run resumed with
+        :meth:`load_state_dict` continues with the same patience counter and snapshot.
+        """
+        weights = None
+        if self._has_snapshot and self._snapshot is not None and self._snapshot_names is not None:
+            weights = dict(zip(self._snapshot_names, (t.clone() for t in self._snapshot)))
+        return {
+            "monitor": self.monitor,
+            "epoch": self.epoch,
+            "wait": self.wait,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "stopped_epoch": self.stopped_epoch,
+            "stop_reason": None if self.stop_reason is None else self.stop_reason.value,
+            "restored": self._restored,
+            "best_weights": weights,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` (the constructor arguments are not part of it)."""
+        missing = {"epoch", "wait", "best", "best_epoch", "stopped_epoch"} - set(state)
+        if missing:
+            raise ConfigError(
+                f"EarlyStopping.load_state_dict expects an EarlyStopping state_dict. Missing keys: "
+                f"{', '.join(sorted(missing))}."
+            )
+        self.epoch = int(state["epoch"])
+        self.wait = int(state["wait"])
+        self.best = None if state["best"] is None else float(state["best"])
+        self.best_epoch = int(state["best_epoch"])
+        self.stopped_epoch = int(state["stopped_epoch"])
+        reason = state.get("stop_reason")
+        self.stop_reason = None if reason is None else StopReason(reason)
+        self._restored = bool(state.get("restored", False))
+        weights = state.get("best_weights")
+        if weights is None:
+            self._has_snapshot = False
+            self._snapshot = None
+            self._snapshot_names = None
+        else:
+            self._snapshot_names = list(weights)
+            self._snapshot = [t.detach().clone() for t in weights.values()]
+            self._has_snapshot = True
+
+    # -- the decision --------------------------------------------------------------------------
+
+    def _better(self, value: float, reference: float) -> bool:
+        """Whether ``value`` improves on ``reference`` by more than ``min_delta``."""
+        if self.threshold_mode == "abs":
+            # Same arithmetic as Keras (shift the value, then compare) so rounding agrees.
+            if self.direction == "min":
+                return value + self.min_delta < reference
+            return value - self.min_delta > reference
+        change = self.min_delta * reference
+        if self.direction == "min":
+            return value < reference - change
+        return value > reference + change
+
+    def _value(self, value_or_metrics: Any) -> float:
+        if isinstance(value_or_metrics, Mapping):
+            if self.monitor not in value_or_metrics:
+                keys = ", ".join(repr(k) for k in value_or_metrics) or "none"
+                raise ConfigError(
+                    f"EarlyStopping monitors {self.monitor!r}, which is not among the metrics "
+                    f"given. Available keys: {keys}."
+                )
+            value = value_or_metrics[self.monitor]
+            if value is None:
+                raise ConfigError(
+                    f"EarlyStopping monitors {self.monitor!r}, whose value is None this epoch "
+                    f"(not measured for this task); monitor another metric."
+                )
+            return _to_float(value, "EarlyStopping")
+        return _to_float(value_or_metrics, "EarlyStopping")
+
+    def _decide(self, current: float, epoch: int, model: nn.Module | None) -> StopReason | None:
+        if self.check_finite and not math.isfinite(current):
+            return StopReason.NON_FINITE
+        if epoch < self.start_from_epoch:
+            return None
+        self.wait += 1
+        improved = self.best is None or self._better(current, self.best)
+        if improved:
+            self.best = current
+            self.best_epoch = epoch
+            if self.baseline is None or self._better(current, self.baseline):
+                self.wait = 0
+        if self.restore_best_weights and (improved or not self._has_snapshot):
+            assert model is not None  # checked in step
+            self._take_snapshot(model)
+        if self.stopping_threshold is not None and (
+            current < self.stopping_threshold
+            if self.direction == "min"
+            else current > self.stopping_threshold
+        ):
+            return StopReason.STOPPING_THRESHOLD
+        if self.divergence_threshold is not None and (
+            current > self.divergence_threshold
+            if self.direction == "min"
+            else current < self.divergence_threshold
+        ):
+            return StopReason.DIVERGENCE_THRESHOLD
+        if not improved and self.wait >= self.patience and epoch > 0:
+            return StopReason.PATIENCE
+        return None
+
+    def step(self, value_or_metrics: Any, model: nn.Module | None = None) -> bool:
+        """Record one epoch's value (a number or a dict holding ``monitor``); True means stop.
+
+        When it returns True and ``restore_best_weights`` is set, ``model`` already holds the
+        parameters and buffers of ``best_epoch``.
+        """
+        if self.restore_best_weights and model is None:
+            raise ConfigError(
+                "EarlyStopping(restore_best_weights=True) needs the model: call "
+                "es.step(value_or_metrics, model)."
+            )
+        current = self._value(value_or_metrics)
+        world = _dist_world()
+        if world > 1:
+            current = self._all_mean(current, world)
+        epoch = self.epoch
+        reason = self._decide(current, epoch, model)
+        if world > 1:
+            reason = self._any_rank(reason)
+        self.epoch += 1
+        self._restored = False
+        if reason is None:
+            return False
+        self.stop_reason = reason
+        self.stopped_epoch = epoch
+        if model is not None:
+            self._restore(model)
+        return True
+
+    def finish(self, model: nn.Module | None = None) -> None:
+        """End of training without a stop: restore the best weights (Keras 3's ``on_train_end``)."""
+        if model is not None:
+            self._restore(model)
+
+    # -- distributed ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _all_mean(value: float, world: int) -> float:
+        t = torch.tensor([value], dtype=torch.float64, device=_dist_device())
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.SUM)
+        return float(t.item()) / world
+
+    @staticmethod
+    def _any_rank(reason: StopReason | None) -> StopReason | None:
+        # The largest code wins, so a rank never goes on while another stops.
+        t = torch.tensor([_CODES[reason]], dtype=torch.int64, device=_dist_device())
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+        return _REASONS[int(t.item())]
+
+    # -- snapshot ------------------------------------------------------------------------------
+
+    def _take_snapshot(self, model: nn.Module) -> None:
+        names, tensors = _model_tensors(model)
+        snap = self._snapshot
+        if (
+            snap is None
+            or len(snap) != len(tensors)
+            or any(
+                s.shape != t.shape or s.dtype != t.dtype or s.device != t.device
+                for s, t in zip(snap, tensors)
+            )
+        ):
+            snap = [torch.empty_like(t, memory_format=torch.preserve_format) for t in tensors]
+            self._snapshot = snap
+        self._snapshot_names = names
+        with torch.no_grad():
+            torch._foreach_copy_(snap, tensors)
+        self._has_snapshot = True
+
+    def _restore(self, model: nn.Module) -> None:
+        if not (self.restore_best_weights and self._has_snapshot) or self._restored:
+            return
+        assert self._snapshot is not None
+        names, tensors = _model_tensors(model)
+        if names != self._snapshot_names:
+            raise ConfigError(
+                "EarlyStopping cannot restore the best weights: the model's parameters and "
+                "buffers differ from those in the snapshot (a different model?)."
+            )
+        src = self._snapshot
+        if any(s.device != t.device or s.dtype != t.dtype for s, t in zip(src, tensors)):
+            src = [s.to(device=t.device, dtype=t.dtype) for s, t in zip(src, tensors)]
+        with torch.no_grad():
+            torch._foreach_copy_(tensors, src)
+        self._restored = True
+
+    def __repr__(self) -> str:
+        args = [f"monitor={self.monitor!r}", f"mode={self.mode!r}", f"patience={self.patience}"]
+        defaults: dict[str, Any] = {
+            "min_delta": 0.0,
+            "threshold_mode": "abs",
+            "baseline": None,
+            "start_from_epoch": 0,
+            "restore_best_weights": False,
+            "check_finite": True,
+            "stopping_threshold": None,
+            "divergence_threshold": None,
+        }
+        for key, default in defaults.items():
+            value = getattr(self, key)
+            if value != default:
+                args.append(f"{key}={value!r}")
+        return f"EarlyStopping({', '.join(args)})"
