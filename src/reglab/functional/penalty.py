@@ -1,0 +1,122 @@
+"""Weight penalties, their gradients and the proximal / constraint maps, as pure tensor functions.
+
+Conventions (Keras'):
+
+* L1 penalty ``l1 * sum_i |w_i|``; its (sub)gradient is ``l1 * sign(w)`` with ``sign(0) = 0``,
+  which is what autograd gives for ``torch.abs`` at 0.
+* L2 penalty ``l2 * sum_i w_i^2`` (no 1/2); its gradient is ``2 * l2 * w``. Seed 002 writes the
+  same penalty as ``lambda/2 * ||W||^2``: ``lambda = 2 * l2``.
+
+The in-place functions (``*_``) run under ``torch.no_grad`` with ``torch._foreach_*`` multi-tensor
+kernels and take lists of tensors. Validation of strengths and tensors is the caller's job
+(:mod:`reglab.penalty`, :mod:`reglab.optim`, :mod:`reglab.constraints` validate once).
+
+Example:
+    >>> import torch
+    >>> w = [torch.tensor([1.0, -2.0, 0.0])]
+    >>> elastic_net_penalty(w, 0.1, 0.01).item()
+    0.35...
+    >>> g = [torch.zeros(3)]
+    >>> elastic_net_grad_(g, w, 0.1, 0.01)
+    >>> g[0]
+    tensor([ 0.1200, -0.1400,  0.0000])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+__all__ = [
+    "elastic_net_grad_",
+    "elastic_net_penalty",
+    "l1_penalty",
+    "l2_penalty",
+    "max_norm_",
+    "soft_threshold_",
+    "unit_norm_",
+]
+
+
+def l1_penalty(params: Sequence[torch.Tensor], l1: float) -> torch.Tensor:
+    """``l1 * sum_i |w_i|`` over all tensors (differentiable; gradient ``l1 * sign(w)``)."""
+    return elastic_net_penalty(params, l1, 0.0)
+
+
+def l2_penalty(params: Sequence[torch.Tensor], l2: float) -> torch.Tensor:
+    """``l2 * sum_i w_i^2`` over all tensors (differentiable; gradient ``2 * l2 * w``)."""
+    return elastic_net_penalty(params, 0.0, l2)
+
+
+def elastic_net_penalty(params: Sequence[torch.Tensor], l1: float, l2: float) -> torch.Tensor:
+    """``l1 * sum|w| + l2 * sum w^2`` over all tensors, as a differentiable scalar.
+
+    The sum runs in each tensor's dtype and is returned in the first tensor's dtype and device.
+    """
+    total = params[0].new_zeros(())
+    for p in params:
+        if l1:
+            total = total + l1 * p.abs().sum()
+        if l2:
+            total = total + l2 * p.square().sum()
+    return total
+
+
+@torch.no_grad()
+def elastic_net_grad_(
+    grads: Sequence[torch.Tensor], params: Sequence[torch.Tensor], l1: float, l2: float
+) -> None:
+    """Add ``l1 * sign(w) + 2 * l2 * w`` to each gradient in place (multi-tensor, no autograd).
+
+    ``sign(0) = 0``: an exactly-zero weight gets no L1 push, as with autograd through ``abs``.
+    """
+    grads = list(grads)
+    params = list(params)
+    if l1:
+        torch._foreach_add_(grads, torch._foreach_sign(params), alpha=l1)
+    if l2:
+        torch._foreach_add_(grads, params, alpha=2.0 * l2)
+
+
+@torch.no_grad()
+def soft_threshold_(params: Sequence[torch.Tensor], threshold: float) -> None:
+    """Soft-threshold in place: ``w <- sign(w) * max(|w| - threshold, 0)``.
+
+    Computed as ``w - clamp(w, -t, t)``, which is the same map and gives ``w - w = 0`` exactly
+    for ``|w| <= t`` (the proximal operator of ``t * ||w||_1``; Tibshirani 1996, ISTA).
+    """
+    params = list(params)
+    clipped = torch._foreach_clamp_max(params, threshold)
+    torch._foreach_clamp_min_(clipped, -threshold)
+    torch._foreach_sub_(params, clipped)
+
+
+def _unit_norms(w: torch.Tensor, dim: int | None) -> torch.Tensor:
+    if dim is None:
+        return torch.linalg.vector_norm(w)
+    other = [d for d in range(w.dim()) if d != dim % w.dim()]
+    if not other:  # a 1-D tensor split along its only dim: each entry is its own unit
+        return w.abs()
+    return torch.linalg.vector_norm(w, dim=other, keepdim=True)
+
+
+@torch.no_grad()
+def max_norm_(params: Sequence[torch.Tensor], max_value: float, dim: int | None = 0) -> None:
+    """Rescale each unit's weight vector whose L2 norm exceeds ``max_value`` to norm ``max_value``.
+
+    Units are the slices along ``dim`` (``dim=0``: each output unit's incoming weights of a
+    ``Linear``/``Conv`` weight, the norm taken over all other dims, as ``torch.renorm``);
+    ``dim=None`` treats each tensor as one unit. Vectors within the bound are left untouched.
+    """
+    for w in params:
+        norms = _unit_norms(w, dim)
+        scale = (max_value / norms.clamp_min(1e-12)).clamp_max(1.0)
+        w.mul_(scale)
+
+
+@torch.no_grad()
+def unit_norm_(params: Sequence[torch.Tensor], dim: int | None = 0, eps: float = 1e-12) -> None:
+    """Rescale each unit's weight vector (slices along ``dim``) to L2 norm 1; zero vectors stay 0."""
+    for w in params:
+        w.div_(_unit_norms(w, dim).clamp_min(eps))
