@@ -279,6 +279,16 @@ def _one_line(exc: BaseException) -> str:
 def load_npz(path: str | Path, *, task: str | None = None) -> Dataset:
     """Read arrays ``X`` and ``y`` (and optional ``class_names``/``feature_names``) from ``.npz``."""
     path = Path(path)
+    with path.open("rb") as fh:
+        head = fh.read(6)
+    if not head.startswith(b"PK"):
+        # np.load would fall back to reading a pickle; say what the file is not instead.
+        what = "a single .npy array" if head == b"\x93NUMPY" else "a zip archive"
+        found = "it is " + what if what.startswith("a single") else "it is not " + what
+        raise ConfigError(
+            f"{_show(path)}: not an .npz archive ({found}); save one with "
+            "numpy.savez(path, X=features, y=targets)."
+        )
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
@@ -286,11 +296,6 @@ def load_npz(path: str | Path, *, task: str | None = None) -> Dataset:
             f"{_show(path)}: not a readable .npz archive ({_one_line(exc)}); save one with "
             "numpy.savez(path, X=features, y=targets)."
         ) from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ConfigError(
-            f"{_show(path)}: holds a single array, not an .npz archive; save one with "
-            "numpy.savez(path, X=features, y=targets)."
-        )
     with archive:
         keys = list(archive.files)
         for key, meaning in (("X", "features"), ("y", "targets")):
