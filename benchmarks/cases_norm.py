@@ -14,9 +14,9 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _timing import Record, compare, parser, report  # noqa: E402
+from _timing import Record, compare, parser, report
 
-import reglab as rl  # noqa: E402
+import reglab as rl
 
 SHAPES = {"256x4096": (256, 4096), "64x64x32x32": (64, 64, 32, 32)}
 

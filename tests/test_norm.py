@@ -220,9 +220,7 @@ def test_ghost_batches_normalise_each_piece(n, vbs):
         variances.append(var * m / (m - 1) * size / n)
         start += size
     np.testing.assert_allclose(bn.running_mean.numpy(), 0.3 * np.sum(means, 0), atol=1e-12)
-    np.testing.assert_allclose(
-        bn.running_var.numpy(), 0.7 + 0.3 * np.sum(variances, 0), atol=1e-12
-    )
+    np.testing.assert_allclose(bn.running_var.numpy(), 0.7 + 0.3 * np.sum(variances, 0), atol=1e-12)
     bn.eval()
     plain = BatchNorm(3).double().eval()
     plain.load_state_dict(bn.state_dict())
@@ -360,9 +358,7 @@ def test_gradcheck_batch_norm_train_eval_and_ghost():
     _gc(lambda x, w, b: fnorm.batch_norm(x, None, None, w, b, training=True), x, w, b)
     _gc(lambda x, w, b: fnorm.batch_norm(x, rm, rv, w, b, training=False), x, w, b)
     _gc(
-        lambda x, w, b: fnorm.batch_norm(
-            x, None, None, w, b, training=True, virtual_batch_size=3
-        ),
+        lambda x, w, b: fnorm.batch_norm(x, None, None, w, b, training=True, virtual_batch_size=3),
         x,
         w,
         b,
