@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import os
 import pickle
 import struct
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -350,3 +351,35 @@ def test_flatten_images_and_split_keeps_image_values(tmp_path):
     assert torch.equal(sp.test.X, ds.X[sp.test_index])
     flat = load_dataset(tmp_path / "m", flatten=True)
     assert flat.X.shape == (18, 20) and flat.feature_names[:2] == ("c0_y0_x0", "c0_y0_x1")
+
+
+class _Py2Pickler(pickle._Pickler):  # type: ignore[name-defined]
+    """Writes bytes and str as Python 2 ``str`` (SHORT_BINSTRING), as the real CIFAR files do."""
+
+    dispatch: ClassVar[dict] = dict(pickle._Pickler.dispatch)  # type: ignore[attr-defined]
+
+    def save_py2_str(self, obj: bytes | str) -> None:
+        raw = obj.encode("latin1") if isinstance(obj, str) else obj
+        if len(raw) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(raw)]) + raw)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(raw)) + raw)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_py2_str
+    dispatch[str] = save_py2_str
+
+
+def test_cifar_python2_pickle_with_legacy_numpy_names(tmp_path):
+    # The published CIFAR-10 batches were written by Python 2 cPickle with numpy.core names.
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    data = np.random.default_rng(2).integers(0, 256, (3, 3072), dtype=np.uint8)
+    buf = io.BytesIO()
+    _Py2Pickler(buf, protocol=2).dump({"batch_label": "x", "labels": [3, 1, 4], "data": data})
+    raw = buf.getvalue().replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    assert b"numpy.core.multiarray\n_reconstruct" in raw
+    (folder / "data_batch_1").write_bytes(raw)
+    ds = load_dataset(folder)
+    assert ds.y.tolist() == [3, 1, 4]
+    assert torch.allclose(ds.X.reshape(3, 3072), torch.from_numpy(data).float() / 255)
