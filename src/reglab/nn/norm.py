@@ -404,6 +404,7 @@ class RMSNorm(nn.Module):
     (arXiv:1910.07467).
     """
 
+    _reglab_norm = True  # lets reglab.init recognise it as a normalization layer
     normalized_shape: tuple[int, ...]
     eps: float | None
     elementwise_affine: bool
