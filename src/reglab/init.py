@@ -58,9 +58,8 @@ def _is_norm(module: nn.Module) -> bool:
 def _fill(
     w: torch.Tensor, scheme: str, nonlinearity: str, generator: torch.Generator | None
 ) -> None:
-    gain = nn.init.calculate_gain(
-        nonlinearity, _LEAKY_SLOPE if nonlinearity == "leaky_relu" else None
-    )
+    slope = _LEAKY_SLOPE if nonlinearity == "leaky_relu" else None
+    gain = nn.init.calculate_gain(nonlinearity, slope)  # type: ignore[arg-type]
     kw = {} if generator is None else {"generator": generator}
     if scheme == "kaiming":
         fan_in, _ = nn.init._calculate_fan_in_and_fan_out(w)
