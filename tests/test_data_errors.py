@@ -383,6 +383,25 @@ def npz_y_2d(tmp):
     )
 
 
+@case
+def npz_fractional_labels_with_class_names(tmp):
+    p = tmp / "f.npz"
+    np.savez(p, X=np.ones((2, 3)), y=np.array([0.0, 1.5]), class_names=np.array(["a", "b"]))
+    return lambda: load_dataset(p), (
+        f"{p}: labels must be integer class indices to match the class names. Got values such "
+        "as 1.5."
+    )
+
+
+@case
+def npz_labels_outside_class_names(tmp):
+    p = tmp / "o.npz"
+    np.savez(p, X=np.ones((2, 3)), y=np.array([0, 2]), class_names=np.array(["a", "b"]))
+    return lambda: load_dataset(p), (
+        f"{p}: labels must lie in [0, 2) to match the 2 class names. Got labels in [0, 2]."
+    )
+
+
 # --------------------------------------------------------------------------- image folder
 
 

@@ -179,6 +179,13 @@ def make_dataset(
         task = "classification" if class_names is not None else infer_task(y_np)
     if task == "classification":
         if class_names is not None:
+            if y_np.dtype.kind not in "iub":
+                values = y_np.astype(np.float64)
+                if not np.all(np.isfinite(values) & (values == np.round(values))):
+                    raise ConfigError(
+                        f"{source}: labels must be integer class indices to match the class "
+                        f"names. Got values such as {_first_fractional(values)}."
+                    )
             codes = y_np.astype(np.int64)
             names = tuple(class_names)
             if codes.min() < 0 or codes.max() >= len(names):

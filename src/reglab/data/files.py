@@ -107,14 +107,10 @@ class _Column:
 
 def _column_from_tokens(name: str, tokens: list[str]) -> _Column:
     missing = np.array([t.lower() in MISSING_TOKENS for t in tokens], dtype=bool)
-    values = np.full(len(tokens), np.nan)
-    for i, token in enumerate(tokens):
-        if missing[i]:
-            continue
-        try:
-            values[i] = float(token)
-        except ValueError:
-            return _Column(name, np.array(tokens, dtype=object), missing)
+    try:
+        values = np.array(["nan" if m else t for t, m in zip(tokens, missing)], dtype=np.float64)
+    except ValueError:
+        return _Column(name, np.array(tokens, dtype=object), missing)
     return _Column(name, values, missing | ~np.isfinite(values))
 
 
