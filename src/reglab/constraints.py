@@ -1,0 +1,111 @@
+"""Weight constraints applied after each optimizer step: max-norm and unit-norm.
+
+Example:
+    >>> import torch
+    >>> layer = torch.nn.Linear(3, 2)
+    >>> MaxNorm(0.5).apply_([layer.weight])
+    >>> bool((layer.weight.norm(dim=1) <= 0.5 + 1e-6).all())
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from ._checks import Interval, NoneOk, check
+from .errors import ConfigError
+from .functional.penalty import max_norm_, unit_norm_
+from .penalty import _param_list
+
+__all__ = ["MaxNorm", "UnitNorm"]
+
+_DIM = (NoneOk(), Interval(int, None, None))
+
+
+def _check_dim(owner: str, dim: int | None, params: list[torch.Tensor]) -> None:
+    if dim is None:
+        return
+    for i, p in enumerate(params):
+        if not -p.dim() <= dim < max(p.dim(), 1):
+            raise ConfigError(
+                f"{owner} got dim={dim}, which params[{i}] of shape {tuple(p.shape)} does not "
+                "have; use dim=0 (output units of Linear/Conv weights) or dim=None (whole tensor)."
+            )
+
+
+class MaxNorm:
+    """Max-norm constraint: rescale each unit's weight vector to L2 norm at most ``max_value``.
+
+    ``w_u <- w_u * min(1, max_value / ||w_u||_2)`` for every unit ``u``: the slices of each tensor
+    along ``dim`` (``dim=0``: each output unit's incoming weights of a ``Linear``/``Conv`` weight,
+    norms over all other dims, as ``torch.renorm``). Keras' ``MaxNorm(axis=0)`` on a Dense kernel
+    ``(in, out)`` is ``dim=0`` here, because torch stores ``Linear.weight`` as ``(out, in)``.
+    ``dim=None`` constrains each tensor's total norm. Call ``c.apply_(params)`` after
+    ``optimizer.step()``; vectors within the bound are left untouched.
+
+    Args:
+        max_value: the bound, finite and > 0 (the dropout paper used 3 to 4).
+        dim: the unit dimension (default 0), or None.
+
+    Example:
+        >>> import torch
+        >>> w = torch.nn.Parameter(torch.tensor([[3.0, 4.0], [0.3, 0.4]]))
+        >>> MaxNorm(1.0).apply_([w])
+        >>> w.data
+        tensor([[0.6000, 0.8000],
+                [0.3000, 0.4000]])
+
+    Srivastava et al., "Dropout: a simple way to prevent neural networks from overfitting",
+    JMLR 2014 (section 5.1).
+    """
+
+    def __init__(self, max_value: float, dim: int | None = 0) -> None:
+        self.max_value = float(
+            check("MaxNorm", "max_value", max_value, Interval(float, 0, None, closed="neither"))
+        )
+        self.dim = check("MaxNorm", "dim", dim, *_DIM)
+
+    def apply_(self, params: nn.Module | Iterable[torch.Tensor]) -> None:
+        """Constrain ``params`` in place (a module means its regularized parameters)."""
+        ps = _param_list("MaxNorm.apply_", params, leaf=True)
+        _check_dim("MaxNorm.apply_", self.dim, ps)
+        max_norm_(ps, self.max_value, self.dim)
+
+    def __repr__(self) -> str:
+        return f"MaxNorm(max_value={self.max_value!r}, dim={self.dim!r})"
+
+
+class UnitNorm:
+    """Unit-norm constraint: rescale each unit's weight vector to L2 norm 1.
+
+    ``w_u <- w_u / max(||w_u||_2, eps)`` for the slices along ``dim`` (as :class:`MaxNorm`); an
+    all-zero vector stays zero. Call ``c.apply_(params)`` after ``optimizer.step()``.
+
+    Args:
+        dim: the unit dimension (default 0), or None for the whole tensor.
+        eps: floor of the norm, finite and > 0.
+
+    Example:
+        >>> import torch
+        >>> w = torch.nn.Parameter(torch.tensor([[3.0, 4.0], [0.0, 0.0]]))
+        >>> UnitNorm().apply_([w])
+        >>> w.data
+        tensor([[0.6000, 0.8000],
+                [0.0000, 0.0000]])
+    """
+
+    def __init__(self, dim: int | None = 0, eps: float = 1e-12) -> None:
+        self.dim = check("UnitNorm", "dim", dim, *_DIM)
+        self.eps = float(check("UnitNorm", "eps", eps, Interval(float, 0, None, closed="neither")))
+
+    def apply_(self, params: nn.Module | Iterable[torch.Tensor]) -> None:
+        """Constrain ``params`` in place (a module means its regularized parameters)."""
+        ps = _param_list("UnitNorm.apply_", params, leaf=True)
+        _check_dim("UnitNorm.apply_", self.dim, ps)
+        unit_norm_(ps, self.dim, self.eps)
+
+    def __repr__(self) -> str:
+        return f"UnitNorm(dim={self.dim!r}, eps={self.eps!r})"
