@@ -1,0 +1,371 @@
+"""The augmentation base class: per-sample parameters drawn apart from a pure ``apply``.
+
+``aug(x, generator)`` is ``aug.apply(x, aug.generate_params(x.shape, generator))``: the parameters
+are a plain ``dict`` of tensors with one row per sample, so a batch can be replayed exactly, saved,
+or inspected (kornia's ``generate_parameters``/``apply_transform`` split).
+
+Integer images: an augmentation computes in floating point. An integer image is accepted only
+when the augmentation (or the ``Compose`` holding it) declares the range of its values with
+``value_range=(low, high)``, e.g. ``(0, 255)`` for ``uint8``: the result is then rounded, clipped
+to that range and cast back to the input's dtype. Parameters such as a noise ``std`` or a
+brightness ``delta`` are in the image's own units. For float images ``value_range`` is optional
+and, when given, clips the output to it.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import torch
+
+from .._checks import Boolean, Constraint, InstanceOf, Interval, NoneOk, check
+from ..errors import ConfigError, format_value
+
+__all__ = ["Augmentation", "Params"]
+
+Params = dict[str, torch.Tensor]
+
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(float(v))
+
+
+class RangePair(Constraint):
+    """A pair of finite floats inside ``left..right``.
+
+    ``ordered=True``: a ``(min, max)`` range with ``min <= max``; ``ordered=False``: one bound
+    per axis, ``(x, y)``. ``length=4`` with ``ordered=True`` takes two ranges,
+    ``(xmin, xmax, ymin, ymax)``. ``open_left``/``open_right`` exclude the bounds.
+    """
+
+    def __init__(
+        self,
+        left: float,
+        right: float,
+        *,
+        ordered: bool = True,
+        length: int = 2,
+        open_left: bool = False,
+        open_right: bool = False,
+    ) -> None:
+        self.left = left
+        self.right = right
+        self.ordered = ordered
+        self.length = length
+        self.open_left = open_left
+        self.open_right = open_right
+
+    def _inside(self, v: float) -> bool:
+        lo_ok = v > self.left if self.open_left else v >= self.left
+        hi_ok = v < self.right if self.open_right else v <= self.right
+        return lo_ok and hi_ok
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        if not isinstance(value, (tuple, list)) or len(value) != self.length:
+            return False
+        if not all(_is_real(v) for v in value):
+            return False
+        vals = [float(v) for v in value]
+        if not all(self._inside(v) for v in vals):
+            return False
+        if self.ordered:
+            return all(vals[i] <= vals[i + 1] for i in range(0, self.length, 2))
+        return True
+
+    def __str__(self) -> str:
+        lb = "(" if self.open_left else "["
+        rb = ")" if self.open_right else "]"
+        hi = "inf" if math.isinf(self.right) else _num(self.right)
+        interval = f"{lb}{_num(self.left)}, {hi}{rb}"
+        if not self.ordered:
+            return f"an (x, y) pair of floats in {interval}"
+        if self.length == 4:
+            return f"a (xmin, xmax, ymin, ymax) tuple of floats in {interval}"
+        return f"a (min, max) pair of floats in {interval}"
+
+
+class FloatSequence(Constraint):
+    """A sequence of ``length`` finite floats (``length=None``: any non-empty length)."""
+
+    def __init__(self, length: int | None, description: str) -> None:
+        self.length = length
+        self.description = description
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        if not isinstance(value, (tuple, list)) or len(value) == 0:
+            return False
+        if self.length is not None and len(value) != self.length:
+            return False
+        return all(_is_real(v) for v in value)
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class ValueRange(Constraint):
+    """``None`` or a ``(low, high)`` pair of finite floats with ``low < high``."""
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        if value is None:
+            return True
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            return False
+        return all(_is_real(v) for v in value) and float(value[0]) < float(value[1])
+
+    def __str__(self) -> str:
+        return "None or a (low, high) pair of floats with low < high"
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def as_range(value: float | Sequence[float], centre: float = 0.0) -> tuple[float, float]:
+    """``m`` -> ``(centre - m, centre + m)``; a pair -> itself as floats."""
+    if isinstance(value, (int, float)):
+        return centre - float(value), centre + float(value)
+    return float(value[0]), float(value[1])
+
+
+_GEN = (InstanceOf(torch.Generator, description="a torch.Generator"), NoneOk())
+
+
+class Augmentation:
+    """Base class: draws per-sample parameters, then applies them with a pure function.
+
+    Subclasses implement ``_draw(n, shape, generator, dtype, device) -> Params`` (the random
+    part, ``n`` rows) and ``_apply(x, params) -> Tensor`` (pure, on a float ``(N, C, H, W)``
+    batch, never modifying ``x``). The base class validates inputs, draws the per-sample
+    ``apply`` mask (probability ``p``), handles ``same_on_batch``, single images, low-precision
+    floats and integer images with a declared ``value_range``.
+
+    Args:
+        p: probability that each sample is transformed.
+        same_on_batch: draw one set of parameters and use it for every sample.
+        value_range: ``(low, high)`` of the pixel values; required for integer images, optional
+            (clips the output) for float images.
+
+    Example:
+        >>> import torch, reglab.augment as A
+        >>> aug = A.RandomRotation(15.0)
+        >>> x = torch.rand(4, 3, 8, 8)
+        >>> g = torch.Generator().manual_seed(0)
+        >>> params = aug.generate_params(x.shape, generator=g)
+        >>> y = aug.apply(x, params)
+        >>> torch.equal(y, aug(x, generator=torch.Generator().manual_seed(0)))
+        True
+    """
+
+    mixes_labels: ClassVar[bool] = False
+    # Whether the base class draws the per-sample "apply" mask; RandomFlip draws its own.
+    _draws_mask: ClassVar[bool] = True
+    # "image": (N, C, H, W) or (C, H, W); "features": (N, F) or (F,).
+    _layout: ClassVar[str] = "image"
+
+    def __init__(
+        self,
+        *,
+        p: float = 1.0,
+        same_on_batch: bool = False,
+        value_range: tuple[float, float] | None = None,
+    ) -> None:
+        owner = type(self).__name__
+        check(owner, "p", p, Interval(float, 0, 1))
+        check(owner, "same_on_batch", same_on_batch, Boolean())
+        check(owner, "value_range", value_range, ValueRange())
+        self.p = float(p)
+        self.same_on_batch = same_on_batch
+        self.value_range = (
+            None if value_range is None else (float(value_range[0]), float(value_range[1]))
+        )
+
+    # ----------------------------------------------------------------------------- subclass API
+    def _draw(
+        self,
+        n: int,
+        shape: tuple[int, ...],
+        generator: torch.Generator | None,
+        dtype: torch.dtype,
+        device: torch.device | None,
+    ) -> Params:
+        return {}
+
+    def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _repr_fields(self) -> list[tuple[str, Any]]:
+        return []
+
+    def _out_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The batch shape after this augmentation (changed only by crops)."""
+        return shape
+
+    # ----------------------------------------------------------------------------- public API
+    def generate_params(
+        self,
+        shape: Sequence[int],
+        generator: torch.Generator | None = None,
+        *,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str | None = None,
+    ) -> Params:
+        """Draw the parameters for a batch of ``shape``: a dict of tensors, one row per sample.
+
+        ``dtype`` is the floating dtype of dense parameters (noise), ``device`` where they are
+        drawn when ``generator`` is None (otherwise the generator's device).
+        """
+        owner = type(self).__name__
+        check(owner, "generator", generator, *_GEN)
+        full = self._full_shape(shape)
+        n = full[0]
+        m = 1 if self.same_on_batch else n
+        dev = torch.device(device) if device is not None else None
+        params: Params = {}
+        if self._draws_mask:
+            from ._random import bernoulli
+
+            params["apply"] = bernoulli(m, self.p, generator, device=dev)
+        params.update(self._draw(m, (m, *full[1:]), generator, dtype, dev))
+        if self.same_on_batch and n != 1:
+            params = {k: v.expand(n, *v.shape[1:]) for k, v in params.items()}
+        return params
+
+    def apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        """Apply the given parameters to ``x`` (pure: ``x`` is not modified)."""
+        x4, restore = self._prepare(x)
+        self._check_params(params, x4.shape[0])
+        return restore(self._apply(x4, params))
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw fresh parameters for ``x`` and apply them."""
+        x4, restore = self._prepare(x)
+        params = self.generate_params(
+            x4.shape, generator, dtype=_param_dtype(x4.dtype), device=x4.device
+        )
+        return restore(self._apply(x4, params))
+
+    def __repr__(self) -> str:
+        fields = list(self._repr_fields())
+        fields.append(("p", self.p))
+        if self.same_on_batch:
+            fields.append(("same_on_batch", True))
+        if self.value_range is not None:
+            fields.append(("value_range", self.value_range))
+        inner = ", ".join(f"{k}={v!r}" for k, v in fields)
+        return f"{type(self).__name__}({inner})"
+
+    # ----------------------------------------------------------------------------- helpers
+    def _full_shape(self, shape: Sequence[int]) -> tuple[int, ...]:
+        owner = type(self).__name__
+        try:
+            dims = tuple(int(s) for s in shape)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{owner} expects a shape {self._expected()}. Got {format_value(shape)} instead."
+            ) from None
+        if self._layout == "image":
+            if len(dims) == 3:
+                dims = (1, *dims)
+            if len(dims) != 4 or min(dims[1:], default=0) < 1:
+                raise ConfigError(
+                    f"{owner} expects a shape {self._expected()}. Got {dims} instead."
+                )
+        else:
+            if len(dims) == 1:
+                dims = (1, *dims)
+            if len(dims) != 2 or dims[1] < 1:
+                raise ConfigError(
+                    f"{owner} expects a shape {self._expected()}. Got {dims} instead."
+                )
+        return dims
+
+    def _expected(self) -> str:
+        return "(N, C, H, W) or (C, H, W)" if self._layout == "image" else "(N, F) or (F,)"
+
+    def _prepare(self, x: Any) -> tuple[torch.Tensor, Any]:
+        """Validate ``x``; return a float batch and the function that restores dtype and shape."""
+        owner = type(self).__name__
+        if not isinstance(x, torch.Tensor):
+            raise ConfigError(
+                f"{owner} expects a torch.Tensor as 'input'. Got {type(x).__name__} instead."
+            )
+        single_ndim = 3 if self._layout == "image" else 1
+        if x.dim() not in (single_ndim, single_ndim + 1) or any(
+            s < 1 for s in x.shape[-single_ndim:]
+        ):
+            raise ConfigError(
+                f"{owner} expects 'input' of shape {self._expected()}. "
+                f"Got shape {tuple(x.shape)} instead."
+            )
+        if x.is_complex():
+            raise ConfigError(
+                f"{owner} expects a real floating-point or integer tensor. Got dtype {x.dtype} instead."
+            )
+        single = x.dim() == single_ndim
+        dtype = x.dtype
+        vr = self.value_range
+        if not x.is_floating_point():
+            if vr is None:
+                noun = "image" if self._layout == "image" else "input"
+                raise ConfigError(
+                    f"{owner} got an integer {noun} (dtype {dtype}) without a declared value "
+                    f"range: pass value_range=(low, high), e.g. (0, 255) for uint8, or convert "
+                    f"the {noun} to a float tensor."
+                )
+            xf = x.to(torch.float32)
+        elif dtype in _LOW_PRECISION:
+            xf = x.to(torch.float32)
+        else:
+            xf = x
+        if single:
+            xf = xf.unsqueeze(0)
+
+        def restore(y: torch.Tensor) -> torch.Tensor:
+            if vr is not None:
+                if not dtype.is_floating_point:
+                    y = y.round()
+                y = y.clamp(vr[0], vr[1])
+            if single:
+                y = y.squeeze(0)
+            return y.to(dtype)
+
+        return xf, restore
+
+    def _check_params(self, params: Any, n: int) -> None:
+        owner = type(self).__name__
+        if not isinstance(params, dict):
+            raise ConfigError(
+                f"{owner}.apply expects params as a dict of tensors from generate_params. "
+                f"Got {type(params).__name__} instead."
+            )
+        for key, value in params.items():
+            if not isinstance(value, torch.Tensor) or value.dim() == 0 or value.shape[0] != n:
+                got = (
+                    f"shape {tuple(value.shape)}"
+                    if isinstance(value, torch.Tensor)
+                    else type(value).__name__
+                )
+                raise ConfigError(
+                    f"{owner}.apply got params[{key!r}] with {got} for a batch of {n} samples: "
+                    f"draw the params with generate_params for this batch's shape."
+                )
+
+
+def _param_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def get(params: Params, key: str, owner: str) -> torch.Tensor:
+    """``params[key]``, or a one-line error naming the missing key and the ones present."""
+    try:
+        return params[key]
+    except KeyError:
+        raise ConfigError(
+            f"{owner}.apply needs params[{key!r}] (draw params with generate_params). "
+            f"Got keys {sorted(params)} instead."
+        ) from None
