@@ -196,6 +196,16 @@ class MappingSynonyms:
         return f"MappingSynonyms({len(self._map)} words)"
 
 
+def _path_error(param: str, owner: str, constraint: str, path: Any) -> ConfigError:
+    """``param_error`` for a path, shown whole (``format_value`` would cut a long one)."""
+    shown = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
+    if not isinstance(shown, str):
+        return param_error(param, owner, constraint, shown)
+    return ConfigError(
+        f"The {param!r} parameter of {owner} must be {constraint}. Got {shown!r} instead."
+    )
+
+
 def _default_locations() -> list[Path]:
     """Where a WordNet database usually lives: Debian's package, then NLTK's data folders."""
     places = [Path("/usr/share/wordnet")]
@@ -244,7 +254,7 @@ def find_wordnet(path: str | os.PathLike[str] | None = None) -> Path:
     if path is not None:
         if not isinstance(path, (str, os.PathLike)) or not _is_database(Path(path)):
             shown = os.fspath(path) if isinstance(path, os.PathLike) else path
-            raise param_error("path", "WordNetSynonyms", _FOLDER_CONSTRAINT, shown)
+            raise _path_error("path", "WordNetSynonyms", _FOLDER_CONSTRAINT, shown)
         return Path(path)
     env = os.environ.get("WORDNET_DIR", "")
     if env:
@@ -395,7 +405,7 @@ class WordNetSynonyms:
             file = self.path / name
             if not file.is_file():
                 if required:
-                    raise param_error("path", "WordNetSynonyms", _FOLDER_CONSTRAINT, str(self.path))
+                    raise _path_error("path", "WordNetSynonyms", _FOLDER_CONSTRAINT, self.path)
                 return b""
             with open(file, "rb") as fh:
                 if os.fstat(fh.fileno()).st_size == 0:
@@ -407,8 +417,8 @@ class WordNetSynonyms:
                 return zf.read(prefix + name)
             except KeyError:
                 if required:
-                    raise param_error(
-                        "path", "WordNetSynonyms", _FOLDER_CONSTRAINT, str(self.path)
+                    raise _path_error(
+                        "path", "WordNetSynonyms", _FOLDER_CONSTRAINT, self.path
                     ) from None
                 return b""
 
@@ -573,9 +583,7 @@ def as_synonym_source(value: Any, owner: str = "EDA", param: str = "synonyms") -
             return WordNetSynonyms(path)
         if path.is_file():
             return MappingSynonyms.from_tsv(path)
-        raise param_error(
-            param, owner, "a path to an existing TSV file or WordNet folder", os.fspath(value)
-        )
+        raise _path_error(param, owner, "a path to an existing TSV file or WordNet folder", value)
     raise param_error(
         param,
         owner,
