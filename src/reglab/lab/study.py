@@ -67,7 +67,7 @@ class StudyConfig:
     target: str | None = None
     train_size: int | float = 200
     val_size: int | float = 300
-    model: str = "cnn"
+    model: str = "auto"
     recipes: Sequence[Any] = DEFAULT_RECIPES
     seeds: int = 3
     epochs: int | None = None
@@ -190,11 +190,14 @@ def execute_cell(
 
     cache = cache or _DataCache(config)
     splits = cache.splits(cell.seed)
+    model = config.model
+    if model == "auto":
+        model = "cnn" if splits.kind == "image" else "mlp"
     result = run_cell(
         config.recipe(cell.recipe),
         cell.seed,
         splits,
-        model=config.model,
+        model=model,
         epochs=config.epochs,
     )
     row, history = _result_parts(result)
