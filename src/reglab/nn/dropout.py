@@ -1,3 +1,415 @@
-"""(to be filled)."""
+"""Dropout-family layers: thin modules over :mod:`reglab.functional.dropout`.
 
-__all__: list[str] = []
+Each validates its settings once in ``__init__`` and calls the pure function in ``forward``. Every
+class carries ``_reglab_dropout = True`` so that tools (``mc_predict``,
+``find_dropout_before_batchnorm``) recognise the family, as they recognise torch's ``_DropoutNd``.
+A module's ``generator`` attribute (``None``: torch's global generator) is its random source.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import torch
+from torch import nn
+
+from .._checks import Boolean, InstanceOf, Interval, NoneOk, OneOf, check_floating, validate
+from ..functional.dropout import (
+    _DROP_CONNECT_MODULE,
+    _alpha_dropout,
+    _drop_block2d,
+    _drop_connect,
+    _drop_path,
+    _dropout,
+    _feature_dropout,
+    _gaussian_dropout,
+    _gaussian_noise,
+)
+
+__all__ = [
+    "AlphaDropout",
+    "DropBlock2d",
+    "DropConnect",
+    "DropPath",
+    "Dropout",
+    "Dropout1d",
+    "Dropout2d",
+    "Dropout3d",
+    "GaussianDropout",
+    "GaussianNoise",
+    "is_dropout",
+]
+
+_P = [Interval(float, 0, 1, closed="left")]
+_SCALING = [OneOf("inverted", "classic")]
+_BOOL = [Boolean()]
+_GEN = [InstanceOf(torch.Generator, description="a torch.Generator"), NoneOk()]
+
+
+def is_dropout(module: nn.Module) -> bool:
+    """Whether ``module`` is a dropout-family layer (reglab's or torch's ``_DropoutNd``).
+
+    Example:
+        >>> is_dropout(Dropout(0.1)), is_dropout(torch.nn.Dropout()), is_dropout(torch.nn.ReLU())
+        (True, True, False)
+    """
+    return bool(getattr(type(module), "_reglab_dropout", False)) or isinstance(
+        module, nn.modules.dropout._DropoutNd
+    )
+
+
+class _DropoutFamily(nn.Module):
+    """Base of every reglab dropout-family layer (no parameters of its own)."""
+
+    _reglab_dropout = True
+
+    def __init__(self, generator: torch.Generator | None) -> None:
+        super().__init__()
+        self.generator = generator
+
+
+class _ScaledDropout(_DropoutFamily):
+    def __init__(
+        self,
+        p: float,
+        scaling: str,
+        inplace: bool,
+        generator: torch.Generator | None,
+    ) -> None:
+        validate(
+            type(self).__name__,
+            {"p": p, "scaling": scaling, "inplace": inplace, "generator": generator},
+            {"p": _P, "scaling": _SCALING, "inplace": _BOOL, "generator": _GEN},
+        )
+        super().__init__(generator)
+        self.p = float(p)
+        self.scaling = scaling
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, scaling={self.scaling!r}, inplace={self.inplace}"
+
+
+class Dropout(_ScaledDropout):
+    r"""Zero each element with probability ``p``; drop-in for ``torch.nn.Dropout``, faster on CPU.
+
+    ``scaling="inverted"``: training ``x * m / (1 - p)``, inference identity.
+    ``scaling="classic"``: training ``x * m``, inference ``x * (1 - p)``. See
+    :func:`reglab.functional.dropout`.
+
+    Example:
+        >>> layer = Dropout(p=0.2, scaling="classic").eval()
+        >>> layer(torch.ones(2)).tolist()
+        [0.800000011920929, 0.800000011920929]
+
+    Paper: Srivastava et al., JMLR 2014.
+    """
+
+    def __init__(
+        self,
+        p: float = 0.5,
+        scaling: str = "inverted",
+        inplace: bool = False,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__(p, scaling, inplace, generator)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        check_floating("Dropout", input)
+        return _dropout(input, self.p, self.training, self.scaling, self.inplace, self.generator)
+
+
+class _FeatureDropout(_ScaledDropout):
+    _dims = 0
+
+    def __init__(
+        self,
+        p: float = 0.5,
+        scaling: str = "inverted",
+        inplace: bool = False,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__(p, scaling, inplace, generator)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        owner = type(self).__name__
+        check_floating(owner, input)
+        return _feature_dropout(
+            input,
+            self.p,
+            self.training,
+            self.scaling,
+            self.inplace,
+            self.generator,
+            self._dims,
+            owner,
+        )
+
+
+class Dropout1d(_FeatureDropout):
+    """Zero whole channels of (N, C, L) or (C, L) inputs; drop-in for ``torch.nn.Dropout1d``.
+
+    Example:
+        >>> y = Dropout1d(0.5)(torch.ones(4, 3, 5))
+        >>> bool(((y == 0).all(-1) | (y == 2).all(-1)).all())
+        True
+    """
+
+    _dims = 1
+
+
+class Dropout2d(_FeatureDropout):
+    """Zero whole channels of (N, C, H, W) inputs; drop-in for ``torch.nn.Dropout2d``.
+
+    A 3-D input is read as (N, C, L) with a warning, as torch does.
+
+    Example:
+        >>> y = Dropout2d(0.5)(torch.ones(4, 3, 2, 2))
+        >>> bool(((y == 0).all((-1, -2)) | (y == 2).all((-1, -2))).all())
+        True
+
+    Paper: Tompson et al., CVPR 2015.
+    """
+
+    _dims = 2
+
+
+class Dropout3d(_FeatureDropout):
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) inputs; as ``torch.nn.Dropout3d``.
+
+    Example:
+        >>> Dropout3d(0.5).eval()(torch.ones(1, 2, 2, 2, 2)).shape
+        torch.Size([1, 2, 2, 2, 2])
+    """
+
+    _dims = 3
+
+
+class DropPath(_DropoutFamily):
+    """Stochastic depth: drop a residual branch per sample (``"row"``) or per batch (``"batch"``).
+
+    Use on the branch output: ``x + drop_path(block(x))``. Training ``y = x * m / (1 - p)`` (or
+    ``x * m`` with ``scale_by_keep=False``); inference identity.
+
+    Example:
+        >>> y = DropPath(0.5)(torch.ones(8, 3))
+        >>> bool(((y == 0).all(1) | (y == 2).all(1)).all())
+        True
+
+    Paper: Huang et al., "Deep Networks with Stochastic Depth", ECCV 2016.
+    """
+
+    def __init__(
+        self,
+        p: float,
+        mode: str = "row",
+        scale_by_keep: bool = True,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        validate(
+            "DropPath",
+            {"p": p, "mode": mode, "scale_by_keep": scale_by_keep, "generator": generator},
+            {"p": _P, "mode": [OneOf("row", "batch")], "scale_by_keep": _BOOL, "generator": _GEN},
+        )
+        super().__init__(generator)
+        self.p = float(p)
+        self.mode = mode
+        self.scale_by_keep = scale_by_keep
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        check_floating("DropPath", input)
+        return _drop_path(
+            input, self.p, self.training, self.mode, self.scale_by_keep, self.generator
+        )
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode!r}, scale_by_keep={self.scale_by_keep}"
+
+
+class DropBlock2d(_DropoutFamily):
+    """DropBlock: zero ``block_size x block_size`` regions of (N, C, H, W) feature maps.
+
+    Seed rate ``gamma = p / b**2 * H W / ((H - b + 1)(W - b + 1))``; kept units are rescaled by
+    ``count(M) / count_ones(M)``. See :func:`reglab.functional.drop_block2d`.
+
+    Example:
+        >>> DropBlock2d(0.1, block_size=3)(torch.ones(2, 4, 8, 8)).shape
+        torch.Size([2, 4, 8, 8])
+
+    Paper: Ghiasi, Lin, Le, NeurIPS 2018.
+    """
+
+    def __init__(
+        self, p: float, block_size: int, *, generator: torch.Generator | None = None
+    ) -> None:
+        validate(
+            "DropBlock2d",
+            {"p": p, "block_size": block_size, "generator": generator},
+            {"p": _P, "block_size": [Interval(int, 1, None)], "generator": _GEN},
+        )
+        super().__init__(generator)
+        self.p = float(p)
+        self.block_size = block_size
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        check_floating("DropBlock2d", input)
+        return _drop_block2d(
+            input, self.p, self.block_size, self.training, self.generator, "DropBlock2d"
+        )
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, block_size={self.block_size}"
+
+
+def _state_dict_unwrap(
+    module: nn.Module, state_dict: dict[str, Any], prefix: str, local_metadata: Any
+) -> None:
+    # Present the wrapped layer's tensors under this module's own prefix ("0.weight", not
+    # "0.module.weight"), so a DropConnect state_dict loads into the bare layer and back.
+    inner = prefix + "module."
+    keys = [k for k in state_dict if k.startswith(inner)]
+    moved = OrderedDict((prefix + k[len(inner) :], state_dict.pop(k)) for k in keys)
+    state_dict.update(moved)
+
+
+def _load_state_dict_wrap(
+    module: nn.Module,
+    state_dict: dict[str, Any],
+    prefix: str,
+    local_metadata: Any,
+    strict: bool,
+    missing_keys: list[str],
+    unexpected_keys: list[str],
+    error_msgs: list[str],
+) -> None:
+    inner: nn.Module = module.module  # type: ignore[assignment]
+    names = {k.split(".", 1)[0] for k in inner.state_dict()}
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        if key[len(prefix) :].split(".", 1)[0] in names:
+            state_dict[prefix + "module." + key[len(prefix) :]] = state_dict.pop(key)
+
+
+class DropConnect(_DropoutFamily):
+    """Wrap a Linear or convolution and drop its weights during training (Wan et al. 2013).
+
+    Training: the layer runs with ``W * M / (1 - p)``, one mask ``M ~ Bernoulli(1 - p)`` over the
+    weight per call (bias kept); inference: the layer unchanged. The wrapped layer is
+    ``self.module``; the state_dict shows its tensors under the wrapper's own prefix
+    (``weight``, ``bias``), so it loads into the bare layer and the bare layer's loads into it.
+
+    Example:
+        >>> layer = DropConnect(torch.nn.Linear(4, 2), p=0.3)
+        >>> sorted(layer.state_dict())
+        ['bias', 'weight']
+        >>> torch.nn.Linear(4, 2).load_state_dict(layer.state_dict())
+        <All keys matched successfully>
+
+    Paper: Wan et al., "Regularization of Neural Networks using DropConnect", ICML 2013.
+    """
+
+    def __init__(
+        self, module: nn.Module, p: float = 0.5, *, generator: torch.Generator | None = None
+    ) -> None:
+        validate(
+            "DropConnect",
+            {"module": module, "p": p, "generator": generator},
+            {"module": [_DROP_CONNECT_MODULE], "p": _P, "generator": _GEN},
+        )
+        super().__init__(generator)
+        self.module = module
+        self.p = float(p)
+        post = getattr(self, "register_state_dict_post_hook", None)
+        if post is not None:
+            post(_state_dict_unwrap)
+        else:  # torch < 2.5
+            self._register_state_dict_hook(_state_dict_unwrap)
+        self.register_load_state_dict_pre_hook(_load_state_dict_wrap)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        check_floating("DropConnect", input)
+        return _drop_connect(input, self.module, self.p, self.training, self.generator)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class GaussianDropout(_DropoutFamily):
+    """Multiply by ``N(1, p / (1 - p))`` noise in training; identity at inference (Keras' layer).
+
+    Example:
+        >>> GaussianDropout(0.3).eval()(torch.ones(2)).tolist()
+        [1.0, 1.0]
+
+    Paper: Srivastava et al., JMLR 2014, section 10.
+    """
+
+    def __init__(self, p: float, *, generator: torch.Generator | None = None) -> None:
+        validate("GaussianDropout", {"p": p, "generator": generator}, {"p": _P, "generator": _GEN})
+        super().__init__(generator)
+        self.p = float(p)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        check_floating("GaussianDropout", input)
+        return _gaussian_dropout(input, self.p, self.training, self.generator)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class GaussianNoise(_DropoutFamily):
+    """Add ``std * N(0, 1)`` noise in training; identity at inference (Keras' layer).
+
+    Example:
+        >>> GaussianNoise(0.1).eval()(torch.zeros(2)).tolist()
+        [0.0, 0.0]
+    """
+
+    def __init__(self, std: float, *, generator: torch.Generator | None = None) -> None:
+        validate(
+            "GaussianNoise",
+            {"std": std, "generator": generator},
+            {"std": [Interval(float, 0, None)], "generator": _GEN},
+        )
+        super().__init__(generator)
+        self.std = float(std)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        check_floating("GaussianNoise", input)
+        return _gaussian_noise(input, self.std, self.training, self.generator)
+
+    def extra_repr(self) -> str:
+        return f"std={self.std}"
+
+
+class AlphaDropout(_DropoutFamily):
+    """Dropout that keeps SELU activations standardised; same semantics as ``torch.nn.AlphaDropout``.
+
+    Example:
+        >>> AlphaDropout(0.2).eval()(torch.ones(2)).tolist()
+        [1.0, 1.0]
+
+    Paper: Klambauer et al., "Self-Normalizing Neural Networks", NeurIPS 2017.
+    """
+
+    def __init__(
+        self, p: float = 0.5, inplace: bool = False, *, generator: torch.Generator | None = None
+    ) -> None:
+        validate(
+            "AlphaDropout",
+            {"p": p, "inplace": inplace, "generator": generator},
+            {"p": _P, "inplace": _BOOL, "generator": _GEN},
+        )
+        super().__init__(generator)
+        self.p = float(p)
+        self.inplace = inplace
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        check_floating("AlphaDropout", input)
+        return _alpha_dropout(input, self.p, self.training, self.inplace, self.generator)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
