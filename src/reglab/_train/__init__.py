@@ -1,0 +1,1 @@
+"""Internals of :func:`reglab.fit` (the public names live in :mod:`reglab.train`)."""

@@ -1,0 +1,152 @@
+"""Batch sources for ``fit``: (X, y) tensors served directly, or any DataLoader."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ..errors import ConfigError, format_value
+
+__all__ = ["DEFAULT_BATCH_SIZE", "EVAL_BATCH_SIZE", "LoaderSource", "TensorSource", "as_source"]
+
+#: Training batch size for (X, y) tensors and Datasets (Keras' ``fit`` default).
+DEFAULT_BATCH_SIZE = 32
+#: Batch size of the eval-mode passes over (X, y) tensors (does not change the results).
+EVAL_BATCH_SIZE = 1024
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class TensorSource:
+    """(X, y) tensors, moved to the device once; training order reshuffled every epoch."""
+
+    def __init__(self, X: torch.Tensor, y: torch.Tensor, device: torch.device) -> None:
+        self.X = X.to(device)
+        self.y = y.to(device)
+        self.n = int(X.shape[0])
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / DEFAULT_BATCH_SIZE)
+
+    def train_batches(self, generator: torch.Generator | None) -> Iterator[Batch]:
+        # The permutation is drawn on the CPU so that the same seed gives the same order on
+        # every device.
+        perm = torch.randperm(self.n, generator=generator).to(self.X.device)
+        for i in range(0, self.n, DEFAULT_BATCH_SIZE):
+            idx = perm[i : i + DEFAULT_BATCH_SIZE]
+            yield self.X.index_select(0, idx), self.y.index_select(0, idx)
+
+    def eval_batches(self) -> Iterator[Batch]:
+        for i in range(0, self.n, EVAL_BATCH_SIZE):
+            yield self.X[i : i + EVAL_BATCH_SIZE], self.y[i : i + EVAL_BATCH_SIZE]
+
+    def targets(self) -> torch.Tensor:
+        return self.y
+
+
+class LoaderSource:
+    """A DataLoader (or any re-iterable of ``(inputs, targets)`` batches) used as it is."""
+
+    def __init__(self, loader: Iterable[Any], name: str, device: torch.device) -> None:
+        self.loader = loader
+        self.name = name
+        self.device = device
+        self.non_blocking = device.type == "cuda"
+
+    def __len__(self) -> int:
+        return len(self.loader)  # type: ignore[arg-type]
+
+    def _batches(self) -> Iterator[Batch]:
+        count = 0
+        for batch in self.loader:
+            if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+                raise ConfigError(
+                    f"fit expects {self.name!r} to yield (inputs, targets) pairs. Got a batch "
+                    f"of type {type(batch).__name__} instead."
+                )
+            x, y = batch
+            if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+                raise ConfigError(
+                    f"fit expects {self.name!r} to yield (inputs, targets) pairs of tensors. "
+                    f"Got ({type(x).__name__}, {type(y).__name__}) instead."
+                )
+            count += 1
+            yield (
+                x.to(self.device, non_blocking=self.non_blocking),
+                y.to(self.device, non_blocking=self.non_blocking),
+            )
+        if count == 0:
+            raise ConfigError(
+                f"The {self.name!r} parameter of fit must yield at least one batch per epoch. "
+                f"Got an iterable that yielded none (an exhausted generator?) instead."
+            )
+
+    def train_batches(self, generator: torch.Generator | None) -> Iterator[Batch]:
+        return self._batches()
+
+    def eval_batches(self) -> Iterator[Batch]:
+        return self._batches()
+
+    def targets(self) -> None:
+        return None
+
+
+Source = TensorSource | LoaderSource
+
+
+_EXPECTED = "a DataLoader, a Dataset or an (X, y) pair of tensors with at least one sample"
+
+
+def as_source(
+    data: Any, name: str, device: torch.device, generator: torch.Generator | None, train: bool
+) -> Source:
+    """Wrap ``data`` (``train`` or ``val`` of ``fit``) as a batch source, checking it is usable."""
+    pair = None
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        pair = data
+    elif callable(getattr(data, "tensors", None)) and not isinstance(data, DataLoader):
+        pair = data.tensors()  # reglab.data.Dataset
+    if pair is not None:
+        X, y = pair
+        if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
+            raise ConfigError(
+                f"The {name!r} parameter of fit must be {_EXPECTED}. "
+                f"Got a pair of ({type(X).__name__}, {type(y).__name__}) instead."
+            )
+        if X.dim() == 0 or y.dim() == 0 or X.shape[0] != y.shape[0] or X.shape[0] == 0:
+            raise ConfigError(
+                f"The {name!r} parameter of fit must be {_EXPECTED} and as many targets "
+                f"as inputs. Got X of shape {tuple(X.shape)} and y of shape {tuple(y.shape)} "
+                "instead."
+            )
+        return TensorSource(X, y, device)
+    if isinstance(data, Dataset) and not isinstance(data, Iterable):
+        if len(data) == 0:  # type: ignore[arg-type]
+            raise ConfigError(
+                f"The {name!r} parameter of fit must be {_EXPECTED}. Got an empty "
+                f"{type(data).__name__} instead."
+            )
+        data = DataLoader(
+            data,
+            batch_size=DEFAULT_BATCH_SIZE if train else EVAL_BATCH_SIZE,
+            shuffle=train,
+            generator=generator,
+        )
+    if isinstance(data, (str, bytes, torch.Tensor)) or not isinstance(data, Iterable):
+        raise ConfigError(
+            f"The {name!r} parameter of fit must be {_EXPECTED}. Got {format_value(data)} instead."
+        )
+    try:
+        n = len(data)  # type: ignore[arg-type]
+    except TypeError:
+        n = None
+    if n == 0:
+        raise ConfigError(
+            f"The {name!r} parameter of fit must be {_EXPECTED}. Got a "
+            f"{type(data).__name__} with 0 batches instead."
+        )
+    return LoaderSource(data, name, device)
