@@ -526,8 +526,7 @@ def load_mnist_idx(path: str | Path) -> Dataset:
     xs, ys = [], []
     for f in image_files:
         m = _IDX_IMAGES.match(f.name)
-        assert m is not None  # idx_image_files only returns matching names
-        prefix = m.group("prefix")
+        prefix = m.group("prefix") if m else f.name
         candidates = [
             path / f"{prefix}-labels{sep}idx1-ubyte{gz}" for gz in ("", ".gz") for sep in "-."
         ]
