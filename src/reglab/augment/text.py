@@ -282,7 +282,7 @@ def random_deletion(
 
     Example:
         >>> random_deletion(["a", "b", "c"], 1.0, generator=0)
-        ['b']
+        ['a']
     """
     owner = "random_deletion"
     words = _as_words(words, owner)
