@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import Boolean, CallableC, InstanceOf, Interval, NoneOk, OneOf, check
+from .._checks import Boolean, CallableC, InstanceOf, Interval, NoneOk, check
 from ..callbacks.early_stopping import EarlyStopping, StopReason
 from ..errors import ConfigError, format_value
 from .data import Source, TensorSource, as_source
@@ -48,18 +48,30 @@ def _known(loss: Any, kinds: tuple[Any, ...]) -> bool:
 def _resolve_device(device: Any, model: nn.Module) -> torch.device:
     if isinstance(device, torch.device):
         return device
+    if not isinstance(device, str):
+        raise _device_error(device)
     if device == "auto":
         for p in model.parameters():
             if p.device.type != "cpu":
                 return p.device
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
+        resolved = torch.device(device)
     except (RuntimeError, TypeError):
+        raise _device_error(device) from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(
-            f"The 'device' parameter of fit must be 'auto', a device name such as 'cpu' or "
-            f"'cuda:0', or a torch.device. Got {format_value(device)} instead."
-        ) from None
+            f"The 'device' parameter of fit must name an available device. Got {device!r} "
+            "instead: CUDA is not available here (use 'auto' or 'cpu')."
+        )
+    return resolved
+
+
+def _device_error(device: Any) -> ConfigError:
+    return ConfigError(
+        f"The 'device' parameter of fit must be 'auto', a device name such as 'cpu' or "
+        f"'cuda:0', or a torch.device. Got {format_value(device)} instead."
+    )
 
 
 def _is_scheduler(obj: Any) -> bool:
@@ -135,8 +147,6 @@ class Loop:
         check(_OWNER, "loss", loss, NoneOk(), CallableC())
         check(_OWNER, "seed", seed, NoneOk(), Interval(int, 0, None))
         check(_OWNER, "progress", progress, Boolean())
-        if not isinstance(device, torch.device):
-            check(_OWNER, "device", device, OneOf("auto"), InstanceOf(str, description="a str"))
         if not isinstance(callbacks, (list, tuple)):
             callbacks = [callbacks]
         for cb in callbacks:
