@@ -233,6 +233,7 @@ class _Geometric(Augmentation):
         raise NotImplementedError
 
     def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        _fill_tensor(type(self).__name__, self.fill, x.shape[1], x.dtype, x.device)
         m = self.matrix(params, x.shape[-2], x.shape[-1], x.dtype)
         return warp_affine(x, m, self.interpolation, self.fill)
 
@@ -1154,6 +1155,9 @@ class Compose(Augmentation):
                     for t, sp in zip(geo[1:], subs[1:]):
                         m = torch.bmm(t.matrix(sp, hh, ww, out.dtype).to(out.device), m)
                     lead = next(t for t in geo if not isinstance(t, RandomFlip))
+                    _fill_tensor(
+                        type(lead).__name__, lead.fill, out.shape[1], out.dtype, out.device
+                    )
                     out = warp_affine(out, m, lead.interpolation, lead.fill)
                 fresh = True
                 continue
