@@ -244,9 +244,9 @@ class Augmentation:
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw fresh parameters for ``x`` and apply them."""
         x4, restore = self._prepare(x)
-        params = self.generate_params(
-            x4.shape, generator, dtype=_param_dtype(x4.dtype), device=x4.device
-        )
+        # float32 parameters whatever the input's dtype, so that
+        # aug(x, g) == aug.apply(x, aug.generate_params(x.shape, g)) for float64 inputs too.
+        params = self.generate_params(x4.shape, generator, device=x4.device)
         return restore(self._apply(x4, params))
 
     def __repr__(self) -> str:
@@ -354,10 +354,6 @@ class Augmentation:
                     f"{owner}.apply got params[{key!r}] with {got} for a batch of {n} samples: "
                     f"draw the params with generate_params for this batch's shape."
                 )
-
-
-def _param_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float64 if dtype == torch.float64 else torch.float32
 
 
 def get(params: Params, key: str, owner: str) -> torch.Tensor:
