@@ -1,0 +1,253 @@
+"""One lab cell: train a model built from a recipe with one seed, and measure it once on test.
+
+:func:`run_cell` is what every (recipe, seed) trial of ``reglab study`` executes: it builds the
+model (:func:`reglab.models.build_model`) with the seed, trains it with :func:`reglab.fit` on the
+training split while the validation split drives early stopping, then evaluates the final
+weights (the best ones when early stopping restored them) on the train, validation and test
+splits. The test split is touched exactly once, after training.
+
+Example:
+    >>> import reglab.data as rd
+    >>> from reglab.lab.recipe import Recipe
+    >>> sp = rd.split(rd.load_dataset("iris"), train_size=60, val_size=30, seed=0)
+    >>> res = run_cell(Recipe(epochs=3, width=8, depth=1), 0, sp, model="mlp")
+    >>> res.epochs_run, 0.0 <= res.test_acc <= 1.0
+    (3, True)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .._checks import InstanceOf, Interval, NoneOk, check
+from ..errors import ConfigError, format_value
+from ..models import ModelFactory, build_model
+from .recipe import Recipe
+
+__all__ = ["CellResult", "evaluate", "run_cell"]
+
+
+@dataclass
+class CellResult:
+    """What one (recipe, seed) run measured; one row of ``results.csv`` plus its history.
+
+    Accuracies are None for regression (the loss columns are the measure there). ``gap`` is
+    ``train_acc - val_acc`` for classification and ``val_loss - train_loss`` for regression.
+    ``best_epoch`` is 0-based (the epoch whose weights were kept); ``epochs_run`` counts epochs
+    trained; ``seconds`` is the wall time of building, training and evaluating;
+    ``weight_norm`` and ``sparsity`` are over the weights with ``ndim >= 2`` of the final model.
+    """
+
+    recipe: str
+    seed: int
+    task: str
+    train_acc: float | None
+    val_acc: float | None
+    test_acc: float | None
+    train_loss: float
+    val_loss: float
+    test_loss: float
+    gap: float
+    best_epoch: int
+    epochs_run: int
+    seconds: float
+    weight_norm: float
+    sparsity: float
+    stop_reason: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as plain values (``history`` as a list of row dicts)."""
+        return asdict(self)
+
+
+@contextlib.contextmanager
+def _threads(threads: int | None) -> Iterator[None]:
+    if threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class _Batches:
+    """Shuffled training batches of ``(X, y)`` tensors, a fresh order per pass (seeded)."""
+
+    def __init__(
+        self, X: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator
+    ) -> None:
+        self.X, self.y, self.batch_size, self.generator = X, y, batch_size, generator
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.y) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        perm = torch.randperm(len(self.y), generator=self.generator)
+        for i in range(0, len(perm), self.batch_size):
+            idx = perm[i : i + self.batch_size]
+            yield self.X.index_select(0, idx), self.y.index_select(0, idx)
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, task: str = "classification"
+) -> tuple[float, float | None]:
+    """``(loss, accuracy)`` of ``model`` in eval mode; accuracy is None for regression.
+
+    Classification uses the mean cross-entropy, regression the mean squared error.
+
+    Example:
+        >>> m = nn.Linear(2, 2)
+        >>> loss, acc = evaluate(m, torch.zeros(3, 2), torch.tensor([0, 1, 1]))
+        >>> 0.0 <= acc <= 1.0
+        True
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        out = model(X)
+    finally:
+        model.train(was_training)
+    if task == "regression":
+        return float(F.mse_loss(out.reshape(y.shape), y)), None
+    return float(F.cross_entropy(out, y)), float((out.argmax(1) == y).float().mean())
+
+
+def _split_tensors(
+    splits: Any, part: str, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    ds = getattr(splits, part, None)
+    if ds is None or not hasattr(ds, "tensors"):
+        raise ConfigError(
+            "The 'splits' parameter of run_cell must be a reglab.data.Splits (train, val and "
+            f"test datasets). Got {format_value(splits)} instead."
+        )
+    X, y = ds.tensors()
+    if len(y) == 0:
+        raise ConfigError(f"run_cell needs a non-empty {part} split. Got 0 samples instead.")
+    return X.to(device), y.to(device)
+
+
+def run_cell(
+    recipe: Recipe,
+    seed: int,
+    splits: Any,
+    model: str | ModelFactory = "cnn",
+    epochs: int | None = None,
+    device: str | torch.device = "cpu",
+    threads: int | None = None,
+) -> CellResult:
+    """Train ``recipe`` with ``seed`` on ``splits`` and measure it; deterministic on CPU.
+
+    The seed fixes the model's initial weights, the batch order, dropout masks and
+    augmentation draws. The validation split is used by early stopping only; test is evaluated
+    once at the end.
+
+    Args:
+        recipe: what to train (:class:`~reglab.lab.recipe.Recipe`).
+        seed: integer seed of the run.
+        splits: a :class:`reglab.data.Splits` (train/val/test datasets).
+        model: ``"cnn"``, ``"mlp"``, a factory spec ``"package.module:name"`` or a factory.
+        epochs: overrides ``recipe.epochs`` (the cosine schedule follows it).
+        device: where to train.
+        threads: torch intra-op threads during the run (restored after); None leaves them.
+
+    Returns:
+        A :class:`CellResult`.
+    """
+    recipe = check("run_cell", "recipe", recipe, InstanceOf(Recipe, description="a reglab Recipe"))
+    seed = check("run_cell", "seed", seed, Interval(int, 0, None))
+    check("run_cell", "epochs", epochs, Interval(int, 1, None), NoneOk())
+    check("run_cell", "threads", threads, Interval(int, 1, None), NoneOk())
+    if epochs is not None:
+        recipe = recipe.replace(epochs=epochs)
+    dev = torch.device(device)
+    task = getattr(splits, "task", "classification")
+    start = time.perf_counter()
+    with _threads(threads), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        Xtr, ytr = _split_tensors(splits, "train", dev)
+        Xva, yva = _split_tensors(splits, "val", dev)
+        net = build_model(recipe, splits.input_shape, splits.num_outputs, kind=model).to(dev)
+        parts = recipe.parts(
+            net,
+            input_shape=tuple(splits.input_shape),
+            num_classes=splits.num_classes if task == "classification" else None,
+        )
+        if parts["loss"] is None and task == "regression":
+            parts["loss"] = nn.MSELoss()
+        gen = torch.Generator().manual_seed(seed)
+        train = _Batches(Xtr, ytr, recipe.batch_size, gen)
+        history = _fit(net, train, (Xva, yva), parts, dev, seed)
+        train_loss, train_acc = evaluate(net, Xtr, ytr, task)
+        val_loss, val_acc = evaluate(net, Xva, yva, task)
+        Xte, yte = _split_tensors(splits, "test", dev)
+        test_loss, test_acc = evaluate(net, Xte, yte, task)
+        weights = [p.detach() for p in net.parameters() if p.dim() >= 2]
+        weight_norm = math.sqrt(sum(float((w.double() ** 2).sum()) for w in weights))
+        numel = sum(w.numel() for w in weights)
+        sparsity = float(sum(int((w == 0).sum()) for w in weights)) / max(numel, 1)
+    rows = [dict(r) for r in history.rows]
+    if task == "regression":
+        gap = val_loss - train_loss
+    else:
+        assert train_acc is not None and val_acc is not None  # classification always has them
+        gap = train_acc - val_acc
+    best = history.best_epoch if history.best_epoch is not None else len(rows) - 1
+    return CellResult(
+        recipe=recipe.name,
+        seed=seed,
+        task=task,
+        train_acc=train_acc,
+        val_acc=val_acc,
+        test_acc=test_acc,
+        train_loss=train_loss,
+        val_loss=val_loss,
+        test_loss=test_loss,
+        gap=gap,
+        best_epoch=int(best),
+        epochs_run=len(rows),
+        seconds=time.perf_counter() - start,
+        weight_norm=weight_norm,
+        sparsity=sparsity,
+        stop_reason=str(history.stop_reason) if history.stop_reason is not None else "completed",
+        history=rows,
+    )
+
+
+def _fit(
+    net: nn.Module,
+    train: _Batches,
+    val: tuple[torch.Tensor, torch.Tensor],
+    parts: dict[str, Any],
+    device: torch.device,
+    seed: int,
+) -> Any:
+    from ..train import fit
+
+    return fit(
+        net,
+        train,
+        val,
+        epochs=parts["epochs"],
+        optimizer=parts["optimizer"],
+        loss=parts["loss"],
+        regularization=parts["regularization"],
+        callbacks=parts["callbacks"],
+        device=device,
+        seed=seed,
+        progress=False,
+    )
