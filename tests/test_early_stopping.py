@@ -347,3 +347,48 @@ BAD = [
 def test_bad_inputs_give_the_exact_one_line_message() -> None:
     case = ModuleCase("EarlyStopping", lambda: nn.Identity(), (1,), bad=BAD)
     run_checklist(case, only=["bad_inputs"])
+
+
+def test_snapshot_follows_model_to_and_reassigned_buffers() -> None:
+    model = _bn_model()
+    es = EarlyStopping(patience=9, restore_best_weights=True)
+    es.step(1.0, model)
+    # model.to() swaps buffers and parameter data without registering anything
+    model.to(torch.float64)
+    with torch.no_grad():
+        model[0].weight.fill_(0.25)
+        model[1].running_mean.fill_(3.0)
+    es.step(0.5, model)
+    assert es._snapshot is not None
+    assert es._snapshot[0].dtype == torch.float64
+    names = [n for n, _ in model.named_parameters()] + [n for n, _ in model.named_buffers()]
+    snap = dict(zip(names, es._snapshot))
+    assert torch.equal(snap["0.weight"], model[0].weight.detach())
+    assert torch.equal(snap["1.running_mean"], model[1].running_mean)
+    # a buffer assigned anew is picked up too
+    model[1].running_var = torch.full((8,), 7.0, dtype=torch.float64)
+    es.step(0.25, model)
+    snap = dict(zip(names, es._snapshot))
+    assert torch.equal(snap["1.running_var"], torch.full((8,), 7.0, dtype=torch.float64))
+    with torch.no_grad():
+        model[1].running_var.fill_(0.0)
+        model[0].weight.fill_(9.0)
+    es.step(0.3, model)
+    assert es.step(0.4, model) is False
+    es.finish(model)
+    assert torch.equal(model[1].running_var, torch.full((8,), 7.0, dtype=torch.float64))
+    assert torch.equal(model[0].weight.detach(), torch.full_like(model[0].weight, 0.25))
+
+
+def test_snapshot_after_a_submodule_is_replaced() -> None:
+    model = _bn_model()
+    es = EarlyStopping(patience=9, restore_best_weights=True)
+    es.step(1.0, model)
+    model[3] = nn.Linear(8, 2)  # registration: the cached tensor list is rebuilt
+    with torch.no_grad():
+        model[3].weight.fill_(0.5)
+    es.step(0.5, model)
+    with torch.no_grad():
+        model[3].weight.fill_(-1.0)
+    es.finish(model)
+    assert torch.equal(model[3].weight.detach(), torch.full((2, 8), 0.5))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import math
 import numbers
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -95,17 +96,66 @@ def _to_float(value: Any, owner: str) -> float:
         ) from None
 
 
-def _model_tensors(model: nn.Module) -> tuple[list[str], list[torch.Tensor]]:
-    """Every parameter and buffer (BN running statistics included), in a fixed order."""
-    names: list[str] = []
-    tensors: list[torch.Tensor] = []
-    for name, p in model.named_parameters():
-        names.append(name)
-        tensors.append(p)
-    for name, b in model.named_buffers():
-        names.append(name)
-        tensors.append(b)
-    return names, tensors
+_Slot = tuple[dict[str, Any], str, torch.Tensor]
+
+
+def _model_slots(model: nn.Module) -> list[_Slot]:
+    """Every parameter, then every buffer (BN running statistics included), each once.
+
+    Each comes with the dict that holds it and its key there. The order is that of
+    ``named_parameters()`` followed by ``named_buffers()``.
+    """
+    modules = list(model.modules())
+    seen: set[int] = set()
+    out: list[_Slot] = []
+    for attr in ("_parameters", "_buffers"):
+        for m in modules:
+            holder = getattr(m, attr)
+            for key, t in holder.items():
+                if t is not None and id(t) not in seen:
+                    seen.add(id(t))
+                    out.append((holder, key, t))
+    return out
+
+
+def _model_tensors(model: nn.Module) -> list[torch.Tensor]:
+    return [t for _, _, t in _model_slots(model)]
+
+
+# Bumped whenever any module registers a parameter, buffer or submodule (assignment included),
+# so a snapshot can reuse its tensor list while the model's structure is unchanged instead of
+# walking the module tree at every improvement.
+_structure_version = [0]
+_hooks_installed = [False]
+
+
+def _bump(*args: Any) -> None:
+    _structure_version[0] += 1
+
+
+def _install_structure_hooks() -> None:
+    if _hooks_installed[0]:
+        return
+    from torch.nn.modules import module as _module
+
+    registers = [
+        getattr(_module, name, None)
+        for name in (
+            "register_module_parameter_registration_hook",
+            "register_module_buffer_registration_hook",
+            "register_module_module_registration_hook",
+        )
+    ]
+    if any(r is None for r in registers):  # an older torch: the cache is never trusted
+        return
+    for register in registers:
+        assert register is not None
+        register(_bump)
+    _hooks_installed[0] = True
+
+
+def _model_names(model: nn.Module) -> list[str]:
+    return [n for n, _ in model.named_parameters()] + [n for n, _ in model.named_buffers()]
 
 
 def _dist_world() -> int:
@@ -221,6 +271,15 @@ class EarlyStopping:
         )
         self._snapshot: list[torch.Tensor] | None = None
         self._snapshot_names: list[str] | None = None
+        # The model tensors the snapshot buffers were last filled from, the model they belong
+        # to and the structure version they were collected at.
+        self._slots: list[_Slot] = []
+        self._ptrs: list[int] = []
+        self._sources: list[torch.Tensor] | None = None
+        self._sources_of: weakref.ref[nn.Module] | None = None
+        self._sources_version = -1
+        if restore_best_weights:
+            _install_structure_hooks()
         self.reset()
 
     # -- state ---------------------------------------------------------------------------------
@@ -274,6 +333,9 @@ class EarlyStopping:
         self.stop_reason = None if reason is None else StopReason(reason)
         self._restored = bool(state.get("restored", False))
         weights = state.get("best_weights")
+        self._sources = None
+        self._sources_of = None
+        self._sources_version = -1
         if weights is None:
             self._has_snapshot = False
             self._snapshot = None
@@ -397,7 +459,33 @@ class EarlyStopping:
     # -- snapshot ------------------------------------------------------------------------------
 
     def _take_snapshot(self, model: nn.Module) -> None:
-        names, tensors = _model_tensors(model)
+        if not self._cache_valid(model):
+            self._collect_sources(model)
+        assert self._snapshot is not None and self._sources is not None
+        with torch.no_grad():
+            torch._foreach_copy_(self._snapshot, self._sources)
+        self._has_snapshot = True
+
+    def _cache_valid(self, model: nn.Module) -> bool:
+        """Whether the cached tensor list is still the model's (without walking the modules).
+
+        Nothing may have been registered anywhere since (hooks count registrations), and each
+        tensor must still sit in its slot on the same memory (``model.to()`` swaps buffers and
+        parameter data without registering anything; a new dtype or device means new memory).
+        """
+        if not _hooks_installed[0] or self._sources_version != _structure_version[0]:
+            return False
+        if self._sources_of is None or self._sources_of() is not model:
+            return False
+        for (holder, key, t), ptr in zip(self._slots, self._ptrs):
+            if holder.get(key) is not t or t.data_ptr() != ptr:
+                return False
+        return True
+
+    def _collect_sources(self, model: nn.Module) -> None:
+        version = _structure_version[0]
+        slots = _model_slots(model)
+        tensors = [t for _, _, t in slots]
         snap = self._snapshot
         if (
             snap is None
@@ -407,23 +495,24 @@ class EarlyStopping:
                 for s, t in zip(snap, tensors)
             )
         ):
-            snap = [torch.empty_like(t, memory_format=torch.preserve_format) for t in tensors]
-            self._snapshot = snap
-        self._snapshot_names = names
-        with torch.no_grad():
-            torch._foreach_copy_(snap, tensors)
-        self._has_snapshot = True
+            self._snapshot = [torch.empty_like(t) for t in tensors]
+        self._slots = slots
+        self._ptrs = [t.data_ptr() for t in tensors]
+        self._sources = tensors
+        self._sources_of = weakref.ref(model)
+        self._sources_version = version
+        self._snapshot_names = _model_names(model)
 
     def _restore(self, model: nn.Module) -> None:
         if not (self.restore_best_weights and self._has_snapshot) or self._restored:
             return
         assert self._snapshot is not None
-        names, tensors = _model_tensors(model)
-        if names != self._snapshot_names:
+        if _model_names(model) != self._snapshot_names:
             raise ConfigError(
                 "EarlyStopping cannot restore the best weights: the model's parameters and "
                 "buffers differ from those in the snapshot (a different model?)."
             )
+        tensors = _model_tensors(model)
         src = self._snapshot
         if any(s.device != t.device or s.dtype != t.dtype for s, t in zip(src, tensors)):
             src = [s.to(device=t.device, dtype=t.dtype) for s, t in zip(src, tensors)]
