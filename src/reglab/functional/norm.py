@@ -20,8 +20,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -36,6 +38,7 @@ __all__ = [
     "keras_momentum",
     "layer_norm",
     "rms_norm",
+    "sync_batch_norm",
 ]
 
 _CUDNN = torch.backends.cudnn
@@ -326,6 +329,129 @@ def batch_renorm(
         clipping,
         momentum,
         eps,
+    )
+
+
+class _SyncBatchNormFn(torch.autograd.Function):
+    """Batch norm whose statistics and input-gradient sums are all-reduced over a group."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        x: Tensor,
+        weight: Tensor | None,
+        bias: Tensor | None,
+        eps: float,
+        group: Any,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        dims = _reduce_dims(x)
+        c = x.shape[1]
+        view = (1, c) + (1,) * (x.dim() - 2)
+        # two reductions (sum, then squared deviations from the global mean) rather than one
+        # of sum and sum of squares: the variance stays exact when the mean is large
+        packed = torch.cat([x.sum(dims), x.new_full((1,), x.numel() // max(c, 1))])
+        dist.all_reduce(packed, group=group)
+        n = packed[c]
+        mean = packed[:c] / n
+        xc = x - mean.view(view)
+        sq = (xc * xc).sum(dims)
+        dist.all_reduce(sq, group=group)
+        var = sq / n
+        invstd = torch.rsqrt(var + eps)
+        xhat = xc * invstd.view(view)
+        y = xhat
+        if weight is not None:
+            y = y * weight.view(view)
+        if bias is not None:
+            y = y + bias.view(view)
+        ctx.save_for_backward(xhat, invstd, weight)
+        ctx.group = group
+        ctx.n = n
+        ctx.has_bias = bias is not None
+        ctx.mark_non_differentiable(mean, var, n)
+        return y, mean, var, n
+
+    @staticmethod
+    def backward(  # type: ignore[override]
+        ctx: Any, dy: Tensor, *_: Tensor | None
+    ) -> tuple[Tensor | None, ...]:
+        xhat, invstd, weight = ctx.saved_tensors
+        dims = _reduce_dims(dy)
+        c = dy.shape[1]
+        view = (1, c) + (1,) * (dy.dim() - 2)
+        sum_dy = dy.sum(dims)
+        sum_dy_xhat = (dy * xhat).sum(dims)
+        # parameter gradients stay local (DDP averages them); the input gradient needs the
+        # group's sums because every sample's statistics involve every rank's samples
+        packed = torch.cat([sum_dy, sum_dy_xhat])
+        dist.all_reduce(packed, group=ctx.group)
+        g = invstd if weight is None else invstd * weight
+        mean_dy = (packed[:c] / ctx.n).view(view)
+        mean_dy_xhat = (packed[c:] / ctx.n).view(view)
+        dx = g.view(view) * (dy - mean_dy - xhat * mean_dy_xhat)
+        dw = sum_dy_xhat if weight is not None and ctx.needs_input_grad[1] else None
+        db = sum_dy if ctx.has_bias and ctx.needs_input_grad[2] else None
+        return dx, dw, db, None, None
+
+
+def _sync_active(group: Any) -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size(group) > 1
+
+
+def _sync_batch_norm(
+    x: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    momentum: float,
+    eps: float,
+    group: Any,
+) -> Tensor:
+    y, mean, var, n = _SyncBatchNormFn.apply(x, weight, bias, eps, group)
+    if running_mean is not None and running_var is not None:
+        with torch.no_grad():
+            unbiased = var * (n / (n - 1).clamp(min=1))
+            running_mean.lerp_(mean.to(running_mean.dtype), momentum)
+            running_var.lerp_(unbiased.to(running_var.dtype), momentum)
+    return y  # type: ignore[no-any-return]
+
+
+def sync_batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+    process_group: Any = None,
+) -> Tensor:
+    """Training-mode batch norm with statistics over every rank of a process group, any backend.
+
+    Each rank all-reduces its per-channel sums and counts (then the squared deviations from the
+    global mean), so ``R`` ranks with batches ``B_r`` give the outputs, running averages and
+    input gradients of one process with the concatenated batch. Works on gloo (CPU) as on NCCL.
+    Parameter gradients are local sums: DDP's gradient averaging completes them. Without an
+    initialized group of two or more ranks it is plain :func:`batch_norm` in training mode.
+
+    Example:
+        >>> x = torch.randn(8, 3, generator=torch.Generator().manual_seed(0))
+        >>> torch.equal(sync_batch_norm(x, None, None), batch_norm(x, None, None, training=True))
+        True
+    """
+    validate(
+        "sync_batch_norm",
+        {"momentum": momentum, "eps": eps},
+        {"momentum": [Interval(float, 0, 1)], "eps": [Interval(float, 0, None, closed="neither")]},
+    )
+    _check_bn_input("sync_batch_norm", input, None)
+    if not _sync_active(process_group):
+        return _batch_norm(
+            input, running_mean, running_var, weight, bias, True, momentum, eps, None
+        )
+    return _sync_batch_norm(
+        input, running_mean, running_var, weight, bias, momentum, eps, process_group
     )
 
 

@@ -37,6 +37,8 @@ from ..functional.norm import (
     _check_trailing,
     _ghost_splits,
     _rms_norm,
+    _sync_active,
+    _sync_batch_norm,
     keras_momentum,
 )
 
@@ -47,6 +49,7 @@ __all__ = [
     "LayerNorm",
     "RMSNorm",
     "RenormClipping",
+    "convert_sync_batchnorm",
     "find_dropout_before_batchnorm",
     "freeze_batchnorm",
     "keras_momentum",
@@ -90,6 +93,11 @@ class BatchNorm(_BatchNorm):
             ``"running_stats"`` normalizes it with the running statistics and leaves them as
             they are.
         renorm: a :class:`RenormClipping` for batch renormalization (Keras 3 semantics), or None.
+        sync: in training, compute the statistics over every rank of ``process_group`` by
+            all-reducing batch sums (any backend, gloo/CPU included); see
+            :func:`reglab.functional.sync_batch_norm`. A no-op without an initialized group of
+            two or more ranks.
+        process_group: the group for ``sync`` (``None``: the default group).
 
     Example:
         >>> bn = BatchNorm(3)
@@ -116,6 +124,8 @@ class BatchNorm(_BatchNorm):
         virtual_batch_size: int | None = None,
         small_batch: str = "error",
         renorm: RenormClipping | None = None,
+        sync: bool = False,
+        process_group: Any = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -130,6 +140,7 @@ class BatchNorm(_BatchNorm):
                 "virtual_batch_size": virtual_batch_size,
                 "small_batch": small_batch,
                 "renorm": renorm,
+                "sync": sync,
             },
             {
                 "num_features": [Interval(int, 1, None)],
@@ -140,8 +151,13 @@ class BatchNorm(_BatchNorm):
                 "virtual_batch_size": [Interval(int, 1, None), _NONE],
                 "small_batch": [OneOf("error", "running_stats")],
                 "renorm": [InstanceOf(RenormClipping, description="a RenormClipping"), _NONE],
+                "sync": [Boolean()],
             },
         )
+        if sync and virtual_batch_size is not None:
+            raise param_error("sync", "BatchNorm", "False when virtual_batch_size is set", sync)
+        if sync and renorm is not None:
+            raise param_error("sync", "BatchNorm", "False when renorm is set", sync)
         if small_batch == "running_stats" and not track_running_stats:
             raise param_error(
                 "small_batch", "BatchNorm", "'error' when track_running_stats=False", small_batch
@@ -162,6 +178,8 @@ class BatchNorm(_BatchNorm):
         self.virtual_batch_size = virtual_batch_size
         self.small_batch = small_batch
         self.renorm = renorm
+        self.sync = sync
+        self.process_group = process_group
         if renorm is not None:
             kw: dict[str, Any] = {"device": device, "dtype": dtype}
             self.register_buffer("running_std", torch.ones(num_features, **kw))
@@ -188,6 +206,8 @@ class BatchNorm(_BatchNorm):
 
     def forward(self, input: Tensor) -> Tensor:
         _check_bn_input("BatchNorm", input, self.num_features)
+        if self.sync and self.training and _sync_active(self.process_group):
+            return self._forward_sync(input)
         bn_training = self.training or (self.running_mean is None and self.running_var is None)
         if bn_training and self._single_value(input):
             if self.small_batch == "error":
@@ -241,8 +261,30 @@ class BatchNorm(_BatchNorm):
             self.virtual_batch_size,
         )
 
+    def _forward_sync(self, input: Tensor) -> Tensor:
+        # one value per channel on this rank is fine: the statistics span the whole group
+        factor = 0.0 if self.momentum is None else self.momentum
+        nbt = self.num_batches_tracked
+        if self.track_running_stats and nbt is not None:
+            nbt.add_(1)
+            if self.momentum is None:
+                factor = 1.0 / float(nbt)
+        track = self.track_running_stats
+        return _sync_batch_norm(
+            input,
+            self.running_mean if track else None,
+            self.running_var if track else None,
+            self.weight,
+            self.bias,
+            factor,
+            self.eps,
+            self.process_group,
+        )
+
     def extra_repr(self) -> str:
         text = super().extra_repr()
+        if self.sync:
+            text += ", sync=True"
         if self.virtual_batch_size is not None:
             text += f", virtual_batch_size={self.virtual_batch_size}"
         if self.small_batch != "error":
@@ -771,3 +813,56 @@ def find_dropout_before_batchnorm(
     if example_input is None:
         return _sequential_pairs(model)
     return _traced_pairs(model, example_input)
+
+
+def convert_sync_batchnorm(model: nn.Module, process_group: Any = None) -> nn.Module:
+    """Make every batch norm of ``model`` synchronize its statistics across ranks (any backend).
+
+    torch's ``BatchNorm1d/2d/3d`` and ``SyncBatchNorm`` layers are replaced by
+    :class:`BatchNorm` with ``sync=True`` carrying the same parameters, buffers, ``requires_grad``
+    flags and train/eval mode (state_dict keys are unchanged); reglab :class:`BatchNorm` layers are
+    switched to ``sync=True`` in place. Unlike ``torch.nn.SyncBatchNorm``, this runs on gloo/CPU.
+
+    Returns:
+        The converted model (``model`` itself unless ``model`` is a batch norm).
+
+    Example:
+        >>> net = convert_sync_batchnorm(torch.nn.Sequential(torch.nn.BatchNorm1d(3)))
+        >>> type(net[0]).__name__, net[0].sync
+        ('BatchNorm', True)
+    """
+    check("convert_sync_batchnorm", "model", model, InstanceOf(nn.Module, description="a Module"))
+    if isinstance(model, BatchNorm):
+        if model.virtual_batch_size is not None or model.renorm is not None:
+            raise param_error(
+                "model",
+                "convert_sync_batchnorm",
+                "free of BatchNorm layers with virtual_batch_size or renorm",
+                model,
+            )
+        model.sync = True
+        model.process_group = process_group
+        return model
+    if isinstance(model, _BatchNorm):
+        ref = model.weight if model.weight is not None else model.running_mean
+        where: dict[str, Any] = {} if ref is None else {"device": ref.device, "dtype": ref.dtype}
+        new = BatchNorm(
+            model.num_features,
+            model.eps,
+            model.momentum,
+            model.affine,
+            model.track_running_stats,
+            sync=True,
+            process_group=process_group,
+            **where,
+        )
+        new.load_state_dict(model.state_dict())
+        for name, p in model.named_parameters(recurse=False):
+            getattr(new, name).requires_grad_(p.requires_grad)
+        new.train(model.training)
+        return new
+    for name, child in model.named_children():
+        converted = convert_sync_batchnorm(child, process_group)
+        if converted is not child:
+            model.add_module(name, converted)
+    return model
