@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import reglab as rl
@@ -138,6 +140,24 @@ def test_batchnorm_parity_with_torch(shape, dtype, kw):
     ref.eval()
     x = _randn(*shape, seed=99, dtype=dtype)
     assert _max_diff(ours(x), ref(x)) <= tol
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(2, 9),
+    c=st.integers(1, 6),
+    spatial=st.lists(st.integers(1, 4), max_size=3),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    seed=st.integers(0, 2**16),
+)
+def test_batchnorm_any_shape_matches_torch(n, c, spatial, dtype, seed):
+    shape = (n, c, *spatial)
+    ours, ref = BatchNorm(c).to(dtype), _torch_bn(shape).to(dtype)
+    x = _randn(*shape, seed=seed, dtype=dtype)
+    y = ours(x)
+    assert y.shape == x.shape and y.dtype == dtype
+    assert _max_diff(y, ref(x)) <= TOL[dtype]
+    assert _max_diff(ours.running_var, ref.running_var) <= TOL[dtype]
 
 
 @pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5, 5)])
