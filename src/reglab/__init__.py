@@ -16,12 +16,30 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from . import functional as functional
+from . import init as init
+from . import nn as nn
+from .callbacks import EarlyStopping, StopReason
+from .constraints import MaxNorm, UnitNorm
 from .errors import ConfigError
+from .optim import ProximalL1, WeightDecay, param_groups
+from .penalty import (
+    L1,
+    L2,
+    ElasticNet,
+    LossMode,
+    Penalty,
+    describe_regularization,
+    regularized_parameters,
+    sparsity,
+)
+from .train import History, fit
 
 __version__ = "0.1.0"
 
-# Names re-exported at the top level, and the module that defines each. Imported on first use so
-# that `import reglab` stays light (the lab pulls in optuna, scikit-learn and matplotlib).
+# Names re-exported at the top level, and the module that defines each, imported on first use.
+# The heavy parts stay lazy so that `import reglab` is light (the lab pulls in optuna,
+# scikit-learn and matplotlib; augment and data are loaded when first touched).
 _EXPORTS: dict[str, str] = {}
 
 _SUBMODULES = (
@@ -38,7 +56,28 @@ _SUBMODULES = (
     "train",
 )
 
-__all__ = ["ConfigError", "__version__", *sorted(_EXPORTS), *_SUBMODULES]
+__all__ = [
+    "L1",
+    "L2",
+    "ConfigError",
+    "EarlyStopping",
+    "ElasticNet",
+    "History",
+    "LossMode",
+    "MaxNorm",
+    "Penalty",
+    "ProximalL1",
+    "StopReason",
+    "UnitNorm",
+    "WeightDecay",
+    "__version__",
+    "describe_regularization",
+    "fit",
+    "param_groups",
+    "regularized_parameters",
+    "sparsity",
+    *_SUBMODULES,
+]
 
 
 def __getattr__(name: str) -> Any:
