@@ -14,6 +14,7 @@ import math
 import warnings
 from typing import Any, cast
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -60,6 +61,17 @@ _LEVELS = 1 << 16  # p is quantised to multiples of 2**-16 (rounded, so the erro
 # --------------------------------------------------------------------------------------------
 
 
+def _random_words(count: int, generator: torch.Generator | None) -> torch.Tensor:
+    """``count`` uniformly random 64-bit words (as int64), reproducible from ``generator``.
+
+    One 63-bit seed is drawn from the torch generator (so ``torch.manual_seed`` and explicit
+    generators govern it), and numpy's SFC64 expands it: it fills all 64 bits of each word at
+    about twice the rate of ``Tensor.random_`` (torch's mt19937 runs serially).
+    """
+    seed = int(torch.empty((), dtype=torch.int64).random_(generator=generator))
+    return torch.from_numpy(np.random.SFC64(seed).random_raw(count).view(np.int64))
+
+
 @torch.compiler.disable
 def _keep_mask_cpu(
     shape: tuple[int, ...], p: float, generator: torch.Generator | None
@@ -70,13 +82,11 @@ def _keep_mask_cpu(
         return torch.ones(shape, dtype=torch.bool)
     if k >= _LEVELS:
         return torch.zeros(shape, dtype=torch.bool)
-    # random_(from=-2**63, to=None) fills all 64 bits of each word (the default range of
-    # random_ on int64 stops at 2**63 - 1, leaving the top bit always 0); each word then gives
-    # four independent 16-bit draws, uniform on [-32768, 32767].
-    words = torch.empty((n + 3) // 4, dtype=torch.int64)
-    words.random_(-(2**63), None, generator=generator)
+    words = _random_words((n + 3) // 4, generator)
     draws = words.view(torch.int16)[:n].view(shape)
-    return draws >= k - _LEVELS // 2
+    # A uint8 result is written by a vectorised kernel (a bool one is not); same bytes as bool.
+    keep = torch.ge(draws, k - _LEVELS // 2, out=torch.empty(shape, dtype=torch.uint8))
+    return keep.view(torch.bool)
 
 
 def keep_mask(
