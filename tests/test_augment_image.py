@@ -342,7 +342,8 @@ def test_compose_interpolates_once_not_three_times():
         for i, t in enumerate(aug.transforms):
             sub = {k.split(".", 1)[1]: v for k, v in p.items() if k.startswith(f"{i}.")}
             step = t.apply(step, sub)
-    assert spy.call_count == 2  # the flip is exact; rotation and translation resample once each
+    # the flip is an exact nearest pass; rotation and translation interpolate once each
+    assert [c.kwargs["mode"] for c in spy.call_args_list] == ["nearest", "bilinear", "bilinear"]
     # one resampling blurs less: the fused output keeps more of the image's variance
     inside = (slice(None), slice(None), slice(3, 8), slice(3, 10))
     assert fused[inside].var() > step[inside].var()
@@ -354,7 +355,8 @@ def test_flip_only_runs_take_the_exact_path():
     p = aug.generate_params(x.shape, gen(32))
     with mock.patch.object(F, "grid_sample", wraps=F.grid_sample) as spy:
         y = aug.apply(x, p)
-    assert spy.call_count == 0
+    # one nearest-neighbour pass at exact integer coordinates: no interpolation
+    assert spy.call_count == 1 and spy.call_args.kwargs["mode"] == "nearest"
     for i in range(10):
         ref = x[i]
         if bool(p["0.horizontal"][i]) ^ bool(p["1.horizontal"][i]):

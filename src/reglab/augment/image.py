@@ -136,6 +136,29 @@ def _base_grid(h: int, w: int, dtype: torch.dtype, device: torch.device) -> torc
     return grid
 
 
+def _sample(
+    x: torch.Tensor,
+    theta: torch.Tensor,
+    out_hw: tuple[int, int],
+    interpolation: str,
+    fill: tuple[float, ...],
+) -> torch.Tensor:
+    """``grid_sample`` of ``x`` at the normalised affine grid ``theta`` (N, 2, 3) of size ``out_hw``."""
+    n, c = x.shape[:2]
+    h, w = out_hw
+    # One (2N, 3) x (3, HW) product; the permuted view is what grid_sample reads (a copy to
+    # contiguous memory costs more than the product itself).
+    grid = (theta.reshape(2 * n, 3) @ _base_grid(h, w, x.dtype, x.device)).view(n, 2, h, w)
+    grid = grid.permute(0, 2, 3, 1)
+    fill_t = _fill_tensor("warp_affine", fill, c, x.dtype, x.device)
+    if not bool((fill_t == 0).all()):
+        # Sample a ones channel alongside: its value is the in-image weight, exact 1 inside.
+        ones = torch.ones(n, 1, *x.shape[2:], dtype=x.dtype, device=x.device)
+        s = F.grid_sample(torch.cat([x, ones], 1), grid, mode=interpolation, align_corners=False)
+        return s[:, :c] + (1 - s[:, c:]) * fill_t
+    return F.grid_sample(x, grid, mode=interpolation, padding_mode="zeros", align_corners=False)
+
+
 def warp_affine(
     x: torch.Tensor,
     matrix: torch.Tensor,
@@ -144,21 +167,31 @@ def warp_affine(
 ) -> torch.Tensor:
     """Resample ``x`` (N, C, H, W) under per-sample pixel-space affine maps ``matrix`` (N, 3, 3).
 
-    ``matrix`` maps input pixel coordinates to output ones. Samples whose matrix is exactly the
-    identity are copied unchanged (no interpolation). Always returns a new tensor.
+    ``matrix`` maps input pixel coordinates to output ones; output pixels whose source falls
+    outside the input take ``fill``. With bilinear interpolation, samples whose matrix is
+    exactly the identity are copied unchanged (nearest sampling is exact for them anyway).
+    Always returns a new tensor.
+
+    Example:
+        >>> import torch, reglab.augment as A
+        >>> x = torch.arange(3.0).view(1, 1, 1, 3)
+        >>> shift = torch.tensor([[[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])
+        >>> A.warp_affine(x, shift, fill=(-1.0,))
+        tensor([[[[-1.,  0.,  1.]]]])
     """
     n, c, h, w = x.shape
     m = matrix.to(device=x.device, dtype=x.dtype)
-    eye = torch.eye(3, dtype=m.dtype, device=m.device)
-    moving = (m != eye).flatten(1).any(1)
-    count = int(moving.sum())
-    if count == 0:
-        return x.clone()
-    if count < n:
-        idx = moving.nonzero().squeeze(1)
-        out = x.clone()
-        out[idx] = warp_affine(x[idx], m[idx], interpolation, fill)
-        return out
+    if interpolation == "bilinear":
+        eye = torch.eye(3, dtype=m.dtype, device=m.device)
+        moving = (m != eye).flatten(1).any(1)
+        count = int(moving.sum())
+        if count == 0:
+            return x.clone()
+        if count < n:
+            idx = moving.nonzero().squeeze(1)
+            out = x.clone()
+            out[idx] = warp_affine(x[idx], m[idx], interpolation, fill)
+            return out
     # Output pixel p, output normalised coordinate u: p = D u + k with D = (W/2, H/2) and
     # k = the centre (align_corners=False). The source pixel is q = A^-1 (p - t); its
     # normalised coordinate is D^-1 (q - k), so theta = D^-1 A^-1 D and
@@ -181,29 +214,30 @@ def warp_affine(
         ],
         dim=-1,
     ).view(n, 2, 3)
-    # One (2N, 3) x (3, HW) product; the permuted view is what grid_sample reads (a copy to
-    # contiguous memory costs more than the product itself).
-    grid = (theta.view(2 * n, 3) @ _base_grid(h, w, x.dtype, x.device)).view(n, 2, h, w)
-    grid = grid.permute(0, 2, 3, 1)
-    fill_t = _fill_tensor("warp_affine", fill, c, x.dtype, x.device)
-    if not bool((fill_t == 0).all()):
-        # Sample a ones channel alongside: its value is the in-image weight, exact 1 inside.
-        ones = torch.ones(n, 1, h, w, dtype=x.dtype, device=x.device)
-        s = F.grid_sample(torch.cat([x, ones], 1), grid, mode=interpolation, align_corners=False)
-        return s[:, :c] + (1 - s[:, c:]) * fill_t
-    return F.grid_sample(x, grid, mode=interpolation, padding_mode="zeros", align_corners=False)
+    return _sample(x, theta, (h, w), interpolation, fill)
+
+
+def _flip_matrix(
+    horizontal: torch.Tensor, vertical: torch.Tensor, h: int, w: int, dtype: torch.dtype
+) -> torch.Tensor:
+    sx = torch.where(horizontal, -1.0, 1.0).to(dtype)
+    sy = torch.where(vertical, -1.0, 1.0).to(dtype)
+    zero = torch.zeros_like(sx)
+    return _affine(sx, zero, zero, sy, (1 - sx) * (w - 1) / 2, (1 - sy) * (h - 1) / 2)
 
 
 def _flip(x: torch.Tensor, horizontal: torch.Tensor, vertical: torch.Tensor) -> torch.Tensor:
-    """Exact flips (no interpolation); always returns a new tensor."""
-    out = x
+    """Exact per-sample flips; always returns a new tensor.
+
+    Nearest sampling at the mirrored pixel centres (exact integer coordinates) copies the
+    values bit for bit, in one pass over the batch, cheaper than ``flip`` + ``where``.
+    """
     h = horizontal.to(x.device)
     v = vertical.to(x.device)
-    if bool(h.any()):
-        out = torch.where(h.view(-1, 1, 1, 1), out.flip(-1), out)
-    if bool(v.any()):
-        out = torch.where(v.view(-1, 1, 1, 1), out.flip(-2), out)
-    return out.clone() if out is x else out
+    if not bool(h.any()) and not bool(v.any()):
+        return x.clone()
+    m = _flip_matrix(h, v, x.shape[-2], x.shape[-1], x.dtype)
+    return warp_affine(x, m, "nearest")
 
 
 # ------------------------------------------------------------------------------ geometric base
@@ -328,10 +362,7 @@ class RandomFlip(_Geometric):
     ) -> torch.Tensor:
         h = get(params, "horizontal", "RandomFlip")
         v = get(params, "vertical", "RandomFlip")
-        sx = torch.where(h, -1.0, 1.0).to(dtype)
-        sy = torch.where(v, -1.0, 1.0).to(dtype)
-        zero = torch.zeros_like(sx)
-        return _affine(sx, zero, zero, sy, (1 - sx) * (width - 1) / 2, (1 - sy) * (height - 1) / 2)
+        return _flip_matrix(h, v, height, width, dtype)
 
     def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         return _flip(
@@ -744,19 +775,26 @@ class RandomCrop(Augmentation):
                 f"RandomCrop.apply got crop offsets outside the padded image ({h + 2 * self.padding}, "
                 f"{w + 2 * self.padding}): draw the params for this batch's shape."
             )
-        pad = self.padding
-        if pad:
-            fill = _fill_tensor("RandomCrop", self.fill, c, x.dtype, x.device)
-            xp = fill.expand(n, c, h + 2 * pad, w + 2 * pad).clone()
-            xp[:, :, pad : pad + h, pad : pad + w] = x
-        else:
-            xp = x
+        _fill_tensor("RandomCrop", self.fill, c, x.dtype, x.device)
         th, tw = self.size
-        pw = w + 2 * pad
-        rows = off[:, 0:1] + torch.arange(th, device=x.device)
-        cols = off[:, 1:2] + torch.arange(tw, device=x.device)
-        index = (rows[:, :, None] * pw + cols[:, None, :]).view(n, 1, th * tw).expand(n, c, -1)
-        return xp.reshape(n, c, -1).gather(2, index).view(n, c, th, tw)
+        # Output pixel p reads input pixel p + offset - padding. Nearest sampling at those exact
+        # integer coordinates copies values bit for bit and reads the fill outside the image,
+        # without building the padded batch. In normalised coordinates (align_corners=False):
+        # m = u * tw / w + (tw + 2 d) / w - 1.
+        d = (off - self.padding).to(x.dtype)
+        zero = torch.zeros(n, dtype=x.dtype, device=x.device)
+        theta = torch.stack(
+            [
+                zero + tw / w,
+                zero,
+                (tw + 2 * d[:, 1]) / w - 1,
+                zero,
+                zero + th / h,
+                (th + 2 * d[:, 0]) / h - 1,
+            ],
+            dim=1,
+        ).view(n, 2, 3)
+        return _sample(x, theta, (th, tw), "nearest", self.fill)
 
     def _repr_fields(self) -> list[tuple[str, Any]]:
         fill: Any = self.fill[0] if len(self.fill) == 1 else self.fill

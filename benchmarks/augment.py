@@ -1,0 +1,185 @@
+"""Image augmentation throughput, reglab vs kornia 0.9 (images per second), plus EDA text rates.
+
+Target (issue 5): the flip + rotation(15) + translation(0.1) + Gaussian noise pipeline on
+256x3x32x32 float32 runs at >= 2x the images/s of kornia's equivalent ``AugmentationSequential``
+on this CPU with 2 threads. Ours and kornia are timed interleaved in the same run (median of
+medians over rounds); the ratio is kornia's time over ours (above 1: we are faster). If
+``benchmarks/eda.py`` is present its sentence rates are printed too.
+
+Run: ``python benchmarks/augment.py [--json] [--threads 2] [--repeats 30] [--no-text] [--cpu]``.
+``--cpu`` times process CPU time instead of wall time (use with ``--threads 1`` on a busy shared
+machine: CPU time is far less sensitive to other processes than wall time).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import Record, compare, parser
+
+import reglab.augment as A
+
+BATCH = (256, 3, 32, 32)
+
+
+def _pairs() -> dict[str, tuple[Callable[[], object], Callable[[], object], str]]:
+    import kornia.augmentation as K
+
+    x = torch.rand(*BATCH, generator=torch.Generator().manual_seed(0))
+    y = torch.randint(0, 10, (BATCH[0],), generator=torch.Generator().manual_seed(1))
+    g = torch.Generator().manual_seed(2)
+
+    pipeline = A.Compose(
+        [A.RandomFlip(), A.RandomRotation(15.0), A.RandomTranslation(0.1), A.GaussianNoise(0.1)]
+    )
+    k_pipeline = K.AugmentationSequential(
+        K.RandomHorizontalFlip(p=0.5),
+        K.RandomRotation(15.0, p=1.0),
+        K.RandomTranslate(0.1, 0.1, p=1.0),
+        K.RandomGaussianNoise(std=0.1, p=1.0),
+    )
+    geometric = A.Compose([A.RandomFlip(), A.RandomRotation(15.0), A.RandomTranslation(0.1)])
+    k_geometric = K.AugmentationSequential(
+        K.RandomHorizontalFlip(p=0.5),
+        K.RandomRotation(15.0, p=1.0),
+        K.RandomTranslate(0.1, 0.1, p=1.0),
+    )
+
+    def single(ours: A.Augmentation, ref: torch.nn.Module) -> tuple[Callable[[], object], ...]:
+        return (lambda: ours(x, g)), (lambda: ref(x))
+
+    cases: dict[str, tuple[Callable[[], object], Callable[[], object], str]] = {
+        "flip+rot15+trans0.1+noise 256x3x32x32": (
+            lambda: pipeline(x, g),
+            lambda: k_pipeline(x),
+            "kornia AugmentationSequential",
+        ),
+        "flip+rot15+trans0.1 256x3x32x32": (
+            lambda: geometric(x, g),
+            lambda: k_geometric(x),
+            "kornia AugmentationSequential",
+        ),
+    }
+    singles = {
+        "RandomFlip": (A.RandomFlip(), K.RandomHorizontalFlip(p=0.5)),
+        "RandomRotation(15)": (A.RandomRotation(15.0), K.RandomRotation(15.0, p=1.0)),
+        "RandomAffine(15, 0.1, (0.9, 1.1), 5)": (
+            A.RandomAffine(15.0, 0.1, (0.9, 1.1), 5.0),
+            K.RandomAffine(15.0, (0.1, 0.1), (0.9, 1.1), 5.0, p=1.0),
+        ),
+        "RandomCrop(32, padding=4)": (
+            A.RandomCrop(32, padding=4),
+            K.RandomCrop((32, 32), padding=4, p=1.0),
+        ),
+        "RandomErasing(p=0.5)": (A.RandomErasing(), K.RandomErasing(p=0.5)),
+        "GaussianNoise(0.1)": (A.GaussianNoise(0.1), K.RandomGaussianNoise(std=0.1, p=1.0)),
+    }
+    for name, (ours, ref) in singles.items():
+        o, r = single(ours, ref)
+        cases[f"{name} 256x3x32x32"] = (o, r, f"kornia {type(ref).__name__}")
+
+    mixup = A.MixUp(1.0, num_classes=10)
+    k_mixup = K.RandomMixUpV2(p=1.0, data_keys=["input", "class"])
+    cutmix = A.CutMix(1.0, num_classes=10)
+    k_cutmix = K.RandomCutMixV2(p=1.0, data_keys=["input", "class"], use_correct_lambda=True)
+    cases["MixUp(1.0) 256x3x32x32"] = (
+        lambda: mixup.mix(x, y, g),
+        lambda: k_mixup(x, y),
+        "kornia RandomMixUpV2",
+    )
+    cases["CutMix(1.0) 256x3x32x32"] = (
+        lambda: cutmix.mix(x, y, g),
+        lambda: k_cutmix(x, y),
+        "kornia RandomCutMixV2",
+    )
+    return cases
+
+
+def _cpu_ms(fn: Callable[[], object], repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.process_time()
+        fn()
+        times.append((time.process_time() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def _compare_cpu(
+    name: str, ours: Callable[[], object], ref: Callable[[], object], reference: str, repeats: int
+) -> Record:
+    a, b = [], []
+    for _ in range(3):
+        a.append(_cpu_ms(ours, repeats))
+        b.append(_cpu_ms(ref, repeats))
+    return Record("augment", name, statistics.median(a), statistics.median(b), reference)
+
+
+def cases(repeats: int, cpu: bool = False) -> list[Record]:
+    """Ours vs kornia, each case timed interleaved (median of medians over 3 rounds)."""
+    if cpu:
+        return [
+            _compare_cpu(name, ours, ref, reference, repeats)
+            for name, (ours, ref, reference) in _pairs().items()
+        ]
+    return [
+        compare("augment", name, ours, ref, reference, repeats=repeats)
+        for name, (ours, ref, reference) in _pairs().items()
+    ]
+
+
+def _text_rows(repeats: int) -> list[dict[str, object]]:
+    if not (Path(__file__).resolve().parent / "eda.py").exists():
+        return []
+    import eda
+
+    rows = eda.cases(repeats)
+    return [r.to_dict() if isinstance(r, Record) else dict(r) for r in rows]
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--no-text", action="store_true", help="skip the EDA sentence rates")
+    p.add_argument("--cpu", action="store_true", help="time process CPU time, not wall time")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    records = cases(args.repeats, cpu=args.cpu)
+    text = [] if args.no_text else _text_rows(max(3, args.repeats // 3))
+    n = BATCH[0]
+    if args.json:
+        for r in records:
+            row = r.to_dict()
+            row["ours_images_per_s"] = n / r.ours_ms * 1e3
+            row["ref_images_per_s"] = n / r.ref_ms * 1e3
+            print(json.dumps(row))
+        for t in text:
+            print(json.dumps(t))
+        return
+    clock = "process CPU time" if args.cpu else "wall time"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {BATCH}, {clock}")
+    print(f"{'case':46s} {'ours img/s':>11s} {'kornia img/s':>13s} {'ratio':>7s}  reference")
+    for r in records:
+        print(
+            f"{r.case:46s} {n / r.ours_ms * 1e3:11,.0f} {n / r.ref_ms * 1e3:13,.0f} "
+            f"{r.speedup:6.2f}x  {r.reference}"
+        )
+    print("target: >= 2x kornia on the flip+rot15+trans0.1+noise pipeline")
+    if text:
+        print()
+        print(f"{'text case':54s} {'sentences/s':>12s}")
+        for t in text:
+            rate = t.get("sentences_per_s", float("nan"))
+            print(f"{t.get('case')!s:54s} {float(rate):12,.0f}")  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()
