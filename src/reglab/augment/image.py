@@ -179,7 +179,7 @@ def warp_affine(
         >>> A.warp_affine(x, shift, fill=(-1.0,))
         tensor([[[[-1.,  0.,  1.]]]])
     """
-    n, c, h, w = x.shape
+    n, h, w = x.shape[0], x.shape[-2], x.shape[-1]
     m = matrix.to(device=x.device, dtype=x.dtype)
     if interpolation == "bilinear":
         eye = torch.eye(3, dtype=m.dtype, device=m.device)
