@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .._checks import InstanceOf, Interval, check
 from ..errors import ConfigError
 
 __all__ = [
@@ -133,6 +134,11 @@ class StudyStore:
         grace_period: int = 30,
         max_retry: int = 3,
     ) -> None:
+        owner = "StudyStore"
+        check(owner, "url", url, InstanceOf(str, description="a SQLAlchemy URL string"))
+        check(owner, "heartbeat_interval", heartbeat_interval, Interval(int, 1, None))
+        check(owner, "grace_period", grace_period, Interval(int, 1, None))
+        check(owner, "max_retry", max_retry, Interval(int, 0, None))
         optuna = _optuna()
         self.url = url
         self.heartbeat_interval = int(heartbeat_interval)
@@ -165,6 +171,8 @@ class StudyStore:
                 f"Cannot open the study storage {_redact(url)!r}: {_first_line(exc)}. "
                 "Check the URL, that the server is running, and that its driver is installed."
             ) from None
+        if self.storage.engine.dialect.name == "sqlite":
+            _serialize_sqlite(self.storage.engine)
         self._study: Any = None
 
     # -- study ---------------------------------------------------------------------------------
@@ -367,6 +375,32 @@ class StudyStore:
             if cell is not None:
                 counts[cell.key] = counts.get(cell.key, 0) + 1
         return counts
+
+
+def _serialize_sqlite(engine: Any) -> None:
+    """Make every SQLite transaction take the write lock when it starts (``BEGIN IMMEDIATE``).
+
+    Python's sqlite3 driver only opens a transaction at the first write, so Optuna's
+    read-check-write of a trial state (``WAITING -> RUNNING`` when claiming, ``RUNNING -> FAIL``
+    when failing a stale trial) runs its read outside any transaction: two workers can both read
+    ``WAITING`` and both claim the same cell. With the lock taken at ``BEGIN``, the second
+    worker waits and then reads ``RUNNING``. (PostgreSQL gets the same guarantee from the
+    ``SELECT ... FOR UPDATE`` Optuna already issues.)
+    """
+    from sqlalchemy import event
+
+    if engine.url.database in (None, "", ":memory:"):
+        return  # one connection per thread, nothing shared: and disposing would drop the data
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver stops opening transactions itself
+
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "begin", on_begin)
+    engine.dispose()  # connections opened while Optuna created the tables lack the hooks
 
 
 def _cell_of(trial: Any) -> Cell | None:
