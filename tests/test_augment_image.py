@@ -781,3 +781,17 @@ def test_bad_inputs_at_call_time():
     assert str(e.value) == (
         "RandomRotation has a fill of 2 values for an image with 3 channels: give one value or one per channel."
     )
+
+
+def test_nearest_paths_are_bit_exact_on_large_float32_images():
+    # flips and crops sample exact integer coordinates: values are copied bit for bit
+    x = torch.rand(3, 2, 197, 263, generator=gen(70))
+    y = A.RandomFlip("both", p=1.0)(x)
+    assert torch.equal(y, x.flip(-1).flip(-2))
+    aug = A.RandomCrop((150, 201), padding=7, fill=-2.0)
+    p = aug.generate_params(x.shape, gen(71))
+    out = aug.apply(x, p)
+    padded = torch.nn.functional.pad(x, (7, 7, 7, 7), value=-2.0)
+    for i in range(3):
+        oy, ox = p["offset"][i].tolist()
+        assert torch.equal(out[i], padded[i, :, oy : oy + 150, ox : ox + 201])
