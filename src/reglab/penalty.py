@@ -7,6 +7,10 @@ A penalty works in two modes that give the same update:
   adds ``d pen / d w`` straight into ``.grad`` with multi-tensor kernels, no autograd graph
   (regularization as a transformation of gradients, as optax's ``add_decayed_weights``).
 
+Both modes add the same penalty-gradient tensor to the loss gradient in one rounding step, so the
+updates are identical bit for bit, for any optimizer (Adam included, where L1 would otherwise
+amplify rounding differences as weights cross 0).
+
 Conventions are Keras': ``L1(l1) = l1 * sum|w|`` and ``L2(l2) = l2 * sum w^2`` (no 1/2). The
 ``lambda/2 * ||W||^2`` form of the notes (seed 002) is ``L2(lambda / 2)``; with plain SGD its
 gradient ``lambda * W`` gives the update ``W <- (1 - lr*lambda) W - lr*grad``. The L1 subgradient at

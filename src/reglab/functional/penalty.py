@@ -25,10 +25,12 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
 __all__ = [
+    "elastic_net_grad",
     "elastic_net_grad_",
     "elastic_net_penalty",
     "l1_penalty",
@@ -52,15 +54,63 @@ def l2_penalty(params: Sequence[torch.Tensor], l2: float) -> torch.Tensor:
 def elastic_net_penalty(params: Sequence[torch.Tensor], l1: float, l2: float) -> torch.Tensor:
     """``l1 * sum|w| + l2 * sum w^2`` over all tensors, as a differentiable scalar.
 
-    The sum runs in each tensor's dtype and is returned in the first tensor's dtype and device.
+    The backward pass hands each tensor :func:`elastic_net_grad` as one tensor, so the gradient
+    autograd accumulates (``g + P``) is bit for bit what :func:`elastic_net_grad_` produces: loss
+    mode and gradient mode give identical updates for any optimizer, not only up to rounding
+    (with Adam and L1, rounding-level differences grow as weights cross 0). The value is returned
+    in the first tensor's dtype and device. Not twice differentiable.
     """
-    total = params[0].new_zeros(())
-    for p in params:
+    return _ElasticNetFn.apply(float(l1), float(l2), *params)
+
+
+class _ElasticNetFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, l1: float, l2: float, *params: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.l1, ctx.l2 = l1, l2
+        ctx.save_for_backward(*params)
+        total = params[0].new_zeros(())
         if l1:
-            total = total + l1 * p.abs().sum()
+            for n in torch._foreach_norm(list(params), 1):
+                total = total + l1 * n
         if l2:
-            total = total + l2 * p.square().sum()
-    return total
+            for p in params:
+                flat = p.reshape(-1)
+                total = total + l2 * torch.dot(flat, flat)
+        return total
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        params = list(ctx.saved_tensors)
+        needed = ctx.needs_input_grad[2:]
+        chosen = [p for p, n in zip(params, needed) if n]
+        grads = iter(elastic_net_grad(chosen, ctx.l1, ctx.l2) if chosen else [])
+        out: list[torch.Tensor | None] = [next(grads) if n else None for n in needed]
+        # skip the multiply in the usual case (penalty added to the loss, grad 1) on CPU, where
+        # reading the scalar costs nothing; x * 1 is exact anyway
+        if not (grad_out.device.type == "cpu" and grad_out.item() == 1.0):
+            real = [g for g in out if g is not None]
+            if real:
+                torch._foreach_mul_(real, grad_out)
+        return (None, None, *out)
+
+
+@torch.no_grad()
+def elastic_net_grad(params: Sequence[torch.Tensor], l1: float, l2: float) -> list[torch.Tensor]:
+    """The penalty gradient ``P = l1 * sign(w) + 2 * l2 * w`` as new tensors (``sign(0) = 0``).
+
+    Computed as ``fma(w, 2*l2, l1*sign(w))`` with multi-tensor kernels; both modes use it.
+    """
+    params = list(params)
+    if l1:
+        out = list(torch._foreach_sign(params))
+        torch._foreach_mul_(out, l1)
+        if l2:
+            torch._foreach_add_(out, params, alpha=2.0 * l2)
+        return out
+    if l2:
+        return list(torch._foreach_mul(params, 2.0 * l2))
+    return [torch.zeros_like(p) for p in params]
 
 
 @torch.no_grad()
@@ -69,14 +119,17 @@ def elastic_net_grad_(
 ) -> None:
     """Add ``l1 * sign(w) + 2 * l2 * w`` to each gradient in place (multi-tensor, no autograd).
 
-    ``sign(0) = 0``: an exactly-zero weight gets no L1 push, as with autograd through ``abs``.
+    ``grads[i] += P[i]`` with ``P`` from :func:`elastic_net_grad`, in one rounding step, so the
+    result equals what autograd accumulates in loss mode. ``sign(0) = 0``: an exactly-zero weight
+    gets no L1 push, as with autograd through ``torch.abs``.
     """
     grads = list(grads)
     params = list(params)
-    if l1:
+    if l1 and not l2:
+        # l1 * sign(w) is exact, so the fused grads + l1*sign(w) rounds like grads + P: one pass less
         torch._foreach_add_(grads, torch._foreach_sign(params), alpha=l1)
-    if l2:
-        torch._foreach_add_(grads, params, alpha=2.0 * l2)
+    elif l1 or l2:
+        torch._foreach_add_(grads, elastic_net_grad(params, l1, l2))
 
 
 @torch.no_grad()
