@@ -79,6 +79,14 @@ def test_bias_dropped_only_when_a_norm_follows_the_linear_layer():
     )  # fmt: skip
 
 
+def test_pool_choice():
+    avg = SmallCNN(Recipe(width=4, pool="avg"), (1, 8, 8), 10)
+    assert _names(avg).count("AvgPool2d") == 2 and "MaxPool2d" not in _names(avg)
+    x = torch.zeros(1, 1, 8, 8)
+    x[0, 0, 0, 0] = 4.0
+    assert float(avg[2](x)[0, 0, 0, 0]) == 1.0  # the mean of a 2x2 window, not its max
+
+
 def test_cnn_shapes_width_depth_and_odd_sizes():
     r = Recipe(width=8, depth=3)
     m = SmallCNN(r, (3, 13, 9), 7)

@@ -37,6 +37,7 @@ KEYS = ", ".join(Recipe.keys())
         ({"max_norm": 0.0}, "The 'max_norm' parameter of Recipe must be a float in (0, inf) or None. Got 0.0 instead."),
         ({"augment": "rotate+zoom"}, "The 'augment' parameter of Recipe must be one of 'affine', 'crop', 'erasing', 'flip', 'noise', 'rotate', 'translate' (or several joined by '+') or None. Got 'rotate+zoom' instead."),
         ({"augment_magnitude": 0}, "The 'augment_magnitude' parameter of Recipe must be a float in (0, 10]. Got 0 instead."),
+        ({"augment_p": 0.0}, "The 'augment_p' parameter of Recipe must be a float in (0, 1]. Got 0.0 instead."),
         ({"label_smoothing": 1}, "The 'label_smoothing' parameter of Recipe must be a float in [0, 1). Got 1 instead."),
         ({"early_stopping": 2.5}, "The 'early_stopping' parameter of Recipe must be an int in [0, inf) or None. Got 2.5 instead."),
         ({"epochs": 0}, "The 'epochs' parameter of Recipe must be an int in [1, inf). Got 0 instead."),
@@ -281,6 +282,14 @@ def test_every_augmentation_name_builds_and_keeps_shape(name):
     x = torch.rand(4, 1, 8, 8)
     y = aug(x, generator=torch.Generator().manual_seed(0))
     assert y.shape == x.shape and y.dtype == x.dtype
+
+
+def test_augment_p_reaches_the_augmentation():
+    m = _model(Recipe())
+    (aug,) = Recipe(augment="affine", augment_p=0.5).parts(m)["regularization"]
+    assert aug.p == 0.5
+    (both,) = Recipe(augment="rotate+noise", augment_p=0.25).parts(m)["regularization"]
+    assert [t.p for t in both.transforms] == [0.25, 0.25]
 
 
 def test_augmentation_magnitude_scales_strength():

@@ -153,9 +153,10 @@ class MLP(nn.Sequential):
 class SmallCNN(nn.Sequential):
     """A small convolutional network for ``(C, H, W)`` images.
 
-    ``depth`` stages of ``Conv3x3(pad 1) -> block -> MaxPool2d(2)`` (stage ``i`` has
-    ``width * 2**i`` channels; pooling stops once a side is 1), ``Flatten``, one hidden block
-    ``Linear(4 * width) -> block -> [Dropout]``, and the output ``Linear``. ``block`` is
+    ``depth`` stages of ``Conv3x3(pad 1) -> block -> 2x2 pooling`` (max or average by
+    ``recipe.pool``; stage ``i`` has ``width * 2**i`` channels; pooling stops once a side is
+    1), ``Flatten``, one hidden block ``Linear(4 * width) -> block -> [Dropout]``, and the
+    output ``Linear``. ``block`` is
     ``Norm -> ReLU`` or ``ReLU -> Norm`` by ``norm_position``, or just ``ReLU`` without a norm.
 
     Args:
@@ -186,7 +187,7 @@ class SmallCNN(nn.Sequential):
             layers.append(nn.Conv2d(channels, out, 3, padding=1, bias=_bias(recipe)))
             layers += _block(recipe, out, spatial=True)
             if height > 1 and width > 1:
-                layers.append(nn.MaxPool2d(2))
+                layers.append(nn.MaxPool2d(2) if recipe.pool == "max" else nn.AvgPool2d(2))
                 height, width = height // 2, width // 2
             channels = out
         hidden = 4 * recipe.width

@@ -80,6 +80,7 @@ _SPEC: dict[str, list[Constraint]] = {
     "max_norm": [_POSITIVE, NoneOk()],
     "augment": [_AugmentName(), NoneOk()],
     "augment_magnitude": [Interval(float, 0, 10, closed="right")],
+    "augment_p": [Interval(float, 0, 1, closed="right")],
     "mixup": [_STRENGTH],
     "cutmix": [_STRENGTH],
     "label_smoothing": [_RATE],
@@ -91,6 +92,7 @@ _SPEC: dict[str, list[Constraint]] = {
     "momentum": [_RATE],
     "batch_size": [Interval(int, 1, None)],
     "width": [Interval(int, 1, None)],
+    "pool": [OneOf("max", "avg")],
     "depth": [Interval(int, 1, None)],
 }
 
@@ -119,7 +121,8 @@ class Recipe:
         proximal_l1: soft-threshold strength of :class:`reglab.optim.ProximalL1` (exact zeros).
         max_norm: cap on each unit's incoming weight norm (:class:`reglab.constraints.MaxNorm`).
         augment: augmentation name(s) from :data:`AUGMENTATIONS` (``"rotate+noise"``), scaled by
-            ``augment_magnitude`` (1.0 = the strengths of :func:`augmentation`).
+            ``augment_magnitude`` (1.0 = the strengths of :func:`augmentation`), each sample
+            augmented with probability ``augment_p`` (the rest pass through unchanged).
         mixup, cutmix: Beta(alpha, alpha) concentration; 0 switches them off. With both on,
             each batch is mixed by one or the other with equal probability.
         label_smoothing: ``eps`` of the smoothed targets ``(1 - eps) y + eps / K``.
@@ -135,6 +138,7 @@ class Recipe:
         optimizer: ``"adam"`` or ``"sgd"`` (with ``momentum``).
         batch_size: training batch size.
         width, depth: the model's size (see :mod:`reglab.models`).
+        pool: the CNN's 2x2 downsampling, ``"max"`` or ``"avg"`` pooling.
 
     Example:
         >>> Recipe(dropout=0.2, norm="batch").norm
@@ -159,6 +163,7 @@ class Recipe:
     max_norm: float | None = None
     augment: str | None = None
     augment_magnitude: float = 1.0
+    augment_p: float = 1.0
     mixup: float = 0.0
     cutmix: float = 0.0
     label_smoothing: float = 0.0
@@ -171,6 +176,7 @@ class Recipe:
     batch_size: int = 50
     width: int = 32
     depth: int = 2
+    pool: str = "max"
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -350,7 +356,9 @@ class Recipe:
         if self.max_norm is not None:
             reg.append(MaxNorm(self.max_norm))
         if self.augment is not None:
-            reg.append(augmentation(self.augment, self.augment_magnitude, input_shape))
+            reg.append(
+                augmentation(self.augment, self.augment_magnitude, input_shape, p=self.augment_p)
+            )
         mixing = self._mixing(num_classes)
         if mixing is not None:
             reg.append(mixing)
@@ -488,7 +496,11 @@ class _EitherMix:
 
 
 def augmentation(
-    name: str, magnitude: float = 1.0, input_shape: tuple[int, ...] | None = None
+    name: str,
+    magnitude: float = 1.0,
+    input_shape: tuple[int, ...] | None = None,
+    *,
+    p: float = 1.0,
 ) -> Any:
     """The augmentation a recipe names, with strengths scaled by ``magnitude``.
 
@@ -496,7 +508,8 @@ def augmentation(
     rotation 10 degrees, translation 10%, scale 0.9-1.1 and shear 5 degrees in one resampling;
     ``flip`` horizontal; ``crop`` pad ``ceil(H/8)`` pixels and crop back; ``erasing`` cutout of
     2-20% of the area; ``noise`` Gaussian noise of std 0.1 (per-feature scaled on tabular
-    ``(F,)`` inputs). Several names joined by ``+`` are composed (geometric ones fused).
+    ``(F,)`` inputs). Several names joined by ``+`` are composed (geometric ones fused). Each
+    sample is transformed with probability ``p`` (``erasing``: ``p / 2``, its usual rate).
 
     Example:
         >>> augmentation("rotate+noise", 0.5)
@@ -506,8 +519,12 @@ def augmentation(
 
     validate(
         "augmentation",
-        {"name": name, "magnitude": magnitude},
-        {"name": [_AugmentName()], "magnitude": [Interval(float, 0, 10, closed="right")]},
+        {"name": name, "magnitude": magnitude, "p": p},
+        {
+            "name": [_AugmentName()],
+            "magnitude": [Interval(float, 0, 10, closed="right")],
+            "p": [Interval(float, 0, 1, closed="right")],
+        },
     )
     m = float(magnitude)
     tabular = input_shape is not None and len(input_shape) == 1
@@ -520,37 +537,38 @@ def augmentation(
             )
         from ..augment import tabular as T
 
-        return T.GaussianNoise(0.1 * m)
+        return T.GaussianNoise(0.1 * m, p=p)
     size = (input_shape[1], input_shape[2]) if input_shape is not None else None
-    parts = [_image_augmentation(A, n, m, size) for n in names]
+    parts = [_image_augmentation(A, n, m, size, float(p)) for n in names]
     return parts[0] if len(parts) == 1 else A.Compose(parts)
 
 
-def _image_augmentation(A: Any, name: str, m: float, size: tuple[int, int] | None) -> Any:
+def _image_augmentation(A: Any, name: str, m: float, size: tuple[int, int] | None, p: float) -> Any:
     if name == "rotate":
-        return A.RandomRotation(min(15.0 * m, 180.0))
+        return A.RandomRotation(min(15.0 * m, 180.0), p=p)
     if name == "translate":
-        return A.RandomTranslation(min(0.1 * m, 1.0))
+        return A.RandomTranslation(min(0.1 * m, 1.0), p=p)
     if name == "affine":
         return A.RandomAffine(
             degrees=min(10.0 * m, 180.0),
             translate=min(0.1 * m, 1.0),
             scale=(max(1.0 - 0.1 * m, 0.05), 1.0 + 0.1 * m),
             shear=min(5.0 * m, 45.0),
+            p=p,
         )
     if name == "flip":
-        return A.RandomFlip("horizontal")
+        return A.RandomFlip("horizontal", p=p / 2)
     if name == "noise":
-        return A.GaussianNoise(0.1 * m)
+        return A.GaussianNoise(0.1 * m, p=p)
     if name == "erasing":
-        return A.RandomErasing(scale=(0.02, min(0.2 * m, 1.0)))
+        return A.RandomErasing(scale=(0.02, min(0.2 * m, 1.0)), p=p / 2)
     # crop
     if size is None:
         raise ConfigError(
             "Augmentation 'crop' needs the image size: pass input_shape=(C, H, W) to Recipe.parts."
         )
     pad = max(1, math.ceil(m * size[0] / 8))
-    return A.RandomCrop(size, padding=pad)
+    return A.RandomCrop(size, padding=pad, p=p)
 
 
 def _builtins() -> dict[str, Recipe]:

@@ -182,6 +182,10 @@ def run_cell(
         Xtr, ytr = _split_tensors(splits, "train", dev)
         Xva, yva = _split_tensors(splits, "val", dev)
         net = build_model(recipe, splits.input_shape, splits.num_outputs, kind=model).to(dev)
+        if len(splits.input_shape) == 3:
+            # NHWC convolutions and pooling are about a third cheaper on CPU for the lab's
+            # small images; results are the same up to float rounding.
+            net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         parts = recipe.parts(
             net,
             input_shape=tuple(splits.input_shape),
