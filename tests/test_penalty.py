@@ -274,3 +274,23 @@ def test_loss_mode_accepts_non_leaf_tensors():
     base = torch.tensor([1.0, -2.0], requires_grad=True)
     L1(1.0)([base * 3]).backward()
     assert base.grad.tolist() == [3.0, -3.0]
+
+
+@pytest.mark.slow
+def test_loss_mode_under_torch_compile_matches_eager():
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    pen = L1(0.1) + L2(0.2)
+
+    def step(x):
+        loss = model(x).sum() + pen([model.weight])
+        loss.backward()
+        return loss
+
+    x = torch.randn(2, 4)
+    compiled = torch.compile(step, backend="aot_eager")(x)
+    grad = model.weight.grad.clone()
+    model.weight.grad = None
+    eager = step(x)
+    torch.testing.assert_close(compiled, eager)
+    assert torch.equal(grad, model.weight.grad)

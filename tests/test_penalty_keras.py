@@ -19,7 +19,11 @@ from reglab.penalty import L1, L2, ElasticNet
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras", reason="Keras 3 is the dev-only oracle for its conventions")
 
-pytestmark = pytest.mark.slow  # importing Keras takes several seconds
+pytestmark = [
+    pytest.mark.slow,  # importing Keras takes several seconds
+    # Keras' torch backend trips NumPy 2's __array__(copy=...) deprecation internally
+    pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
+]
 
 
 def _kernel(seed: int = 0) -> np.ndarray:

@@ -87,12 +87,18 @@ class _ElasticNetFn(torch.autograd.Function):
         grads = iter(elastic_net_grad(chosen, ctx.l1, ctx.l2) if chosen else [])
         out: list[torch.Tensor | None] = [next(grads) if n else None for n in needed]
         # skip the multiply in the usual case (penalty added to the loss, grad 1) on CPU, where
-        # reading the scalar costs nothing; x * 1 is exact anyway
-        if not (grad_out.device.type == "cpu" and grad_out.item() == 1.0):
+        # reading the scalar costs nothing (not under torch.compile: .item() would break the
+        # graph); x * 1 is exact anyway
+        if _compiling() or grad_out.device.type != "cpu" or grad_out.item() != 1.0:
             real = [g for g in out if g is not None]
             if real:
                 torch._foreach_mul_(real, grad_out)
         return (None, None, *out)
+
+
+def _compiling() -> bool:
+    fn = getattr(torch.compiler, "is_compiling", None)
+    return bool(fn()) if fn is not None else False
 
 
 @torch.no_grad()
