@@ -34,9 +34,9 @@ class WeightDecay(torch.optim.Optimizer):
     * ``"independent"``: ``w <- (1 - s_t*wd) w``, not scaled by the learning rate (Loshchilov &
       Hutter's fully decoupled form, where ``s_t`` is the schedule multiplier ``eta_t``).
 
-    For plain SGD all three coincide up to how ``wd`` is scaled (coupled == decoupled exactly:
-    ``w <- (1 - lr*wd) w - lr*g``, seed 002's update); for Adam coupled differs because the decay
-    is divided by ``sqrt(v_t)``.
+    For plain SGD (no momentum) coupled and decoupled are the same update up to rounding,
+    ``w <- (1 - lr*wd) w - lr*g`` (seed 002's); for Adam they differ, because the coupled decay
+    goes through the moment estimates and is divided by ``sqrt(v_t)``.
 
     It is itself a ``torch.optim.Optimizer`` (``isinstance`` holds, so torch LR schedulers accept
     it): ``step(closure)``, ``zero_grad``, ``param_groups``, ``state``, ``state_dict`` and
