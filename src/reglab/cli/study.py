@@ -166,7 +166,6 @@ def study(
             seeds=seeds,
             epochs=epochs,
         )
-        _check_data(config)
     try:
         outcome = run_study(
             config,
@@ -193,14 +192,6 @@ def study(
         )
     if outcome.rows:
         click.echo(f"report: {outcome.out_dir / 'report.html'}")
-
-
-def _check_data(config: Any) -> None:
-    """Load and split once up front so a bad --data/--target fails before any worker starts."""
-    from ..data import load_dataset, split
-
-    ds = load_dataset(config.data, target=config.target)
-    split(ds, train_size=config.train_size, val_size=config.val_size, seed=0)
 
 
 def _say_interrupted(url: str, total: int) -> None:

@@ -88,6 +88,10 @@ def mean_ci(values: Sequence[Any]) -> tuple[float, float, float]:
     return (m, m - half, m + half)
 
 
+def _clip01(v: float) -> float:
+    return v if math.isnan(v) else min(1.0, max(0.0, v))
+
+
 def _task(rows: Sequence[Mapping[str, Any]]) -> str:
     return "classification" if any(r.get("test_acc") is not None for r in rows) else "regression"
 
@@ -133,6 +137,9 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         rs = [r for r in rows if r["recipe"] == name]
         ok = [r for r in rs if r.get("status", "ok") == "ok"]
         test = mean_ci([r.get(test_key) for r in ok])
+        if task == "classification":
+            # An accuracy lies in [0, 1]; with few seeds the t-interval can reach past it.
+            test = (test[0], _clip01(test[1]), _clip01(test[2]))
         entry: dict[str, Any] = {
             "recipe": name,
             "task": task,
@@ -428,8 +435,10 @@ def render_html(
     rows: Sequence[Mapping[str, Any]],
     summary: Sequence[Mapping[str, Any]],
     failed_cells: Sequence[str] = (),
+    *,
+    plots: bool = True,
 ) -> str:
-    """The whole report as one HTML string (plots as embedded PNGs)."""
+    """The whole report as one HTML string (plots as embedded PNGs; ``plots=False`` skips them)."""
     task = summary[0]["task"] if summary else "classification"
     test_key, val_key, _ = _metric(task)
     esc = html.escape
@@ -473,7 +482,7 @@ def render_html(
     figures = "".join(
         f'<figure><h2>{esc(t)}</h2><img alt="{esc(t)}" src="data:image/png;base64,{b64}">'
         f"<figcaption>{esc(c)}</figcaption></figure>"
-        for t, c, b64 in (_figures(rows, summary) if summary else [])
+        for t, c, b64 in (_figures(rows, summary) if summary and plots else [])
     )
     problems = ""
     diverged = [f"{r['recipe']}/{r['seed']}" for r in rows if r.get("status") == "diverged"]

@@ -18,6 +18,7 @@ import contextlib
 import math
 import multiprocessing as mp
 import os
+import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +35,7 @@ __all__ = [
     "StudyConfig",
     "StudyOutcome",
     "execute_cell",
+    "prepare",
     "run_study",
     "work",
 ]
@@ -143,6 +145,7 @@ class StudyOutcome:
     failed_cells: list[str]
     rows: list[dict[str, Any]]
     seconds: float
+    ran: int = 0
 
 
 # -- running one cell --------------------------------------------------------------------------
@@ -151,9 +154,9 @@ class StudyOutcome:
 class _DataCache:
     """Each worker loads the data once and splits it once per seed."""
 
-    def __init__(self, config: StudyConfig) -> None:
+    def __init__(self, config: StudyConfig, dataset: Any = None) -> None:
         self.config = config
-        self._dataset: Any = None
+        self._dataset: Any = dataset
         self._splits: dict[int, Any] = {}
 
     def splits(self, seed: int) -> Any:
@@ -190,19 +193,76 @@ def execute_cell(
 
     cache = cache or _DataCache(config)
     splits = cache.splits(cell.seed)
-    model = config.model
-    if model == "auto":
-        model = "cnn" if splits.kind == "image" else "mlp"
     result = run_cell(
         config.recipe(cell.recipe),
         cell.seed,
         splits,
-        model=model,
+        model=_model_kind(config.model, splits.kind),
         epochs=config.epochs,
     )
     row, history = _result_parts(result)
-    row.setdefault("status", "ok")
+    diverged = str(row.get("stop_reason")) in _DIVERGED
+    row.setdefault("status", "diverged" if diverged else "ok")
     return row, history
+
+
+# Stop reasons that mean the loss blew up: the run is kept and reported as diverged.
+_DIVERGED = ("non_finite", "divergence_threshold")
+
+
+def _model_kind(model: str, kind: str) -> str:
+    """``auto`` is the CNN for images and the MLP for tabular data."""
+    if model == "auto":
+        return "cnn" if kind == "image" else "mlp"
+    return model
+
+
+def _adapt_builtin(name: str, definition: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """A built-in recipe (unchanged, by name) fitted to tabular data.
+
+    The built-in ``augment`` and ``all`` recipes use affine image transforms; on tabular data
+    the matching augmentation is Gaussian feature noise, so a default study runs on any data.
+    A recipe the user defined (spec or TOML) is never changed.
+    """
+    from .recipe import BUILTIN_RECIPES
+
+    d = dict(definition)
+    builtin = BUILTIN_RECIPES.get(name)
+    if kind != "tabular" or builtin is None or d != builtin.to_dict():
+        return d
+    if d.get("augment") not in (None, "noise"):
+        d["augment"] = "noise"
+        d["description"] = f"{d.get('description') or name}; Gaussian feature noise on tabular data"
+    return d
+
+
+def prepare(config: StudyConfig) -> tuple[StudyConfig, Any]:
+    """Load the data once and check every recipe on it before any cell starts.
+
+    Returns the config with built-in recipes fitted to the data (see ``_adapt_builtin``) and
+    the loaded dataset. A bad ``--data``, split size, model or recipe raises the
+    ``ConfigError`` here, before anything is stored.
+    """
+    import torch
+
+    from .. import data as rd
+    from ..models import build_model
+
+    dataset = rd.load_dataset(config.data, target=config.target)
+    splits = rd.split(dataset, train_size=config.train_size, val_size=config.val_size, seed=0)
+    defs = {n: _adapt_builtin(n, config.recipe_defs[n], splits.kind) for n in config.recipes}
+    if defs != {n: dict(d) for n, d in config.recipe_defs.items()}:
+        config = StudyConfig.from_dict({**config.to_dict(), "recipe_defs": defs})
+    kind = _model_kind(config.model, splits.kind)
+    classes = splits.num_classes if splits.task == "classification" else None
+    with torch.random.fork_rng(devices=[]):
+        for name in config.recipes:
+            recipe = config.recipe(name)
+            if config.epochs is not None:
+                recipe = recipe.replace(epochs=config.epochs)
+            net = build_model(recipe, splits.input_shape, splits.num_outputs, kind=kind)
+            recipe.parts(net, input_shape=tuple(splits.input_shape), num_classes=classes)
+    return config, dataset
 
 
 # -- workers -----------------------------------------------------------------------------------
@@ -213,14 +273,17 @@ def work(
     *,
     poll: float = 1.0,
     on_event: Callable[[str, Claim], None] | None = None,
+    dataset: Any = None,
 ) -> int:
     """Claim and run cells until none is waiting or running; return how many this worker ran.
 
     While other workers still run cells, this one keeps polling, so that a cell whose worker died
-    is failed by heartbeat, queued again, and picked up here.
+    is failed by heartbeat, queued again, and picked up here. ``dataset`` saves loading the
+    data again when the caller already has it.
     """
     config = StudyConfig.from_dict(store.config)
-    cache = _DataCache(config)
+    cache = _DataCache(config, dataset)
+    _warm_up()
     ran = 0
     while True:
         store.fail_stale()
@@ -231,9 +294,9 @@ def work(
                 return ran
             time.sleep(poll)
             continue
-        if on_event:
-            on_event("start", claim)
         try:
+            if on_event:
+                on_event("start", claim)
             with store.heartbeat(claim):
                 row, history = execute_cell(config, claim.cell, cache)
         except KeyboardInterrupt:
@@ -255,14 +318,30 @@ def work(
             on_event("done" if stored else "dropped", claim)
 
 
-def _worker_main(url: str, heartbeat_interval: int, grace_period: int, threads: int) -> None:
-    """Entry point of a local worker process (spawned)."""
-    import torch
+def _warm_up() -> None:
+    """Import what a cell uses before the first one starts, so its ``seconds`` are comparable."""
+    import importlib
 
-    torch.set_num_threads(threads)
-    store = StudyStore(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
-    with contextlib.suppress(KeyboardInterrupt):
-        work(store)
+    for name in ("models", "train", "augment", "penalty", "optim", "callbacks", "constraints"):
+        importlib.import_module(f"reglab.{name}")
+    from . import run  # noqa: F401
+
+
+def _worker_main(
+    url: str, heartbeat_interval: int, grace_period: int, threads: int, dataset: Any = None
+) -> None:
+    """Entry point of a local worker process (spawned): one line on stderr when it fails."""
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        store = StudyStore(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+        work(store, dataset=dataset)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except ConfigError as exc:
+        print(f"reglab: error: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 # -- orchestration -----------------------------------------------------------------------------
@@ -283,6 +362,10 @@ def run_study(
 ) -> StudyOutcome:
     """Create or resume a study, run its cells with ``jobs`` workers, and write the report.
 
+    Rerunning with the same config resumes: finished cells are kept, the rest run. On Ctrl-C
+    the running cells are released (queued again), the report of what finished is written, and
+    ``KeyboardInterrupt`` propagates.
+
     Args:
         config: the study; ``None`` with ``join=True`` takes the settings stored in ``storage``.
         out_dir: folder for ``study.db`` (default storage), ``results.csv``, ``summary.json``
@@ -290,16 +373,20 @@ def run_study(
         storage: SQLAlchemy URL; default SQLite in ``out_dir``.
         jobs: local worker processes (1 runs in this process).
         join: only work on an existing study (another machine created it).
+        progress: draw a progress bar on stderr.
+        write_report: write ``results.csv``, ``summary.json`` and ``report.html`` at the end.
         heartbeat_interval, grace_period: seconds; a worker silent for ``grace_period`` is
             presumed dead and its cell is queued again.
         threads: torch threads per worker (default: cores / jobs).
     """
     check("run_study", "jobs", jobs, Interval(int, 1, None))
+    check("run_study", "heartbeat_interval", heartbeat_interval, Interval(int, 1, None))
+    check("run_study", "grace_period", grace_period, Interval(int, 1, None))
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     url = storage or sqlite_url(out)
-    store = StudyStore(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+    dataset = None
     if join:
+        store = StudyStore(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
         config = StudyConfig.from_dict(store.config)
     else:
         if config is None:
@@ -307,73 +394,118 @@ def run_study(
                 "The 'config' parameter of run_study must be a StudyConfig unless join=True. "
                 "Got None instead."
             )
+        # Check data and recipes before anything is written, so a typo leaves no study behind.
+        config, dataset = prepare(config)
+        out.mkdir(parents=True, exist_ok=True)
+        store = StudyStore(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
         store.create(config.to_dict(), config.cells())
-    assert config is not None
     cells = config.cells()
+    pending = len(cells) - len(_done_keys(store))
+    jobs = max(1, min(jobs, pending))
     threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     t0 = time.perf_counter()
+    ran = 0
     display = _Progress(len(cells), enabled=progress)
     try:
         with display:
-            if jobs == 1:
-                import torch
-
-                previous = torch.get_num_threads()
-                torch.set_num_threads(threads)
-                try:
-                    work(store, on_event=lambda _e, _c: display.update(store.counts()))
-                finally:
-                    torch.set_num_threads(previous)
-            else:
-                _run_processes(store, jobs, threads, display)
             display.update(store.counts())
-    finally:
-        elapsed = time.perf_counter() - t0
-    rows = store.completed()
-    done_keys = {f"{r['recipe']}/{r['seed']}" for r in rows}
-    failed = [c.key for c in cells if c.key not in done_keys]
-    outcome = StudyOutcome(out, url, len(cells), len(done_keys), failed, rows, elapsed)
-    if write_report and rows:
+            ran = _run_workers(store, jobs, threads, display, dataset)
+            display.update(store.counts())
+    except KeyboardInterrupt:
+        if write_report:
+            with contextlib.suppress(Exception):  # the interrupt matters more than the report
+                _write_report(store, out, config, cells)
+        raise
+    elapsed = time.perf_counter() - t0
+    if write_report:
+        rows, failed = _write_report(store, out, config, cells)
+    else:
+        rows = _ordered(store.completed(), config.recipes)
+        failed = _missing(cells, rows)
+    done = len(cells) - len(failed)
+    return StudyOutcome(out, url, len(cells), done, failed, rows, elapsed, ran)
+
+
+def _ordered(rows: list[dict[str, Any]], recipes: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows in the study's recipe order, then by seed."""
+    order = {n: i for i, n in enumerate(recipes)}
+    return sorted(rows, key=lambda r: (order.get(r["recipe"], len(order)), r["recipe"], r["seed"]))
+
+
+def _done_keys(store: StudyStore) -> set[str]:
+    return set(store.complete_counts_per_cell())
+
+
+def _missing(cells: Sequence[Cell], rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    done = {f"{r['recipe']}/{r['seed']}" for r in rows}
+    return [c.key for c in cells if c.key not in done]
+
+
+def _write_report(
+    store: StudyStore, out: Path, config: StudyConfig, cells: Sequence[Cell]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    rows = _ordered(store.completed(), config.recipes)
+    failed = _missing(cells, rows)
+    if rows:
         from .report import write_outputs
 
+        out.mkdir(parents=True, exist_ok=True)
         write_outputs(out, config, rows, failed_cells=failed)
-    return outcome
+    return rows, failed
 
 
-def _run_processes(store: StudyStore, jobs: int, threads: int, display: _Progress) -> None:
-    """Run ``jobs`` worker processes; replace any that dies while work remains."""
+def _run_workers(
+    store: StudyStore, jobs: int, threads: int, display: _Progress, dataset: Any
+) -> int:
+    """This process works, with ``jobs - 1`` spawned worker processes beside it.
+
+    Working here saves one process start (torch and the data are already loaded), and the
+    workers get the loaded dataset instead of reading it again. A worker that dies while work
+    remains is replaced; one that exits with code 2 met a configuration error, which a new
+    worker would meet again, so it is not. Returns the cells this process ran.
+    """
+    import torch
+
     ctx = mp.get_context("spawn")
-    args = (store.url, store.heartbeat_interval, store.grace_period, threads)
+    args = (store.url, store.heartbeat_interval, store.grace_period, threads, dataset)
+    procs: list[Any] = []
+    restarts = 0
 
-    def start() -> Any:
+    def start() -> None:
         p = ctx.Process(target=_worker_main, args=args, daemon=False)
         p.start()
-        return p
+        procs.append(p)
 
-    procs = [start() for _ in range(jobs)]
-    restarts = 0
+    def tend(counts: Mapping[str, int]) -> None:
+        nonlocal restarts
+        display.update(counts)
+        for p in list(procs):
+            if p.is_alive():
+                continue
+            p.join()
+            procs.remove(p)
+            unfinished = counts["waiting"] + counts["running"] > 0
+            if p.exitcode not in (0, 2) and unfinished and restarts < 4 * jobs:
+                restarts += 1
+                start()
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
     try:
+        for _ in range(jobs - 1):
+            start()
+        ran = work(store, on_event=lambda _e, _c: tend(store.counts()), dataset=dataset)
         while procs:
             time.sleep(0.5)
-            counts = store.counts()
-            display.update(counts)
-            alive = []
-            for p in procs:
-                if p.is_alive():
-                    alive.append(p)
-                    continue
-                p.join()
-                unfinished = counts["waiting"] + counts["running"] > 0
-                if p.exitcode != 0 and unfinished and restarts < 4 * jobs:
-                    restarts += 1
-                    alive.append(start())
-            procs = alive
+            tend(store.counts())
+        return ran
     except KeyboardInterrupt:
         # The workers got the same SIGINT; each releases its cell. Give them time to do so.
         for p in procs:
             p.join(timeout=30)
         raise
     finally:
+        torch.set_num_threads(previous)
         for p in procs:
             if p.is_alive():
                 p.terminate()
@@ -393,6 +525,7 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if self.enabled:
+            from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             self._progress = Progress(
@@ -401,6 +534,7 @@ class _Progress:
                 TextColumn("{task.completed}/{task.total} cells"),
                 TextColumn("{task.fields[status]}"),
                 TimeElapsedColumn(),
+                console=Console(stderr=True),
                 transient=False,
             )
             self._progress.__enter__()

@@ -1,0 +1,188 @@
+"""``reglab study`` orchestration: every cell exactly once, resume, local processes, outputs.
+
+Small budgets (iris/wine/diabetes, a few epochs) keep this fast; the default digits study is
+measured by hand and in the README, not here.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reglab import ConfigError
+from reglab.lab.recipe import BUILTIN_RECIPES, Recipe
+from reglab.lab.storage import Claim, StudyStore, sqlite_url
+from reglab.lab.study import StudyConfig, prepare, run_study, work
+
+QUICK = {"train_size": 60, "val_size": 30, "epochs": 3}
+REQUIRED = ("recipe", "seed", "train_acc", "val_acc", "test_acc", "gap", "best_epoch")
+REQUIRED += ("epochs_run", "seconds")
+
+
+def _config(**kw: Any) -> StudyConfig:
+    base: dict[str, Any] = {"data": "iris", "recipes": ("baseline", "dropout"), "seeds": 2}
+    return StudyConfig(**{**base, **QUICK, **kw})
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with path.open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def _trial_count(out: Path) -> int:
+    return len(StudyStore(sqlite_url(out)).study.get_trials(deepcopy=False))
+
+
+def test_each_cell_runs_exactly_once(tmp_path: Path) -> None:
+    outcome = run_study(_config(), tmp_path, progress=False)
+    assert (outcome.cells, outcome.done, outcome.ran, outcome.failed_cells) == (4, 4, 4, [])
+    store = StudyStore(sqlite_url(tmp_path))
+    assert store.complete_counts_per_cell() == {
+        "baseline/0": 1,
+        "baseline/1": 1,
+        "dropout/0": 1,
+        "dropout/1": 1,
+    }
+    assert _trial_count(tmp_path) == 4
+    rows = _csv(tmp_path / "results.csv")
+    assert set(REQUIRED) <= set(rows[0])
+    assert [(r["recipe"], r["seed"]) for r in rows] == [
+        ("baseline", "0"),
+        ("baseline", "1"),
+        ("dropout", "0"),
+        ("dropout", "1"),
+    ]
+    for r in rows:
+        assert r["status"] == "ok" and r["epochs_run"] == "3"
+        gap = float(r["train_acc"]) - float(r["val_acc"])
+        assert float(r["gap"]) == pytest.approx(gap)
+    # Histories are stored with each trial (one row per epoch).
+    assert [len(r["history"]) for r in store.completed()] == [3, 3, 3, 3]
+    assert (tmp_path / "summary.json").is_file() and (tmp_path / "report.html").is_file()
+
+
+def test_rerun_resumes_and_skips_finished_cells(tmp_path: Path) -> None:
+    config, _ = prepare(_config())
+    store = StudyStore(sqlite_url(tmp_path))
+    store.create(config.to_dict(), config.cells())
+    started: list[str] = []
+
+    def interrupt_second(event: str, claim: Claim) -> None:
+        if event == "start":
+            started.append(claim.cell.key)
+            if len(started) == 2:
+                raise KeyboardInterrupt  # Ctrl-C while the second cell starts
+
+    with pytest.raises(KeyboardInterrupt):
+        work(store, on_event=interrupt_second)
+    (first,) = store.completed()
+    assert store.counts() == {"done": 1, "running": 0, "waiting": 3, "failed": 1}
+
+    outcome = run_study(_config(), tmp_path, progress=False)
+    assert (outcome.done, outcome.ran) == (4, 3)
+    assert set(store.complete_counts_per_cell().values()) == {1}
+    again = next(r for r in store.completed() if r["recipe"] == first["recipe"] == "baseline")
+    assert again["trial"] == first["trial"] and again["seconds"] == first["seconds"]
+
+    # A third run has nothing left to do and adds no trial.
+    before = _trial_count(tmp_path)
+    assert run_study(_config(), tmp_path, progress=False).ran == 0
+    assert _trial_count(tmp_path) == before
+
+
+@pytest.mark.slow
+def test_two_processes_give_the_same_results_as_one(tmp_path: Path) -> None:
+    config = _config(data="wine", recipes=("baseline", "dropout", "weight_decay"))
+    one = run_study(config, tmp_path / "one", progress=False, jobs=1, write_report=False)
+    two = run_study(config, tmp_path / "two", progress=False, jobs=2, write_report=False)
+    assert two.done == one.done == 6
+    assert set(StudyStore(sqlite_url(tmp_path / "two")).complete_counts_per_cell().values()) == {1}
+
+    def strip(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in r.items() if k not in ("seconds", "trial")} for r in rows]
+
+    # Same seeds, same bits on CPU: every metric and every epoch of every history agrees.
+    a, b = strip(one.rows), strip(two.rows)
+    for r in a + b:
+        r["history"] = [{k: v for k, v in h.items() if k != "seconds"} for h in r["history"]]
+    assert a == b
+
+
+def test_regression_study_has_loss_columns(tmp_path: Path) -> None:
+    config = _config(data="diabetes", recipes=("baseline", "weight_decay"), seeds=2)
+    run_study(config, tmp_path, progress=False)
+    rows = _csv(tmp_path / "results.csv")
+    assert len(rows) == 4
+    for r in rows:
+        assert r["train_acc"] == r["val_acc"] == r["test_acc"] == ""
+        losses = [float(r[k]) for k in ("train_loss", "val_loss", "test_loss")]
+        assert all(v > 0 for v in losses)
+        assert float(r["gap"]) == pytest.approx(losses[1] - losses[0])
+
+
+def test_bad_recipe_for_the_data_fails_before_anything_is_stored(tmp_path: Path) -> None:
+    rotate = Recipe.from_spec("augment=rotate")
+    with pytest.raises(ConfigError, match=r"^Augmentation 'rotate' needs images"):
+        run_study(_config(recipes=("baseline", rotate)), tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_data_fails_before_anything_is_stored(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="Unknown dataset 'nope'"):
+        run_study(_config(data="nope"), tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_builtin_image_augmentation_becomes_feature_noise_on_tabular_data() -> None:
+    config, dataset = prepare(_config(recipes=("baseline", "augment", "all")))
+    assert dataset.kind == "tabular"
+    assert config.recipe("augment").augment == "noise"
+    assert config.recipe("all").augment == "noise"
+    assert config.recipe("all").norm == BUILTIN_RECIPES["all"].norm
+    assert config.recipe("baseline") == BUILTIN_RECIPES["baseline"]
+    # Images keep the affine transforms.
+    images, _ = prepare(_config(data="digits", recipes=("augment",)))
+    assert images.recipe("augment").augment == "affine"
+
+
+def test_config_round_trips_through_its_stored_form() -> None:
+    spec = Recipe.from_spec("dropout=0.2,l1=1e-4")
+    config = _config(recipes=("baseline", (spec.name, spec)))
+    again = StudyConfig.from_dict(config.to_dict())
+    assert again == config
+    assert again.recipe(spec.name) == spec
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        (
+            {"seeds": 0},
+            "The 'seeds' parameter of StudyConfig must be an int in [1, inf). Got 0 instead.",
+        ),
+        (
+            {"recipes": ("baseline", "nope")},
+            "The 'recipes' parameter of StudyConfig must be one of 'all', 'augment', "
+            "'baseline', 'batchnorm', 'dropout', 'early_stopping', 'weight_decay'. "
+            "Got 'nope' instead.",
+        ),
+        (
+            {"recipes": ("baseline", "baseline")},
+            "The 'recipes' parameter of StudyConfig names 'baseline' twice. Give each recipe a "
+            "distinct name.",
+        ),
+    ],
+)
+def test_bad_study_config(kw: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        _config(**kw)
+    assert str(err.value) == message
+
+
+def test_config_mismatch_with_stored_study(tmp_path: Path) -> None:
+    run_study(_config(recipes=("baseline",), seeds=1), tmp_path, progress=False)
+    with pytest.raises(ConfigError, match=r"different settings \(recipe_defs, recipes\)"):
+        run_study(_config(recipes=("dropout",), seeds=1), tmp_path, progress=False)
