@@ -201,3 +201,37 @@ def test_bad_store_settings_use_the_parameter_template(tmp_path: Path) -> None:
     assert str(err.value) == (
         "The 'grace_period' parameter of StudyStore must be an int in [1, inf). Got 0 instead."
     )
+
+
+def test_duplicate_waiting_trials_are_dropped_not_run(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.create(CONFIG, CELLS[:2])
+    # A racing creator on a database without a queue lock could enqueue a cell twice.
+    store.study.enqueue_trial({}, user_attrs={"cell": {"recipe": "baseline", "seed": 0}})
+    first = store.claim()
+    assert first is not None and first.cell == CELLS[0]
+    second = store.claim()  # skips (and fails) the duplicate of the running cell
+    assert second is not None and second.cell == CELLS[1]
+    assert store.claim() is None
+    failed = store.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+    assert [t.user_attrs["failure"] for t in failed] == ["duplicate"]
+    assert _states(store) == {"RUNNING": 2, "FAIL": 1}
+
+
+def test_concurrent_creators_enqueue_each_cell_once(tmp_path: Path) -> None:
+    _store(tmp_path)
+    stores = [_store(tmp_path) for _ in range(3)]
+    barrier = threading.Barrier(3)
+    added: list[list[Cell]] = [[] for _ in stores]
+
+    def create(k: int) -> None:
+        barrier.wait()
+        added[k] = stores[k].create(CONFIG, CELLS)
+
+    threads = [threading.Thread(target=create, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(c.key for a in added for c in a) == sorted(c.key for c in CELLS)
+    assert _states(stores[0]) == {"WAITING": len(CELLS)}

@@ -20,8 +20,10 @@ machines).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -44,6 +46,7 @@ _CELL_ATTR = "cell"
 _RESULT_ATTR = "result"
 _HISTORY_ATTR = "history"
 _CONFIG_ATTR = "config"
+_OPEN_ATTEMPTS = 6
 T = TypeVar("T")
 
 
@@ -158,19 +161,26 @@ class StudyStore:
             engine_kwargs = {"connect_args": {"timeout": 60}}
         else:
             engine_kwargs = {"pool_pre_ping": True}
-        try:
-            self.storage = optuna.storages.RDBStorage(
-                _driver_url(url),
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=self.heartbeat_interval,
-                grace_period=self.grace_period,
-                **{callback_kw: retry_cls(max_retry=max_retry)},
-            )
-        except Exception as exc:  # SQLAlchemy/driver errors: one line naming the storage
-            raise ConfigError(
-                f"Cannot open the study storage {_redact(url)!r}: {_first_line(exc)}. "
-                "Check the URL, that the server is running, and that its driver is installed."
-            ) from None
+        for attempt in range(_OPEN_ATTEMPTS):
+            try:
+                self.storage = optuna.storages.RDBStorage(
+                    _driver_url(url),
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=self.heartbeat_interval,
+                    grace_period=self.grace_period,
+                    **{callback_kw: retry_cls(max_retry=max_retry)},
+                )
+                break
+            except Exception as exc:  # SQLAlchemy/driver errors: one line naming the storage
+                # Workers opening a fresh database together race in Optuna's check-then-create
+                # of its tables; the next attempt finds them.
+                if _creation_race(exc) and attempt < _OPEN_ATTEMPTS - 1:
+                    time.sleep(0.2 + random.random() * 0.8)
+                    continue
+                raise ConfigError(
+                    f"Cannot open the study storage {_redact(url)!r}: {_first_line(exc)}. "
+                    "Check the URL, that the server is running, and that its driver is installed."
+                ) from None
         if self.storage.engine.dialect.name == "sqlite":
             _serialize_sqlite(self.storage.engine)
         self._study: Any = None
@@ -199,7 +209,8 @@ class StudyStore:
         """Create the study (or open it) and enqueue the cells that are not queued or done.
 
         Returns the cells that were newly enqueued. A study that already exists must have the
-        same ``config``; otherwise a ``ConfigError`` says what differs.
+        same ``config``; otherwise a ``ConfigError`` says what differs. Several processes or
+        machines may create the same study at once: each cell is still enqueued once.
         """
         optuna = _optuna()
         study = optuna.create_study(
@@ -209,17 +220,20 @@ class StudyStore:
             load_if_exists=True,
         )
         self._study = study
-        stored = study.user_attrs.get(_CONFIG_ATTR)
-        if stored is None:
-            study.set_user_attr(_CONFIG_ATTR, _json_safe(config))
-        elif stored != _json_safe(config):
-            diff = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
-            raise ConfigError(
-                f"The storage {_redact(self.url)!r} already holds a study with different settings "
-                f"({', '.join(diff)}). Use a new --out folder or --storage, or rerun with the "
-                "original settings to resume."
-            )
-        return self.enqueue_missing(cells)
+        with self._queue_lock():
+            stored = study.user_attrs.get(_CONFIG_ATTR)
+            if stored is None:
+                study.set_user_attr(_CONFIG_ATTR, _json_safe(config))
+            elif stored != _json_safe(config):
+                diff = sorted(
+                    k for k in set(stored) | set(config) if stored.get(k) != config.get(k)
+                )
+                raise ConfigError(
+                    f"The storage {_redact(self.url)!r} already holds a study with different "
+                    f"settings ({', '.join(diff)}). Use a new --out folder or --storage, or rerun "
+                    "with the original settings to resume."
+                )
+            return self._enqueue_unlocked(cells)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -230,6 +244,43 @@ class StudyStore:
 
     def enqueue_missing(self, cells: Sequence[Cell]) -> list[Cell]:
         """Queue each cell that has no waiting, running or complete trial."""
+        with self._queue_lock():
+            return self._enqueue_unlocked(cells)
+
+    @contextlib.contextmanager
+    def _queue_lock(self) -> Iterator[None]:
+        """Serialize read-then-enqueue across processes and machines.
+
+        SQLite: an exclusive ``flock`` on ``<database>.lock`` beside the file. PostgreSQL: a
+        session advisory lock held on its own connection. Other databases get no lock; there
+        the duplicate check in :meth:`claim` still keeps each cell to one run.
+        """
+        engine = self.storage.engine
+        name = engine.dialect.name
+        if name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            import fcntl
+
+            with open(f"{engine.url.database}.lock", "a") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+        elif name == "postgresql":
+            from sqlalchemy import text
+
+            with engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK_KEY})
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
+                    conn.commit()
+        else:
+            yield
+
+    def _enqueue_unlocked(self, cells: Sequence[Cell]) -> list[Cell]:
         optuna = _optuna()
         states = (
             optuna.trial.TrialState.WAITING,
@@ -255,15 +306,34 @@ class StudyStore:
         _locked(lambda: optuna.storages.fail_stale_trials(self.study))
 
     def claim(self) -> Claim | None:
-        """Take one waiting trial (atomically), or return None when none is waiting."""
+        """Take one waiting trial (atomically), or return None when none is waiting.
+
+        A waiting trial whose cell already has a running or complete trial, or an older
+        waiting one, is a duplicate (enqueued by a racing creator): it is failed with
+        ``failure="duplicate"`` and never run.
+        """
         optuna = _optuna()
         TrialState = optuna.trial.TrialState
-        waiting = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        trials = self.study.get_trials(
+            deepcopy=False,
+            states=(TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE),
+        )
+        taken = {
+            c.key
+            for t in trials
+            if t.state != TrialState.WAITING and (c := _cell_of(t)) is not None
+        }
+        queued: set[str] = set()
+        waiting = [t for t in trials if t.state == TrialState.WAITING]
         for t in sorted(waiting, key=lambda t: t.number):
             cell = _cell_of(t)
             if cell is None:
                 continue
             trial_id = t._trial_id
+            if cell.key in taken or cell.key in queued:
+                self._drop_duplicate(trial_id)
+                continue
+            queued.add(cell.key)
             # Beat before claiming: a running trial with no heartbeat row is never found stale,
             # so a worker killed right after the claim would otherwise hold the cell forever.
             _locked(lambda: self.storage.record_heartbeat(trial_id))  # noqa: B023
@@ -276,6 +346,15 @@ class StudyStore:
             if ok:
                 return Claim(trial_id, t.number, cell)
         return None
+
+    def _drop_duplicate(self, trial_id: int) -> None:
+        optuna = _optuna()
+        TrialState = optuna.trial.TrialState
+        # Claim it first, so no other worker runs it while it is being failed.
+        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+            if _locked(lambda: self.storage.set_trial_state_values(trial_id, TrialState.RUNNING)):
+                _locked(lambda: self.storage.set_trial_user_attr(trial_id, "failure", "duplicate"))
+                _locked(lambda: self.storage.set_trial_state_values(trial_id, TrialState.FAIL))
 
     @contextlib.contextmanager
     def heartbeat(self, claim: Claim) -> Iterator[None]:
@@ -375,6 +454,24 @@ class StudyStore:
             if cell is not None:
                 counts[cell.key] = counts.get(cell.key, 0) + 1
         return counts
+
+
+# One advisory-lock key for reglab's enqueueing on a PostgreSQL server (64-bit signed).
+_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"reglab.lab.storage.enqueue").digest()[:8], "big", signed=True
+)
+
+
+def _creation_race(exc: BaseException) -> bool:
+    """Whether ``exc`` is Optuna's table creation losing a race with another worker."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.IntegrityError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, (sa_exc.OperationalError, sa_exc.ProgrammingError)) and (
+        "already exists" in text or "duplicate key" in text
+    )
 
 
 def _serialize_sqlite(engine: Any) -> None:
