@@ -6,6 +6,7 @@ Seeds 000/001/003/004: overfitting shows as a gap between training and validatio
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ def fit(
     device: str | torch.device = "auto",
     seed: int | None = None,
     progress: bool = True,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> History:
     """Train ``model`` for up to ``epochs`` epochs with the given regularization; return a History.
 
@@ -74,6 +76,25 @@ def fit(
             DataLoader shuffling) from a forked, seeded global RNG. Model initialisation is
             yours. Same seed gives a bitwise identical History on CPU, ``seconds`` excepted.
         progress: draw a progress bar (rich, on stderr) with epoch, losses and the gap.
+        checkpoint: a file path. At the end of every epoch fit writes there (atomically) the
+            model, optimizer, LR schedulers and callback state dicts, the RNG states, the
+            History so far and the epoch; when the file exists, fit resumes from it, so a run
+            killed and restarted with the same call ends with the same weights and History
+            (``seconds`` aside) as one never interrupted, bitwise on CPU. The file loads with
+            ``torch.load(path, weights_only=True)``. A checkpoint written by a different
+            model or configuration is a ``ConfigError``; a finished run's checkpoint returns
+            its History without training. ``epochs`` may grow between runs.
+
+    Distributed (``torchrun``): when ``torch.distributed`` is initialised with more than one
+    rank, every rank calls fit the same way. The model is wrapped in
+    ``DistributedDataParallel`` (or used as given when already wrapped) on ``device``
+    ("auto": the rank's GPU under NCCL, ``LOCAL_RANK``); the training data is split as
+    ``DistributedSampler`` splits it (rank 0's seed, a new permutation each epoch, batches of
+    32 or the DataLoader's ``batch_size`` per rank); the metrics are measured on shards and
+    combined exactly, so every rank gets the rows one process would measure for the same
+    weights, and callbacks decide on them (every rank stops in the same epoch). Buffers
+    (batch-norm statistics) are rank 0's at each epoch end. Only rank 0 draws progress and
+    writes the checkpoint (every rank must be able to read it to resume).
 
     Returns:
         History with one row per epoch, ``best_epoch`` (EarlyStopping's, otherwise the lowest
@@ -104,5 +125,6 @@ def fit(
         device=device,
         seed=seed,
         progress=progress,
+        checkpoint=checkpoint,
     )
     return loop.run()

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..errors import ConfigError, format_value
+from .distributed import World, eval_loader, shard_indices, train_loader
 
 __all__ = ["DEFAULT_BATCH_SIZE", "EVAL_BATCH_SIZE", "LoaderSource", "TensorSource", "as_source"]
 
@@ -22,26 +23,47 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 class TensorSource:
-    """(X, y) tensors, moved to the device once; training order reshuffled every epoch."""
+    """(X, y) tensors, moved to the device once; training order reshuffled every epoch.
 
-    def __init__(self, X: torch.Tensor, y: torch.Tensor, device: torch.device) -> None:
+    Under torch.distributed each rank trains on its ``DistributedSampler``-style shard of the
+    shared permutation and evaluates every ``world``-th evaluation batch.
+    """
+
+    def __init__(
+        self, X: torch.Tensor, y: torch.Tensor, device: torch.device, world: World | None = None
+    ) -> None:
         self.X = X.to(device)
         self.y = y.to(device)
         self.n = int(X.shape[0])
+        self.world = world or World()
 
     def __len__(self) -> int:
         return math.ceil(self.n / DEFAULT_BATCH_SIZE)
 
+    def describe(self) -> str:
+        X, y = self.X, self.y
+        return f"tensors X {tuple(X.shape)} {X.dtype}, y {tuple(y.shape)} {y.dtype}"
+
+    def set_epoch(self, epoch: int) -> None:
+        pass
+
+    def generators(self) -> list[torch.Generator]:
+        return []
+
     def train_batches(self, generator: torch.Generator | None) -> Iterator[Batch]:
         # The permutation is drawn on the CPU so that the same seed gives the same order on
-        # every device.
-        perm = torch.randperm(self.n, generator=generator).to(self.X.device)
-        for i in range(0, self.n, DEFAULT_BATCH_SIZE):
+        # every device (and on every rank).
+        perm = torch.randperm(self.n, generator=generator)
+        if self.world.active:
+            perm = shard_indices(perm, self.world)
+        perm = perm.to(self.X.device)
+        for i in range(0, int(perm.numel()), DEFAULT_BATCH_SIZE):
             idx = perm[i : i + DEFAULT_BATCH_SIZE]
             yield self.X.index_select(0, idx), self.y.index_select(0, idx)
 
     def eval_batches(self) -> Iterator[Batch]:
-        for i in range(0, self.n, EVAL_BATCH_SIZE):
+        step = EVAL_BATCH_SIZE * self.world.size
+        for i in range(EVAL_BATCH_SIZE * self.world.rank, self.n, step):
             yield self.X[i : i + EVAL_BATCH_SIZE], self.y[i : i + EVAL_BATCH_SIZE]
 
     def targets(self) -> torch.Tensor:
@@ -51,18 +73,56 @@ class TensorSource:
 class LoaderSource:
     """A DataLoader (or any re-iterable of ``(inputs, targets)`` batches) used as it is."""
 
-    def __init__(self, loader: Iterable[Any], name: str, device: torch.device) -> None:
+    def __init__(
+        self,
+        loader: Iterable[Any],
+        name: str,
+        device: torch.device,
+        world: World | None = None,
+        shuffle_seed: int = 0,
+    ) -> None:
         self.loader = loader
         self.name = name
         self.device = device
         self.non_blocking = device.type == "cuda"
+        self.train_loader: Iterable[Any] = loader
+        self.eval_loader: Iterable[Any] = loader
+        world = world or World()
+        if world.active:
+            if name == "train":
+                self.train_loader = train_loader(loader, name, world, shuffle_seed)
+            self.eval_loader = eval_loader(loader, world)
+        sampler = getattr(self.train_loader, "sampler", None)
+        self._set_epoch = getattr(sampler, "set_epoch", None)
 
     def __len__(self) -> int:
         return len(self.loader)  # type: ignore[arg-type]
 
-    def _batches(self) -> Iterator[Batch]:
+    def describe(self) -> str:
+        try:
+            size = f"{len(self.loader)} batches"  # type: ignore[arg-type]
+        except TypeError:
+            size = "unsized"
+        return f"{type(self.loader).__name__} of {size}"
+
+    def set_epoch(self, epoch: int) -> None:
+        """``DistributedSampler.set_epoch``: a new shared permutation each epoch."""
+        if callable(self._set_epoch):
+            self._set_epoch(epoch)
+
+    def generators(self) -> list[torch.Generator]:
+        """Generators the loader draws from (their states go into checkpoints)."""
+        gens = [getattr(self.loader, "generator", None)]
+        gens.append(getattr(getattr(self.loader, "sampler", None), "generator", None))
+        out: list[torch.Generator] = []
+        for g in gens:
+            if isinstance(g, torch.Generator) and all(g is not o for o in out):
+                out.append(g)
+        return out
+
+    def _batches(self, loader: Iterable[Any]) -> Iterator[Batch]:
         count = 0
-        for batch in self.loader:
+        for batch in loader:
             if not isinstance(batch, (tuple, list)) or len(batch) != 2:
                 raise ConfigError(
                     f"fit expects {self.name!r} to yield (inputs, targets) pairs. Got a batch "
@@ -79,17 +139,17 @@ class LoaderSource:
                 x.to(self.device, non_blocking=self.non_blocking),
                 y.to(self.device, non_blocking=self.non_blocking),
             )
-        if count == 0:
+        if count == 0 and loader is self.loader:
             raise ConfigError(
                 f"The {self.name!r} parameter of fit must yield at least one batch per epoch. "
                 f"Got an iterable that yielded none (an exhausted generator?) instead."
             )
 
     def train_batches(self, generator: torch.Generator | None) -> Iterator[Batch]:
-        return self._batches()
+        return self._batches(self.train_loader)
 
     def eval_batches(self) -> Iterator[Batch]:
-        return self._batches()
+        return self._batches(self.eval_loader)
 
     def targets(self) -> None:
         return None
@@ -102,7 +162,13 @@ _EXPECTED = "a DataLoader, a Dataset or an (X, y) pair of tensors with at least 
 
 
 def as_source(
-    data: Any, name: str, device: torch.device, generator: torch.Generator | None, train: bool
+    data: Any,
+    name: str,
+    device: torch.device,
+    generator: torch.Generator | None,
+    train: bool,
+    world: World | None = None,
+    shuffle_seed: int = 0,
 ) -> Source:
     """Wrap ``data`` (``train`` or ``val`` of ``fit``) as a batch source, checking it is usable."""
     pair = None
@@ -123,7 +189,7 @@ def as_source(
                 f"as inputs. Got X of shape {tuple(X.shape)} and y of shape {tuple(y.shape)} "
                 "instead."
             )
-        return TensorSource(X, y, device)
+        return TensorSource(X, y, device, world)
     if isinstance(data, Dataset) and not isinstance(data, Iterable):
         if len(data) == 0:  # type: ignore[arg-type]
             raise ConfigError(
@@ -149,4 +215,4 @@ def as_source(
             f"The {name!r} parameter of fit must be {_EXPECTED}. Got a "
             f"{type(data).__name__} with 0 batches instead."
         )
-    return LoaderSource(data, name, device)
+    return LoaderSource(data, name, device, world, shuffle_seed)

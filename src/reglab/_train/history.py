@@ -8,6 +8,8 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import torch
+
 from ..callbacks.early_stopping import StopReason
 from ..errors import ConfigError
 
@@ -110,7 +112,13 @@ class History:
         )
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
-        """Write one line per epoch with a header; None is written as an empty field."""
+        """Write one line per epoch with a header; None is written as an empty field.
+
+        Under torch.distributed only rank 0 writes (every rank holds the same rows).
+        """
+        dist = torch.distributed
+        if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
+            return
         keys = self.keys()
         with open(path, "w", newline="") as f:
             writer = csv.writer(f)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -15,10 +17,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from .._checks import Boolean, CallableC, InstanceOf, Interval, NoneOk, check
-from ..callbacks.early_stopping import EarlyStopping, StopReason
+from ..callbacks.early_stopping import _CODES, _REASONS, EarlyStopping, ReducedMetrics, StopReason
 from ..errors import ConfigError, format_value
+from . import checkpoint as ckpt
+from . import distributed as ddp
 from .data import Source, TensorSource, as_source
 from .history import History
 from .regularization import Plan, make_plan, regularized, weight_tensors
@@ -45,7 +50,7 @@ def _known(loss: Any, kinds: tuple[Any, ...]) -> bool:
     return any(loss is k or (isinstance(k, type) and isinstance(loss, k)) for k in kinds)
 
 
-def _resolve_device(device: Any, model: nn.Module) -> torch.device:
+def _resolve_device(device: Any, model: nn.Module, world: ddp.World) -> torch.device:
     if isinstance(device, torch.device):
         return device
     if not isinstance(device, str):
@@ -54,6 +59,8 @@ def _resolve_device(device: Any, model: nn.Module) -> torch.device:
         for p in model.parameters():
             if p.device.type != "cpu":
                 return p.device
+        if world.backend == "nccl" or (world.active and torch.cuda.is_available()):
+            return ddp.local_cuda_device()  # one GPU per rank
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         resolved = torch.device(device)
@@ -72,6 +79,22 @@ def _device_error(device: Any) -> ConfigError:
         f"The 'device' parameter of fit must be 'auto', a device name such as 'cpu' or "
         f"'cuda:0', or a torch.device. Got {format_value(device)} instead."
     )
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _describe(obj: Any) -> str:
+    """``repr`` without memory addresses (stable from one process to the next)."""
+    return _ADDRESS.sub("", repr(obj))
+
+
+def _describe_optimizer(opt: Any) -> str:
+    head = type(opt).__name__
+    if type(opt).__repr__ is not torch.optim.Optimizer.__repr__:
+        head = _describe(opt)  # e.g. WeightDecay(SGD, weight_decay=..., mode=...)
+    defaults = {k: v for k, v in getattr(opt, "defaults", {}).items() if k != "params"}
+    return f"{head} {sorted(defaults.items(), key=lambda kv: kv[0])}"
 
 
 def _is_scheduler(obj: Any) -> bool:
@@ -117,6 +140,11 @@ class _Progress:
                 parts.append(f"{key} {row[key]:.4f}")
         self.bar.update(self.task, advance=1, info="  ".join(parts))
 
+    def skip(self, epochs: int) -> None:
+        """Epochs already run (a resumed checkpoint)."""
+        if self.bar is not None and epochs:
+            self.bar.update(self.task, advance=epochs, info="resumed")
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
@@ -140,6 +168,7 @@ class Loop:
         device: Any = "auto",
         seed: int | None = None,
         progress: bool = True,
+        checkpoint: str | os.PathLike[str] | None = None,
     ) -> None:
         check(_OWNER, "model", model, InstanceOf(nn.Module, description="a torch.nn.Module"))
         check(_OWNER, "epochs", epochs, Interval(int, 1, None))
@@ -147,6 +176,13 @@ class Loop:
         check(_OWNER, "loss", loss, NoneOk(), CallableC())
         check(_OWNER, "seed", seed, NoneOk(), Interval(int, 0, None))
         check(_OWNER, "progress", progress, Boolean())
+        check(
+            _OWNER,
+            "checkpoint",
+            checkpoint,
+            NoneOk(),
+            InstanceOf(str, os.PathLike, description="a file path"),
+        )
         if not isinstance(callbacks, (list, tuple)):
             callbacks = [callbacks]
         for cb in callbacks:
@@ -157,34 +193,66 @@ class Loop:
                     f"{format_value(cb)} instead."
                 )
 
+        # Data parallel: the network trained is a DDP wrapper (given, or made here) around
+        # `module`, the model that is evaluated, regularized, snapshotted and saved.
         self.model = model
+        self.ddp: DistributedDataParallel | None = None
+        module = model
+        if isinstance(model, DistributedDataParallel):
+            self.ddp, module = model, model.module
+        self.module: nn.Module = module
+        world = ddp.current_world()
+        self.device = _resolve_device(device, module, world)
+        if world.backend == "nccl" and self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+            world = ddp.current_world()  # collectives on this rank's GPU
+        self.world = world
         self.epochs = int(epochs)
         self.seed = seed
         self.progress = progress
-        self.device = _resolve_device(device, model)
-        model.to(self.device)
+        module.to(self.device)
+        if world.active and self.ddp is None:
+            ids = [self.device] if self.device.type == "cuda" else None
+            self.ddp = DistributedDataParallel(module, device_ids=ids)  # broadcasts rank 0's
+        self.net: nn.Module = self.ddp if self.ddp is not None else module
+
+        self.checkpoint: str | None = None if checkpoint is None else os.fspath(checkpoint)
+        self.saved: dict[str, Any] | None = None
+        if self.checkpoint is not None:
+            self.saved = ckpt.load(self.checkpoint)
 
         # Randomness: one seed fans out into independent streams (shuffling, augmentation, and
-        # the global RNG that dropout and DataLoader shuffling draw from).
+        # the global RNG that dropout and DataLoader shuffling draw from). Under torch.distributed
+        # the ranks share rank 0's seed (drawn when None, or kept in the checkpoint): the same
+        # shuffling, and augmentation and dropout streams offset by the rank.
+        if world.active:
+            wanted = seed
+            if wanted is None and self.saved is not None:
+                wanted = int(self.saved["seed"])
+            seed = ddp.agree_seed(wanted, world)
+        self.run_seed = seed
         self.shuffle_gen: torch.Generator | None = None
         self.aug_gen: torch.Generator | None = None
         self.global_seed: int | None = None
+        s_shuffle = 0
         if seed is not None:
             base = torch.Generator().manual_seed(int(seed))
             s_shuffle, s_aug, s_global = torch.randint(0, 2**62, (3,), generator=base).tolist()
             self.shuffle_gen = torch.Generator().manual_seed(s_shuffle)
-            self.aug_gen = torch.Generator(device=self.device).manual_seed(s_aug)
-            self.global_seed = s_global
+            self.aug_gen = torch.Generator(device=self.device).manual_seed(s_aug + world.rank)
+            self.global_seed = s_global + world.rank
 
-        self.train_source: Source = as_source(train, "train", self.device, self.shuffle_gen, True)
+        self.train_source: Source = as_source(
+            train, "train", self.device, self.shuffle_gen, True, world, s_shuffle
+        )
         self.val_source: Source | None = (
-            None if val is None else as_source(val, "val", self.device, None, False)
+            None if val is None else as_source(val, "val", self.device, None, False, world)
         )
 
         self.plan: Plan = make_plan(regularization)
         needs_params = self.plan.penalties or self.plan.proximal or self.plan.constraints
-        self.reg_params: list[torch.Tensor] = regularized(model) if needs_params else []
-        self.weights = weight_tensors(model)
+        self.reg_params: list[torch.Tensor] = regularized(module) if needs_params else []
+        self.weights = weight_tensors(module)
 
         self.optimizer = self._make_optimizer(optimizer, float(lr))
         self.schedulers = [cb for cb in callbacks if _is_scheduler(cb)]
@@ -197,20 +265,28 @@ class Loop:
         self._range_checked: set[str] = set()
         self.acc_dtype = torch.float32 if self.device.type == "mps" else torch.float64
 
-        # The run's state: the next epoch to run and what has been measured so far.
+        # The run's state: the next epoch to run, what has been measured so far, and why (and
+        # by which callback) the run stopped.
         self.epoch = 0
         self.rows: list[dict[str, Any]] = []
         self.stop_reason: StopReason | None = None
+        self.stopper: int | None = None
+
+        self.fingerprint: dict[str, Any] = {}
+        if self.checkpoint is not None:
+            self.fingerprint = self._fingerprint()
+            if self.saved is not None:
+                ckpt.check_fingerprint(self.checkpoint, self.saved["fingerprint"], self.fingerprint)
 
     # -- set-up ------------------------------------------------------------------------------
 
     def _make_optimizer(self, optimizer: Any, lr: float) -> Any:
         if optimizer is None:
-            return torch.optim.Adam(self.model.parameters(), lr=lr)
+            return torch.optim.Adam(self.module.parameters(), lr=lr)
         if isinstance(optimizer, torch.optim.Optimizer):
             return optimizer
         if callable(optimizer):  # an optimizer class or factory: called with (params, lr=lr)
-            made = optimizer(self.model.parameters(), lr=lr)
+            made = optimizer(self.module.parameters(), lr=lr)
             if callable(getattr(made, "step", None)) and hasattr(made, "param_groups"):
                 return made
         raise ConfigError(
@@ -300,12 +376,12 @@ class Loop:
     # -- one epoch ---------------------------------------------------------------------------
 
     def _train_epoch(self) -> tuple[list[torch.Tensor], list[int]]:
-        model, opt, plan, params = self.model, self.optimizer, self.plan, self.reg_params
+        model, opt, plan, params = self.net, self.optimizer, self.plan, self.reg_params
         model.train()
         losses: list[torch.Tensor] = []
         counts: list[int] = []
         for x, y in self.train_source.train_batches(self.shuffle_gen):
-            if self.task is None:
+            if self.loss_fn is None:
                 self._set_task(y)
             assert self.loss_fn is not None
             x, y = self._transform(x, y)
@@ -334,7 +410,7 @@ class Loop:
     @torch.no_grad()
     def _evaluate(self, name: str, source: Source) -> tuple[list[torch.Tensor], list[int], int]:
         """Per-batch mean losses and correct counts in eval mode, without synchronising."""
-        model = self.model
+        model = self.module
         assert self.loss_fn is not None
         values: list[torch.Tensor] = []
         counts: list[int] = []
@@ -356,7 +432,9 @@ class Loop:
 
     def _measure(self, epoch: int, seconds_from: float) -> dict[str, Any]:
         running, train_counts = self._train_epoch()
-        self.model.eval()
+        if self.world.active and self.ddp is not None:
+            ddp.broadcast_buffers(self.module, self.world)
+        self.module.eval()
         tr_vals, tr_counts, tr_total = self._evaluate("train", self.train_source)
         va: tuple[list[torch.Tensor], list[int], int] | None = None
         if self.val_source is not None:
@@ -372,24 +450,43 @@ class Loop:
                 extra.append(torch.stack([p(params) for p in self.plan.penalties]).sum())
         # One device-to-host copy per epoch for every number of the row.
         parts = [*running, *tr_vals, *(va[0] if va else []), *extra]
-        flat = torch.stack([t.to(self.acc_dtype) for t in parts]).cpu().tolist()
+        flat = torch.stack([t.to(self.acc_dtype) for t in parts]).cpu().tolist() if parts else []
         it: Iterator[float] = iter(flat)
+        scored = self.task in ("classification", "binary")
 
-        def mean_loss(counts: list[int]) -> float:
-            return math.fsum(next(it) * n for n in counts) / sum(counts)
+        # Per-batch rows (mean loss[, correct], count): combined as one process would.
+        def rows(counts: list[int]) -> list[tuple[float, ...]]:
+            if scored:
+                return [(next(it), next(it), n) for n in counts]
+            return [(next(it), n) for n in counts]
 
-        def loss_acc(counts: list[int], total: int) -> tuple[float, float | None]:
-            if self.task not in ("classification", "binary"):
-                return mean_loss(counts), None
-            pairs = [(next(it), next(it)) for _ in counts]
-            loss = math.fsum(v * n for (v, _), n in zip(pairs, counts)) / sum(counts)
-            return loss, math.fsum(c for _, c in pairs) / total
+        run_rows: list[tuple[float, ...]] = [(next(it), n) for n in train_counts]
+        tr_rows = rows(tr_counts)
+        va_rows = rows(va[1]) if va is not None else []
+        totals: list[tuple[float, ...]] = [(tr_total, va[2] if va is not None else 0, 1)]
+        if self.world.active:
+            width = 3 if scored else 2
+            run_rows, tr_rows, va_rows, totals = ddp.gather_rows(
+                [run_rows, tr_rows, va_rows, totals], [2, width, width, 3], self.world
+            )
+            tr_total = int(sum(t[0] for t in totals))
+            va_total = int(sum(t[1] for t in totals))
+        else:
+            va_total = va[2] if va is not None else 0
 
-        loss = mean_loss(train_counts)
-        train_loss, train_acc = loss_acc(tr_counts, tr_total)
+        def mean_loss(batches: list[tuple[float, ...]]) -> float:
+            return math.fsum(r[0] * r[-1] for r in batches) / sum(r[-1] for r in batches)
+
+        def loss_acc(batches: list[tuple[float, ...]], total: int) -> tuple[float, float | None]:
+            if not scored:
+                return mean_loss(batches), None
+            return mean_loss(batches), math.fsum(r[1] for r in batches) / total
+
+        loss = mean_loss(run_rows)
+        train_loss, train_acc = loss_acc(tr_rows, tr_total)
         val_loss = val_acc = None
         if va is not None:
-            val_loss, val_acc = loss_acc(va[1], va[2])
+            val_loss, val_acc = loss_acc(va_rows, va_total)
         weight_norm = sparsity = None
         if self.weights:
             weight_norm = next(it)
@@ -418,7 +515,8 @@ class Loop:
 
     # -- decisions -----------------------------------------------------------------------------
 
-    def _step_callbacks(self, row: dict[str, Any]) -> tuple[bool, Any]:
+    def _step_callbacks(self, row: dict[str, Any]) -> tuple[StopReason | None, int | None]:
+        """Schedulers step, then callbacks decide; under torch.distributed all ranks agree."""
         for sched in self.schedulers:
             if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 value = row["val_loss"] if row["val_loss"] is not None else row["train_loss"]
@@ -426,10 +524,18 @@ class Loop:
             else:
                 sched.step()
         stopper = None
-        for cb in self.callbacks:
-            if bool(cb.step(dict(row), self.model)) and stopper is None:
-                stopper = cb
-        return stopper is not None, stopper
+        for i, cb in enumerate(self.callbacks):
+            # The row holds metrics over all ranks already: EarlyStopping must not average it.
+            metrics = ReducedMetrics(row) if self.world.active else dict(row)
+            if bool(cb.step(metrics, self.module)) and stopper is None:
+                stopper = i
+        reason: StopReason | None = None
+        if stopper is not None:
+            found = getattr(self.callbacks[stopper], "stop_reason", None)
+            reason = found if isinstance(found, StopReason) else StopReason.CALLBACK
+        if self.world.active:
+            reason = _REASONS[ddp.max_code(_CODES[reason], self.world)]
+        return reason, stopper
 
     def _best_epoch(self) -> int | None:
         for cb in self.callbacks:
@@ -446,42 +552,123 @@ class Loop:
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         return torch.random.fork_rng(devices=devices)
 
+    # -- checkpoints ---------------------------------------------------------------------------
+
+    def _fingerprint(self) -> dict[str, Any]:
+        """What a resumed run must share with the run that wrote the checkpoint."""
+        model = [
+            f"{k} {tuple(v.shape)} {v.dtype}" if isinstance(v, torch.Tensor) else k
+            for k, v in self.module.state_dict().items()
+        ]
+        return {
+            "model": model,
+            "optimizer": _describe_optimizer(self.optimizer),
+            "schedulers": [type(s).__name__ for s in self.schedulers],
+            "callbacks": [_describe(cb) for cb in self.callbacks],
+            "regularization": [_ADDRESS.sub("", line) for line in self.plan.describe()],
+            "loss": "default" if self.user_loss is None else _describe(self.user_loss),
+            "seed": repr(self.seed),
+            "world_size": self.world.size,
+            "train": self.train_source.describe(),
+            "val": "None" if self.val_source is None else self.val_source.describe(),
+        }
+
+    def _generators(self) -> dict[str, torch.Generator | None]:
+        gens: dict[str, torch.Generator | None] = {
+            "shuffle": self.shuffle_gen,
+            "augment": self.aug_gen,
+        }
+        sources = [("train", self.train_source), ("val", self.val_source)]
+        for name, source in sources:
+            for i, g in enumerate(source.generators() if source is not None else []):
+                gens[f"{name}{i}"] = g
+        return gens
+
+    def _save(self) -> None:
+        assert self.checkpoint is not None
+        rng = ckpt.get_rng(self._generators(), self.device)
+        rngs = ddp.all_gather_objects(rng, self.world) if self.world.active else [rng]
+        if self.world.rank != 0:
+            return
+        cbs = []
+        for cb in self.callbacks:
+            sd = getattr(cb, "state_dict", None)
+            cbs.append(
+                ckpt.plain(sd(), f"the callback {type(cb).__name__}") if callable(sd) else None
+            )
+        state = {
+            "format": ckpt.FORMAT,
+            "epoch": self.epoch,
+            "seed": self.run_seed,
+            "fingerprint": self.fingerprint,
+            "model": self.module.state_dict(),
+            "optimizer": ckpt.plain(self.optimizer.state_dict(), "the optimizer"),
+            "schedulers": [
+                ckpt.plain(s.state_dict(), f"the scheduler {type(s).__name__}")
+                for s in self.schedulers
+            ],
+            "callbacks": cbs,
+            "rng": rngs,
+            "history": {"rows": ckpt.plain(self.rows, "the History"), "task": self.task},
+            "stop_reason": None if self.stop_reason is None else self.stop_reason.value,
+            "stopper": self.stopper,
+        }
+        ckpt.save(self.checkpoint, state)
+
+    def _resume(self) -> None:
+        """Continue from the checkpoint read at set-up (model, optimizer, ..., RNG, History)."""
+        state = self.saved
+        if state is None:
+            return
+        self.module.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for sched, sd in zip(self.schedulers, state["schedulers"]):
+            sched.load_state_dict(sd)
+        for cb, sd in zip(self.callbacks, state["callbacks"]):
+            if sd is not None and callable(getattr(cb, "load_state_dict", None)):
+                cb.load_state_dict(sd)
+        ckpt.set_rng(state["rng"][self.world.rank], self._generators(), self.device)
+        self.epoch = int(state["epoch"])
+        self.rows = [dict(r) for r in state["history"]["rows"]]
+        self.task = state["history"]["task"]
+        reason = state["stop_reason"]
+        self.stop_reason = None if reason is None else StopReason(reason)
+        self.stopper = state["stopper"]
+
+    # -- the run -------------------------------------------------------------------------------
+
     def run(self) -> History:
         """Train for the remaining epochs (or until a stop) and return the History."""
         was_training = self.model.training
-        bar = _Progress(self.progress, self.epochs)
-        stopper: Any = None
+        bar = _Progress(self.progress and self.world.rank == 0, self.epochs)
         try:
             with self._rng():
                 if self.global_seed is not None:
                     torch.manual_seed(self.global_seed)
-                while self.epoch < self.epochs:
+                self._resume()
+                bar.skip(self.epoch)
+                while self.stop_reason is None and self.epoch < self.epochs:
                     start = time.perf_counter()
+                    self.train_source.set_epoch(self.epoch)
                     row = self._measure(self.epoch, start)
                     self.rows.append(row)
                     self.epoch += 1
                     bar.update(row)
                     if not math.isfinite(row["loss"]):
                         self.stop_reason = StopReason.NON_FINITE
-                        break
-                    stop, stopper = self._step_callbacks(row)
-                    if stop:
-                        reason = getattr(stopper, "stop_reason", None)
-                        self.stop_reason = (
-                            reason if isinstance(reason, StopReason) else StopReason.CALLBACK
-                        )
-                        break
-                else:
-                    self.stop_reason = StopReason.COMPLETED
-            for cb in self.callbacks:
-                if cb is not stopper and callable(getattr(cb, "finish", None)):
-                    cb.finish(self.model)
+                    else:
+                        self.stop_reason, self.stopper = self._step_callbacks(row)
+                    if self.checkpoint is not None:
+                        self._save()
+            for i, cb in enumerate(self.callbacks):
+                if i != self.stopper and callable(getattr(cb, "finish", None)):
+                    cb.finish(self.module)
         finally:
             bar.close()
             self.model.train(was_training)
         return History(
             self.rows,
             best_epoch=self._best_epoch(),
-            stop_reason=self.stop_reason,
+            stop_reason=self.stop_reason or StopReason.COMPLETED,
             task=self.task or "classification",
         )

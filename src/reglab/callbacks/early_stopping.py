@@ -96,6 +96,14 @@ def _to_float(value: Any, owner: str) -> float:
         ) from None
 
 
+class ReducedMetrics(dict):  # type: ignore[type-arg]
+    """Metrics that already hold every rank's data (``fit`` passes its rows as these).
+
+    Under torch.distributed, :meth:`EarlyStopping.step` averages a plain value over the ranks;
+    these it takes as they are (averaging equal values could still move the last bit).
+    """
+
+
 _Slot = tuple[dict[str, Any], str, torch.Tensor]
 
 
@@ -420,7 +428,7 @@ class EarlyStopping:
             )
         current = self._value(value_or_metrics)
         world = _dist_world()
-        if world > 1:
+        if world > 1 and not isinstance(value_or_metrics, ReducedMetrics):
             current = self._all_mean(current, world)
         epoch = self.epoch
         reason = self._decide(current, epoch, model)
