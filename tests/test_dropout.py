@@ -145,7 +145,8 @@ def test_drop_rate_inside_binomial_999_interval(p: float, seed: int) -> None:
 
 
 def test_each_16_bit_lane_of_a_random_word_is_a_fair_draw() -> None:
-    # A 63-bit word (torch's default random_ range on int64) would keep every 4th draw at p=0.5.
+    # A word with a constant top bit (torch's default random_ range on int64 stops at 2**63 - 1)
+    # would keep every 4th draw at p=0.5.
     n = 1 << 20
     dropped = ~keep_mask((n // 4, 4), 0.5, generator=gen(2))
     lo, hi = ref.binomial_interval(n // 4, 0.5)
@@ -169,6 +170,21 @@ def test_same_seed_same_mask_and_different_seeds_differ() -> None:
     c = dropout(x, 0.5, generator=gen(6))
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
+
+
+def test_mask_does_not_depend_on_the_number_of_threads() -> None:
+    # Large masks are drawn in fixed, independently seeded chunks by several threads.
+    threads = torch.get_num_threads()
+    masks = []
+    try:
+        for t in (1, 2, 3):
+            torch.set_num_threads(t)
+            masks.append(keep_mask((3, 1 << 19), 0.3, generator=gen(8)))
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(masks[0], masks[1]) and torch.equal(masks[0], masks[2])
+    lo, hi = ref.binomial_interval(masks[0].numel(), 0.3)
+    assert lo <= 1 - masks[0].double().mean().item() <= hi
 
 
 def test_global_generator_is_used_without_generator() -> None:
