@@ -45,6 +45,7 @@ _EXPORTS: dict[str, str] = {}
 _SUBMODULES = (
     "augment",
     "callbacks",
+    "constraints",
     "data",
     "functional",
     "init",
