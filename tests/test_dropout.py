@@ -144,6 +144,16 @@ def test_drop_rate_inside_binomial_999_interval(p: float, seed: int) -> None:
     assert lo <= (y == 0).double().mean().item() <= hi
 
 
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+def test_drop_rate_of_small_masks_inside_binomial_999_interval(p: float) -> None:
+    # Masks of at most 8192 elements come from torch's generator directly (no numpy seeding).
+    g = gen(3)
+    masks = torch.stack([keep_mask((64, 128), p, generator=g) for _ in range(64)])
+    lo, hi = ref.binomial_interval(masks.numel(), p)
+    assert lo <= 1 - masks.double().mean().item() <= hi
+    assert not torch.equal(masks[0], masks[1])
+
+
 def test_each_16_bit_lane_of_a_random_word_is_a_fair_draw() -> None:
     # A word with a constant top bit (torch's default random_ range on int64 stops at 2**63 - 1)
     # would keep every 4th draw at p=0.5.

@@ -33,10 +33,10 @@ def varying_dims(y: torch.Tensor) -> set[int]:
 # (ours, torch's, input shape, dims the mask varies over: batch and channel, or channel only)
 FEATURE = [
     (rl.nn.Dropout1d, nn.Dropout1d, (6, 5, 7), {0, 1}),
-    (rl.nn.Dropout1d, nn.Dropout1d, (5, 7), {0}),
+    (rl.nn.Dropout1d, nn.Dropout1d, (16, 7), {0}),
     (rl.nn.Dropout2d, nn.Dropout2d, (6, 5, 3, 4), {0, 1}),
     (rl.nn.Dropout3d, nn.Dropout3d, (6, 5, 2, 3, 4), {0, 1}),
-    (rl.nn.Dropout3d, nn.Dropout3d, (5, 2, 3, 4), {0}),
+    (rl.nn.Dropout3d, nn.Dropout3d, (16, 2, 3, 4), {0}),
 ]
 FEATURE_IDS = [f"{c[0].__name__}-{len(c[2])}d" for c in FEATURE]
 

@@ -67,6 +67,7 @@ _LEVELS = 1 << 16  # p is quantised to multiples of 2**-16 (rounded, so the erro
 # Elements per independently seeded chunk of a mask. Fixed, so that a mask depends only on the
 # seed and the shape, never on how many threads drew it.
 _CHUNK = 1 << 18
+_SMALL = 1 << 13  # up to this many elements, torch's generator alone is quicker
 _pool_lock = threading.Lock()
 _pool: tuple[int, ThreadPoolExecutor] | None = None
 
@@ -104,6 +105,11 @@ def _keep_mask_cpu(
         return torch.ones(shape, dtype=torch.bool)
     if k >= _LEVELS:
         return torch.zeros(shape, dtype=torch.bool)
+    threshold = k - _LEVELS // 2
+    if n <= _SMALL:
+        # Small masks: torch's generator directly costs less than seeding numpy. randint draws
+        # one 32-bit word per element and 2**32 is a multiple of 2**16, so draws are uniform.
+        return torch.randint(_LEVELS, shape, generator=generator) >= k
     # One 63-bit seed from the torch generator (so torch.manual_seed and explicit generators
     # govern the mask) expanded by numpy's SFC64, which is about twice as fast as torch's serial
     # mt19937 and, unlike it, can run in several threads at once.
@@ -111,7 +117,6 @@ def _keep_mask_cpu(
     keep = np.empty(n, dtype=np.bool_)
     chunks = -(-n // _CHUNK)
     workers = min(torch.get_num_threads(), chunks, 4)
-    threshold = k - _LEVELS // 2
     if workers <= 1:
         _fill_keep(keep, seed, range(chunks), threshold)
     else:
@@ -135,7 +140,8 @@ def keep_mask(
     """Boolean mask of ``shape`` whose entries are ``False`` (dropped) with probability ``p``.
 
     On CPU the probability is ``round(p * 2**16) / 2**16`` (within 2**-17 of ``p``), drawn from
-    16-bit slices of 64-bit random words; elsewhere it is ``rand(shape) >= p``.
+    16-bit slices of 64-bit random words; the mask depends on the generator's state and the shape
+    only (not on the number of threads). Elsewhere it is ``rand(shape) >= p``.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
