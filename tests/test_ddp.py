@@ -27,8 +27,9 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset, WeightedRandomSampler
 
+from reglab import ConfigError
 from reglab.callbacks import EarlyStopping, StopReason
 from reglab.train import EVAL_BATCH_SIZE, History, fit
 
@@ -231,3 +232,68 @@ def test_distributed_checkpoint_resumes_bitwise(ranks) -> None:
         assert rows_r == rows_s and len(rows_r) == 4
         for k, v in state_s.items():
             assert torch.equal(state_r[k], v), (rank, k)
+
+
+# ---------------------------------------------------------------------------- shards, no processes
+
+
+@pytest.mark.parametrize(("n", "world"), [(7, 3), (8, 2), (2, 3), (10, 4)])
+def test_tensor_shards_are_torch_distributed_sampler_shards(n: int, world: int) -> None:
+    from reglab._train.distributed import World, shard_indices
+
+    for rank in range(world):
+        sampler = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=True, seed=4)
+        sampler.set_epoch(2)  # DistributedSampler seeds its permutation with seed + epoch
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(4 + 2))
+        assert shard_indices(perm, World(rank, world)).tolist() == list(sampler)
+
+
+def test_each_rank_gets_its_shard_of_tensors_and_loaders() -> None:
+    from reglab._train.data import LoaderSource, TensorSource
+    from reglab._train.distributed import World
+
+    n = 2500  # 3 evaluation batches of EVAL_BATCH_SIZE over 2 ranks: 2 + 1
+    X = torch.arange(n, dtype=torch.float32).unsqueeze(1)
+    y = torch.zeros(n, dtype=torch.long)
+    cpu = torch.device("cpu")
+    seen_train, seen_eval = [], []
+    for rank in range(WORLD):
+        src = TensorSource(X, y, cpu, World(rank, WORLD))
+        seen_train.append(torch.cat([x for x, _ in src.train_batches(torch.Generator())]))
+        seen_eval += [x.squeeze(1) for x, _ in src.eval_batches()]
+    assert [len(s) for s in seen_train] == [n // 2, n // 2]
+    assert sorted(torch.cat(seen_train).squeeze(1).long().tolist()) == list(range(n))
+    assert torch.equal(torch.sort(torch.cat(seen_eval)).values, X.squeeze(1))
+    assert sorted(len(b) for b in seen_eval) == [n - 2 * EVAL_BATCH_SIZE] + [EVAL_BATCH_SIZE] * 2
+
+    data = TensorDataset(X[:101], y[:101])
+    loader = DataLoader(data, batch_size=10, shuffle=True)
+    batches, evals = [], []
+    for rank in range(WORLD):
+        src = LoaderSource(loader, "train", cpu, World(rank, WORLD), shuffle_seed=7)
+        sampler = src.train_loader.sampler  # type: ignore[attr-defined]
+        assert isinstance(sampler, DistributedSampler) and sampler.shuffle and sampler.seed == 7
+        src.set_epoch(3)
+        assert sampler.epoch == 3
+        batches.append([x.squeeze(1).long().tolist() for x, _ in src.train_batches(None)])
+        evals += [x.squeeze(1).long().tolist() for x, _ in src.eval_batches()]
+    assert len(batches[0]) == len(batches[1]) == 6  # 51 samples each (one repeated), by 10
+    assert {i for b in batches[0] + batches[1] for i in b} == set(range(101))
+    # evaluation: the single-process batches of 10 in dataset order, split between the ranks
+    assert sorted(evals) == [list(range(i, min(i + 10, 101))) for i in range(0, 101, 10)]
+
+
+def test_a_loader_fit_cannot_shard_is_a_one_line_error() -> None:
+    from reglab._train.distributed import World, train_loader
+
+    data = TensorDataset(torch.zeros(4, 1), torch.zeros(4))
+    weighted = DataLoader(data, sampler=WeightedRandomSampler([1.0] * 4, 4), batch_size=2)
+    with pytest.raises(ConfigError) as info:
+        train_loader(weighted, "train", World(0, 2), seed=0)
+    assert str(info.value) == (
+        "fit cannot shard 'train' over 2 ranks: its DataLoader uses the sampler "
+        "WeightedRandomSampler (fit shards sequential or shuffled DataLoaders). Pass a "
+        "DataLoader with a torch.utils.data.DistributedSampler instead."
+    )
+    ready = DataLoader(data, sampler=DistributedSampler(data, num_replicas=2, rank=0))
+    assert train_loader(ready, "train", World(0, 2), seed=0) is ready
