@@ -231,6 +231,14 @@ def test_gradcheck_float64(scaling: str, inplace: bool) -> None:
     assert torch.autograd.gradgradcheck(fn, (x,))
 
 
+def test_torch_func_grad_matches_autograd() -> None:
+    x = torch.randn(7, 5, dtype=torch.float64, generator=gen(0))
+    via_func = torch.func.grad(lambda t: dropout(t, 0.3, generator=gen(1)).pow(2).sum())(x)
+    leaf = x.clone().requires_grad_(True)
+    dropout(leaf, 0.3, generator=gen(1)).pow(2).sum().backward()
+    torch.testing.assert_close(via_func, leaf.grad, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("scaling", ["inverted", "classic"])
 def test_inplace_writes_into_input(training: bool, scaling: str) -> None:

@@ -172,16 +172,22 @@ def _masked_scale(x: torch.Tensor, mask: torch.Tensor, scale: float) -> torch.Te
 class _MaskedScale(torch.autograd.Function):
     """``x * mask * scale`` that saves only the boolean mask (1 byte per element)."""
 
+    generate_vmap_rule = True  # the separate setup_context also lets torch.func transforms in
+
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, mask: torch.Tensor, scale: float) -> torch.Tensor:
+    def forward(x: torch.Tensor, mask: torch.Tensor, scale: float) -> torch.Tensor:
+        return _masked_scale(x, mask, scale)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+        _, mask, scale = inputs
         ctx.save_for_backward(mask)
         ctx.scale = scale
-        return _masked_scale(x, mask, scale)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None]:
         (mask,) = ctx.saved_tensors
-        return _masked_scale(grad, mask, ctx.scale), None, None
+        return _MaskedScale.apply(grad, mask, ctx.scale), None, None
 
 
 class _MaskedScaleInplace(torch.autograd.Function):
