@@ -33,8 +33,8 @@ def test_cnn_layer_order_follows_norm_position(norm, position):
     block = [n, "ReLU"] if position == "before" else ["ReLU", n]
     dense = [dense_norm, "ReLU"] if position == "before" else ["ReLU", dense_norm]
     assert names == [
-        "Conv2d", *block, "MaxPool2d",
-        "Conv2d", *block, "MaxPool2d",
+        "Conv2d", *block, "AvgPool2d",
+        "Conv2d", *block, "AvgPool2d",
         "Flatten", "Linear", *dense, "Dropout", "Linear",
     ]  # fmt: skip
 
@@ -81,10 +81,13 @@ def test_bias_dropped_only_when_a_norm_follows_the_linear_layer():
 
 def test_pool_choice():
     avg = SmallCNN(Recipe(width=4, pool="avg"), (1, 8, 8), 10)
+    mx = SmallCNN(Recipe(width=4, pool="max"), (1, 8, 8), 10)
     assert _names(avg).count("AvgPool2d") == 2 and "MaxPool2d" not in _names(avg)
+    assert _names(mx).count("MaxPool2d") == 2 and "AvgPool2d" not in _names(mx)
     x = torch.zeros(1, 1, 8, 8)
     x[0, 0, 0, 0] = 4.0
-    assert float(avg[2](x)[0, 0, 0, 0]) == 1.0  # the mean of a 2x2 window, not its max
+    assert float(avg[2](x)[0, 0, 0, 0]) == 1.0  # the mean of a 2x2 window
+    assert float(mx[2](x)[0, 0, 0, 0]) == 4.0  # its max
 
 
 def test_cnn_shapes_width_depth_and_odd_sizes():
@@ -98,7 +101,7 @@ def test_cnn_shapes_width_depth_and_odd_sizes():
     assert (lin[0].in_features, lin[0].out_features) == (32, 32)
     # pooling stops at a side of 1
     tiny = SmallCNN(Recipe(width=2, depth=3), (1, 2, 2), 2)
-    assert sum(isinstance(c, nn.MaxPool2d) for c in tiny.children()) == 1
+    assert sum(isinstance(c, nn.AvgPool2d) for c in tiny.children()) == 1
     assert tiny(torch.zeros(1, 1, 2, 2)).shape == (1, 2)
 
 
@@ -136,7 +139,7 @@ def test_init_scheme_is_applied(scheme):
     for a, b in zip(m.parameters(), ref.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     w = next(c for c in m.children() if isinstance(c, nn.Linear)).weight.detach()
-    assert float(m[0].bias.abs().sum()) == 0.0
+    assert float(m[0].bias.detach().abs().sum()) == 0.0
     if scheme == "orthogonal":  # ReLU gain sqrt(2): rows orthogonal with squared norm 2
         torch.testing.assert_close(w @ w.T, 2 * torch.eye(64), atol=1e-4, rtol=0)
     else:

@@ -71,10 +71,10 @@ def test_default_recipe_is_unregularized_and_matches_baseline():
 def test_builtins_switch_on_one_technique_each():
     expected = {
         "baseline": "(no regularization)",
-        "dropout": "dropout=0.3",
-        "weight_decay": "weight_decay=0.05",
+        "dropout": "dropout=0.5",
+        "weight_decay": "weight_decay=0.5",
         "batchnorm": "norm=batch",
-        "augment": "augment=affine",
+        "augment": "augment=affine,augment_p=0.5",
         "early_stopping": "early_stopping=10",
     }
     assert list(BUILTIN_RECIPES) == [*expected, "all"]

@@ -84,7 +84,7 @@ def test_proximal_l1_gives_exact_zeros_where_baseline_has_none(digits):
 
 def test_early_stopping_restores_the_best_epoch(digits):
     # A learning rate this high makes the validation loss rise after a few epochs.
-    r = SMALL.replace(epochs=12, lr=0.05, lr_schedule="constant", early_stopping=1)
+    r = SMALL.replace(epochs=8, width=4, lr=0.05, lr_schedule="constant", early_stopping=1)
     res = run_cell(r, 0, digits)
     val = [row["val_loss"] for row in res.history]
     assert res.best_epoch == min(range(len(val)), key=val.__getitem__)

@@ -169,14 +169,14 @@ class Recipe:
     label_smoothing: float = 0.0
     early_stopping: int | None = None
     epochs: int = 60
-    lr: float = 3e-3
+    lr: float = 5e-3
     lr_schedule: str = "cosine"
     optimizer: str = "adam"
     momentum: float = 0.9
     batch_size: int = 50
     width: int = 32
     depth: int = 2
-    pool: str = "max"
+    pool: str = "avg"
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -406,7 +406,7 @@ class Recipe:
 
         Example:
             >>> BUILTIN_RECIPES["dropout"].summary()
-            'dropout=0.3'
+            'dropout=0.5'
         """
         default = Recipe()
         diff = [
@@ -572,36 +572,47 @@ def _image_augmentation(A: Any, name: str, m: float, size: tuple[int, int] | Non
 
 
 def _builtins() -> dict[str, Recipe]:
+    # Strengths chosen on the default study (digits, 200 training labels, small CNN, 60 epochs,
+    # Adam 5e-3 with cosine decay) by validation accuracy; see the lab notes for the numbers.
     base = Recipe(name="baseline", description="no regularization")
+    affine = {"augment": "affine", "augment_magnitude": 1.0, "augment_p": 0.5}
     return {
         "baseline": base,
         "dropout": dataclasses.replace(
-            base, name="dropout", dropout=0.3, description="dropout on the hidden dense layer"
+            base, name="dropout", dropout=0.5, description="dropout 0.5 on the hidden dense layer"
         ),
         "weight_decay": dataclasses.replace(
-            base, name="weight_decay", weight_decay=0.05, description="decoupled weight decay"
+            base,
+            name="weight_decay",
+            weight_decay=0.5,
+            description="decoupled weight decay 0.5 on the weights",
         ),
         "batchnorm": dataclasses.replace(
             base, name="batchnorm", norm="batch", description="batch norm before each ReLU"
         ),
         "augment": dataclasses.replace(
-            base, name="augment", augment="affine", description="small random affine transforms"
+            base,
+            name="augment",
+            **affine,  # type: ignore[arg-type]
+            description="random affine transforms (10 deg, 10% shift/scale) on half the samples",
         ),
         "early_stopping": dataclasses.replace(
             base,
             name="early_stopping",
             early_stopping=10,
-            description="stop on the validation loss, best weights restored",
+            description="stop after 10 epochs without a lower validation loss, best weights kept",
         ),
         "all": dataclasses.replace(
             base,
             name="all",
             norm="batch",
-            augment="affine",
+            **affine,  # type: ignore[arg-type]
             dropout=0.1,
-            weight_decay=0.05,
+            weight_decay=0.5,
+            label_smoothing=0.1,
             early_stopping=20,
-            description="batch norm, affine augmentation, dropout, weight decay, early stopping",
+            description="batch norm, affine augmentation, dropout, weight decay, label "
+            "smoothing, early stopping",
         ),
     }
 
