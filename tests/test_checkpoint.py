@@ -296,6 +296,14 @@ def test_files_that_are_not_checkpoints_are_one_line_errors(tmp_path: Path) -> N
         + "it is not a reglab fit checkpoint (no format entry 'reglab.fit.checkpoint/1')."
         + ADVICE
     )
+    partial = tmp_path / "partial.pt"
+    torch.save({"format": "reglab.fit.checkpoint/1", "epoch": 1, "model": {}}, partial)
+    with pytest.raises(ConfigError) as info:
+        _run(partial, 1)
+    assert str(info.value) == (
+        PREFIX.format(path=str(partial)) + "it lacks the entries seed, fingerprint, optimizer, "
+        "schedulers, callbacks, rng, history, stop_reason, stopper." + ADVICE
+    )
     pickled = tmp_path / "pickled.pt"
     torch.save({"obj": StopReason}, pickled)  # a class: refused by weights_only
     with pytest.raises(ConfigError) as info:

@@ -28,6 +28,19 @@ __all__ = ["FORMAT", "check_fingerprint", "get_rng", "load", "plain", "save", "s
 FORMAT = "reglab.fit.checkpoint/1"
 
 _ADVICE = "Remove it or pass another checkpoint path."
+_KEYS = (
+    "epoch",
+    "seed",
+    "fingerprint",
+    "model",
+    "optimizer",
+    "schedulers",
+    "callbacks",
+    "rng",
+    "history",
+    "stop_reason",
+    "stopper",
+)
 
 
 def plain(obj: Any, where: str) -> Any:
@@ -144,6 +157,12 @@ def load(path: str) -> dict[str, Any] | None:
         raise ConfigError(
             f"fit cannot resume from the checkpoint {path!r}: it is not a reglab fit checkpoint "
             f"(no format entry {FORMAT!r}). {_ADVICE}"
+        )
+    missing = [k for k in _KEYS if k not in state]
+    if missing:
+        raise ConfigError(
+            f"fit cannot resume from the checkpoint {path!r}: it lacks the entries "
+            f"{', '.join(missing)}. {_ADVICE}"
         )
     return state
 

@@ -227,7 +227,7 @@ class Loop:
         # shuffling, and augmentation and dropout streams offset by the rank.
         if world.active:
             wanted = seed
-            if wanted is None and self.saved is not None:
+            if wanted is None and self.saved is not None and self.saved["seed"] is not None:
                 wanted = int(self.saved["seed"])
             seed = ddp.agree_seed(wanted, world)
         self.run_seed = seed
