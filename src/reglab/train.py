@@ -83,7 +83,8 @@ def fit(
             (``seconds`` aside) as one never interrupted, bitwise on CPU. The file loads with
             ``torch.load(path, weights_only=True)``. A checkpoint written by a different
             model or configuration is a ``ConfigError``; a finished run's checkpoint returns
-            its History without training. ``epochs`` may grow between runs.
+            its History without training. ``epochs`` may grow between runs. Resuming sets
+            torch's, Python's and NumPy's global RNGs to their saved states.
 
     Distributed (``torchrun``): when ``torch.distributed`` is initialised with more than one
     rank, every rank calls fit the same way. The model is wrapped in
