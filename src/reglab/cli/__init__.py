@@ -15,6 +15,7 @@ from ..errors import ConfigError
 from . import datasets as _datasets
 from . import report as _report
 from . import study as _study
+from . import tune as _tune
 
 __all__ = ["cli", "main"]
 
@@ -26,6 +27,7 @@ def cli() -> None:
 
 
 cli.add_command(_study.study)
+cli.add_command(_tune.tune)
 cli.add_command(_report.report)
 cli.add_command(_datasets.datasets)
 

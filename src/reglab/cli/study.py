@@ -11,13 +11,13 @@ import click
 from ..errors import ConfigError
 
 
-def _size(text: str, name: str) -> int | float:
+def _size(text: str, name: str, command: str = "study") -> int | float:
     """``200`` is a count, ``0.2`` a fraction."""
     try:
         value = float(text)
     except ValueError:
         raise ConfigError(
-            f"The '{name}' option of reglab study must be a count (e.g. 200) or a fraction "
+            f"The '{name}' option of reglab {command} must be a count (e.g. 200) or a fraction "
             f"in (0, 1) (e.g. 0.2). Got {text!r} instead."
         ) from None
     return int(value) if value.is_integer() and value >= 1 else value
@@ -92,7 +92,12 @@ def _recipes(names: str | None, specs: tuple[str, ...]) -> list[Any]:
 )
 @click.option("--seeds", default=3, show_default=True, type=int, help="Seeds per recipe.")
 @click.option("--epochs", default=None, type=int, help="Override each recipe's epoch budget.")
-@click.option("--jobs", default=1, show_default=True, type=int, help="Local worker processes.")
+@click.option(
+    "--jobs",
+    default=None,
+    type=int,
+    help="Local worker processes, this one included (default: one per CPU core).",
+)
 @click.option(
     "--storage",
     default=None,
@@ -130,7 +135,7 @@ def study(
     recipe_specs: tuple[str, ...],
     seeds: int,
     epochs: int | None,
-    jobs: int,
+    jobs: int | None,
     storage: str | None,
     out_dir: Path,
     resume: bool,

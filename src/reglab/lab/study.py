@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_RECIPES",
     "StudyConfig",
     "StudyOutcome",
+    "default_jobs",
     "execute_cell",
     "prepare",
     "run_study",
@@ -352,7 +353,7 @@ def run_study(
     out_dir: str | os.PathLike[str],
     *,
     storage: str | None = None,
-    jobs: int = 1,
+    jobs: int | None = None,
     join: bool = False,
     progress: bool = True,
     write_report: bool = True,
@@ -371,14 +372,16 @@ def run_study(
         out_dir: folder for ``study.db`` (default storage), ``results.csv``, ``summary.json``
             and ``report.html``.
         storage: SQLAlchemy URL; default SQLite in ``out_dir``.
-        jobs: local worker processes (1 runs in this process).
+        jobs: worker processes, this one included (None: one per usable CPU core).
         join: only work on an existing study (another machine created it).
         progress: draw a progress bar on stderr.
         write_report: write ``results.csv``, ``summary.json`` and ``report.html`` at the end.
         heartbeat_interval, grace_period: seconds; a worker silent for ``grace_period`` is
             presumed dead and its cell is queued again.
-        threads: torch threads per worker (default: cores / jobs).
+        threads: torch threads per worker (default 1: the lab's models are small, and more
+            threads only add synchronization, which costs a lot on a busy machine).
     """
+    jobs = default_jobs() if jobs is None else jobs
     check("run_study", "jobs", jobs, Interval(int, 1, None))
     check("run_study", "heartbeat_interval", heartbeat_interval, Interval(int, 1, None))
     check("run_study", "grace_period", grace_period, Interval(int, 1, None))
@@ -402,7 +405,7 @@ def run_study(
     cells = config.cells()
     pending = len(cells) - len(_done_keys(store))
     jobs = max(1, min(jobs, pending))
-    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+    threads = threads or 1
     t0 = time.perf_counter()
     ran = 0
     display = _Progress(len(cells), enabled=progress)
@@ -430,6 +433,14 @@ def _ordered(rows: list[dict[str, Any]], recipes: Sequence[str]) -> list[dict[st
     """Rows in the study's recipe order, then by seed."""
     order = {n: i for i, n in enumerate(recipes)}
     return sorted(rows, key=lambda r: (order.get(r["recipe"], len(order)), r["recipe"], r["seed"]))
+
+
+def default_jobs() -> int:
+    """One worker per CPU core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _done_keys(store: StudyStore) -> set[str]:

@@ -1,0 +1,153 @@
+"""``reglab tune``: search regularization strengths by validation, then measure the best on test."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import click
+
+from .study import _size
+
+
+@click.command()
+@click.option(
+    "--data",
+    default="digits",
+    show_default=True,
+    help="Built-in dataset name (see `reglab datasets`) or a path to a file/folder.",
+)
+@click.option("--target", default=None, help="Label column of a CSV/Parquet file.")
+@click.option("--train-size", default="200", show_default=True, help="A count or a fraction.")
+@click.option(
+    "--val-size",
+    default="300",
+    show_default=True,
+    help="Validation examples (they score the trials): a count or a fraction.",
+)
+@click.option(
+    "--model",
+    default="auto",
+    show_default=True,
+    help="mlp, cnn, auto (cnn for images, mlp otherwise) or package.module:factory.",
+)
+@click.option(
+    "--base",
+    default="all",
+    show_default=True,
+    help='The recipe the search starts from: a built-in name or a spec ("all,epochs=80").',
+)
+@click.option(
+    "--space",
+    default=None,
+    help="Comma-separated fields to search (default: dropout, weight_decay, l1, augment, "
+    "augment_magnitude, mixup, label_smoothing).",
+)
+@click.option("--trials", default=40, show_default=True, type=int, help="Trials to finish.")
+@click.option(
+    "--timeout",
+    default=None,
+    type=float,
+    help="Seconds for the search; the test evaluation runs after it.",
+)
+@click.option(
+    "--seeds", default=3, show_default=True, type=int, help="Training seeds of the test evaluation."
+)
+@click.option("--epochs", default=None, type=int, help="Override the base recipe's epochs.")
+@click.option(
+    "--jobs",
+    default=None,
+    type=int,
+    help="Search processes, this one included (default: one per CPU core).",
+)
+@click.option(
+    "--storage",
+    default=None,
+    help="SQLAlchemy URL of the tuning database (default: OUT/tune.db).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default="reglab-tune",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for tune.db, best.toml, trials.csv, summary.json and report.html.",
+)
+@click.option(
+    "--compare/--no-compare",
+    default=True,
+    show_default=True,
+    help="Also evaluate the base recipe on the same seeds (paired comparison).",
+)
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def tune(
+    data: str,
+    target: str | None,
+    train_size: str,
+    val_size: str,
+    model: str,
+    base: str,
+    space: str | None,
+    trials: int,
+    timeout: float | None,
+    seeds: int,
+    epochs: int | None,
+    jobs: int | None,
+    storage: str | None,
+    out_dir: Path,
+    compare: bool,
+    progress: bool,
+) -> None:
+    """Search regularization strengths (Optuna TPE, median pruning) by validation score.
+
+    The best recipe is then trained with each seed and measured on the test split, which no
+    trial ever sees. Rerunning the same command resumes the search.
+    """
+    from ..lab.tune import SPACE, TuneConfig, run_tune
+
+    config = TuneConfig(
+        data=data,
+        target=target,
+        train_size=_size(train_size, "--train-size", "tune"),
+        val_size=_size(val_size, "--val-size", "tune"),
+        model=model,
+        base=base,
+        trials=trials,
+        seeds=seeds,
+        epochs=epochs,
+        space=SPACE if space is None else tuple(s.strip() for s in space.split(",") if s.strip()),
+    )
+    outcome = run_tune(
+        config, out_dir, storage=storage, jobs=jobs, timeout=timeout, progress=progress
+    )
+    test = outcome.test
+    acc = test["metric"] == "test_acc"
+
+    def f(v: float) -> str:
+        if not math.isfinite(v):
+            return "-"
+        return f"{100 * v:.2f}%" if acc else f"{v:.4g}"
+
+    states = [t["state"] for t in outcome.trials]
+    click.echo(
+        f"{len(states)} trials ({states.count('COMPLETE')} complete, "
+        f"{states.count('PRUNED')} pruned, {states.count('FAIL')} failed)"
+    )
+    shown = outcome.best_value if acc else -outcome.best_value
+    click.echo(f"best by validation: {f(shown)}")
+    click.echo(f"best recipe: {outcome.best.summary()}")
+    t = test["tuned"]
+    click.echo(
+        f"test {test['metric']} over {config.seeds} seeds: {f(t['mean'])} "
+        f"[{f(t['low'])}, {f(t['high'])}]"
+    )
+    if "base" in test:
+        b = test["base"]
+        line = f"base recipe {config.base!r}: {f(b['mean'])} [{f(b['low'])}, {f(b['high'])}]"
+        p = test.get("paired")
+        if p:
+            scale = 100.0 if acc else 1.0
+            line += f"; paired difference {scale * p['mean']:+.2f}"
+        click.echo(line)
+    click.echo(f"{outcome.seconds:.0f} s; recipe: {outcome.paths['toml']}")
+    click.echo(f"report: {outcome.paths['report']}")
