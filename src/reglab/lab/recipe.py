@@ -561,7 +561,7 @@ def _image_augmentation(A: Any, name: str, m: float, size: tuple[int, int] | Non
     if name == "noise":
         return A.GaussianNoise(0.1 * m, p=p)
     if name == "erasing":
-        return A.RandomErasing(scale=(0.02, min(0.2 * m, 1.0)), p=p / 2)
+        return A.RandomErasing(scale=(0.02, max(0.02, min(0.2 * m, 1.0))), p=p / 2)
     # crop
     if size is None:
         raise ConfigError(
