@@ -70,11 +70,17 @@ def study_args(
     ]
 
 
-def cli_env(sleep: float = 0.0, pidlog: Path | None = None) -> dict[str, str]:
+def cli_env(
+    sleep: float = 0.0, pidlog: Path | None = None, main_sleep: float | None = None
+) -> dict[str, str]:
+    """Environment of a CLI process: the repo importable and the test factory's knobs."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env["REGLAB_TEST_SLEEP"] = str(sleep)
     env.pop("REGLAB_TEST_PIDLOG", None)
+    env.pop("REGLAB_TEST_MAIN_SLEEP", None)
+    if main_sleep is not None:
+        env["REGLAB_TEST_MAIN_SLEEP"] = str(main_sleep)
     if pidlog is not None:
         env["REGLAB_TEST_PIDLOG"] = str(pidlog)
     return env

@@ -11,6 +11,7 @@ plain MLP.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from collections.abc import Sequence
@@ -48,7 +49,15 @@ class Sleepy(nn.Module):
 
 
 def sleepy_mlp(recipe: Any, input_shape: Sequence[int], num_outputs: int) -> nn.Module:
-    """The lab's MLP for ``recipe``, paused ``REGLAB_TEST_SLEEP`` seconds per forward call."""
+    """The lab's MLP for ``recipe``, paused ``REGLAB_TEST_SLEEP`` seconds per forward call.
+
+    ``REGLAB_TEST_MAIN_SLEEP``, when set, is the pause in the ``reglab study`` process itself
+    (which works beside its ``--jobs - 1`` spawned workers): slowing it leaves cells for the
+    spawned workers however long they take to start on a busy machine.
+    """
     delay = float(os.environ.get("REGLAB_TEST_SLEEP", "0"))
+    main = os.environ.get("REGLAB_TEST_MAIN_SLEEP")
+    if main and multiprocessing.parent_process() is None:
+        delay = float(main)
     log = os.environ.get("REGLAB_TEST_PIDLOG") or None
     return Sleepy(MLP(recipe, input_shape, num_outputs), delay, log, recipe.name)

@@ -172,7 +172,9 @@ def test_kill9_worker_mid_trial_with_sqlite_jobs2_is_retried(tmp_path):
     out = tmp_path / "study"
     args = study_args(data, recipes=recipes, seeds=seeds, epochs=3, heartbeat=(1, 3))
     pidlog = tmp_path / "pids.log"
-    env = cli_env(sleep=0.3, pidlog=pidlog)
+    # `reglab study --jobs 2` works itself beside one spawned worker: slow it down so the
+    # spawned worker gets cells however long it takes to start.
+    env = cli_env(sleep=0.3, pidlog=pidlog, main_sleep=1.0)
     log = tmp_path / "study.log"
     proc = start_cli([*args, "--jobs", "2", "--out", str(out)], env, log)
     try:
@@ -199,18 +201,23 @@ def test_kill9_worker_mid_trial_with_sqlite_jobs2_is_retried(tmp_path):
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_ctrl_c_keeps_finished_cells_and_the_rerun_completes_each_once(tmp_path, jobs):
     data = write_npz(tmp_path / "data.npz")
-    recipes, seeds = 2, 3
+    recipes, seeds = 2, 2 + jobs
     cells = cell_keys(recipes, seeds)
     out = tmp_path / "study"
     url = f"sqlite:///{out.resolve() / 'study.db'}"
     args = [*study_args(data, recipes=recipes, seeds=seeds, heartbeat=(1, 3))]
     args += ["--jobs", str(jobs), "--out", str(out)]
-    env = cli_env(sleep=0.25)  # about 2 s per cell
+    pidlog = tmp_path / "pids.log"
+    # About 2 s per cell; the main process (a worker beside jobs - 1 spawned ones) slower.
+    env = cli_env(sleep=0.25, pidlog=pidlog, main_sleep=0.6 if jobs > 1 else None)
     log = tmp_path / "first.log"
     proc = start_cli(args, env, log)
     try:
 
         def mid_study() -> bool:
+            # Every worker is past its start-up (Ctrl-C during start-up: the next test).
+            if len(set(_pids(pidlog))) < jobs:
+                return False
             c = poll_states(url)
             return c["COMPLETE"] >= 1 and c["RUNNING"] >= 1
 
@@ -286,3 +293,43 @@ def test_diverged_trial_is_recorded_with_history_and_reported(tmp_path):
     }
     html = (out / "report.html").read_text()
     assert "Diverged runs" in html and "boom/0" in html
+
+
+def _maps_torch(pid: int) -> bool:
+    try:
+        return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+def test_ctrl_c_while_worker_processes_start_stops_cleanly(tmp_path):
+    """Ctrl-C right after ``reglab study --jobs 2`` started: its workers are still importing."""
+    data = write_npz(tmp_path / "data.npz")
+    out = tmp_path / "study"
+    url = f"sqlite:///{out.resolve() / 'study.db'}"
+    args = [*study_args(data, recipes=2, seeds=2), "--jobs", "2", "--out", str(out)]
+    pidlog = tmp_path / "pids.log"
+    log = tmp_path / "study.log"
+    proc = start_cli(args, cli_env(sleep=0.25, pidlog=pidlog, main_sleep=1.0), log)
+    try:
+        # `reglab study --jobs 2` works itself beside one spawned worker process: interrupt
+        # while that one is importing torch (its shared library mapped, no trial yet).
+        spawned = wait_for(
+            lambda: [p for p in _workers_of(proc.pid) if _maps_torch(p)],
+            180,
+            "the worker process to be importing torch",
+            poll=0.02,
+        )
+        os.killpg(proc.pid, signal.SIGINT)
+        assert not set(spawned) & set(_pids(pidlog))  # it had not reached a trial
+        code = finish(proc, log, timeout=120)
+    finally:
+        if proc.poll() is None:
+            stop_group(proc)
+    text = log.read_text()
+    assert code == 130, text[-3000:]
+    assert [t for t in trials(url) if t.state == "RUNNING"] == []
+    assert "Traceback" not in text, (
+        "a worker interrupted while starting printed a traceback (see "
+        f"/work/notes/requests-reliability.md):\n{text[-3000:]}"
+    )
