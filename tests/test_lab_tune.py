@@ -1,0 +1,156 @@
+"""``reglab tune``: search space, pruning on learning curves, test split kept out, resume, TOML."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+
+import reglab.lab.run as lab_run
+from reglab import ConfigError
+from reglab.lab.recipe import BUILTIN_RECIPES, Recipe
+from reglab.lab.tune import (
+    SPACE,
+    TuneConfig,
+    _apply,
+    _Objective,
+    _start_params,
+    recipe_toml,
+    run_tune,
+    search_space,
+)
+
+TINY = {"data": "iris", "train_size": 60, "val_size": 30, "epochs": 4, "seeds": 2}
+
+
+def test_search_space_depends_on_the_data_kind() -> None:
+    base = BUILTIN_RECIPES["all"]
+    images = search_space(SPACE, "image", base)
+    assert sorted(images) == sorted(SPACE)
+    assert "affine" in images["augment"].choices
+    tabular = search_space(SPACE, "tabular", base)
+    assert "augment" not in tabular and "augment_magnitude" in tabular
+    assert images["weight_decay"].log and images["l1"].log
+
+
+def test_first_trial_is_the_base_recipe() -> None:
+    base = BUILTIN_RECIPES["all"]
+    space = search_space(SPACE, "image", base)
+    start = _start_params(base, space)
+    assert start["dropout"] == base.dropout
+    assert start["weight_decay"] == base.weight_decay
+    assert start["augment"] == base.augment
+    assert start["l1"] == 1e-7  # 0 moved to the bottom of the log range ...
+    recipe = _apply(base, start, "image", "tuned")
+    assert recipe.l1 == 0.0  # ... which means "no L1"
+    assert recipe.replace(name=base.name) == base
+
+
+def test_recipe_toml_round_trips(tmp_path: Path) -> None:
+    tuned = BUILTIN_RECIPES["all"].replace(
+        name="tuned", dropout=0.27, l1=3.5e-6, augment="rotate+translate", max_norm=None
+    )
+    for recipe in [*BUILTIN_RECIPES.values(), tuned]:
+        path = tmp_path / f"{recipe.name}.toml"
+        path.write_text(recipe_toml(recipe))
+        again = Recipe.from_toml(path)
+        assert again == recipe
+        assert again.name == recipe.name
+    # The spec string printed for the best recipe reads back to the same strengths.
+    assert Recipe.from_spec(tuned.summary()).replace(name="tuned") == tuned
+
+
+@pytest.mark.slow
+def test_trials_never_see_the_test_split(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen: list[tuple[str, bool]] = []
+    real = lab_run.run_cell
+
+    def spy(recipe: Recipe, seed: int, splits: Any, **kw: Any) -> Any:
+        seen.append((recipe.name, splits.test is splits.val))
+        return real(recipe, seed, splits, **kw)
+
+    monkeypatch.setattr(lab_run, "run_cell", spy)
+    outcome = run_tune(TuneConfig(**TINY, trials=3), tmp_path, jobs=1, progress=False)
+    trials = [s for s in seen if s[0].startswith("trial-")]
+    final = [s for s in seen if not s[0].startswith("trial-")]
+    assert len(trials) == 3 and all(is_val for _, is_val in trials)
+    assert sorted(final) == [("base", False), ("base", False), ("tuned", False), ("tuned", False)]
+    assert outcome.best.name == "tuned"
+
+
+def test_pruning_stops_a_trial_whose_curve_falls_behind() -> None:
+    config = TuneConfig(**{**TINY, "epochs": 6}, trials=2)
+    from reglab.data import load_dataset
+
+    objective = _Objective(config, load_dataset("iris"))
+    study = optuna.create_study(
+        direction="maximize",
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=1),
+    )
+    # A finished trial that scored 100% validation accuracy at every epoch.
+    dist = optuna.distributions.FloatDistribution(0.0, 0.6)
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"dropout": 0.1},
+            distributions={"dropout": dist},
+            value=1.0,
+            intermediate_values={e: 1.0 for e in range(6)},
+        )
+    )
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[-1]
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    # Reported at epochs 0 and 1 (warm-up), pruned at the first step it may act: the fit
+    # loop stopped there instead of running all 6 epochs.
+    assert sorted(trial.intermediate_values) == [0, 1]
+    assert trial.user_attrs["epochs_run"] == 2
+
+
+@pytest.mark.slow
+def test_outputs_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = TuneConfig(**TINY, trials=3)
+    first = run_tune(config, tmp_path, jobs=1, progress=False)
+    for name in ("best.toml", "trials.csv", "summary.json", "report.html", "tune.db"):
+        assert (tmp_path / name).is_file()
+    assert Recipe.from_toml(tmp_path / "best.toml") == first.best
+    with (tmp_path / "trials.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["number"] for r in rows] == ["0", "1", "2"]
+    assert {"state", "value", "epochs_run", "param_dropout", "param_weight_decay"} <= set(rows[0])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["best"]["spec"] == first.best.summary()
+    assert len(summary["test"]["tuned"]["values"]) == 2
+    assert summary["test"]["tuned"]["mean"] == pytest.approx(
+        sum(summary["test"]["tuned"]["values"]) / 2
+    )
+    page = (tmp_path / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 1
+
+    # Rerunning resumes: no new trial, and the cached test evaluation trains nothing.
+    calls: list[str] = []
+    real = lab_run.run_cell
+    monkeypatch.setattr(
+        lab_run, "run_cell", lambda r, *a, **k: calls.append(r.name) or real(r, *a, **k)
+    )
+    again = run_tune(config, tmp_path, jobs=1, progress=False)
+    assert calls == [] and len(again.trials) == 3 and again.best == first.best
+    # A larger budget continues the same search.
+    more = run_tune(TuneConfig(**TINY, trials=4), tmp_path, jobs=1, progress=False)
+    assert len(more.trials) == 4
+
+    with pytest.raises(ConfigError, match=r"different settings \(data\)"):
+        run_tune(TuneConfig(**{**TINY, "data": "wine"}, trials=3), tmp_path, progress=False)
+
+
+def test_bad_tune_config_messages() -> None:
+    with pytest.raises(ConfigError) as err:
+        TuneConfig(trials=0)
+    assert str(err.value) == (
+        "The 'trials' parameter of TuneConfig must be an int in [1, inf). Got 0 instead."
+    )
+    with pytest.raises(ConfigError, match=r"^Unknown built-in recipe 'nope'"):
+        TuneConfig(base="nope,dropout=0.1")
