@@ -494,7 +494,9 @@ def render_html(
             "command to resume them.</p>"
         )
     settings = ", ".join(
-        f"{k}={esc(str(v))}" for k, v in config.items() if k not in ("recipe_defs",)
+        f"{k}={esc(','.join(map(str, v)) if isinstance(v, (list, tuple)) else str(v))}"
+        for k, v in config.items()
+        if k != "recipe_defs" and v is not None
     )
     recipes = "".join(
         f"<tr><td>{esc(n)}</td><td style='text-align:left'>{esc(_recipe_text(d))}</td></tr>"
