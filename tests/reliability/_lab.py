@@ -40,8 +40,13 @@ def study_args(
     seeds: int,
     epochs: int = 2,
     heartbeat: tuple[int, int] = (1, 3),
+    jobs: int = 1,
 ) -> list[str]:
-    """``reglab study`` options for ``recipes`` x ``seeds`` cells on ``data``."""
+    """``reglab study`` options for ``recipes`` x ``seeds`` cells on ``data``, ``jobs`` workers.
+
+    ``--jobs`` is always given: its default is one worker per core, and a test must know how
+    many worker processes it is dealing with.
+    """
     specs: list[str] = []
     for k in range(1, recipes):
         specs += ["--recipe", f"name=r{k},dropout={0.05 * k:.2f},width=8,depth=1"]
@@ -63,6 +68,8 @@ def study_args(
         "--epochs",
         str(epochs),
         "--no-progress",
+        "--jobs",
+        str(jobs),
         "--heartbeat-interval",
         str(heartbeat[0]),
         "--grace-period",
@@ -100,6 +107,9 @@ def start_cli(args: Sequence[str], env: dict[str, str], log: Path) -> subprocess
         )
     finally:
         fh.close()
+
+
+JOIN = ["study", "--join", "--no-progress", "--jobs", "1"]
 
 
 def run_cli(

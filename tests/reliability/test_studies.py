@@ -19,6 +19,7 @@ import pytest
 from reglab.cli import main as reglab_main
 
 from ._lab import (
+    JOIN,
     assert_each_cell_once,
     cell_keys,
     cli_env,
@@ -61,8 +62,7 @@ def test_three_workers_on_postgres_run_each_cell_once_and_match_one_worker(postg
         wait_for(
             lambda: poll_states(url).total() == len(cells), 120, "the creator to enqueue the cells"
         )
-        join = ["study", "--join", "--no-progress", "--storage", url]
-        join += ["--heartbeat-interval", "1", "--grace-period", "20"]
+        join = [*JOIN, "--storage", url, "--heartbeat-interval", "1", "--grace-period", "20"]
         for i in (1, 2):
             procs.append(start_cli([*join, "--out", str(tmp_path / f"w{i}")], env, logs[i]))
         codes = [finish(p, log) for p, log in zip(procs, logs)]
@@ -128,7 +128,7 @@ def test_kill9_worker_mid_trial_on_postgres_is_retried_by_another(postgres, tmp_
         wait_for(
             lambda: poll_states(url).total() == len(cells), 120, "the creator to enqueue the cells"
         )
-        join = ["study", "--join", "--no-progress", "--storage", url, "--out", str(tmp_path / "w1")]
+        join = [*JOIN, "--storage", url, "--out", str(tmp_path / "w1")]
         survivor = start_cli([*join, "--heartbeat-interval", "1", "--grace-period", "3"], env, log1)
         # A worker logs its pid when it builds a cell's model: the victim is inside a trial.
         wait_for(lambda: victim.pid in _pids(pidlog), 120, "the creator to start a cell")
@@ -170,13 +170,13 @@ def test_kill9_worker_mid_trial_with_sqlite_jobs2_is_retried(tmp_path):
     recipes, seeds = 2, 3
     cells = cell_keys(recipes, seeds)
     out = tmp_path / "study"
-    args = study_args(data, recipes=recipes, seeds=seeds, epochs=3, heartbeat=(1, 3))
+    args = study_args(data, recipes=recipes, seeds=seeds, heartbeat=(1, 3), jobs=2)
     pidlog = tmp_path / "pids.log"
     # `reglab study --jobs 2` works itself beside one spawned worker: slow it down so the
     # spawned worker gets cells however long it takes to start.
-    env = cli_env(sleep=0.3, pidlog=pidlog, main_sleep=1.0)
+    env = cli_env(sleep=0.3, pidlog=pidlog, main_sleep=0.6)
     log = tmp_path / "study.log"
-    proc = start_cli([*args, "--jobs", "2", "--out", str(out)], env, log)
+    proc = start_cli([*args, "--out", str(out)], env, log)
     try:
 
         def busy_worker() -> int | None:
@@ -205,8 +205,8 @@ def test_ctrl_c_keeps_finished_cells_and_the_rerun_completes_each_once(tmp_path,
     cells = cell_keys(recipes, seeds)
     out = tmp_path / "study"
     url = f"sqlite:///{out.resolve() / 'study.db'}"
-    args = [*study_args(data, recipes=recipes, seeds=seeds, heartbeat=(1, 3))]
-    args += ["--jobs", str(jobs), "--out", str(out)]
+    args = [*study_args(data, recipes=recipes, seeds=seeds, heartbeat=(1, 3), jobs=jobs)]
+    args += ["--out", str(out)]
     pidlog = tmp_path / "pids.log"
     # About 2 s per cell; the main process (a worker beside jobs - 1 spawned ones) slower.
     env = cli_env(sleep=0.25, pidlog=pidlog, main_sleep=0.6 if jobs > 1 else None)
@@ -267,7 +267,7 @@ def test_diverged_trial_is_recorded_with_history_and_reported(tmp_path):
     out = tmp_path / "study"
     # SGD with lr 1e12 overflows to inf/NaN within two epochs; "after" runs once it diverged.
     args = ["study", "--data", str(data), "--train-size", "45", "--val-size", "15"]
-    args += ["--model", "mlp", "--seeds", "1", "--epochs", "4", "--no-progress"]
+    args += ["--model", "mlp", "--seeds", "1", "--epochs", "4", "--no-progress", "--jobs", "1"]
     args += ["--recipes", "baseline", "--recipe", "name=boom,optimizer=sgd,lr=1e12"]
     args += ["--recipe", "name=after,width=8,depth=1", "--out", str(out)]
     assert reglab_main(args) == 0
@@ -307,7 +307,7 @@ def test_ctrl_c_while_worker_processes_start_stops_cleanly(tmp_path):
     data = write_npz(tmp_path / "data.npz")
     out = tmp_path / "study"
     url = f"sqlite:///{out.resolve() / 'study.db'}"
-    args = [*study_args(data, recipes=2, seeds=2), "--jobs", "2", "--out", str(out)]
+    args = [*study_args(data, recipes=2, seeds=2, jobs=2), "--out", str(out)]
     pidlog = tmp_path / "pids.log"
     log = tmp_path / "study.log"
     proc = start_cli(args, cli_env(sleep=0.25, pidlog=pidlog, main_sleep=1.0), log)
