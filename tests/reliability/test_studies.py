@@ -205,7 +205,7 @@ def test_ctrl_c_keeps_finished_cells_and_the_rerun_completes_each_once(tmp_path,
     cells = cell_keys(recipes, seeds)
     out = tmp_path / "study"
     url = f"sqlite:///{out.resolve() / 'study.db'}"
-    args = [*study_args(data, recipes=recipes, seeds=seeds, heartbeat=(1, 3), jobs=jobs)]
+    args = [*study_args(data, recipes=recipes, seeds=seeds, heartbeat=(1, 10), jobs=jobs)]
     args += ["--out", str(out)]
     pidlog = tmp_path / "pids.log"
     # About 2 s per cell; the main process (a worker beside jobs - 1 spawned ones) slower.
