@@ -440,6 +440,9 @@ def _search(
         left = None if deadline is None else deadline - time.time()
         if left is not None and left <= 0:
             return
+        failed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+        if len(failed) >= config.trials:
+            return  # every setting fails (e.g. out of memory): stop instead of looping
         study.optimize(
             objective,
             n_trials=1,
