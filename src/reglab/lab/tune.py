@@ -774,13 +774,13 @@ def _html(
     t = test["tuned"]
     text = (
         f"Best recipe by validation ({'accuracy' if acc else 'loss'} "
-        f"{fmt(best_value if acc else -best_value)}): <code style="overflow-wrap:anywhere">{esc(best.summary())}</code>. "
+        f"{fmt(best_value if acc else -best_value)}): <code style='overflow-wrap:anywhere'>{esc(best.summary())}</code>. "
         f"On the test split, over {config.seeds} training seeds: {fmt(t['mean'])} "
         f"(95% interval {fmt(t['low'])} to {fmt(t['high'])})."
     )
     if "base" in test:
         b = test["base"]
-        text += f" The base recipe <code style="overflow-wrap:anywhere">{esc(config.base)}</code> scores {fmt(b['mean'])}"
+        text += f" The base recipe <code style='overflow-wrap:anywhere'>{esc(config.base)}</code> scores {fmt(b['mean'])}"
         p = test.get("paired")
         if p:
             scale = 100 if acc else 1
