@@ -95,7 +95,12 @@ def _fill_keep(out: np.ndarray, seed: int, chunks: range, threshold: int) -> Non
         np.greater_equal(words.view(np.int16)[: hi - lo], threshold, out=out[lo:hi])
 
 
-@torch.compiler.disable
+def _is_compiling() -> bool:
+    # torch.compiler.is_compiling (torch >= 2.3) is constant-folded by dynamo; older torch: eager.
+    fn = getattr(torch.compiler, "is_compiling", None)
+    return bool(fn()) if fn is not None else False
+
+
 def _keep_mask_cpu(
     shape: tuple[int, ...], p: float, generator: torch.Generator | None
 ) -> torch.Tensor:
@@ -106,6 +111,13 @@ def _keep_mask_cpu(
     if k >= _LEVELS:
         return torch.zeros(shape, dtype=torch.bool)
     threshold = k - _LEVELS // 2
+    if _is_compiling():
+        # The numpy sampler cannot be traced; inside a compiled graph draw with torch.rand
+        # (symbolic shapes allowed, p resolved to 2**-24). Checking here instead of decorating
+        # this function with torch.compiler.disable keeps torch._dynamo, and its seconds of
+        # start-up, out of `import reglab`.
+        u = torch.rand(shape) if generator is None else torch.rand(shape, generator=generator)
+        return u >= p
     if n <= _SMALL:
         # Small masks: torch's generator directly costs less than seeding numpy. randint draws
         # one 32-bit word per element and 2**32 is a multiple of 2**16, so draws are uniform.
