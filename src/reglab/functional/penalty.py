@@ -58,8 +58,11 @@ def elastic_net_penalty(params: Sequence[torch.Tensor], l1: float, l2: float) ->
     autograd accumulates (``g + P``) is bit for bit what :func:`elastic_net_grad_` produces: loss
     mode and gradient mode give identical updates for any optimizer, not only up to rounding
     (with Adam and L1, rounding-level differences grow as weights cross 0). The value is returned
-    in the first tensor's dtype and device. Not twice differentiable.
+    in the first tensor's dtype and device (a float32 zero for an empty list: the sum over no
+    weights). Not twice differentiable.
     """
+    if not params:
+        return torch.zeros(())
     return _ElasticNetFn.apply(float(l1), float(l2), *params)
 
 
@@ -108,6 +111,8 @@ def elastic_net_grad(params: Sequence[torch.Tensor], l1: float, l2: float) -> li
     Computed as ``fma(w, 2*l2, l1*sign(w))`` with multi-tensor kernels; both modes use it.
     """
     params = list(params)
+    if not params:
+        return []
     if l1:
         out = list(torch._foreach_sign(params))
         torch._foreach_mul_(out, l1)
@@ -131,6 +136,8 @@ def elastic_net_grad_(
     """
     grads = list(grads)
     params = list(params)
+    if not params:
+        return
     if l1 and not l2:
         # l1 * sign(w) is exact, so the fused grads + l1*sign(w) rounds like grads + P: one pass less
         torch._foreach_add_(grads, torch._foreach_sign(params), alpha=l1)
@@ -146,6 +153,8 @@ def soft_threshold_(params: Sequence[torch.Tensor], threshold: float) -> None:
     for ``|w| <= t`` (the proximal operator of ``t * ||w||_1``; Tibshirani 1996, ISTA).
     """
     params = list(params)
+    if not params:
+        return
     clipped = torch._foreach_clamp_max(params, threshold)
     torch._foreach_clamp_min_(clipped, -threshold)
     torch._foreach_sub_(params, clipped)
