@@ -84,7 +84,8 @@ def test_builtins_switch_on_one_technique_each():
     # every single-technique recipe's change is part of "all" (early stopping excepted: it
     # fights the cosine schedule there, see the built-ins' comment)
     all_ = BUILTIN_RECIPES["all"]
-    assert all_.early_stopping is None and all_.label_smoothing == 0.1
+    assert all_.early_stopping is None and all_.label_smoothing == 0.2
+    assert (all_.epochs, all_.lr) == (150, 3e-3)
     for name in ("dropout", "weight_decay", "batchnorm", "augment"):
         changed = {
             k for k, v in BUILTIN_RECIPES[name].to_dict().items() if v != getattr(Recipe(), k)

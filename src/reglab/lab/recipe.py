@@ -609,11 +609,16 @@ def _builtins() -> dict[str, Recipe]:
             **affine,  # type: ignore[arg-type]
             dropout=0.1,
             weight_decay=0.5,
-            label_smoothing=0.1,
+            label_smoothing=0.2,
+            # A longer, gentler schedule: with augmentation the network keeps improving past 60
+            # epochs (validation 98.6% at 60, 99.0% at 150; 250 adds nothing).
+            epochs=150,
+            lr=3e-3,
             # No early stopping: under cosine annealing the last epochs are the best ones, and
-            # restoring the lowest loss on 300 validation images picked an early epoch for
-            # one seed in three (test 98.48% with patience 20 against 98.54% without).
-            description="batch norm, affine augmentation, dropout, weight decay, label smoothing",
+            # early stopping on 300 validation images fires while the learning rate is still
+            # high (patience 20 cost 0.3-0.6 points in every seed).
+            description="batch norm, affine augmentation, dropout, weight decay, label smoothing, "
+            "150 epochs at lr 3e-3",
         ),
     }
 
