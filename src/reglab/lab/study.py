@@ -18,6 +18,7 @@ import contextlib
 import math
 import multiprocessing as mp
 import os
+import signal
 import sys
 import time
 import traceback
@@ -332,6 +333,9 @@ def _worker_main(
     url: str, heartbeat_interval: int, grace_period: int, threads: int, dataset: Any = None
 ) -> None:
     """Entry point of a local worker process (spawned): one line on stderr when it fails."""
+    # Started with SIGINT ignored (see _run_workers): from here on Ctrl-C, forwarded by the
+    # parent, interrupts the cell, which is released for another worker.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         import torch
 
@@ -483,8 +487,16 @@ def _run_workers(
     restarts = 0
 
     def start() -> None:
+        # The child starts with SIGINT ignored (ignored signals survive exec), so a Ctrl-C that
+        # reaches the whole process group while the child is still importing torch cannot
+        # print a traceback there; _worker_main restores the handler and the parent forwards
+        # the interrupt to children that are working.
         p = ctx.Process(target=_worker_main, args=args, daemon=False)
-        p.start()
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            p.start()
+        finally:
+            signal.signal(signal.SIGINT, old)
         procs.append(p)
 
     def tend(counts: Mapping[str, int]) -> None:
@@ -511,7 +523,12 @@ def _run_workers(
             tend(store.counts())
         return ran
     except KeyboardInterrupt:
-        # The workers got the same SIGINT; each releases its cell. Give them time to do so.
+        # Forward the interrupt; each working child releases its cell. Give them time to do so
+        # (a child still starting ignores it and holds no cell: it is terminated below).
+        for p in procs:
+            if p.is_alive() and p.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p.pid, signal.SIGINT)
         for p in procs:
             p.join(timeout=30)
         raise
