@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .storage import json_safe as _json_safe
+
 __all__ = [
     "RESULT_COLUMNS",
     "mean_ci",
@@ -561,16 +563,6 @@ def _csv_value(v: Any) -> Any:
     if isinstance(v, (dict, list)):
         return json.dumps(v)
     return "" if v is None else v
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def _atomic_write(path: Path, text: str) -> None:

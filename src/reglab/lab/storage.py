@@ -103,14 +103,14 @@ def _driver_url(url: str) -> str:
     return "postgresql://" + rest
 
 
-def _json_safe(value: Any) -> Any:
-    """Replace NaN/inf (not valid JSON) with None, recursively."""
+def json_safe(value: Any) -> Any:
+    """Replace NaN/inf (not valid JSON) with None, recursively (shared by the lab's writers)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -223,8 +223,8 @@ class StudyStore:
         with self._queue_lock():
             stored = study.user_attrs.get(_CONFIG_ATTR)
             if stored is None:
-                study.set_user_attr(_CONFIG_ATTR, _json_safe(config))
-            elif stored != _json_safe(config):
+                study.set_user_attr(_CONFIG_ATTR, json_safe(config))
+            elif stored != json_safe(config):
                 diff = sorted(
                     k for k in set(stored) | set(config) if stored.get(k) != config.get(k)
                 )
@@ -388,8 +388,8 @@ class StudyStore:
             value = 0.0
         tid = claim.trial_id
         try:
-            _locked(lambda: self.storage.set_trial_user_attr(tid, _RESULT_ATTR, _json_safe(result)))
-            history_json = json.dumps(_json_safe(history))
+            _locked(lambda: self.storage.set_trial_user_attr(tid, _RESULT_ATTR, json_safe(result)))
+            history_json = json.dumps(json_safe(history))
             _locked(lambda: self.storage.set_trial_user_attr(tid, _HISTORY_ATTR, history_json))
             return bool(
                 _locked(

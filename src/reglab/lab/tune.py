@@ -41,6 +41,7 @@ from .._checks import Interval, OneOf, check
 from ..errors import ConfigError
 from .recipe import BUILTIN_RECIPES, Recipe
 from .storage import _creation_race, _first_line, _redact, _serialize_sqlite
+from .storage import json_safe as _json_safe
 from .study import default_jobs
 
 __all__ = [
@@ -661,16 +662,6 @@ def _evaluate(
         ]
         out["paired"] = paired_vs_baseline(renamed, "tuned")
     return out
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 # -- outputs -----------------------------------------------------------------------------------
