@@ -14,6 +14,7 @@ import math
 import os
 import threading
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
@@ -24,6 +25,7 @@ from torch import nn
 
 from .._checks import (
     Boolean,
+    Constraint,
     InstanceOf,
     Interval,
     NoneOk,
@@ -216,6 +218,30 @@ class _MaskedScaleInplace(torch.autograd.Function):
         return _masked_scale(grad, mask, ctx.scale), None, None
 
 
+# The arguments dropout and the channel dropouts share, declared once.
+_DROPOUT_SPEC: dict[str, Sequence[Constraint]] = {
+    "p": [_P],
+    "training": [Boolean()],
+    "scaling": [_SCALING],
+    "inplace": [Boolean()],
+    "generator": _GEN,
+}
+
+
+def _check_dropout_args(
+    owner: str,
+    input: torch.Tensor,
+    p: float,
+    training: bool,
+    scaling: str,
+    inplace: bool,
+    generator: torch.Generator | None,
+) -> None:
+    params = {"p": p, "training": training, "scaling": scaling, "inplace": inplace}
+    validate(owner, {**params, "generator": generator}, _DROPOUT_SPEC)
+    check_floating(owner, input)
+
+
 def _train_scale(p: float, scaling: str) -> float:
     return 1.0 / (1.0 - p) if scaling == "inverted" else 1.0
 
@@ -289,24 +315,7 @@ def dropout(
     Paper: Srivastava et al., "Dropout: A Simple Way to Prevent Neural Networks from
     Overfitting", JMLR 2014.
     """
-    validate(
-        "dropout",
-        {
-            "p": p,
-            "training": training,
-            "scaling": scaling,
-            "inplace": inplace,
-            "generator": generator,
-        },
-        {
-            "p": [_P],
-            "training": [Boolean()],
-            "scaling": [_SCALING],
-            "inplace": [Boolean()],
-            "generator": _GEN,
-        },
-    )
-    check_floating("dropout", input)
+    _check_dropout_args("dropout", input, p, training, scaling, inplace, generator)
     return _dropout(input, float(p), training, scaling, inplace, generator)
 
 
@@ -363,24 +372,7 @@ def _feature_public(dims: int, name: str, doc_layout: str) -> Any:
         inplace: bool = False,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        validate(
-            name,
-            {
-                "p": p,
-                "training": training,
-                "scaling": scaling,
-                "inplace": inplace,
-                "generator": generator,
-            },
-            {
-                "p": [_P],
-                "training": [Boolean()],
-                "scaling": [_SCALING],
-                "inplace": [Boolean()],
-                "generator": _GEN,
-            },
-        )
-        check_floating(name, input)
+        _check_dropout_args(name, input, p, training, scaling, inplace, generator)
         return _feature_dropout(input, float(p), training, scaling, inplace, generator, dims, name)
 
     fn.__name__ = fn.__qualname__ = name
