@@ -460,7 +460,7 @@ def render_html(
         "epochs run",
         "s / run",
     ]
-    body = []
+    body: list[list[str]] = []
     for s in summary:
         ci = f"{pct(s[test_key])} [{pct(s[test_key + '_low'])}, {pct(s[test_key + '_high'])}]"
         cells = [
@@ -473,14 +473,8 @@ def render_html(
             f"{s['epochs_run']:.1f}" if math.isfinite(s["epochs_run"]) else "–",
             f"{s['seconds']:.1f}" if math.isfinite(s["seconds"]) else "–",
         ]
-        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    table = (
-        "<table><thead><tr>"
-        + "".join(f"<th>{esc(h)}</th>" for h in head)
-        + "</tr></thead><tbody>"
-        + "".join(body)
-        + "</tbody></table>"
-    )
+        body.append(cells)
+    table = _html_table(head, body)
     figures = "".join(
         f'<figure><h2>{esc(t)}</h2><img alt="{esc(t)}" src="data:image/png;base64,{b64}">'
         f"<figcaption>{esc(c)}</figcaption></figure>"
@@ -516,6 +510,13 @@ Intervals are 95% Student-t over seeds.</p>
 <h2>Recipes</h2><table><tbody>{recipes}</tbody></table>
 <script>{_IMG_CHECK}</script></body></html>
 """
+
+
+def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A table: ``head`` is plain text (escaped here), ``rows`` hold ready HTML cells."""
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    tr = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{tr}</tbody></table>"
 
 
 def _recipe_text(d: Mapping[str, Any]) -> str:

@@ -752,7 +752,7 @@ def _html(
     test: dict[str, Any],
     seconds: float,
 ) -> str:
-    from .report import _CSS, _IMG_CHECK
+    from .report import _CSS, _IMG_CHECK, _html_table
 
     esc = html.escape
     acc = test["metric"] == "test_acc"
@@ -782,7 +782,7 @@ def _html(
         text += "."
     params = sorted({k for row in trials for k in row if k.startswith("param_")})
     head = ["#", "state", "validation", "epochs", "s", *[p[6:] for p in params]]
-    body = []
+    body: list[list[str]] = []
     for row in trials:
         cells = [
             str(row["number"]),
@@ -792,14 +792,8 @@ def _html(
             "" if row["seconds"] is None else f"{row['seconds']:.1f}",
             *[_cell(row.get(p)) for p in params],
         ]
-        body.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
-    table = (
-        "<table><thead><tr>"
-        + "".join(f"<th>{esc(h)}</th>" for h in head)
-        + "</tr></thead><tbody>"
-        + "".join(body)
-        + "</tbody></table>"
-    )
+        body.append([esc(c) for c in cells])
+    table = _html_table(head, body)
     figure = _history_png(trials, acc)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>reglab tune report</title>
