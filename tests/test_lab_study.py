@@ -7,6 +7,9 @@ measured by hand and in the README, not here.
 from __future__ import annotations
 
 import csv
+import os
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,7 @@ import pytest
 from reglab import ConfigError
 from reglab.lab.recipe import BUILTIN_RECIPES, Recipe
 from reglab.lab.storage import Claim, StudyStore, sqlite_url
-from reglab.lab.study import StudyConfig, prepare, run_study, work
+from reglab.lab.study import StudyConfig, _interrupt_once, prepare, run_study, work
 
 QUICK = {"train_size": 60, "val_size": 30, "epochs": 3}
 REQUIRED = ("recipe", "seed", "train_acc", "val_acc", "test_acc", "gap", "best_epoch")
@@ -91,6 +94,59 @@ def test_rerun_resumes_and_skips_finished_cells(tmp_path: Path) -> None:
     before = _trial_count(tmp_path)
     assert run_study(_config(), tmp_path, progress=False).ran == 0
     assert _trial_count(tmp_path) == before
+
+
+def _ctrl_c() -> None:
+    """What a terminal's Ctrl-C does to this process: SIGINT, handled by the main thread."""
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.parametrize("write", ["claim", "complete", "release"])
+def test_ctrl_c_during_a_storage_write_waits_for_it_and_leaves_no_cell_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write: str
+) -> None:
+    config, _ = prepare(_config(seeds=1))
+    store = StudyStore(sqlite_url(tmp_path))
+    store.create(config.to_dict(), config.cells())
+    original = getattr(StudyStore, write)
+
+    def write_then_ctrl_c(self: StudyStore, *args: Any, **kw: Any) -> Any:
+        # The signal lands in the middle of the write (between its database statements).
+        _ctrl_c()
+        return original(self, *args, **kw)
+
+    def fail_cell(*_a: Any, **_k: Any) -> Any:
+        raise RuntimeError("cell failed")  # a failing cell is released (not retried)
+
+    monkeypatch.setattr(StudyStore, write, write_then_ctrl_c)
+    if write == "release":
+        monkeypatch.setattr("reglab.lab.study.execute_cell", fail_cell)
+    with pytest.raises(KeyboardInterrupt):
+        work(store)
+    counts = store.counts()
+    assert counts["running"] == 0, counts
+    expected = {
+        # Claimed, then released for a rerun: one failed trial, both cells waiting.
+        "claim": {"done": 0, "running": 0, "waiting": 2, "failed": 1},
+        # The completion is kept, not released.
+        "complete": {"done": 1, "running": 0, "waiting": 1, "failed": 0},
+        # The failure is stored whole (the first cell failed, the second is still queued).
+        "release": {"done": 0, "running": 0, "waiting": 1, "failed": 1},
+    }[write]
+    assert counts == expected
+
+
+def test_worker_handler_interrupts_once_and_ignores_the_forwarded_copy() -> None:
+    previous = signal.signal(signal.SIGINT, _interrupt_once)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _ctrl_c()
+            time.sleep(1)  # the handler runs at the next bytecode; never reached
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        _ctrl_c()  # the parent's forwarded copy: ignored
+        time.sleep(0.01)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.slow

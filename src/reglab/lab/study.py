@@ -20,9 +20,10 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -288,36 +289,82 @@ def work(
     _warm_up()
     ran = 0
     while True:
-        store.fail_stale()
-        claim = store.claim()
-        if claim is None:
-            counts = store.counts()
-            if counts["running"] == 0 and counts["waiting"] == 0:
-                return ran
-            time.sleep(poll)
-            continue
+        claim: Claim | None = None
+        stored: bool | None = None
         try:
-            if on_event:
-                on_event("start", claim)
-            with store.heartbeat(claim):
-                row, history = execute_cell(config, claim.cell, cache)
+            # Storage writes hold Ctrl-C back until they finish: a claim, a completion or a
+            # release cut in half would leave its cell RUNNING until the grace period ends.
+            with _held_interrupt():
+                store.fail_stale()
+                claim = store.claim()
+            if claim is None:
+                counts = store.counts()
+                if counts["running"] == 0 and counts["waiting"] == 0:
+                    return ran
+                time.sleep(poll)
+                continue
+            try:
+                if on_event:
+                    on_event("start", claim)
+                with store.heartbeat(claim):
+                    row, history = execute_cell(config, claim.cell, cache)
+            except ConfigError as exc:
+                # The same settings would fail again on every retry: stop and say why.
+                _release(store, claim, str(exc), retry=False)
+                stored = False
+                raise
+            except Exception:
+                # Keep the other cells going; the failure is stored and a rerun retries it.
+                _release(store, claim, traceback.format_exc(limit=20), retry=False)
+                stored = False
+                if on_event:
+                    on_event("failed", claim)
+                continue
+            with _held_interrupt():
+                stored = store.complete(claim, row, history)
         except KeyboardInterrupt:
-            store.release(claim, "interrupted", retry=True)
+            if claim is not None and stored is None:
+                _release(store, claim, "interrupted", retry=True)
             raise
-        except ConfigError as exc:
-            # The same settings would fail again on every retry: stop and say why.
-            store.release(claim, str(exc), retry=False)
-            raise
-        except Exception:
-            # Keep the other cells going; the failure is stored and a rerun retries the cell.
-            store.release(claim, traceback.format_exc(limit=20), retry=False)
-            if on_event:
-                on_event("failed", claim)
-            continue
-        stored = store.complete(claim, row, history)
         ran += int(stored)
         if on_event:
             on_event("done" if stored else "dropped", claim)
+
+
+def _release(store: StudyStore, claim: Claim, reason: str, *, retry: bool) -> None:
+    with _held_interrupt():
+        store.release(claim, reason, retry=retry)
+
+
+@contextlib.contextmanager
+def _held_interrupt() -> Iterator[None]:
+    """Hold SIGINT back while the block runs, then deliver it to the handler it would have met.
+
+    Outside the main thread Python handles no signals, and the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught and callable(previous):
+            previous(signal.SIGINT, None)
+        elif caught and previous == signal.SIG_DFL:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def _interrupt_once(_signum: int, _frame: Any) -> None:
+    """SIGINT handler of a worker process: interrupt, and ignore the copies that follow.
+
+    A Ctrl-C in a terminal reaches the worker twice: from the terminal (the whole process
+    group) and forwarded by the parent. The second must not cut the release of the cell.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def _warm_up() -> None:
@@ -335,7 +382,7 @@ def _worker_main(
     """Entry point of a local worker process (spawned): one line on stderr when it fails."""
     # Started with SIGINT ignored (see _run_workers): from here on Ctrl-C, forwarded by the
     # parent, interrupts the cell, which is released for another worker.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, _interrupt_once)
     try:
         import torch
 
