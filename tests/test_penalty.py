@@ -127,8 +127,11 @@ def _train(mode: str, optimizer: str, steps: int = 100) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
+@pytest.mark.parametrize("block_bytes", [None, 1500])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_gradient_mode_equals_loss_mode_over_100_steps(optimizer):
+def test_gradient_mode_equals_loss_mode_over_100_steps(optimizer, block_bytes, monkeypatch):
+    if block_bytes is not None:  # one cache block per weight (1280, 4096, 512 bytes)
+        monkeypatch.setattr(F, "_CPU_BLOCK_BYTES", block_bytes)
     a, b = _train("loss", optimizer), _train("grad", optimizer)
     rel = ((a - b).abs().max() / b.abs().max()).item()
     assert rel <= 1e-6, rel
@@ -136,6 +139,28 @@ def test_gradient_mode_equals_loss_mode_over_100_steps(optimizer):
     # and the penalty did something: the unregularized run ends elsewhere
     c = _train("none", optimizer)
     assert ((a - c).abs().max() / c.abs().max()).item() > 1e-3
+
+
+def test_cache_blocks_split_in_order_without_changing_a_bit(gen, monkeypatch):
+    shapes = [(7, 3), (40, 40), (2,), (30, 30), (5, 5), (5, 5), (100, 3)]
+    ws = [torch.randn(*s, generator=gen) for s in shapes]
+    ws[1][0, :3] = 0.0
+    monkeypatch.setattr(F, "_CPU_BLOCK_BYTES", 4000)
+    blocks = list(F._cache_blocks(ws))
+    # consecutive runs covering every tensor once, each within the budget or a single tensor
+    assert [t for b in blocks for t in b] == ws
+    assert [len(b) for b in blocks] == [1, 1, 4, 1]  # 84 | 6400 | 8+3600+100+100 | 1200 B
+    assert all(sum(t.numel() * 4 for t in b) <= 4000 or len(b) == 1 for b in blocks)
+    for l1, l2 in [(0.3, 0.0), (0.0, 0.7), (0.3, 0.7)]:
+        grads = [torch.randn(*s, generator=gen) for s in shapes]
+        expected = [g + (l1 * torch.sign(w)).add(w, alpha=2 * l2) for g, w in zip(grads, ws)]
+        F.elastic_net_grad_(grads, ws, l1, l2)
+        for got, want in zip(grads, expected):
+            assert torch.equal(got, want)
+        P = F.elastic_net_grad(ws, l1, l2)
+        assert [p.shape for p in P] == [w.shape for w in ws]
+        for p, w in zip(P, ws):
+            assert torch.equal(p, (l1 * torch.sign(w)).add(w, alpha=2 * l2))
 
 
 def test_l2_converts_to_seed_002_update_and_to_torch_sgd_weight_decay(gen):

@@ -234,7 +234,8 @@ def test_ctrl_c_keeps_finished_cells_and_the_rerun_completes_each_once(tmp_path,
 
     # Consistent: nothing left RUNNING, nothing done twice, what finished is stored.
     rows = trials(url)
-    assert [t for t in rows if t.state == "RUNNING"] == []
+    workers = pidlog.read_text() if pidlog.exists() else ""
+    assert [t for t in rows if t.state == "RUNNING"] == [], (rows, workers, text[-3000:])
     done = [t.cell for t in rows if t.state == "COMPLETE"]
     assert len(done) == len(set(done)) >= 1
     # The interrupted cell was released with a reason and queued again.

