@@ -18,6 +18,7 @@ from reglab.lab.tune import (
     TuneConfig,
     _apply,
     _Objective,
+    _Reporter,
     _start_params,
     recipe_toml,
     run_tune,
@@ -83,31 +84,64 @@ def test_trials_never_see_the_test_split(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 
 def test_pruning_stops_a_trial_whose_curve_falls_behind() -> None:
-    config = TuneConfig(**{**TINY, "epochs": 6}, trials=2)
+    # The epoch budget is fixed (not searched): 6 epochs report at tenths 1, 3, 5, 6, 8, 10.
+    config = TuneConfig(**{**TINY, "epochs": 6}, trials=2, space=("dropout",))
     from reglab.data import load_dataset
 
     objective = _Objective(config, load_dataset("iris"))
     study = optuna.create_study(
         direction="maximize",
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=1),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=3),
     )
-    # A finished trial that scored 100% validation accuracy at every epoch.
+    # A finished trial that scored 100% validation accuracy at every tenth of its budget.
     dist = optuna.distributions.FloatDistribution(0.0, 0.6)
     study.add_trial(
         optuna.trial.create_trial(
             params={"dropout": 0.1},
             distributions={"dropout": dist},
             value=1.0,
-            intermediate_values={e: 1.0 for e in range(6)},
+            intermediate_values={s: 1.0 for s in range(1, 11)},
         )
     )
     study.optimize(objective, n_trials=1)
     trial = study.trials[-1]
     assert trial.state == optuna.trial.TrialState.PRUNED
-    # Reported at epochs 0 and 1 (warm-up), pruned at the first step it may act: the fit
-    # loop stopped there instead of running all 6 epochs.
-    assert sorted(trial.intermediate_values) == [0, 1]
+    # Reported after epoch 0 (tenth 1, warm-up) and epoch 1 (tenth 3), pruned at the first
+    # report it may act on: the fit loop stopped there instead of running all 6 epochs.
+    assert sorted(trial.intermediate_values) == [1, 3]
     assert trial.user_attrs["epochs_run"] == 2
+
+
+def test_reports_fall_on_the_same_tenths_whatever_the_epoch_budget() -> None:
+    class Trial:
+        def __init__(self) -> None:
+            self.steps: list[int] = []
+
+        def report(self, value: float, step: int) -> None:
+            self.steps.append(step)
+
+        def should_prune(self) -> bool:
+            return False
+
+    for epochs, expected in [
+        (10, list(range(1, 11))),
+        (20, list(range(1, 11))),
+        (4, [2, 5, 7, 10]),
+    ]:
+        trial = Trial()
+        reporter = _Reporter(trial, "val_acc", 1.0, epochs)
+        for epoch in range(epochs):
+            assert reporter.step({"epoch": epoch, "val_acc": 0.5}, None) is False
+        assert trial.steps == expected
+
+
+def test_epochs_and_width_are_searched_around_the_base() -> None:
+    space = search_space(SPACE, "image", BUILTIN_RECIPES["all"])
+    assert (space["epochs"].low, space["epochs"].high, space["epochs"].step) == (100, 250, 25)
+    assert (space["width"].low, space["width"].high, space["width"].step) == (32, 64, 16)
+    start = _start_params(BUILTIN_RECIPES["all"].replace(epochs=140, width=44), space)
+    assert (start["epochs"], start["width"]) == (150, 48)  # on the grid, nearest point
+    assert isinstance(start["epochs"], int)
 
 
 @pytest.mark.slow

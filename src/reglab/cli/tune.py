@@ -41,7 +41,7 @@ from .study import _size
     "--space",
     default=None,
     help="Comma-separated fields to search (default: dropout, weight_decay, l1, augment, "
-    "augment_magnitude, mixup, label_smoothing).",
+    "augment_magnitude, mixup, label_smoothing, width, epochs).",
 )
 @click.option("--trials", default=40, show_default=True, type=int, help="Trials to finish.")
 @click.option(

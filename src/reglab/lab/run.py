@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -149,6 +149,7 @@ def run_cell(
     epochs: int | None = None,
     device: str | torch.device = "cpu",
     threads: int | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> CellResult:
     """Train ``recipe`` with ``seed`` on ``splits`` and measure it; deterministic on CPU.
 
@@ -164,6 +165,8 @@ def run_cell(
         epochs: overrides ``recipe.epochs`` (the cosine schedule follows it).
         device: where to train.
         threads: torch intra-op threads during the run (restored after); None leaves them.
+        callbacks: extra :func:`reglab.fit` callbacks, after the recipe's own (``reglab tune``
+            passes its pruning reporter here).
 
     Returns:
         A :class:`CellResult`.
@@ -191,6 +194,7 @@ def run_cell(
             input_shape=tuple(splits.input_shape),
             num_classes=splits.num_classes if task == "classification" else None,
         )
+        parts["callbacks"] = [*parts["callbacks"], *callbacks]
         if parts["loss"] is None and task == "regression":
             parts["loss"] = nn.MSELoss()
         gen = torch.Generator().manual_seed(seed)

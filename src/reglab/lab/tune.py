@@ -64,7 +64,14 @@ SPACE = (
     "augment_magnitude",
     "mixup",
     "label_smoothing",
+    "width",
+    "epochs",
 )
+
+# Pruning compares learning curves at the same point of the schedule: each trial reports at
+# tenths of its own epoch budget (trials search different budgets; under cosine annealing a
+# longer run at epoch 75 is at a higher learning rate than a shorter one, and scores lower).
+_REPORTS = 10
 
 # Image augmentations the search chooses among (tabular data only has feature noise).
 _IMAGE_AUGMENTS = ("affine", "rotate+translate", "translate", "affine+erasing")
@@ -165,15 +172,17 @@ def search_space(fields_: Sequence[str], kind: str, base: Recipe) -> dict[str, A
 
     ``kind`` is the data kind (``"image"`` or ``"tabular"``): tabular data searches only the
     strength of Gaussian feature noise, images also choose the augmentation. Mixup is left out
-    for regression (``base`` decides nothing else).
+    for regression. ``epochs`` ranges from 2/3 to 5/3 of the base recipe's budget, in steps
+    of a sixth.
 
     Example:
         >>> sorted(search_space(["dropout", "l1"], "image", BUILTIN_RECIPES["all"]))
         ['dropout', 'l1']
+        >>> search_space(["epochs"], "image", BUILTIN_RECIPES["all"])["epochs"]
+        IntDistribution(high=250, log=False, low=100, step=25)
     """
     import optuna.distributions as D
 
-    del base  # the ranges do not depend on it today; kept for a stable signature
     ranges: dict[str, Any] = {
         "dropout": D.FloatDistribution(0.0, 0.6),
         "weight_decay": D.FloatDistribution(1e-4, 1.0, log=True),
@@ -182,10 +191,22 @@ def search_space(fields_: Sequence[str], kind: str, base: Recipe) -> dict[str, A
         "augment_magnitude": D.FloatDistribution(0.25, 2.5),
         "mixup": D.FloatDistribution(0.0, 0.5),
         "label_smoothing": D.FloatDistribution(0.0, 0.2),
+        # Capacity and training length trade off with every regularizer: a wider network
+        # trained longer needs (and takes) more regularization.
+        "width": D.IntDistribution(32, 64, step=16),
+        "epochs": _epoch_range(base.epochs),
     }
     if kind == "image":
         ranges["augment"] = D.CategoricalDistribution(_IMAGE_AUGMENTS)
     return {name: ranges[name] for name in fields_ if name in ranges}
+
+
+def _epoch_range(epochs: int) -> Any:
+    import optuna.distributions as D
+
+    step = max(1, round(epochs / 6))
+    low = max(step, round(epochs * 2 / 3 / step) * step)
+    return D.IntDistribution(low, low + 6 * step, step=step)
 
 
 def _start_params(base: Recipe, space: Mapping[str, Any]) -> dict[str, Any]:
@@ -197,7 +218,12 @@ def _start_params(base: Recipe, space: Mapping[str, Any]) -> dict[str, Any]:
             if value in dist.choices:
                 out[name] = value
             continue
-        out[name] = min(max(float(value), dist.low), dist.high)
+        value = min(max(value, dist.low), dist.high)
+        if isinstance(dist.low, int):
+            value = dist.low + round((value - dist.low) / dist.step) * dist.step
+            out[name] = int(min(value, dist.high))
+        else:
+            out[name] = float(value)
     return out
 
 
@@ -235,39 +261,28 @@ class _NoTest:
 
 
 class _Reporter:
-    """A fit callback: reports the validation score per epoch; asks to stop when pruned."""
+    """A fit callback: reports the validation score at each tenth of the epoch budget (step
+    1..10, comparable across trials with different budgets); asks to stop when pruned."""
 
-    def __init__(self, trial: Any, key: str, sign: float) -> None:
-        self.trial, self.key, self.sign = trial, key, sign
+    def __init__(self, trial: Any, key: str, sign: float, epochs: int) -> None:
+        self.trial, self.key, self.sign, self.epochs = trial, key, sign, epochs
         self.pruned_at: int | None = None
+        self._step = 0
 
     def step(self, metrics: Mapping[str, Any], model: Any) -> bool:
         value = metrics.get(self.key)
         if not isinstance(value, (int, float)) or not math.isfinite(value):
             return False
         epoch = int(metrics.get("epoch", 0))
-        self.trial.report(self.sign * float(value), epoch)
+        step = (epoch + 1) * _REPORTS // self.epochs
+        if step <= self._step:
+            return False
+        self._step = step
+        self.trial.report(self.sign * float(value), step)
         if self.trial.should_prune():
             self.pruned_at = epoch
             return True
         return False
-
-
-class _ReportingRecipe(Recipe):
-    """A recipe whose :meth:`parts` also hands fit one extra callback (the pruning reporter)."""
-
-    def parts(self, model: Any, **kw: Any) -> dict[str, Any]:
-        out = super().parts(model, **kw)
-        reporter = self.__dict__.get("_reporter")
-        if reporter is not None:
-            out["callbacks"] = [*out["callbacks"], reporter]
-        return out
-
-
-def _with_reporter(recipe: Recipe, reporter: _Reporter) -> Recipe:
-    r = _ReportingRecipe(**recipe.to_dict())
-    object.__setattr__(r, "_reporter", reporter)
-    return r
 
 
 class _Objective:
@@ -304,8 +319,8 @@ class _Objective:
 
         params = {name: _suggest(trial, name, dist) for name, dist in self.space.items()}
         recipe = _apply(self.base, params, self.kind, f"trial-{trial.number}")
-        reporter = _Reporter(trial, self.key, self.sign)
-        result = run_cell(_with_reporter(recipe, reporter), 0, self.view, model=self.model)
+        reporter = _Reporter(trial, self.key, self.sign, recipe.epochs)
+        result = run_cell(recipe, 0, self.view, model=self.model, callbacks=[reporter])
         trial.set_user_attr("epochs_run", result.epochs_run)
         trial.set_user_attr("seconds", result.seconds)
         trial.set_user_attr("train_score", _score(result, "train", self.key))
@@ -320,6 +335,8 @@ class _Objective:
 def _suggest(trial: Any, name: str, dist: Any) -> Any:
     if hasattr(dist, "choices"):
         return trial.suggest_categorical(name, dist.choices)
+    if isinstance(dist.low, int):
+        return trial.suggest_int(name, dist.low, dist.high, step=dist.step)
     return trial.suggest_float(name, dist.low, dist.high, log=dist.log)
 
 
@@ -396,12 +413,13 @@ def _comparable(d: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _warmup(config: TuneConfig) -> int:
-    """Epochs before pruning may act: half the budget.
+    """Reports (tenths of the budget) before pruning may act: half the budget.
 
     Under a cosine schedule, strongly regularized runs (heavy augmentation, mixup) climb late;
     pruning them at a quarter of the budget steered the search toward weak regularization.
     """
-    return max(1, config.base_recipe().epochs // 2)
+    del config
+    return _REPORTS // 2
 
 
 def _finished(study: Any) -> int:
