@@ -110,8 +110,8 @@ BAD = [
     (
         ["tune", "--space", "dropout,nope"],
         "reglab: error: The 'space' parameter of TuneConfig must be one of 'dropout', "
-        "'weight_decay', 'l1', 'augment', 'augment_magnitude', 'mixup', 'label_smoothing'. "
-        "Got 'nope' instead.",
+        "'weight_decay', 'l1', 'augment', 'augment_magnitude', 'mixup', 'label_smoothing', "
+        "'width', 'epochs'. Got 'nope' instead.",
     ),
     (
         ["tune", "--trials", "0"],

@@ -78,9 +78,45 @@ def test_trials_never_see_the_test_split(monkeypatch: pytest.MonkeyPatch, tmp_pa
     outcome = run_tune(TuneConfig(**TINY, trials=3), tmp_path, jobs=1, progress=False)
     trials = [s for s in seen if s[0].startswith("trial-")]
     final = [s for s in seen if not s[0].startswith("trial-")]
-    assert len(trials) == 3 and all(is_val for _, is_val in trials)
+    # two partitions per trial, each scored on validation in place of test
+    assert len(trials) == 6 and all(is_val for _, is_val in trials)
     assert sorted(final) == [("base", False), ("base", False), ("tuned", False), ("tuned", False)]
     assert outcome.best.name == "tuned"
+
+
+def test_partitions_and_evaluation_draws_keep_the_test_examples_out_of_the_search() -> None:
+    import torch
+
+    from reglab.data._dataset import make_dataset
+
+    n = 240
+    # 1x1x2 "images" (not rescaled) whose first pixel is the row number: every example traced
+    X = torch.stack([torch.arange(n, dtype=torch.float32), torch.rand(n)], 1).reshape(n, 1, 1, 2)
+    ds = make_dataset(X, torch.arange(n) % 3, name="rows")
+    config = TuneConfig(data="iris", train_size=60, val_size=30, seeds=3, partitions=3)
+    objective = _Objective(config, ds)
+
+    def rows(part: Any) -> set[int]:
+        return {round(float(v)) for v in part.X[:, 0, 0, 0]}
+
+    sp = objective.splits
+    test = set(sp.test_index.tolist())
+    pool = set(range(n)) - test
+    assert len(objective.views) == 3
+    draws = []
+    for view in objective.views:
+        assert view.test is view.val
+        tr, va = rows(view.train), rows(view.val)
+        assert tr | va <= pool and not tr & va
+        assert (len(tr), len(va)) in [(60, 30), (60, 29)]
+        draws.append(frozenset(tr))
+    assert len(set(draws)) == 3  # the redraws differ from the search split and each other
+    for seed in range(3):
+        ev = objective.evaluation_splits(seed)
+        got = set(ev.test_index.tolist())
+        assert got <= test and not got & set(ev.train_index.tolist())
+        assert not got & set(ev.val_index.tolist()) and len(ev.test) == len(got) > 0
+    assert objective.evaluation_splits(0) is sp
 
 
 def test_pruning_stops_a_trial_whose_curve_falls_behind() -> None:

@@ -51,7 +51,18 @@ from .study import _size
     help="Seconds for the search; the test evaluation runs after it.",
 )
 @click.option(
-    "--seeds", default=3, show_default=True, type=int, help="Training seeds of the test evaluation."
+    "--seeds",
+    default=3,
+    show_default=True,
+    type=int,
+    help="Seeds of the test evaluation (each after seed 0 draws its own training examples).",
+)
+@click.option(
+    "--partitions",
+    default=2,
+    show_default=True,
+    type=int,
+    help="Train/validation partitions each trial is scored on (mean validation score).",
 )
 @click.option("--epochs", default=None, type=int, help="Override the base recipe's epochs.")
 @click.option(
@@ -91,6 +102,7 @@ def tune(
     trials: int,
     timeout: float | None,
     seeds: int,
+    partitions: int,
     epochs: int | None,
     jobs: int | None,
     storage: str | None,
@@ -100,8 +112,9 @@ def tune(
 ) -> None:
     """Search regularization strengths (Optuna TPE, median pruning) by validation score.
 
-    The best recipe is then trained with each seed and measured on the test split, which no
-    trial ever sees. Rerunning the same command resumes the search.
+    Each trial is scored on --partitions train/validation draws of the examples outside the
+    test split. The best recipe is then trained with each seed and measured on test examples
+    that no trial ever saw. Rerunning the same command resumes the search.
     """
     from ..lab.tune import SPACE, TuneConfig, run_tune
 
@@ -114,6 +127,7 @@ def tune(
         base=base,
         trials=trials,
         seeds=seeds,
+        partitions=partitions,
         epochs=epochs,
         space=SPACE if space is None else tuple(s.strip() for s in space.split(",") if s.strip()),
     )

@@ -2,15 +2,21 @@
 
 The search starts from a base recipe (``all`` by default; its own strengths are the first trial)
 and lets Optuna's TPE sampler choose dropout, weight decay, L1, augmentation magnitude (and, on
-images, which augmentation), mixup alpha and label smoothing. Each trial trains once and is
-scored by **validation** accuracy (validation loss for regression); a per-epoch report of the
-validation score lets the median pruner stop trials whose learning curve falls behind. The test
-split is never given to a trial: the trial's data object has no test part.
+images, which augmentation), mixup alpha, label smoothing, the network's width and the epoch
+budget. A per-tenth-of-training report of the validation score lets the median pruner stop
+trials whose learning curve falls behind.
 
-The split is fixed (``split_seed``) for the search and for the final evaluation, so the test
-examples are never among the validation examples that chose the recipe. The final evaluation
-trains the best recipe (and the base recipe, for a paired comparison) with ``seeds`` training
-seeds and reports test accuracy with a 95% Student-t interval.
+The test split never reaches the search. One split (``split_seed``) sets the test examples
+aside; the rest form the pool the search draws from. Each trial trains ``partitions`` times, on
+the split's own train/validation partition and on redraws of the pool (same sizes), and is
+scored by the mean **validation** accuracy (validation loss for regression): a 300-image
+validation set alone cannot tell strengths apart that differ by a few images.
+
+The final evaluation trains the best recipe (and the base recipe, for a paired comparison) with
+``seeds`` seeds. Seed 0 uses the search split; seed ``s`` draws its own training and validation
+examples (as a study does), and is tested on the search split's test examples that it did not
+draw. So the reported accuracy averages over draws of the training labels, and no test example
+ever scored a trial. Test accuracy comes with a 95% Student-t interval.
 
 Trials live in an Optuna database (``tune.db`` in the output folder by default), so rerunning the
 same command resumes: finished trials count toward ``trials``.
@@ -95,7 +101,10 @@ class TuneConfig:
         seeds: training seeds of the final test evaluation.
         epochs: overrides the base recipe's epoch budget.
         space: the recipe fields to search (a subset of :data:`SPACE`).
-        split_seed: the one data split used by the search and the evaluation.
+        split_seed: the split that sets the test examples aside (and the search's first
+            partition).
+        partitions: train/validation partitions of the pool each trial is scored on (their
+            mean validation score).
     """
 
     data: str = "digits"
@@ -109,9 +118,11 @@ class TuneConfig:
     epochs: int | None = None
     space: tuple[str, ...] = SPACE
     split_seed: int = 0
+    partitions: int = 2
 
     def __post_init__(self) -> None:
         owner = "TuneConfig"
+        check(owner, "partitions", self.partitions, Interval(int, 1, None))
         check(owner, "trials", self.trials, Interval(int, 1, None))
         check(owner, "seeds", self.seeds, Interval(int, 1, None))
         check(owner, "split_seed", self.split_seed, Interval(int, 0, None))
@@ -286,12 +297,13 @@ class _Reporter:
 
 
 class _Objective:
-    """Train one trial's recipe on the fixed split; return its validation score."""
+    """Train one trial's recipe on the search partitions; return its mean validation score."""
 
     def __init__(self, config: TuneConfig, dataset: Any) -> None:
         from .. import data as rd
 
         self.config = config
+        self.dataset = dataset
         self.splits = rd.split(
             dataset,
             train_size=config.train_size,
@@ -308,9 +320,57 @@ class _Objective:
         if self.splits.task == "regression":
             self.space.pop("mixup", None)
             self.space.pop("label_smoothing", None)
-        self.view = _NoTest(self.splits)
+        self.views = [_NoTest(self.splits)]
+        self.views += [_NoTest(self._redraw(k)) for k in range(1, config.partitions)]
         classification = self.splits.task == "classification"
         self.key, self.sign = ("val_acc", 1.0) if classification else ("val_loss", -1.0)
+
+    def _redraw(self, k: int) -> Any:
+        """Partition ``k`` of the pool (the search split's train and validation examples)."""
+        from dataclasses import replace
+
+        import torch
+
+        from .. import data as rd
+
+        sp = self.splits
+        pool = torch.sort(torch.cat([sp.train_index, sp.val_index])).values
+        ds = self.dataset
+        pooled = replace(ds, X=ds.X[pool], y=ds.y[pool])
+        # A split keeps at least one test example: the pool's partition has one validation
+        # example fewer than the search split.
+        return rd.split(
+            pooled,
+            train_size=len(sp.train),
+            val_size=len(sp.val) - 1,
+            seed=_PARTITION_SEED * k + self.config.split_seed,
+        )
+
+    def evaluation_splits(self, seed: int) -> Any:
+        """The splits of final-evaluation seed ``seed`` (see the module docstring)."""
+        from dataclasses import replace
+
+        import torch
+
+        from .. import data as rd
+
+        if seed == 0:
+            return self.splits
+        sp = rd.split(
+            self.dataset,
+            train_size=self.config.train_size,
+            val_size=self.config.val_size,
+            seed=_EVAL_SEED * seed + self.config.split_seed,
+        )
+        keep = torch.isin(sp.test_index, self.splits.test_index)
+        if not bool(keep.any()):
+            raise ConfigError(
+                f"The final evaluation of seed {seed} has no test example left: its draw of "
+                "training and validation examples covers the search's test split. Use fewer "
+                "--seeds or a smaller --train-size/--val-size."
+            )
+        test = replace(sp.test, X=sp.test.X[keep], y=sp.test.y[keep])
+        return replace(sp, test=test, test_index=sp.test_index[keep])
 
     def __call__(self, trial: Any) -> float:
         import optuna
@@ -319,17 +379,30 @@ class _Objective:
 
         params = {name: _suggest(trial, name, dist) for name, dist in self.space.items()}
         recipe = _apply(self.base, params, self.kind, f"trial-{trial.number}")
-        reporter = _Reporter(trial, self.key, self.sign, recipe.epochs)
-        result = run_cell(recipe, 0, self.view, model=self.model, callbacks=[reporter])
-        trial.set_user_attr("epochs_run", result.epochs_run)
-        trial.set_user_attr("seconds", result.seconds)
-        trial.set_user_attr("train_score", _score(result, "train", self.key))
-        if reporter.pruned_at is not None:
-            raise optuna.TrialPruned(f"pruned at epoch {reporter.pruned_at}")
-        value = result.val_acc if self.key == "val_acc" else -result.val_loss
-        if value is None or not math.isfinite(value):
-            raise optuna.TrialPruned("the validation score is not finite")
-        return float(value)
+        scores: list[float] = []
+        for i, view in enumerate(self.views):
+            # Pruning follows the first partition's learning curve.
+            reporter = _Reporter(trial, self.key, self.sign, recipe.epochs) if i == 0 else None
+            extra = [reporter] if reporter is not None else []
+            result = run_cell(recipe, 0, view, model=self.model, callbacks=extra)
+            if i == 0:
+                trial.set_user_attr("epochs_run", result.epochs_run)
+                trial.set_user_attr("train_score", _score(result, "train", self.key))
+            trial.set_user_attr("seconds", trial.user_attrs.get("seconds", 0.0) + result.seconds)
+            if reporter is not None and reporter.pruned_at is not None:
+                raise optuna.TrialPruned(f"pruned at epoch {reporter.pruned_at}")
+            value = result.val_acc if self.key == "val_acc" else -result.val_loss
+            if value is None or not math.isfinite(value):
+                raise optuna.TrialPruned("the validation score is not finite")
+            scores.append(float(value))
+        trial.set_user_attr("partition_scores", scores)
+        return sum(scores) / len(scores)
+
+
+# Seeds of the pool's redraws and of the evaluation draws: far from the small split seeds a
+# user picks, so no redraw repeats the search split.
+_PARTITION_SEED = 1_000_003
+_EVAL_SEED = 2_000_003
 
 
 def _suggest(trial: Any, name: str, dist: Any) -> Any:
@@ -647,7 +720,10 @@ def _trial_rows(study: Any) -> list[dict[str, Any]]:
 def _evaluate(
     study: Any, config: TuneConfig, objective: _Objective, best: Recipe, compare: bool
 ) -> dict[str, Any]:
-    """Test scores of the best (and base) recipe over the training seeds, cached in the study."""
+    """Test scores of the best (and base) recipe over the evaluation seeds, cached in the study.
+
+    Both recipes see the same draws (a paired comparison).
+    """
     from .report import mean_ci, paired_vs_baseline
     from .run import run_cell
 
@@ -663,7 +739,10 @@ def _evaluate(
         for name, recipe in recipes:
             for seed in range(config.seeds):
                 r = run_cell(
-                    recipe.replace(name=name), seed, objective.splits, model=objective.model
+                    recipe.replace(name=name),
+                    seed,
+                    objective.evaluation_splits(seed),
+                    model=objective.model,
                 )
                 row = {k: v for k, v in r.to_dict().items() if k != "history"}
                 rows.append(row)
