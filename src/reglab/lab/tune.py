@@ -247,7 +247,10 @@ def _apply(base: Recipe, params: Mapping[str, Any], kind: str, name: str) -> Rec
         changes["l1"] = 0.0  # the bottom of the range means "no L1"
     # Three significant digits: a readable recipe, and no strength is known better than that.
     changes = {k: float(f"{v:.3g}") if isinstance(v, float) else v for k, v in changes.items()}
-    return base.replace(name=name, **changes)
+    # The base's description names its own strengths; the searched ones replace them.
+    searched = ", ".join(sorted(params))
+    description = f"'{base.name}' with {searched} searched" if searched else base.description
+    return base.replace(name=name, description=description, **changes)
 
 
 # -- one trial ---------------------------------------------------------------------------------
