@@ -136,6 +136,32 @@ def test_ctrl_c_during_a_storage_write_waits_for_it_and_leaves_no_cell_running(
     assert counts == expected
 
 
+def test_release_after_an_interrupt_retries_once_on_fresh_connections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, _ = prepare(_config(seeds=1))
+    store = StudyStore(sqlite_url(tmp_path))
+    store.create(config.to_dict(), config.cells())
+    original = StudyStore.release
+    calls: list[int] = []
+
+    def broken_once(self: StudyStore, *args: Any, **kw: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:  # the connection an interrupted call left behind
+            raise RuntimeError("connection is closed")
+        original(self, *args, **kw)
+
+    def ctrl_c_in_cell(*_a: Any, **_k: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(StudyStore, "release", broken_once)
+    monkeypatch.setattr("reglab.lab.study.execute_cell", ctrl_c_in_cell)
+    with pytest.raises(KeyboardInterrupt):
+        work(store)
+    assert len(calls) == 2
+    assert store.counts() == {"done": 0, "running": 0, "waiting": 2, "failed": 1}
+
+
 def test_worker_handler_interrupts_once_and_ignores_the_forwarded_copy() -> None:
     previous = signal.signal(signal.SIGINT, _interrupt_once)
     try:

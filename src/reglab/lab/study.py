@@ -305,7 +305,8 @@ def work(
                 continue
             try:
                 if on_event:
-                    on_event("start", claim)
+                    with _held_interrupt():  # it may read the storage (the progress bar)
+                        on_event("start", claim)
                 with store.heartbeat(claim):
                     row, history = execute_cell(config, claim.cell, cache)
             except ConfigError as exc:
@@ -333,7 +334,13 @@ def work(
 
 def _release(store: StudyStore, claim: Claim, reason: str, *, retry: bool) -> None:
     with _held_interrupt():
-        store.release(claim, reason, retry=retry)
+        try:
+            store.release(claim, reason, retry=retry)
+        except Exception:
+            # An interrupt that cut a database call can leave its pooled connection unusable:
+            # try once more on fresh connections before giving up.
+            store.storage.engine.dispose()
+            store.release(claim, reason, retry=retry)
 
 
 @contextlib.contextmanager
