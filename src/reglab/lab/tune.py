@@ -866,7 +866,8 @@ def _html(
     text = (
         f"Best recipe by validation ({'accuracy' if acc else 'loss'} "
         f"{fmt(best_value if acc else -best_value)}): <code style='overflow-wrap:anywhere'>{esc(best.summary())}</code>. "
-        f"On the test split, over {config.seeds} training seeds: {fmt(t['mean'])} "
+        f"On test examples no trial saw, over {config.seeds} seeds (each after seed 0 with "
+        f"its own draw of training examples): {fmt(t['mean'])} "
         f"(95% interval {fmt(t['low'])} to {fmt(t['high'])})."
     )
     if "base" in test:
