@@ -146,7 +146,7 @@ def test_cache_blocks_split_in_order_without_changing_a_bit(gen, monkeypatch):
     ws = [torch.randn(*s, generator=gen) for s in shapes]
     ws[1][0, :3] = 0.0
     monkeypatch.setattr(F, "_CPU_BLOCK_BYTES", 4000)
-    blocks = list(F._cache_blocks(ws))
+    blocks = [ws[s] for s in F._cache_blocks(ws)]
     # consecutive runs covering every tensor once, each within the budget or a single tensor
     assert [t for b in blocks for t in b] == ws
     assert [len(b) for b in blocks] == [1, 1, 4, 1]  # 84 | 6400 | 8+3600+100+100 | 1200 B

@@ -113,7 +113,7 @@ def elastic_net_grad(params: Sequence[torch.Tensor], l1: float, l2: float) -> li
     params = list(params)
     out: list[torch.Tensor] = []
     for block in _cache_blocks(params):
-        out += _elastic_net_grad(block, l1, l2)
+        out += _elastic_net_grad(params[block], l1, l2)
     return out
 
 
@@ -137,21 +137,21 @@ def _elastic_net_grad(params: list[torch.Tensor], l1: float, l2: float) -> list[
 _CPU_BLOCK_BYTES = 1 << 20
 
 
-def _cache_blocks(params: list[torch.Tensor]) -> Iterator[list[torch.Tensor]]:
-    """``params`` split into consecutive runs of about ``_CPU_BLOCK_BYTES`` (CPU tensors)."""
+def _cache_blocks(params: list[torch.Tensor]) -> Iterator[slice]:
+    """Consecutive runs of ``params`` of about ``_CPU_BLOCK_BYTES`` each (CPU tensors)."""
     if not params:
         return
     if params[0].device.type != "cpu":
-        yield params
+        yield slice(0, len(params))
         return
     start, size = 0, 0
     for i, p in enumerate(params):
         nbytes = p.numel() * p.element_size()
         if i > start and size + nbytes > _CPU_BLOCK_BYTES:
-            yield params[start:i]
+            yield slice(start, i)
             start, size = i, 0
         size += nbytes
-    yield params[start:]
+    yield slice(start, len(params))
 
 
 @torch.no_grad()
@@ -169,16 +169,13 @@ def elastic_net_grad_(
     params = list(params)
     if not (l1 or l2):
         return
-    start = 0
     for block in _cache_blocks(params):
-        end = start + len(block)
-        gs = grads[start:end]
-        start = end
+        ws, gs = params[block], grads[block]
         if l1 and not l2:
             # l1 * sign(w) is exact, so grads + l1*sign(w) rounds like grads + P: one pass less
-            torch._foreach_add_(gs, torch._foreach_sign(block), alpha=l1)
+            torch._foreach_add_(gs, torch._foreach_sign(ws), alpha=l1)
         else:
-            torch._foreach_add_(gs, _elastic_net_grad(block, l1, l2))
+            torch._foreach_add_(gs, _elastic_net_grad(ws, l1, l2))
 
 
 @torch.no_grad()
