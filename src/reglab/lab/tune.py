@@ -39,7 +39,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ from ..errors import ConfigError
 from .recipe import BUILTIN_RECIPES, Recipe
 from .storage import _creation_race, _first_line, _redact, _serialize_sqlite
 from .storage import json_safe as _json_safe
-from .study import default_jobs
+from .study import _model_kind, _size, default_jobs
 
 __all__ = [
     "SPACE",
@@ -81,12 +81,6 @@ _REPORTS = 10
 
 # Image augmentations the search chooses among (tabular data only has feature noise).
 _IMAGE_AUGMENTS = ("affine", "rotate+translate", "translate", "affine+erasing")
-
-
-def _size(owner: str, name: str, value: Any) -> int | float:
-    if isinstance(value, float) and not float(value).is_integer():
-        return check(owner, name, value, Interval(float, 0, 1, closed="neither"))
-    return int(check(owner, name, value, Interval(int, 0, None), Interval(float, 0, None)))
 
 
 @dataclass(frozen=True)
@@ -330,8 +324,6 @@ class _Objective:
 
     def _redraw(self, k: int) -> Any:
         """Partition ``k`` of the pool (the search split's train and validation examples)."""
-        from dataclasses import replace
-
         import torch
 
         from .. import data as rd
@@ -351,8 +343,6 @@ class _Objective:
 
     def evaluation_splits(self, seed: int) -> Any:
         """The splits of final-evaluation seed ``seed`` (see the module docstring)."""
-        from dataclasses import replace
-
         import torch
 
         from .. import data as rd
@@ -383,6 +373,7 @@ class _Objective:
         params = {name: _suggest(trial, name, dist) for name, dist in self.space.items()}
         recipe = _apply(self.base, params, self.kind, f"trial-{trial.number}")
         scores: list[float] = []
+        seconds = 0.0
         for i, view in enumerate(self.views):
             # Pruning follows the first partition's learning curve.
             reporter = _Reporter(trial, self.key, self.sign, recipe.epochs) if i == 0 else None
@@ -391,7 +382,8 @@ class _Objective:
             if i == 0:
                 trial.set_user_attr("epochs_run", result.epochs_run)
                 trial.set_user_attr("train_score", _score(result, "train", self.key))
-            trial.set_user_attr("seconds", trial.user_attrs.get("seconds", 0.0) + result.seconds)
+            seconds += result.seconds
+            trial.set_user_attr("seconds", seconds)
             if reporter is not None and reporter.pruned_at is not None:
                 raise optuna.TrialPruned(f"pruned at epoch {reporter.pruned_at}")
             value = result.val_acc if self.key == "val_acc" else -result.val_loss
@@ -419,12 +411,6 @@ def _suggest(trial: Any, name: str, dist: Any) -> Any:
 def _score(result: Any, part: str, key: str) -> float | None:
     v = getattr(result, f"{part}_acc" if key == "val_acc" else f"{part}_loss")
     return None if v is None else float(v)
-
-
-def _model_kind(model: str, kind: str) -> str:
-    if model == "auto":
-        return "cnn" if kind == "image" else "mlp"
-    return model
 
 
 # -- storage -----------------------------------------------------------------------------------
