@@ -262,12 +262,7 @@ class Augmentation:
     # ----------------------------------------------------------------------------- helpers
     def _full_shape(self, shape: Sequence[int]) -> tuple[int, ...]:
         owner = type(self).__name__
-        try:
-            dims = tuple(int(s) for s in shape)
-        except (TypeError, ValueError):
-            raise ConfigError(
-                f"{owner} expects a shape {self._expected()}. Got {format_value(shape)} instead."
-            ) from None
+        dims = shape_ints(owner, shape, self._expected())
         if self._layout == "image":
             if len(dims) == 3:
                 dims = (1, *dims)
@@ -290,10 +285,7 @@ class Augmentation:
     def _prepare(self, x: Any) -> tuple[torch.Tensor, Any]:
         """Validate ``x``; return a float batch and the function that restores dtype and shape."""
         owner = type(self).__name__
-        if not isinstance(x, torch.Tensor):
-            raise ConfigError(
-                f"{owner} expects a torch.Tensor as 'input'. Got {type(x).__name__} instead."
-            )
+        check_input_tensor(owner, x)
         single_ndim = 3 if self._layout == "image" else 1
         if x.dim() not in (single_ndim, single_ndim + 1) or any(
             s < 1 for s in x.shape[-single_ndim:]
@@ -354,6 +346,24 @@ class Augmentation:
                     f"{owner}.apply got params[{key!r}] with {got} for a batch of {n} samples: "
                     f"draw the params with generate_params for this batch's shape."
                 )
+
+
+def shape_ints(owner: str, shape: Any, expected: str) -> tuple[int, ...]:
+    """``shape`` as a tuple of ints, or the ConfigError naming the ``expected`` layout."""
+    try:
+        return tuple(int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{owner} expects a shape {expected}. Got {format_value(shape)} instead."
+        ) from None
+
+
+def check_input_tensor(owner: str, x: Any) -> None:
+    """The ConfigError for an ``input`` that is not a tensor."""
+    if not isinstance(x, torch.Tensor):
+        raise ConfigError(
+            f"{owner} expects a torch.Tensor as 'input'. Got {type(x).__name__} instead."
+        )
 
 
 def get(params: Params, key: str, owner: str) -> torch.Tensor:

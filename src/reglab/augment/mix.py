@@ -26,7 +26,7 @@ import torch
 from .._checks import Interval, NoneOk, check
 from ..errors import ConfigError, format_value
 from . import _random
-from ._base import Params, get
+from ._base import Params, check_input_tensor, get, shape_ints
 from .image import _box_mask
 
 __all__ = ["CutMix", "LabelMixing", "MixUp"]
@@ -129,12 +129,7 @@ class LabelMixing:
 
     def _shape(self, shape: Sequence[int]) -> tuple[int, ...]:
         owner = type(self).__name__
-        try:
-            dims = tuple(int(s) for s in shape)
-        except (TypeError, ValueError):
-            raise ConfigError(
-                f"{owner} expects a shape {self._expected()}. Got {format_value(shape)} instead."
-            ) from None
+        dims = shape_ints(owner, shape, self._expected())
         ok = {"any": len(dims) >= 2, "image": len(dims) == 4, "features": len(dims) == 2}
         if not ok[self._layout] or dims[0] < 1:
             raise ConfigError(f"{owner} expects a shape {self._expected()}. Got {dims} instead.")
@@ -142,10 +137,7 @@ class LabelMixing:
 
     def _check_x(self, x: Any) -> None:
         owner = type(self).__name__
-        if not isinstance(x, torch.Tensor):
-            raise ConfigError(
-                f"{owner} expects a torch.Tensor as 'input'. Got {type(x).__name__} instead."
-            )
+        check_input_tensor(owner, x)
         self._shape_of_tensor(x)
         if not x.is_floating_point():
             raise ConfigError(
