@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,31 +51,41 @@ def _recipes(names: str | None, specs: tuple[str, ...]) -> list[Any]:
     return chosen
 
 
+def data_options(train_help: str, val_help: str) -> Callable[[Any], Any]:
+    """The options ``reglab study`` and ``reglab tune`` share: data, target, split sizes, model.
+
+    The split-size help differs per command (what the validation examples are used for).
+    """
+    options = [
+        click.option(
+            "--data",
+            default="digits",
+            show_default=True,
+            help="Built-in dataset name (see `reglab datasets`) or a path to a file/folder.",
+        ),
+        click.option("--target", default=None, help="Label column of a CSV/Parquet file."),
+        click.option("--train-size", default="200", show_default=True, help=train_help),
+        click.option("--val-size", default="300", show_default=True, help=val_help),
+        click.option(
+            "--model",
+            default="auto",
+            show_default=True,
+            help="mlp, cnn, auto (cnn for images, mlp otherwise) or package.module:factory.",
+        ),
+    ]
+
+    def apply(fn: Any) -> Any:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return apply
+
+
 @click.command()
-@click.option(
-    "--data",
-    default="digits",
-    show_default=True,
-    help="Built-in dataset name (see `reglab datasets`) or a path to a file/folder.",
-)
-@click.option("--target", default=None, help="Label column of a CSV/Parquet file.")
-@click.option(
-    "--train-size",
-    default="200",
-    show_default=True,
-    help="Training examples: a count or a fraction.",
-)
-@click.option(
-    "--val-size",
-    default="300",
-    show_default=True,
-    help="Validation examples (early stopping, recipe choice): a count or a fraction.",
-)
-@click.option(
-    "--model",
-    default="auto",
-    show_default=True,
-    help="mlp, cnn, auto (cnn for images, mlp otherwise) or package.module:factory.",
+@data_options(
+    "Training examples: a count or a fraction.",
+    "Validation examples (early stopping, recipe choice): a count or a fraction.",
 )
 @click.option(
     "--recipes",

@@ -7,29 +7,12 @@ from pathlib import Path
 
 import click
 
-from .study import _size
+from .study import _size, data_options
 
 
 @click.command()
-@click.option(
-    "--data",
-    default="digits",
-    show_default=True,
-    help="Built-in dataset name (see `reglab datasets`) or a path to a file/folder.",
-)
-@click.option("--target", default=None, help="Label column of a CSV/Parquet file.")
-@click.option("--train-size", default="200", show_default=True, help="A count or a fraction.")
-@click.option(
-    "--val-size",
-    default="300",
-    show_default=True,
-    help="Validation examples (they score the trials): a count or a fraction.",
-)
-@click.option(
-    "--model",
-    default="auto",
-    show_default=True,
-    help="mlp, cnn, auto (cnn for images, mlp otherwise) or package.module:factory.",
+@data_options(
+    "A count or a fraction.", "Validation examples (they score the trials): a count or a fraction."
 )
 @click.option(
     "--base",
