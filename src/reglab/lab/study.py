@@ -312,12 +312,11 @@ def work(
             except ConfigError as exc:
                 # The same settings would fail again on every retry: stop and say why.
                 _release(store, claim, str(exc), retry=False)
-                stored = False
                 raise
             except Exception:
                 # Keep the other cells going; the failure is stored and a rerun retries it.
                 _release(store, claim, traceback.format_exc(limit=20), retry=False)
-                stored = False
+                stored = False  # released: an interrupt in the callback must not release again
                 if on_event:
                     on_event("failed", claim)
                 continue
