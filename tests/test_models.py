@@ -33,8 +33,8 @@ def test_cnn_layer_order_follows_norm_position(norm, position):
     block = [n, "ReLU"] if position == "before" else ["ReLU", n]
     dense = [dense_norm, "ReLU"] if position == "before" else ["ReLU", dense_norm]
     assert names == [
-        "Conv2d", *block, "AvgPool2d",
-        "Conv2d", *block, "AvgPool2d",
+        "Conv2d", *block, "MaxPool2d",
+        "Conv2d", *block, "MaxPool2d",
         "Flatten", "Linear", *dense, "Dropout", "Linear",
     ]  # fmt: skip
 
@@ -101,7 +101,7 @@ def test_cnn_shapes_width_depth_and_odd_sizes():
     assert (lin[0].in_features, lin[0].out_features) == (32, 32)
     # pooling stops at a side of 1
     tiny = SmallCNN(Recipe(width=2, depth=3), (1, 2, 2), 2)
-    assert sum(isinstance(c, nn.AvgPool2d) for c in tiny.children()) == 1
+    assert sum(isinstance(c, nn.MaxPool2d) for c in tiny.children()) == 1
     assert tiny(torch.zeros(1, 1, 2, 2)).shape == (1, 2)
 
 

@@ -9,8 +9,8 @@ size (``width``, ``depth``). A hidden block is::
     norm_position="before":  Linear/Conv -> Norm -> ReLU [-> Dropout]
     norm_position="after":   Linear/Conv -> ReLU -> Norm [-> Dropout]
 
-``SmallCNN`` stacks ``depth`` convolution stages (3x3 convolution, block, 2x2 average pooling,
-or max pooling with ``pool="max"``; stage ``i`` has ``width * 2**i`` channels), flattens, and ends with one hidden dense block of
+``SmallCNN`` stacks ``depth`` convolution stages (3x3 convolution, block, 2x2 max pooling,
+or average pooling with ``pool="avg"``; stage ``i`` has ``width * 2**i`` channels), flattens, and ends with one hidden dense block of
 ``4 * width`` units and the output layer; dropout acts on that hidden layer only, after the last
 normalization, where it does not shift the statistics a norm layer sees (Li et al., 2019,
 "Understanding the disharmony between dropout and batch normalization"). ``MLP`` has ``depth``
@@ -168,7 +168,7 @@ class SmallCNN(nn.Sequential):
         >>> from reglab.lab.recipe import Recipe
         >>> net = SmallCNN(Recipe(width=8, norm="batch"), (1, 8, 8), 10)
         >>> [type(m).__name__ for m in net][:4]
-        ['Conv2d', 'BatchNorm', 'ReLU', 'AvgPool2d']
+        ['Conv2d', 'BatchNorm', 'ReLU', 'MaxPool2d']
     """
 
     def __init__(self, recipe: Recipe, input_shape: Sequence[int], num_outputs: int) -> None:

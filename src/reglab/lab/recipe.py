@@ -138,7 +138,7 @@ class Recipe:
         optimizer: ``"adam"`` or ``"sgd"`` (with ``momentum``).
         batch_size: training batch size.
         width, depth: the model's size (see :mod:`reglab.models`).
-        pool: the CNN's 2x2 downsampling, ``"max"`` or ``"avg"`` pooling.
+        pool: the CNN's 2x2 downsampling, ``"max"`` (default) or ``"avg"`` pooling.
 
     Example:
         >>> Recipe(dropout=0.2, norm="batch").norm
@@ -176,7 +176,7 @@ class Recipe:
     batch_size: int = 50
     width: int = 32
     depth: int = 2
-    pool: str = "avg"
+    pool: str = "max"
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
