@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,10 @@ from reglab.lab.tune import (
     SPACE,
     TuneConfig,
     _apply,
+    _confirm,
     _Objective,
     _Reporter,
+    _run_cells,
     _start_params,
     recipe_toml,
     run_tune,
@@ -78,8 +81,9 @@ def test_trials_never_see_the_test_split(monkeypatch: pytest.MonkeyPatch, tmp_pa
     outcome = run_tune(TuneConfig(**TINY, trials=3), tmp_path, jobs=1, progress=False)
     trials = [s for s in seen if s[0].startswith("trial-")]
     final = [s for s in seen if not s[0].startswith("trial-")]
-    # two partitions per trial, each scored on validation in place of test
-    assert len(trials) == 6 and all(is_val for _, is_val in trials)
+    # two partitions per trial, then two more for each of the 3 confirmed trials, each scored
+    # on validation in place of test
+    assert len(trials) == 6 + 6 and all(is_val for _, is_val in trials)
     assert sorted(final) == [("base", False), ("base", False), ("tuned", False), ("tuned", False)]
     assert outcome.best.name == "tuned"
 
@@ -199,6 +203,13 @@ def test_outputs_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     )
     page = (tmp_path / "report.html").read_text()
     assert page.count('src="data:image/png;base64,') == 1
+    # The three finished trials were re-scored; the chosen one has the best mean of 4 scores.
+    confirmed = summary["confirmation"]
+    assert len(confirmed) == 3 and all(len(r["scores"]) == 4 for r in confirmed)
+    chosen = max(confirmed, key=lambda r: (r["mean"], -r["number"]))
+    assert first.best_trial == chosen["number"]
+    assert summary["best"]["validation"] == pytest.approx(chosen["mean"]) == first.best_value
+    assert "<h2>Confirmation</h2>" in page
 
     # Rerunning resumes: no new trial, and the cached test evaluation trains nothing.
     calls: list[str] = []
@@ -216,11 +227,92 @@ def test_outputs_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         run_tune(TuneConfig(**{**TINY, "data": "wine"}, trials=3), tmp_path, progress=False)
 
 
+class _Fake:
+    """What run_cell returns, reduced to what the confirmation reads."""
+
+    def __init__(self, val_acc: float) -> None:
+        self.val_acc = val_acc
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"val_acc": self.val_acc, "val_loss": 1.0 - self.val_acc, "history": []}
+
+
+def test_confirmation_picks_the_best_mean_over_all_partitions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import torch
+
+    from reglab.data._dataset import make_dataset
+
+    ds = make_dataset(torch.rand(120, 3), torch.arange(120) % 3, name="rows")
+    config = TuneConfig(data="iris", train_size=30, val_size=30, partitions=2, confirm=3)
+    objective = _Objective(config, ds)
+    study = optuna.create_study(direction="maximize")
+    dist = {"dropout": optuna.distributions.FloatDistribution(0.0, 0.6)}
+    # (dropout, search scores): trial 0 is the search's best by a lucky partition.
+    for p, scores in [(0.1, [0.99, 0.90]), (0.2, [0.93, 0.93]), (0.3, [0.80, 0.80]),
+                      (0.4, [0.94, 0.91])]:  # fmt: skip
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"dropout": p},
+                distributions=dist,
+                value=sum(scores) / 2,
+                user_attrs={"partition_scores": scores},
+            )
+        )
+    # On the new partitions each recipe scores what its dropout says it is worth.
+    worth = {0.1: 0.90, 0.2: 0.935, 0.4: 0.92}
+    calls: list[tuple[float, int]] = []
+
+    def fake(recipe: Recipe, seed: int, splits: Any, **kw: Any) -> _Fake:
+        assert splits.test is splits.val  # confirmation never sees test either
+        calls.append((recipe.dropout, len(splits.val)))
+        return _Fake(worth[recipe.dropout])
+
+    monkeypatch.setattr(lab_run, "run_cell", fake)
+    trial, value, rows = _confirm(study, config, objective, jobs=1, threads=1, progress=False)
+    # the top 3 by search score (0.945, 0.93, 0.925) are re-scored on 2 partitions each
+    assert sorted(calls) == [(0.1, 29)] * 2 + [(0.2, 29)] * 2 + [(0.4, 29)] * 2
+    assert [r["number"] for r in rows] == [0, 1, 3]
+    assert trial.number == 1 and value == pytest.approx((0.93 + 0.93 + 0.935 + 0.935) / 4)
+    assert rows[0]["confirm"] == pytest.approx(0.90) and rows[0]["mean"] == pytest.approx(0.9225)
+    # every re-scored cell is saved: choosing again trains nothing
+    calls.clear()
+    again, _, _ = _confirm(study, config, objective, jobs=1, threads=1, progress=False)
+    assert calls == [] and again.number == 1
+    # confirm=1 keeps the search's best as it is
+    one = replace(config, confirm=1)
+    best, best_value, none = _confirm(study, one, objective, jobs=1, threads=1, progress=False)
+    assert (best.number, none) == (0, []) and best_value == pytest.approx(0.945)
+
+
+@pytest.mark.slow
+def test_cells_in_worker_processes_equal_cells_in_this_one() -> None:
+    import reglab.data as rd
+
+    sp = rd.split(rd.load_dataset("iris"), train_size=60, val_size=30, seed=0)
+    recipe = Recipe(epochs=3, width=8, depth=1, dropout=0.2)
+    tasks = [(f"s{seed}", (recipe, seed, sp, "mlp")) for seed in range(3)]
+    here = dict(_run_cells(tasks, jobs=1, threads=1))
+    there = dict(_run_cells(tasks, jobs=2, threads=1))
+    assert sorted(there) == ["s0", "s1", "s2"]
+    for key in here:
+        a, b = here[key], there[key]
+        assert (a["val_acc"], a["test_acc"], a["train_loss"]) == (
+            b["val_acc"],
+            b["test_acc"],
+            b["train_loss"],
+        )
+    assert len({here[k]["train_loss"] for k in here}) == 3  # the seeds differ
+
+
 def test_bad_tune_config_messages() -> None:
     with pytest.raises(ConfigError) as err:
         TuneConfig(trials=0)
     assert str(err.value) == (
         "The 'trials' parameter of TuneConfig must be an int in [1, inf). Got 0 instead."
     )
+    with pytest.raises(ConfigError, match=r"'confirm' parameter of TuneConfig must be an int"):
+        TuneConfig(confirm=0)
     with pytest.raises(ConfigError, match=r"^Unknown built-in recipe 'nope'"):
         TuneConfig(base="nope,dropout=0.1")

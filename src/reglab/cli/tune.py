@@ -47,6 +47,14 @@ from .study import _size, data_options
     type=int,
     help="Train/validation partitions each trial is scored on (mean validation score).",
 )
+@click.option(
+    "--confirm",
+    default=3,
+    show_default=True,
+    type=int,
+    help="After the search, score this many of the best trials on --partitions more "
+    "partitions each and keep the best mean (1: keep the search's best).",
+)
 @click.option("--epochs", default=None, type=int, help="Override the base recipe's epochs.")
 @click.option(
     "--jobs",
@@ -86,6 +94,7 @@ def tune(
     timeout: float | None,
     seeds: int,
     partitions: int,
+    confirm: int,
     epochs: int | None,
     jobs: int | None,
     storage: str | None,
@@ -96,8 +105,9 @@ def tune(
     """Search regularization strengths (Optuna TPE, median pruning) by validation score.
 
     Each trial is scored on --partitions train/validation draws of the examples outside the
-    test split. The best recipe is then trained with each seed and measured on test examples
-    that no trial ever saw. Rerunning the same command resumes the search.
+    test split; the best --confirm trials are then scored on as many partitions again, and the
+    best mean wins. That recipe is trained with each seed and measured on test examples that
+    no trial ever saw. Rerunning the same command resumes where it stopped.
     """
     from ..lab.tune import SPACE, TuneConfig, run_tune
 
@@ -111,6 +121,7 @@ def tune(
         trials=trials,
         seeds=seeds,
         partitions=partitions,
+        confirm=confirm,
         epochs=epochs,
         space=SPACE if space is None else tuple(s.strip() for s in space.split(",") if s.strip()),
     )
@@ -131,7 +142,10 @@ def tune(
         f"{states.count('PRUNED')} pruned, {states.count('FAIL')} failed)"
     )
     shown = outcome.best_value if acc else -outcome.best_value
-    click.echo(f"best by validation: {f(shown)}")
+    over = 2 * config.partitions if outcome.confirmation else config.partitions
+    click.echo(
+        f"best by validation: {f(shown)} (trial {outcome.best_trial}, mean over {over} partitions)"
+    )
     click.echo(f"best recipe: {outcome.best.summary()}")
     t = test["tuned"]
     click.echo(

@@ -38,8 +38,8 @@ import multiprocessing as mp
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,9 @@ class TuneConfig:
             partition).
         partitions: train/validation partitions of the pool each trial is scored on (their
             mean validation score).
+        confirm: after the search, the best ``confirm`` trials are each scored on
+            ``partitions`` more partitions, and the best mean over all of its partitions wins
+            (1 keeps the search's best as it is).
     """
 
     data: str = "digits"
@@ -113,10 +116,12 @@ class TuneConfig:
     space: tuple[str, ...] = SPACE
     split_seed: int = 0
     partitions: int = 2
+    confirm: int = 3
 
     def __post_init__(self) -> None:
         owner = "TuneConfig"
         check(owner, "partitions", self.partitions, Interval(int, 1, None))
+        check(owner, "confirm", self.confirm, Interval(int, 1, None))
         check(owner, "trials", self.trials, Interval(int, 1, None))
         check(owner, "seeds", self.seeds, Interval(int, 1, None))
         check(owner, "split_seed", self.split_seed, Interval(int, 0, None))
@@ -157,7 +162,12 @@ class TuneConfig:
 
 @dataclass
 class TuneOutcome:
-    """What a tuning run leaves: the best recipe, its test evaluation, and the trials."""
+    """What a tuning run leaves: the best recipe, its test evaluation, and the trials.
+
+    ``best_value`` is the chosen trial's mean validation score over all the partitions it was
+    scored on (the search's and the confirmation's); ``confirmation`` has one row per re-scored
+    trial (empty when ``confirm`` is 1 or only one trial finished).
+    """
 
     out_dir: Path
     url: str
@@ -167,6 +177,8 @@ class TuneOutcome:
     test: dict[str, Any]
     seconds: float
     paths: dict[str, Path]
+    best_trial: int = 0
+    confirmation: list[dict[str, Any]] = field(default_factory=list)
 
 
 # -- the search space --------------------------------------------------------------------------
@@ -317,13 +329,17 @@ class _Objective:
         if self.splits.task == "regression":
             self.space.pop("mixup", None)
             self.space.pop("label_smoothing", None)
-        self.views = [_NoTest(self.splits)]
-        self.views += [_NoTest(self._redraw(k)) for k in range(1, config.partitions)]
+        self.views = [self.partition(k) for k in range(config.partitions)]
         classification = self.splits.task == "classification"
         self.key, self.sign = ("val_acc", 1.0) if classification else ("val_loss", -1.0)
 
+    def partition(self, k: int) -> _NoTest:
+        """Partition ``k`` of the pool: 0 is the search split's own train/validation part, ``k``
+        >= 1 a seeded redraw of the same sizes (the confirmation stage uses the next ones)."""
+        return _NoTest(self.splits if k == 0 else self._redraw(k))
+
     def _redraw(self, k: int) -> Any:
-        """Partition ``k`` of the pool (the search split's train and validation examples)."""
+        """Redraw ``k`` of the pool (the search split's train and validation examples)."""
         import torch
 
         from .. import data as rd
@@ -470,8 +486,13 @@ def _open(url: str, config: TuneConfig, seed: int | None = 0) -> Any:
 
 
 def _comparable(d: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings that must match to resume (the trial budget may grow)."""
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items() if k != "trials"}
+    """The settings that must match to resume (the trial budget and the confirmation may
+    change: they do not touch the stored trials)."""
+    return {
+        k: (list(v) if isinstance(v, tuple) else v)
+        for k, v in d.items()
+        if k not in ("trials", "confirm")
+    }
 
 
 def _warmup(config: TuneConfig) -> int:
@@ -569,11 +590,13 @@ def run_tune(
             ``summary.json`` and ``report.html``.
         storage: SQLAlchemy URL of the tuning database.
         jobs: search processes, this one included, sharing the database (None: one per
-            usable CPU core).
+            usable CPU core); the confirmation and the test evaluation run this many cells
+            at a time.
         timeout: seconds for the search (the final evaluation comes after it).
         progress: print one line per finished trial on stderr.
         compare: also evaluate the base recipe on the same seeds (a paired comparison).
-        threads: torch threads per search process (default 1, as for a study).
+        threads: torch threads per search process and per cell after it (default 1, as for
+            a study).
     """
     from .. import data as rd
 
@@ -605,12 +628,18 @@ def run_tune(
             "No tuning trial finished (all were pruned, failed or timed out). "
             "Give --timeout more seconds or --trials more trials."
         )
-    best_trial = study.best_trial
+    best_trial, best_value, confirmation = _confirm(
+        study, config, objective, jobs, threads, progress
+    )
     best = _apply(objective.base, best_trial.params, objective.kind, "tuned")
-    test = _evaluate(study, config, objective, best, compare)
+    test = _evaluate(study, config, objective, best, compare, jobs, threads)
     seconds = time.perf_counter() - t0
-    paths = _write(out, config, url, best, best_trial.value, trials, test, search_seconds, seconds)
-    return TuneOutcome(out, url, best, float(best_trial.value), trials, test, seconds, paths)
+    paths = _write(
+        out, config, url, best, best_value, trials, confirmation, test, search_seconds, seconds
+    )
+    return TuneOutcome(
+        out, url, best, best_value, trials, test, seconds, paths, best_trial.number, confirmation
+    )
 
 
 def _check_builds(objective: _Objective) -> None:
@@ -707,35 +736,42 @@ def _trial_rows(study: Any) -> list[dict[str, Any]]:
 
 
 def _evaluate(
-    study: Any, config: TuneConfig, objective: _Objective, best: Recipe, compare: bool
+    study: Any,
+    config: TuneConfig,
+    objective: _Objective,
+    best: Recipe,
+    compare: bool,
+    jobs: int = 1,
+    threads: int = 1,
 ) -> dict[str, Any]:
-    """Test scores of the best (and base) recipe over the evaluation seeds, cached in the study.
+    """Test scores of the best (and base) recipe over the evaluation seeds, ``jobs`` cells at
+    a time; each finished cell is saved in the study, so a rerun trains only what is missing.
 
     Both recipes see the same draws (a paired comparison).
     """
     from .report import mean_ci, paired_vs_baseline
-    from .run import run_cell
 
     recipes = [("tuned", best)]
     if compare:
         recipes.append(("base", objective.base.replace(name="base")))
     key = json.dumps({n: r.to_dict() for n, r in recipes}, sort_keys=True, default=str)
     cached = study.user_attrs.get("evaluation")
-    if isinstance(cached, dict) and cached.get("key") == key:
-        rows = cached["rows"]
-    else:
-        rows = []
-        for name, recipe in recipes:
-            for seed in range(config.seeds):
-                r = run_cell(
-                    recipe.replace(name=name),
-                    seed,
-                    objective.evaluation_splits(seed),
-                    model=objective.model,
-                )
-                row = {k: v for k, v in r.to_dict().items() if k != "history"}
-                rows.append(row)
-        study.set_user_attr("evaluation", {"key": key, "rows": _json_safe(rows)})
+    done: dict[str, Any] = {}
+    if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached["rows"], dict):
+        done = dict(cached["rows"])
+    tasks = [
+        (
+            f"{name}/{seed}",
+            (recipe.replace(name=name), seed, objective.evaluation_splits(seed), objective.model),
+        )
+        for seed in range(config.seeds)
+        for name, recipe in recipes
+        if f"{name}/{seed}" not in done
+    ]
+    for cell, row in _run_cells(tasks, jobs, threads):
+        done[cell] = _json_safe(row)
+        study.set_user_attr("evaluation", {"key": key, "rows": done})
+    rows = [done[f"{name}/{seed}"] for name, _ in recipes for seed in range(config.seeds)]
     metric = "test_acc" if objective.key == "val_acc" else "test_loss"
     out: dict[str, Any] = {"metric": metric, "rows": rows}
     for name, _ in recipes:
@@ -748,6 +784,134 @@ def _evaluate(
         ]
         out["paired"] = paired_vs_baseline(renamed, "tuned")
     return out
+
+
+# -- after the search: confirmation and test evaluation, cells in parallel ---------------------
+
+
+def _cell_row(task: tuple[Recipe, int, Any, Any], threads: int) -> dict[str, Any]:
+    """Run one cell; its result row without the history."""
+    from . import run as lab_run
+
+    recipe, seed, splits, model = task
+    result = lab_run.run_cell(recipe, seed, splits, model=model, threads=threads)
+    return {k: v for k, v in result.to_dict().items() if k != "history"}
+
+
+def _pool_cell(item: tuple[int, tuple[Recipe, int, Any, Any], int]) -> tuple[int, dict[str, Any]]:
+    index, task, threads = item
+    return index, _cell_row(task, threads)
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C reaches the whole process group; the parent alone handles it (and stops the pool).
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_cells(
+    tasks: Sequence[tuple[str, tuple[Recipe, int, Any, Any]]], jobs: int, threads: int
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Run ``(key, (recipe, seed, splits, model))`` cells, ``jobs`` at a time (in this process
+    when ``jobs`` is 1); yield ``(key, row)`` as each one ends."""
+    if jobs <= 1 or len(tasks) <= 1:
+        for key, task in tasks:
+            yield key, _cell_row(task, threads)
+        return
+    pool = mp.get_context("spawn").Pool(min(jobs, len(tasks)), initializer=_ignore_sigint)
+    try:
+        items = [(i, task, threads) for i, (_, task) in enumerate(tasks)]
+        for i, row in pool.imap_unordered(_pool_cell, items):
+            yield tasks[i][0], row
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
+def _confirm(
+    study: Any,
+    config: TuneConfig,
+    objective: _Objective,
+    jobs: int,
+    threads: int,
+    progress: bool,
+) -> tuple[Any, float, list[dict[str, Any]]]:
+    """Choose the best trial: re-score the search's ``config.confirm`` best on more partitions.
+
+    A search's best score is biased upward (the maximum of noisy scores), so each of the top
+    trials is trained on ``config.partitions`` further partitions of the pool (the same ones
+    for every trial), and the trial with the best mean over all of its partitions wins; ties
+    go to the earlier trial. Each re-scored cell is saved in the study as it ends.
+
+    Returns:
+        The chosen trial, its mean score, and one row per re-scored trial (``number``,
+        ``search`` score, ``confirm`` score on the new partitions, ``mean`` over all).
+    """
+    import optuna
+
+    complete = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None
+    ]
+    top = sorted(complete, key=lambda t: (-t.value, t.number))[: config.confirm]
+    if len(top) <= 1:
+        return top[0], float(top[0].value), []
+    extra = range(config.partitions, 2 * config.partitions)
+    stored: dict[str, Any] = dict(study.user_attrs.get("confirmation") or {})
+    views: dict[int, _NoTest] = {}
+    tasks = []
+    for t in top:
+        recipe = _apply(objective.base, t.params, objective.kind, f"trial-{t.number}")
+        for k in extra:
+            if f"{t.number}/{k}" not in stored:
+                view = views.setdefault(k, objective.partition(k))
+                tasks.append((f"{t.number}/{k}", (recipe, 0, view, objective.model)))
+    if progress and tasks:
+        print(
+            f"tune: confirming the best {len(top)} trials on {len(extra)} more partitions "
+            f"({len(tasks)} runs)",
+            file=sys.stderr,
+            flush=True,
+        )
+    for cell, row in _run_cells(tasks, jobs, threads):
+        value = row["val_acc"] if objective.key == "val_acc" else -row["val_loss"]
+        ok = isinstance(value, (int, float)) and math.isfinite(value)
+        stored[cell] = float(value) if ok else None
+        study.set_user_attr("confirmation", stored)
+    rows: list[dict[str, Any]] = []
+    for t in top:
+        more = [stored[f"{t.number}/{k}"] for k in extra]
+        scores = [*t.user_attrs.get("partition_scores", [t.value]), *more]
+        finite = all(v is not None for v in scores)
+        rows.append(
+            {
+                "number": t.number,
+                "search": float(t.value),
+                "confirm": sum(more) / len(more) if finite else None,
+                "mean": sum(scores) / len(scores) if finite else None,
+                "scores": scores,
+            }
+        )
+    ranked = [r for r in rows if r["mean"] is not None] or rows[:1]
+    chosen = max(ranked, key=lambda r: (r["mean"] or -math.inf, -r["number"]))
+    trial = next(t for t in top if t.number == chosen["number"])
+    value = chosen["mean"] if chosen["mean"] is not None else float(trial.value)
+    if progress:
+        scale = 100.0 if objective.key == "val_acc" else -1.0
+        for r in rows:
+            conf = "-" if r["confirm"] is None else f"{scale * r['confirm']:.2f}"
+            print(
+                f"tune: trial {r['number']:3d} search {scale * r['search']:.2f}  "
+                f"more partitions {conf}{'  <- chosen' if r is chosen else ''}",
+                file=sys.stderr,
+                flush=True,
+            )
+    return trial, float(value), rows
 
 
 # -- outputs -----------------------------------------------------------------------------------
@@ -792,6 +956,7 @@ def _write(
     best: Recipe,
     best_value: float,
     trials: list[dict[str, Any]],
+    confirmation: list[dict[str, Any]],
     test: dict[str, Any],
     search_seconds: float,
     seconds: float,
@@ -822,11 +987,13 @@ def _write(
         "test": {k: v for k, v in test.items() if k != "rows"},
         "runs": test["rows"],
         "trials": {s: sum(t["state"] == s for t in trials) for s in ("COMPLETE", "PRUNED", "FAIL")},
+        "confirmation": confirmation,
         "search_seconds": search_seconds,
         "seconds": seconds,
     }
     _atomic_write(paths["summary"], json.dumps(_json_safe(summary), indent=2))
-    _atomic_write(paths["report"], _html(config, best, best_value, trials, test, seconds))
+    page = _html(config, best, best_value, trials, confirmation, test, seconds)
+    _atomic_write(paths["report"], page)
     return paths
 
 
@@ -835,6 +1002,7 @@ def _html(
     best: Recipe,
     best_value: float,
     trials: list[dict[str, Any]],
+    confirmation: list[dict[str, Any]],
     test: dict[str, Any],
     seconds: float,
 ) -> str:
@@ -849,9 +1017,10 @@ def _html(
         return f"{100 * v:.2f}%" if acc else f"{v:.4g}"
 
     t = test["tuned"]
+    over = 2 * config.partitions if confirmation else config.partitions
     text = (
         f"Best recipe by validation ({'accuracy' if acc else 'loss'} "
-        f"{fmt(best_value if acc else -best_value)}): <code style='overflow-wrap:anywhere'>{esc(best.summary())}</code>. "
+        f"{fmt(best_value if acc else -best_value)}, mean over {over} partitions): <code style='overflow-wrap:anywhere'>{esc(best.summary())}</code>. "
         f"On test examples no trial saw, over {config.seeds} seeds (each after seed 0 with "
         f"its own draw of training examples): {fmt(t['mean'])} "
         f"(95% interval {fmt(t['low'])} to {fmt(t['high'])})."
@@ -881,6 +1050,26 @@ def _html(
         ]
         body.append([esc(c) for c in cells])
     table = _html_table(head, body)
+    confirmed = ""
+    if confirmation:
+        sign = 1.0 if acc else -1.0
+        confirmed = (
+            f"<h2>Confirmation</h2><p>The search's best {len(confirmation)} trials, each scored "
+            f"on {config.partitions} more train/validation partitions; the best mean over all "
+            f"{2 * config.partitions} partitions is chosen.</p>"
+            + _html_table(
+                ["#", "search", "more partitions", f"mean of {2 * config.partitions}"],
+                [
+                    [
+                        str(r["number"]),
+                        fmt(sign * r["search"]),
+                        fmt(None if r["confirm"] is None else sign * r["confirm"]),
+                        fmt(None if r["mean"] is None else sign * r["mean"]),
+                    ]
+                    for r in confirmation
+                ],
+            )
+        )
     figure = _history_png(trials, acc)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>reglab tune report</title>
@@ -888,7 +1077,7 @@ def _html(
 <body><h1>reglab tune</h1><p class="sub">data={esc(config.data)}, train_size={config.train_size},
 val_size={config.val_size}, base={esc(config.base)}, {len(trials)} trials, {seconds:.0f} s</p>
 <div class="verdict">{text}</div>
-<h2>Best recipe (TOML)</h2><pre>{esc(recipe_toml(best))}</pre>
+<h2>Best recipe (TOML)</h2><pre>{esc(recipe_toml(best))}</pre>{confirmed}
 <figure><h2>Search history</h2><img alt="Search history" src="data:image/png;base64,{figure}">
 <figcaption>Validation score of each finished trial and the best so far; pruned trials are
 stopped early by the median rule and have no final score.</figcaption></figure>
