@@ -10,6 +10,7 @@ import csv
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,21 @@ def _ctrl_c() -> None:
     os.kill(os.getpid(), signal.SIGINT)
 
 
+@pytest.fixture
+def terminal_sigint() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt, as in a process started from a terminal.
+
+    A suite started in the background (``make test &``) inherits an ignored SIGINT, and Python
+    then installs no handler; these tests are about what a terminal's Ctrl-C does.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("terminal_sigint")
 @pytest.mark.parametrize("write", ["claim", "complete", "release"])
 def test_ctrl_c_during_a_storage_write_waits_for_it_and_leaves_no_cell_running(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write: str

@@ -104,9 +104,16 @@ def start_cli(args: Sequence[str], env: dict[str, str], log: Path) -> subprocess
             stdout=fh,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # As from a terminal: a suite started in the background inherits an ignored
+            # SIGINT, and the Ctrl-C tests need the CLI to see it.
+            preexec_fn=_default_sigint,
         )
     finally:
         fh.close()
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 JOIN = ["study", "--join", "--no-progress", "--jobs", "1"]
