@@ -201,6 +201,9 @@ def test_outputs_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert summary["test"]["tuned"]["mean"] == pytest.approx(
         sum(summary["test"]["tuned"]["values"]) / 2
     )
+    for name in ("tuned", "base"):  # accuracy intervals stay within [0, 1]
+        t = summary["test"][name]
+        assert 0.0 <= t["low"] <= t["mean"] <= t["high"] <= 1.0
     page = (tmp_path / "report.html").read_text()
     assert page.count('src="data:image/png;base64,') == 1
     # The three finished trials were re-scored; the chosen one has the best mean of 4 scores.

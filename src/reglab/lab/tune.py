@@ -749,7 +749,7 @@ def _evaluate(
 
     Both recipes see the same draws (a paired comparison).
     """
-    from .report import mean_ci, paired_vs_baseline
+    from .report import _clip01, mean_ci, paired_vs_baseline
 
     recipes = [("tuned", best)]
     if compare:
@@ -777,6 +777,8 @@ def _evaluate(
     for name, _ in recipes:
         values = [r[metric] for r in rows if r["recipe"] == name]
         m, lo, hi = mean_ci(values)
+        if metric == "test_acc":  # an accuracy interval stays within [0, 1], as in a study
+            lo, hi = _clip01(lo), _clip01(hi)
         out[name] = {"mean": m, "low": lo, "high": hi, "values": values}
     if compare:
         renamed = [
