@@ -402,12 +402,20 @@ class _Objective:
             trial.set_user_attr("seconds", seconds)
             if reporter is not None and reporter.pruned_at is not None:
                 raise optuna.TrialPruned(f"pruned at epoch {reporter.pruned_at}")
-            value = result.val_acc if self.key == "val_acc" else -result.val_loss
-            if value is None or not math.isfinite(value):
+            value = self.score(result.val_acc, result.val_loss)
+            if value is None:
                 raise optuna.TrialPruned("the validation score is not finite")
-            scores.append(float(value))
+            scores.append(value)
         trial.set_user_attr("partition_scores", scores)
         return sum(scores) / len(scores)
+
+    def score(self, val_acc: float | None, val_loss: float) -> float | None:
+        """A run's score (higher is better): validation accuracy, or minus the validation loss
+        for regression; None when it is not a finite number."""
+        value = val_acc if self.key == "val_acc" else -val_loss
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            return float(value)
+        return None
 
 
 # Seeds of the pool's redraws and of the evaluation draws: far from the small split seeds a
@@ -794,10 +802,11 @@ def _evaluate(
 def _cell_row(task: tuple[Recipe, int, Any, Any], threads: int) -> dict[str, Any]:
     """Run one cell; its result row without the history."""
     from . import run as lab_run
+    from .study import _result_parts
 
     recipe, seed, splits, model = task
     result = lab_run.run_cell(recipe, seed, splits, model=model, threads=threads)
-    return {k: v for k, v in result.to_dict().items() if k != "history"}
+    return _result_parts(result)[0]
 
 
 def _pool_cell(item: tuple[int, tuple[Recipe, int, Any, Any], int]) -> tuple[int, dict[str, Any]]:
@@ -871,8 +880,9 @@ def _confirm(
         recipe = _apply(objective.base, t.params, objective.kind, f"trial-{t.number}")
         for k in extra:
             if f"{t.number}/{k}" not in stored:
-                view = views.setdefault(k, objective.partition(k))
-                tasks.append((f"{t.number}/{k}", (recipe, 0, view, objective.model)))
+                if k not in views:
+                    views[k] = objective.partition(k)
+                tasks.append((f"{t.number}/{k}", (recipe, 0, views[k], objective.model)))
     if progress and tasks:
         print(
             f"tune: confirming the best {len(top)} trials on {len(extra)} more partitions "
@@ -881,9 +891,7 @@ def _confirm(
             flush=True,
         )
     for cell, row in _run_cells(tasks, jobs, threads):
-        value = row["val_acc"] if objective.key == "val_acc" else -row["val_loss"]
-        ok = isinstance(value, (int, float)) and math.isfinite(value)
-        stored[cell] = float(value) if ok else None
+        stored[cell] = objective.score(row["val_acc"], row["val_loss"])
         study.set_user_attr("confirmation", stored)
     rows: list[dict[str, Any]] = []
     for t in top:
@@ -900,7 +908,9 @@ def _confirm(
             }
         )
     ranked = [r for r in rows if r["mean"] is not None] or rows[:1]
-    chosen = max(ranked, key=lambda r: (r["mean"] or -math.inf, -r["number"]))
+    chosen = max(
+        ranked, key=lambda r: (-math.inf if r["mean"] is None else r["mean"], -r["number"])
+    )
     trial = next(t for t in top if t.number == chosen["number"])
     value = chosen["mean"] if chosen["mean"] is not None else float(trial.value)
     if progress:
