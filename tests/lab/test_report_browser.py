@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageStat
 
 from reglab.lab.report import write_outputs
-from tests.test_report import _rows
+from tests.lab.test_report import _rows
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -21,7 +21,7 @@ from reglab import ConfigError
 from reglab.data import load_dataset, split
 from reglab.data._dataset import make_dataset
 from reglab.data.files import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC
-from tests.test_data_formats import (
+from tests.data.test_formats import (
     write_cifar_batch,
     write_csv,
     write_idx,
