@@ -239,7 +239,7 @@ def test_distributed_checkpoint_resumes_bitwise(ranks) -> None:
 
 @pytest.mark.parametrize(("n", "world"), [(7, 3), (8, 2), (2, 3), (10, 4)])
 def test_tensor_shards_are_torch_distributed_sampler_shards(n: int, world: int) -> None:
-    from reglab._train.distributed import World, shard_indices
+    from reglab.train.distributed import World, shard_indices
 
     for rank in range(world):
         sampler = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=True, seed=4)
@@ -249,8 +249,8 @@ def test_tensor_shards_are_torch_distributed_sampler_shards(n: int, world: int) 
 
 
 def test_each_rank_gets_its_shard_of_tensors_and_loaders() -> None:
-    from reglab._train.data import LoaderSource, TensorSource
-    from reglab._train.distributed import World
+    from reglab.train.distributed import World
+    from reglab.train.sources import LoaderSource, TensorSource
 
     n = 2500  # 3 evaluation batches of EVAL_BATCH_SIZE over 2 ranks: 2 + 1
     X = torch.arange(n, dtype=torch.float32).unsqueeze(1)
@@ -284,7 +284,7 @@ def test_each_rank_gets_its_shard_of_tensors_and_loaders() -> None:
 
 
 def test_a_loader_fit_cannot_shard_is_a_one_line_error() -> None:
-    from reglab._train.distributed import World, train_loader
+    from reglab.train.distributed import World, train_loader
 
     data = TensorDataset(torch.zeros(4, 1), torch.zeros(4))
     weighted = DataLoader(data, sampler=WeightedRandomSampler([1.0] * 4, 4), batch_size=2)

@@ -24,9 +24,9 @@ from ..callbacks.early_stopping import _CODES, _REASONS, EarlyStopping, ReducedM
 from ..errors import ConfigError, format_value
 from . import checkpoint as ckpt
 from . import distributed as ddp
-from .data import Source, TensorSource, as_source
 from .history import History
 from .regularization import Plan, make_plan, regularized, weight_tensors
+from .sources import Source, TensorSource, as_source
 
 __all__ = ["Loop"]
 

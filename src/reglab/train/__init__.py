@@ -13,9 +13,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._train.data import DEFAULT_BATCH_SIZE, EVAL_BATCH_SIZE
-from ._train.history import COLUMNS, History
-from ._train.loop import Loop
+from .history import COLUMNS, History
+from .loop import Loop
+from .sources import DEFAULT_BATCH_SIZE, EVAL_BATCH_SIZE
 
 __all__ = ["COLUMNS", "DEFAULT_BATCH_SIZE", "EVAL_BATCH_SIZE", "History", "fit"]
 
