@@ -40,6 +40,7 @@ __all__ = [
     "describe",
     "make_generator",
     "validate",
+    "validate_fields",
 ]
 
 T = TypeVar("T")
@@ -215,6 +216,21 @@ def validate(
     """
     for name, constraints in spec.items():
         check(owner, name, params[name], *constraints)
+
+
+def validate_fields(obj: Any, spec: Mapping[str, Sequence[Constraint]]) -> None:
+    """Validate a frozen dataclass's fields named in ``spec``; store ints of float fields as floats.
+
+    The owner in the message is the object's class, so a subclass reports its own name. Ints are
+    stored as floats so that equal specs compare and serialize the same (``lr=1`` is ``lr=1.0``).
+    """
+    import dataclasses
+
+    validate(type(obj).__name__, {k: getattr(obj, k) for k in spec}, spec)
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.name in spec and f.type in ("float", "float | None") and isinstance(value, int):
+            object.__setattr__(obj, f.name, float(value))
 
 
 def check_floating(owner: str, x: Any, name: str = "input") -> torch.Tensor:

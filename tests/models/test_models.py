@@ -193,7 +193,8 @@ CASES = [
             ),
             (
                 lambda: MLP("dropout=0.3", (3,), 2),  # type: ignore[arg-type]
-                "The 'recipe' parameter of MLP must be a reglab Recipe. Got 'dropout=0.3' instead.",
+                "The 'spec' parameter of MLP must be a reglab ModelSpec or Recipe. Got 'dropout=0.3' "
+                "instead.",
             ),
         ],
     ),

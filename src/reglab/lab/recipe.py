@@ -1,11 +1,8 @@
-"""Recipes: one frozen, validated description of how a lab run regularizes and trains.
+"""Recipes: one frozen, validated description of how a lab run builds, regularizes and trains.
 
-A :class:`Recipe` names every regularization technique the lab can switch on (dropout, norm
-layers, weight penalties, weight decay, proximal L1, max-norm, augmentation, mixup/cutmix,
-label smoothing, early stopping, init) plus the training knobs they act under (epochs,
-learning rate and schedule, batch size, model width and depth). :meth:`Recipe.parts` turns it
-into the arguments of :func:`reglab.fit` for a built model; :func:`reglab.models.build_model`
-reads the architectural fields.
+A :class:`Recipe` is a :class:`reglab.models.ModelSpec` (the architecture) and a
+:class:`reglab.train.spec.RegularizationSpec` (the regularization and training knobs) with a
+name; this module adds what the lab needs on top: parsing and the built-in recipes.
 
 Recipes come from :data:`BUILTIN_RECIPES` by name, from a one-line spec
 (``Recipe.from_spec("all,dropout=0.5")``, what ``reglab study --recipe`` takes), from a TOML
@@ -21,18 +18,21 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import nn
-
-from .._checks import Constraint, Interval, NoneOk, OneOf, validate
+from .._checks import Constraint, validate_fields
 from ..errors import ConfigError, format_value
+from ..models.spec import MODEL_CONSTRAINTS, ModelSpec
+from ..train.spec import (
+    AUGMENTATIONS,
+    REGULARIZATION_CONSTRAINTS,
+    RegularizationSpec,
+    augmentation,
+)
 
 __all__ = [
     "AUGMENTATIONS",
@@ -40,17 +40,6 @@ __all__ = [
     "Recipe",
     "augmentation",
 ]
-
-#: Augmentation names a recipe accepts (join several with ``+``: ``"rotate+noise"``).
-AUGMENTATIONS = ("affine", "crop", "erasing", "flip", "noise", "rotate", "translate")
-
-
-class _AugmentName(Constraint):
-    def is_satisfied_by(self, value: Any) -> bool:
-        return isinstance(value, str) and all(p in AUGMENTATIONS for p in value.split("+"))
-
-    def __str__(self) -> str:
-        return "one of " + ", ".join(repr(a) for a in AUGMENTATIONS) + " (or several joined by '+')"
 
 
 class _Name(Constraint):
@@ -61,39 +50,10 @@ class _Name(Constraint):
         return "a non-empty str without surrounding spaces"
 
 
-_RATE = Interval(float, 0, 1, closed="left")
-_STRENGTH = Interval(float, 0, None)
-_POSITIVE = Interval(float, 0, None, closed="neither")
-
 _SPEC: dict[str, list[Constraint]] = {
     "name": [_Name()],
-    "dropout": [_RATE],
-    "dropout_scaling": [OneOf("inverted", "classic")],
-    "norm": [OneOf("batch", "layer", "group"), NoneOk()],
-    "norm_position": [OneOf("before", "after")],
-    "init": [OneOf("kaiming", "xavier", "lecun", "orthogonal"), NoneOk()],
-    "l1": [_STRENGTH],
-    "l2": [_STRENGTH],
-    "weight_decay": [_STRENGTH],
-    "weight_decay_mode": [OneOf("decoupled", "coupled", "independent")],
-    "proximal_l1": [_STRENGTH],
-    "max_norm": [_POSITIVE, NoneOk()],
-    "augment": [_AugmentName(), NoneOk()],
-    "augment_magnitude": [Interval(float, 0, 10, closed="right")],
-    "augment_p": [Interval(float, 0, 1, closed="right")],
-    "mixup": [_STRENGTH],
-    "cutmix": [_STRENGTH],
-    "label_smoothing": [_RATE],
-    "early_stopping": [Interval(int, 0, None), NoneOk()],
-    "epochs": [Interval(int, 1, None)],
-    "lr": [_POSITIVE],
-    "lr_schedule": [OneOf("constant", "cosine")],
-    "optimizer": [OneOf("adam", "sgd")],
-    "momentum": [_RATE],
-    "batch_size": [Interval(int, 1, None)],
-    "width": [Interval(int, 1, None)],
-    "pool": [OneOf("max", "avg")],
-    "depth": [Interval(int, 1, None)],
+    **MODEL_CONSTRAINTS,
+    **REGULARIZATION_CONSTRAINTS,
 }
 
 # Fields whose spec/TOML value "none"/"off" means None.
@@ -101,44 +61,18 @@ _OPTIONAL = ("norm", "init", "max_norm", "augment", "early_stopping")
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """How one lab run regularizes and trains (frozen; every field validated on creation).
+class Recipe(RegularizationSpec, ModelSpec):
+    """How one lab run builds, regularizes and trains a model (frozen; every field validated).
 
-    Regularization (all off by default, so ``Recipe()`` is the unregularized baseline):
-
-    Args:
-        name: a label for reports and storage.
-        dropout: drop probability ``p`` of the hidden layers (:class:`reglab.nn.Dropout`).
-        dropout_scaling: ``"inverted"`` (scale by ``1/(1-p)`` in training) or ``"classic"``
-            (scale by ``1-p`` at inference).
-        norm: ``"batch"``, ``"layer"``, ``"group"`` or None.
-        norm_position: the norm ``"before"`` (Ng) or ``"after"`` (Chollet) the activation.
-        init: ``"kaiming"``, ``"xavier"``, ``"lecun"``, ``"orthogonal"`` or None (torch's).
-        l1, l2: penalties ``l1 * sum|w|`` and ``l2 * sum w^2`` on the weights (Keras' convention).
-        weight_decay: strength of :class:`reglab.optim.WeightDecay`; ``weight_decay_mode`` is
-            ``"decoupled"`` (AdamW), ``"coupled"`` (L2 through the optimizer) or
-            ``"independent"`` (not scaled by the learning rate).
-        proximal_l1: soft-threshold strength of :class:`reglab.optim.ProximalL1` (exact zeros).
-        max_norm: cap on each unit's incoming weight norm (:class:`reglab.constraints.MaxNorm`).
-        augment: augmentation name(s) from :data:`AUGMENTATIONS` (``"rotate+noise"``), scaled by
-            ``augment_magnitude`` (1.0 = the strengths of :func:`augmentation`), each sample
-            augmented with probability ``augment_p`` (the rest pass through unchanged).
-        mixup, cutmix: Beta(alpha, alpha) concentration; 0 switches them off. With both on,
-            each batch is mixed by one or the other with equal probability.
-        label_smoothing: ``eps`` of the smoothed targets ``(1 - eps) y + eps / K``.
-        early_stopping: patience in epochs on the validation loss, best weights restored;
-            None is off.
-
-    Training and model size:
-
-    Args:
-        epochs: maximum epochs.
-        lr: learning rate; ``lr_schedule`` ``"cosine"`` anneals it to 0 over ``epochs``
-            (per epoch) or keeps it ``"constant"``.
-        optimizer: ``"adam"`` or ``"sgd"`` (with ``momentum``).
-        batch_size: training batch size.
-        width, depth: the model's size (see :mod:`reglab.models`).
-        pool: the CNN's 2x2 downsampling, ``"max"`` (default) or ``"avg"`` pooling.
+    A recipe is a :class:`reglab.models.ModelSpec` (the architecture: ``dropout``,
+    ``dropout_scaling``, ``norm``, ``norm_position``, ``init``, ``width``, ``depth``, ``pool``)
+    and a :class:`reglab.train.spec.RegularizationSpec` (penalties, weight decay, proximal L1,
+    max-norm, augmentation, mixing, label smoothing, early stopping, and the optimizer, learning
+    rate, schedule, epochs and batch size), with a ``name`` for reports and storage and a
+    free-text ``description``. Every field is off by default, so ``Recipe()`` is the
+    unregularized baseline. ``recipe.model_spec`` and ``recipe.regularization_spec`` give the
+    two halves alone; :meth:`parts` builds the :func:`reglab.fit` arguments and
+    :func:`reglab.models.build_model` reads the architecture.
 
     Example:
         >>> Recipe(dropout=0.2, norm="batch").norm
@@ -150,55 +84,23 @@ class Recipe:
     """
 
     name: str = "custom"
-    dropout: float = 0.0
-    dropout_scaling: str = "inverted"
-    norm: str | None = None
-    norm_position: str = "before"
-    init: str | None = None
-    l1: float = 0.0
-    l2: float = 0.0
-    weight_decay: float = 0.0
-    weight_decay_mode: str = "decoupled"
-    proximal_l1: float = 0.0
-    max_norm: float | None = None
-    augment: str | None = None
-    augment_magnitude: float = 1.0
-    augment_p: float = 1.0
-    mixup: float = 0.0
-    cutmix: float = 0.0
-    label_smoothing: float = 0.0
-    early_stopping: int | None = None
-    epochs: int = 60
-    lr: float = 5e-3
-    lr_schedule: str = "cosine"
-    optimizer: str = "adam"
-    momentum: float = 0.9
-    batch_size: int = 50
-    width: int = 32
-    depth: int = 2
-    pool: str = "max"
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
-        validate("Recipe", {k: getattr(self, k) for k in _SPEC}, _SPEC)
+        validate_fields(self, _SPEC)
         if not isinstance(self.description, str):
             raise ConfigError(
                 "The 'description' parameter of Recipe must be a str. "
                 f"Got {format_value(self.description)} instead."
             )
-        # Store ints given for float fields as floats, so equal recipes compare and serialize
-        # the same (Recipe(lr=1) == Recipe(lr=1.0)).
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type in ("float", "float | None") and isinstance(value, int):
-                object.__setattr__(self, f.name, float(value))
 
     # -- construction ---------------------------------------------------------------------
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:
-        """Every field name a spec, TOML file or dict may set."""
-        return tuple(f.name for f in fields(cls))
+        """Every field name a spec, TOML file or dict may set (``name`` first)."""
+        names = [f.name for f in fields(cls)]
+        return ("name", *(n for n in names if n != "name"))
 
     def replace(self, **changes: Any) -> Recipe:
         """A copy with ``changes`` applied (validated; unknown keys are a ``ConfigError``)."""
@@ -217,7 +119,7 @@ class Recipe:
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as plain Python values (JSON/TOML-ready, ``None`` kept)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: getattr(self, k) for k in self.keys()}
 
     @classmethod
     def from_spec(cls, spec: str) -> Recipe:
@@ -297,110 +199,6 @@ class Recipe:
         changes.setdefault("name", p.stem)
         return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
-    # -- what fit needs ---------------------------------------------------------------------
-
-    def parts(
-        self,
-        model: nn.Module,
-        *,
-        input_shape: tuple[int, ...] | None = None,
-        num_classes: int | None = None,
-    ) -> dict[str, Any]:
-        """The keyword arguments of :func:`reglab.fit` that carry this recipe, for ``model``.
-
-        Returns a dict with ``optimizer`` (Adam/SGD, wrapped in
-        :class:`reglab.optim.WeightDecay` when ``weight_decay > 0``), ``regularization`` (a
-        list: the L1/L2/elastic-net penalty, :class:`~reglab.optim.ProximalL1`,
-        :class:`~reglab.constraints.MaxNorm`, the augmentation, MixUp/CutMix), ``callbacks``
-        (torch's ``CosineAnnealingLR``, stepped by fit once per epoch, and
-        :class:`~reglab.callbacks.EarlyStopping` with
-        ``restore_best_weights=True``), ``loss`` (cross-entropy with label smoothing when no
-        mixing carries it, else None: fit's default) and ``epochs``.
-
-        Args:
-            model: the model the optimizer will train.
-            input_shape: one sample's shape, needed by ``augment="crop"`` and to choose tabular
-                noise for ``(F,)`` inputs; taken as an image when None.
-            num_classes: needed by mixup/cutmix.
-
-        Example:
-            >>> from reglab.models import build_model
-            >>> r = BUILTIN_RECIPES["all"]
-            >>> p = r.parts(build_model(r, (1, 8, 8), 10), input_shape=(1, 8, 8), num_classes=10)
-            >>> sorted(p)
-            ['callbacks', 'epochs', 'loss', 'optimizer', 'regularization']
-        """
-        from .. import penalty as pen
-        from ..callbacks import EarlyStopping
-        from ..constraints import MaxNorm
-        from ..optim import ProximalL1, WeightDecay
-
-        params = [p for p in model.parameters() if p.requires_grad]
-        opt: torch.optim.Optimizer
-        if self.optimizer == "adam":
-            opt = torch.optim.Adam(params, lr=self.lr)
-        else:
-            opt = torch.optim.SGD(params, lr=self.lr, momentum=self.momentum)
-        if self.weight_decay > 0:
-            opt = WeightDecay(opt, self.weight_decay, mode=self.weight_decay_mode, params=model)
-
-        reg: list[Any] = []
-        if self.l1 > 0 and self.l2 > 0:
-            reg.append(pen.ElasticNet(self.l1, self.l2))
-        elif self.l1 > 0:
-            reg.append(pen.L1(self.l1))
-        elif self.l2 > 0:
-            reg.append(pen.L2(self.l2))
-        if self.proximal_l1 > 0:
-            reg.append(ProximalL1(self.proximal_l1))
-        if self.max_norm is not None:
-            reg.append(MaxNorm(self.max_norm))
-        if self.augment is not None:
-            reg.append(
-                augmentation(self.augment, self.augment_magnitude, input_shape, p=self.augment_p)
-            )
-        mixing = self._mixing(num_classes)
-        if mixing is not None:
-            reg.append(mixing)
-
-        callbacks: list[Any] = []
-        if self.lr_schedule == "cosine":
-            callbacks.append(torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs))
-        if self.early_stopping is not None:
-            callbacks.append(
-                EarlyStopping(
-                    monitor="val_loss", patience=self.early_stopping, restore_best_weights=True
-                )
-            )
-        loss = None
-        if self.label_smoothing > 0 and mixing is None:
-            loss = nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
-        return {
-            "optimizer": opt,
-            "regularization": reg,
-            "callbacks": callbacks,
-            "loss": loss,
-            "epochs": self.epochs,
-        }
-
-    def _mixing(self, num_classes: int | None) -> Any:
-        if self.mixup == 0 and self.cutmix == 0:
-            return None
-        if num_classes is None:
-            raise ConfigError(
-                "Recipe.parts needs num_classes for mixup/cutmix (a classification task). "
-                "Got num_classes=None instead."
-            )
-        from .. import augment as A
-
-        ls = self.label_smoothing
-        mixers: list[Any] = []
-        if self.mixup > 0:
-            mixers.append(A.MixUp(self.mixup, num_classes=num_classes, label_smoothing=ls))
-        if self.cutmix > 0:
-            mixers.append(A.CutMix(self.cutmix, num_classes=num_classes, label_smoothing=ls))
-        return mixers[0] if len(mixers) == 1 else _EitherMix(mixers[0], mixers[1])
-
     def summary(self) -> str:
         """The fields that differ from the unregularized defaults, as a spec string.
 
@@ -473,102 +271,6 @@ def _parse(key: str, text: str) -> Any:
     except ValueError:
         return text
     return text
-
-
-class _EitherMix:
-    """MixUp or CutMix, chosen per batch with equal probability (as timm's mixup switch)."""
-
-    mixes_labels = True
-
-    def __init__(self, first: Any, second: Any) -> None:
-        self.first, self.second = first, second
-
-    def mix(
-        self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        use_first = bool(torch.rand((), generator=generator) < 0.5)
-        chosen = self.first if use_first else self.second
-        out: tuple[torch.Tensor, torch.Tensor] = chosen.mix(x, y, generator=generator)
-        return out
-
-    def __repr__(self) -> str:
-        return f"EitherMix({self.first!r}, {self.second!r})"
-
-
-def augmentation(
-    name: str,
-    magnitude: float = 1.0,
-    input_shape: tuple[int, ...] | None = None,
-    *,
-    p: float = 1.0,
-) -> Any:
-    """The augmentation a recipe names, with strengths scaled by ``magnitude``.
-
-    At magnitude 1: ``rotate`` 15 degrees; ``translate`` 10% of each side; ``affine``
-    rotation 10 degrees, translation 10%, scale 0.9-1.1 and shear 5 degrees in one resampling;
-    ``flip`` horizontal; ``crop`` pad ``ceil(H/8)`` pixels and crop back; ``erasing`` cutout of
-    2-20% of the area; ``noise`` Gaussian noise of std 0.1 (per-feature scaled on tabular
-    ``(F,)`` inputs). Several names joined by ``+`` are composed (geometric ones fused). Each
-    sample is transformed with probability ``p`` (``erasing``: ``p / 2``, its usual rate).
-
-    Example:
-        >>> augmentation("rotate+noise", 0.5)
-        Compose(...)
-    """
-    from .. import augment as A
-
-    validate(
-        "augmentation",
-        {"name": name, "magnitude": magnitude, "p": p},
-        {
-            "name": [_AugmentName()],
-            "magnitude": [Interval(float, 0, 10, closed="right")],
-            "p": [Interval(float, 0, 1, closed="right")],
-        },
-    )
-    m = float(magnitude)
-    tabular = input_shape is not None and len(input_shape) == 1
-    names = name.split("+")
-    if tabular:
-        if names != ["noise"]:
-            raise ConfigError(
-                f"Augmentation {name!r} needs images (C, H, W); the data is tabular with "
-                f"input_shape {tuple(input_shape or ())}. Use augment=noise for tabular data."
-            )
-        from ..augment import tabular as T
-
-        return T.GaussianNoise(0.1 * m, p=p)
-    size = (input_shape[1], input_shape[2]) if input_shape is not None else None
-    parts = [_image_augmentation(A, n, m, size, float(p)) for n in names]
-    return parts[0] if len(parts) == 1 else A.Compose(parts)
-
-
-def _image_augmentation(A: Any, name: str, m: float, size: tuple[int, int] | None, p: float) -> Any:
-    if name == "rotate":
-        return A.RandomRotation(min(15.0 * m, 180.0), p=p)
-    if name == "translate":
-        return A.RandomTranslation(min(0.1 * m, 1.0), p=p)
-    if name == "affine":
-        return A.RandomAffine(
-            degrees=min(10.0 * m, 180.0),
-            translate=min(0.1 * m, 1.0),
-            scale=(max(1.0 - 0.1 * m, 0.05), 1.0 + 0.1 * m),
-            shear=min(5.0 * m, 45.0),
-            p=p,
-        )
-    if name == "flip":
-        return A.RandomFlip("horizontal", p=p / 2)
-    if name == "noise":
-        return A.GaussianNoise(0.1 * m, p=p)
-    if name == "erasing":
-        return A.RandomErasing(scale=(0.02, max(0.02, min(0.2 * m, 1.0))), p=p / 2)
-    # crop
-    if size is None:
-        raise ConfigError(
-            "Augmentation 'crop' needs the image size: pass input_shape=(C, H, W) to Recipe.parts."
-        )
-    pad = max(1, math.ceil(m * size[0] / 8))
-    return A.RandomCrop(size, padding=pad, p=p)
 
 
 def _builtins() -> dict[str, Recipe]:

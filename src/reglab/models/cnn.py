@@ -1,0 +1,64 @@
+"""``SmallCNN``: a small convolutional network for ``(C, H, W)`` images."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from .._checks import Interval, check
+from ..errors import ConfigError, format_value
+from .blocks import dropout_layers, hidden_block, init_model, needs_bias
+from .spec import ModelSpec, check_input_shape, check_spec
+
+__all__ = ["SmallCNN"]
+
+
+class SmallCNN(nn.Sequential):
+    """A small convolutional network for ``(C, H, W)`` images.
+
+    ``depth`` stages of ``Conv3x3(pad 1) -> block -> 2x2 pooling`` (max or average by
+    ``spec.pool``; stage ``i`` has ``width * 2**i`` channels; pooling stops once a side is
+    1), ``Flatten``, one hidden block ``Linear(4 * width) -> block -> [Dropout]``, and the
+    output ``Linear``. ``block`` is ``Norm -> ReLU`` or ``ReLU -> Norm`` by ``norm_position``,
+    or just ``ReLU`` without a norm; dropout acts on the hidden dense layer only.
+
+    Args:
+        spec: the :class:`~reglab.models.ModelSpec` (dropout, norm, init, width, depth); a lab
+            ``Recipe`` is one.
+        input_shape: one image's shape ``(C, H, W)``.
+        num_outputs: classes, or 1 for regression.
+
+    Example:
+        >>> net = SmallCNN(ModelSpec(width=8, norm="batch"), (1, 8, 8), 10)
+        >>> [type(m).__name__ for m in net][:4]
+        ['Conv2d', 'BatchNorm', 'ReLU', 'MaxPool2d']
+    """
+
+    def __init__(self, spec: ModelSpec, input_shape: Sequence[int], num_outputs: int) -> None:
+        spec = check_spec("SmallCNN", spec)
+        shape = check_input_shape("SmallCNN", input_shape)
+        if len(shape) != 3:
+            raise ConfigError(
+                "SmallCNN expects images of shape (C, H, W); got input_shape "
+                f"{format_value(tuple(shape))}. Use kind='mlp' for tabular data."
+            )
+        num_outputs = check("SmallCNN", "num_outputs", num_outputs, Interval(int, 1, None))
+        channels, height, width = shape
+        bias = needs_bias(spec)
+        layers: list[nn.Module] = []
+        for i in range(spec.depth):
+            out = spec.width * 2**i
+            layers.append(nn.Conv2d(channels, out, 3, padding=1, bias=bias))
+            layers += hidden_block(spec, out, spatial=True)
+            if height > 1 and width > 1:
+                layers.append(nn.MaxPool2d(2) if spec.pool == "max" else nn.AvgPool2d(2))
+                height, width = height // 2, width // 2
+            channels = out
+        hidden = 4 * spec.width
+        layers += [nn.Flatten(), nn.Linear(channels * height * width, hidden, bias=bias)]
+        layers += hidden_block(spec, hidden, spatial=False)
+        layers += dropout_layers(spec)
+        layers.append(nn.Linear(hidden, num_outputs))
+        super().__init__(*layers)
+        init_model(self, spec)

@@ -1,0 +1,47 @@
+"""``MLP``: a multilayer perceptron for feature vectors (images are flattened first)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .._checks import Interval, check
+from .blocks import dropout_layers, hidden_block, init_model, needs_bias
+from .spec import ModelSpec, check_input_shape, check_spec
+
+__all__ = ["MLP"]
+
+
+class MLP(nn.Sequential):
+    """A multilayer perceptron: ``depth`` hidden blocks of ``width`` units, then the output layer.
+
+    Image inputs are flattened first. Hidden block: ``Linear -> [Norm] -> ReLU -> [Dropout]``
+    (``norm_position="before"``) or ``Linear -> ReLU -> [Norm] -> [Dropout]`` (``"after"``).
+
+    Args:
+        spec: the :class:`~reglab.models.ModelSpec` (dropout, norm, init, width, depth); a lab
+            ``Recipe`` is one.
+        input_shape: one sample's shape, ``(F,)`` or ``(C, H, W)``.
+        num_outputs: classes, or 1 for regression.
+
+    Example:
+        >>> MLP(ModelSpec(width=16, depth=2), (4,), 3)(torch.zeros(2, 4)).shape
+        torch.Size([2, 3])
+    """
+
+    def __init__(self, spec: ModelSpec, input_shape: Sequence[int], num_outputs: int) -> None:
+        spec = check_spec("MLP", spec)
+        shape = check_input_shape("MLP", input_shape)
+        num_outputs = check("MLP", "num_outputs", num_outputs, Interval(int, 1, None))
+        layers: list[nn.Module] = [nn.Flatten()] if len(shape) > 1 else []
+        features = int(torch.tensor(shape).prod())
+        for _ in range(spec.depth):
+            layers.append(nn.Linear(features, spec.width, bias=needs_bias(spec)))
+            layers += hidden_block(spec, spec.width, spatial=False)
+            layers += dropout_layers(spec)
+            features = spec.width
+        layers.append(nn.Linear(features, num_outputs))
+        super().__init__(*layers)
+        init_model(self, spec)

@@ -1,0 +1,246 @@
+"""``ModelSpec`` (what an architecture looks like) and the registry that builds models from it.
+
+A :class:`ModelSpec` holds only architecture fields: size (``width``, ``depth``), the dropout
+layers (rate and scaling convention), the normalization layer and its place relative to the
+activation, the initialization scheme and the CNN's pooling. Model families register a factory
+``factory(spec, input_shape, num_outputs) -> nn.Module`` under a name with
+:func:`register_model`; :func:`build_model` looks the name up (or imports a user's
+``"package.module:factory"``) and checks what the factory returns.
+
+Example:
+    >>> import torch
+    >>> spec = ModelSpec(width=8, norm="batch", norm_position="after", dropout=0.2)
+    >>> build_model(spec, (1, 8, 8), 10, kind="cnn")(torch.zeros(4, 1, 8, 8)).shape
+    torch.Size([4, 10])
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import torch
+from torch import nn
+
+from .._checks import Constraint, InstanceOf, Interval, NoneOk, OneOf, check, validate_fields
+from ..errors import ConfigError, format_value
+
+__all__ = [
+    "MODEL_CONSTRAINTS",
+    "MODEL_FIELDS",
+    "ModelFactory",
+    "ModelSpec",
+    "build_model",
+    "load_factory",
+    "model_names",
+    "register_model",
+]
+
+ModelFactory = Callable[[Any, tuple[int, ...], int], nn.Module]
+
+#: The declared constraint of each field (checked on creation).
+MODEL_CONSTRAINTS: dict[str, list[Constraint]] = {
+    "dropout": [Interval(float, 0, 1, closed="left")],
+    "dropout_scaling": [OneOf("inverted", "classic")],
+    "norm": [OneOf("batch", "layer", "group"), NoneOk()],
+    "norm_position": [OneOf("before", "after")],
+    "init": [OneOf("kaiming", "xavier", "lecun", "orthogonal"), NoneOk()],
+    "width": [Interval(int, 1, None)],
+    "depth": [Interval(int, 1, None)],
+    "pool": [OneOf("max", "avg")],
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The architecture of a lab model (frozen; every field validated on creation).
+
+    A hidden block is ``Linear/Conv -> Norm -> ReLU [-> Dropout]`` with
+    ``norm_position="before"`` (Ng's placement) or ``Linear/Conv -> ReLU -> Norm [-> Dropout]``
+    with ``"after"`` (Chollet's).
+
+    Args:
+        dropout: drop probability ``p`` of the hidden layers (:class:`reglab.nn.Dropout`).
+        dropout_scaling: ``"inverted"`` (scale by ``1/(1-p)`` in training) or ``"classic"``
+            (scale by ``1-p`` at inference).
+        norm: ``"batch"``, ``"layer"``, ``"group"`` or None.
+        norm_position: the norm ``"before"`` or ``"after"`` the activation.
+        init: ``"kaiming"``, ``"xavier"``, ``"lecun"``, ``"orthogonal"`` or None (torch's).
+        width, depth: the model's size (units per dense layer / channels of the first stage,
+            and the number of hidden blocks or conv stages).
+        pool: the CNN's 2x2 downsampling, ``"max"`` or ``"avg"``.
+
+    Example:
+        >>> ModelSpec(norm="batch").norm
+        'batch'
+        >>> ModelSpec(width=0)
+        Traceback (most recent call last):
+        ...
+        reglab.errors.ConfigError: The 'width' parameter of ModelSpec must be an int in [1, inf). Got 0 instead.
+    """
+
+    dropout: float = 0.0
+    dropout_scaling: str = "inverted"
+    norm: str | None = None
+    norm_position: str = "before"
+    init: str | None = None
+    width: int = 32
+    depth: int = 2
+    pool: str = "max"
+
+    def __post_init__(self) -> None:
+        validate_fields(self, MODEL_CONSTRAINTS)
+
+    @property
+    def model_spec(self) -> ModelSpec:
+        """The architecture fields alone, as a plain :class:`ModelSpec` (for subclasses)."""
+        return ModelSpec(**{name: getattr(self, name) for name in MODEL_FIELDS})
+
+
+#: The field names of :class:`ModelSpec`, in declaration order.
+MODEL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ModelSpec))
+
+_REGISTRY: dict[str, ModelFactory] = {}
+
+
+def register_model(name: str, factory: ModelFactory) -> None:
+    """Make ``build_model(spec, input_shape, num_outputs, kind=name)`` call ``factory``.
+
+    Example:
+        >>> register_model("tiny_linear", lambda spec, shape, k: nn.Linear(shape[0], k))
+        >>> build_model(ModelSpec(), (3,), 2, kind="tiny_linear")
+        Linear(in_features=3, out_features=2, bias=True)
+    """
+    check(
+        "register_model",
+        "name",
+        name,
+        InstanceOf(str, description="a str without ':' (':' marks 'module:factory' specs)"),
+    )
+    if ":" in name or not name:
+        raise ConfigError(
+            "The 'name' parameter of register_model must be a non-empty str without ':'. "
+            f"Got {format_value(name)} instead."
+        )
+    if not callable(factory):
+        raise ConfigError(
+            "The 'factory' parameter of register_model must be callable as factory(spec, "
+            f"input_shape, num_outputs). Got {format_value(factory)} instead."
+        )
+    _REGISTRY[name] = factory
+
+
+def model_names() -> tuple[str, ...]:
+    """The registered model kinds, in registration order."""
+    return tuple(_REGISTRY)
+
+
+def _kinds_text() -> str:
+    return ", ".join(repr(k) for k in _REGISTRY)
+
+
+def load_factory(spec: str) -> ModelFactory:
+    """Import a user's model factory from ``"package.module:factory"``.
+
+    The factory is called as ``factory(recipe, input_shape, num_outputs)`` and must return a
+    ``torch.nn.Module`` (:func:`build_model` checks that on each call).
+
+    Example:
+        >>> f = load_factory("reglab.models:MLP")
+        >>> f.__name__
+        'MLP'
+    """
+    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
+        raise ConfigError(
+            f"The 'model' parameter must be {_kinds_text()} or a factory spec "
+            f"'package.module:name'. Got {format_value(spec)} instead."
+        )
+    module_name, attr = spec.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # any import failure of user code is a configuration problem
+        raise ConfigError(
+            f"Cannot import module {module_name!r} of model factory {spec!r}: "
+            f"{type(exc).__name__}: {exc}. Is the package on PYTHONPATH?"
+        ) from exc
+    factory: Any = module
+    for part in attr.split("."):
+        if not hasattr(factory, part):
+            raise ConfigError(
+                f"Module {module_name!r} has no attribute {attr!r} (model factory {spec!r})."
+            )
+        factory = getattr(factory, part)
+    if not callable(factory):
+        raise ConfigError(
+            f"The model factory {spec!r} must be callable as factory(recipe, input_shape, "
+            f"num_outputs). Got {format_value(factory)} instead."
+        )
+    return factory  # type: ignore[no-any-return]
+
+
+def build_model(
+    spec: ModelSpec,
+    input_shape: Sequence[int],
+    num_outputs: int,
+    kind: str | ModelFactory = "cnn",
+) -> nn.Module:
+    """Build a model: ``kind`` is a registered name, ``"module:factory"`` or a callable.
+
+    The factory receives ``spec`` as given (a :class:`ModelSpec`, or a lab ``Recipe``, which is
+    one), the sample shape as a tuple and the number of outputs. Parameters are drawn from
+    torch's global generator: seed it (``torch.manual_seed``) for a reproducible model.
+
+    Example:
+        >>> build_model(ModelSpec(width=4, depth=1), (3,), 2, kind="mlp")
+        MLP(
+          (0): Linear(in_features=3, out_features=4, bias=True)
+          (1): ReLU()
+          (2): Linear(in_features=4, out_features=2, bias=True)
+        )
+    """
+    spec = check_spec("build_model", spec)
+    if isinstance(kind, str) and kind in _REGISTRY:
+        factory, name = _REGISTRY[kind], kind
+    elif isinstance(kind, str) and ":" not in kind:
+        raise ConfigError(
+            f"The 'kind' parameter of build_model must be one of {_kinds_text()} or a factory "
+            f"spec 'package.module:name'. Got {format_value(kind)} instead."
+        )
+    else:
+        factory = load_factory(kind) if isinstance(kind, str) else kind
+        name = kind if isinstance(kind, str) else getattr(kind, "__qualname__", repr(kind))
+    model = factory(spec, tuple(input_shape), num_outputs)
+    if not isinstance(model, nn.Module):
+        raise ConfigError(
+            f"The model factory {name!r} must return a torch.nn.Module. "
+            f"Got {type(model).__name__} instead."
+        )
+    return model
+
+
+def check_spec(owner: str, spec: Any) -> ModelSpec:
+    """``spec`` if it is a :class:`ModelSpec` (a lab ``Recipe`` is one), else the one-line error."""
+    return check(
+        owner, "spec", spec, InstanceOf(ModelSpec, description="a reglab ModelSpec or Recipe")
+    )
+
+
+def check_input_shape(
+    owner: str, input_shape: Any, ndims: Sequence[int] = (1, 3)
+) -> tuple[int, ...]:
+    """One sample's shape as a tuple of positive ints with one of ``ndims`` dimensions."""
+    layouts = {1: "(F,)", 2: "(C, L)", 3: "(C, H, W)"}
+    ok = (
+        isinstance(input_shape, (tuple, list, torch.Size))
+        and len(input_shape) in ndims
+        and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in input_shape)
+    )
+    if not ok:
+        allowed = " or ".join(layouts[n] for n in ndims)
+        raise ConfigError(
+            f"The 'input_shape' parameter of {owner} must be a tuple of positive ints, {allowed}. "
+            f"Got {format_value(input_shape)} instead."
+        )
+    return tuple(int(d) for d in input_shape)
