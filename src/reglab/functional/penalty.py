@@ -4,8 +4,8 @@ Conventions (Keras'):
 
 * L1 penalty ``l1 * sum_i |w_i|``; its (sub)gradient is ``l1 * sign(w)`` with ``sign(0) = 0``,
   which is what autograd gives for ``torch.abs`` at 0.
-* L2 penalty ``l2 * sum_i w_i^2`` (no 1/2); its gradient is ``2 * l2 * w``. Seed 002 writes the
-  same penalty as ``lambda/2 * ||W||^2``: ``lambda = 2 * l2``.
+* L2 penalty ``l2 * sum_i w_i^2`` (no 1/2); its gradient is ``2 * l2 * w``. The same penalty
+  written ``lambda/2 * ||W||^2`` (the textbook form) has ``lambda = 2 * l2``.
 
 The in-place functions (``*_``) run under ``torch.no_grad`` with ``torch._foreach_*`` multi-tensor
 kernels and take lists of tensors. Validation of strengths and tensors is the caller's job
