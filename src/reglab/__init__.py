@@ -37,11 +37,8 @@ from .train import History, fit
 
 __version__ = "0.1.0"
 
-# Names re-exported at the top level, and the module that defines each, imported on first use.
-# The heavy parts stay lazy so that `import reglab` is light (the lab pulls in optuna,
-# scikit-learn and matplotlib; augment and data are loaded when first touched).
-_EXPORTS: dict[str, str] = {}
-
+# Subpackages imported on first attribute access, so that `import reglab` stays light (the lab
+# pulls in optuna, scikit-learn and matplotlib; augment and data load when first touched).
 _SUBMODULES = (
     "augment",
     "callbacks",
@@ -82,10 +79,6 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
     if name in _SUBMODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         globals()[name] = module
