@@ -68,6 +68,34 @@ def load_dataset(
         (torch.Size([1797, 1, 8, 8]), torch.int64, 'classification', 1.0)
     """
     owner = "load_dataset"
+    _check_options(owner, name_or_path, target, task, flatten, image_size, channels)
+    if isinstance(name_or_path, str) and name_or_path in BUILTIN_DATASETS:
+        return _load_builtin_name(owner, name_or_path, target, task, flatten, image_size, channels)
+    path = Path(name_or_path)
+    if not path.exists():
+        text = str(name_or_path)
+        if path.suffix or os.sep in text or "/" in text:
+            raise ConfigError(f"File or folder not found: {text!r}. Expected {_WHAT_WORKS}.")
+        raise ConfigError(
+            f"Unknown dataset {text!r}. Built-in datasets: {', '.join(BUILTIN_DATASETS)}; "
+            "or give the path of a file or folder."
+        )
+    if path.is_file():
+        ds = _load_file(owner, path, target, task, image_size, channels)
+    else:
+        ds = _load_folder(owner, path, target, task, image_size, channels)
+    return ds.flat() if flatten else ds
+
+
+def _check_options(
+    owner: str,
+    name_or_path: object,
+    target: object,
+    task: object,
+    flatten: object,
+    image_size: object,
+    channels: object,
+) -> None:
     check(
         owner,
         "name_or_path",
@@ -85,48 +113,62 @@ def load_dataset(
     ):
         raise param_error("image_size", owner, "None or a pair of ints (H, W) >= 1", image_size)
 
-    if isinstance(name_or_path, str) and name_or_path in BUILTIN_DATASETS:
-        if target is not None:
-            raise param_error(
-                "target", owner, f"None for the built-in dataset {name_or_path!r}", target
-            )
-        if task is not None and task != _builtin_task(name_or_path):
-            raise param_error(
-                "task",
-                owner,
-                f"None or {_builtin_task(name_or_path)!r} for {name_or_path!r}",
-                task,
-            )
-        _no_image_options(owner, image_size, channels, name_or_path)
-        return load_builtin(name_or_path, flatten=flatten)
 
-    path = Path(name_or_path)
-    if not path.exists():
-        text = str(name_or_path)
-        if path.suffix or os.sep in text or "/" in text:
-            raise ConfigError(f"File or folder not found: {text!r}. Expected {_WHAT_WORKS}.")
-        raise ConfigError(
-            f"Unknown dataset {text!r}. Built-in datasets: {', '.join(BUILTIN_DATASETS)}; "
-            "or give the path of a file or folder."
+def _load_builtin_name(
+    owner: str,
+    name: str,
+    target: str | None,
+    task: str | None,
+    flatten: bool,
+    image_size: tuple[int, int] | None,
+    channels: str,
+) -> Dataset:
+    """A built-in dataset: no column, task or image option may contradict it."""
+    if target is not None:
+        raise param_error("target", owner, f"None for the built-in dataset {name!r}", target)
+    if task is not None and task != _builtin_task(name):
+        raise param_error(
+            "task",
+            owner,
+            f"None or {_builtin_task(name)!r} for {name!r}",
+            task,
         )
-    if path.is_file():
-        suffix = path.suffix.lower()
-        if suffix not in _FILE_KINDS:
-            raise ConfigError(
-                f"{path}: unsupported file type {suffix or '(no suffix)'!r}. Expected {_WHAT_WORKS}."
-            )
-        _no_image_options(owner, image_size, channels, str(path))
-        if suffix in (".csv", ".tsv"):
-            ds = load_csv(
-                path, target=target, task=task, delimiter="\t" if suffix == ".tsv" else ","
-            )
-        elif suffix in (".parquet", ".pq"):
-            ds = load_parquet(path, target=target, task=task)
-        else:
-            _no_target(owner, target, str(path))
-            ds = load_npz(path, task=task)
-        return ds.flat() if flatten else ds
+    _no_image_options(owner, image_size, channels, name)
+    return load_builtin(name, flatten=flatten)
 
+
+def _load_file(
+    owner: str,
+    path: Path,
+    target: str | None,
+    task: str | None,
+    image_size: tuple[int, int] | None,
+    channels: str,
+) -> Dataset:
+    """A CSV/TSV, Parquet or NPZ file, chosen by its suffix."""
+    suffix = path.suffix.lower()
+    if suffix not in _FILE_KINDS:
+        raise ConfigError(
+            f"{path}: unsupported file type {suffix or '(no suffix)'!r}. Expected {_WHAT_WORKS}."
+        )
+    _no_image_options(owner, image_size, channels, str(path))
+    if suffix in (".csv", ".tsv"):
+        return load_csv(path, target=target, task=task, delimiter="\t" if suffix == ".tsv" else ",")
+    if suffix in (".parquet", ".pq"):
+        return load_parquet(path, target=target, task=task)
+    _no_target(owner, target, str(path))
+    return load_npz(path, task=task)
+
+
+def _load_folder(
+    owner: str,
+    path: Path,
+    target: str | None,
+    task: str | None,
+    image_size: tuple[int, int] | None,
+    channels: str,
+) -> Dataset:
+    """CIFAR-10 batches, MNIST IDX files, or else one sub-folder of images per class."""
     _no_target(owner, target, str(path))
     if task == "regression":
         raise param_error(
@@ -134,17 +176,15 @@ def load_dataset(
         )
     if cifar_batch_files(path):
         _no_image_options(owner, image_size, channels, str(path))
-        ds = load_cifar10(path)
-    elif idx_image_files(path):
+        return load_cifar10(path)
+    if idx_image_files(path):
         _no_image_options(owner, image_size, channels, str(path))
-        ds = load_mnist_idx(path)
-    else:
-        ds = load_image_folder(
-            path,
-            image_size=tuple(image_size) if image_size is not None else None,  # type: ignore[arg-type]
-            channels=channels,
-        )
-    return ds.flat() if flatten else ds
+        return load_mnist_idx(path)
+    return load_image_folder(
+        path,
+        image_size=tuple(image_size) if image_size is not None else None,  # type: ignore[arg-type]
+        channels=channels,
+    )
 
 
 def _builtin_task(name: str) -> str:

@@ -255,6 +255,29 @@ def split(
         >>> len(sp.train), len(sp.val), len(sp.test), sp.scaler is None
         (200, 359, 1238, True)
     """
+    _check_arguments(dataset, train_size, val_size, stratify, scale, scale_target, seed, generator)
+    n_train, n_val = _sizes(dataset, train_size, val_size)
+    if generator is None:
+        generator = torch.Generator().manual_seed(0 if seed is None else seed)
+    if dataset.task == "classification" and stratify is not False:
+        train_idx, val_idx, test_idx = _stratified(
+            dataset.y, n_train, n_val, generator, dataset, train_size
+        )
+    else:
+        train_idx, val_idx, test_idx = _shuffled(len(dataset), n_train, n_val, generator)
+    return _scaled_splits(dataset, train_idx, val_idx, test_idx, scale, scale_target)
+
+
+def _check_arguments(
+    dataset: Dataset,
+    train_size: int | float,
+    val_size: int | float,
+    stratify: bool | None,
+    scale: bool | None,
+    scale_target: bool,
+    seed: int | None,
+    generator: torch.Generator | None,
+) -> None:
     owner = "split"
     check(owner, "dataset", dataset, InstanceOf(Dataset, description="a reglab.data.Dataset"))
     check(
@@ -278,6 +301,10 @@ def split(
     if scale_target and classification:
         raise param_error("scale_target", owner, "False for a classification dataset", scale_target)
 
+
+def _sizes(dataset: Dataset, train_size: int | float, val_size: int | float) -> tuple[int, int]:
+    """``(n_train, n_val)``; the test split keeps at least one sample."""
+    owner = "split"
     n = len(dataset)
     n_train = max(1, _resolve(train_size, n))
     n_val = _resolve(val_size, n)
@@ -296,20 +323,30 @@ def split(
             f"of {dataset.name!r} (the test split needs at least one)",
             val_size,
         )
+    return n_train, n_val
 
-    if generator is None:
-        generator = torch.Generator().manual_seed(0 if seed is None else seed)
-    if classification and stratify is not False:
-        train_idx, val_idx, test_idx = _stratified(
-            dataset.y, n_train, n_val, generator, dataset, train_size
-        )
-    else:
-        perm = torch.randperm(n, generator=generator)
-        train_idx, val_idx, test_idx = (
-            torch.sort(p).values
-            for p in (perm[:n_train], perm[n_train : n_train + n_val], perm[n_train + n_val :])
-        )
 
+def _shuffled(
+    n: int, n_train: int, n_val: int, generator: torch.Generator
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One permutation of ``n`` rows cut into train / val / test (each sorted)."""
+    perm = torch.randperm(n, generator=generator)
+    train_idx, val_idx, test_idx = (
+        torch.sort(p).values
+        for p in (perm[:n_train], perm[n_train : n_train + n_val], perm[n_train + n_val :])
+    )
+    return train_idx, val_idx, test_idx
+
+
+def _scaled_splits(
+    dataset: Dataset,
+    train_idx: Tensor,
+    val_idx: Tensor,
+    test_idx: Tensor,
+    scale: bool | None,
+    scale_target: bool,
+) -> Splits:
+    """The three parts, features (and targets) scaled with training statistics only."""
     X, y = dataset.X, dataset.y
     X_tr, X_va, X_te = X[train_idx], X[val_idx], X[test_idx]
     y_tr, y_va, y_te = y[train_idx], y[val_idx], y[test_idx]

@@ -1,0 +1,62 @@
+"""User files: CSV, Parquet, NPZ, image folders, MNIST IDX files and CIFAR-10 python batches.
+
+One module per format, each with one entry function that returns a ``Dataset``:
+
+* ``table.py``: ``load_csv`` and ``load_parquet`` (both read into ``Column`` objects, then
+  ``table_dataset`` builds the dataset);
+* ``npz.py``: ``load_npz``;
+* ``image_folder.py``: ``load_image_folder``;
+* ``idx.py``: ``load_mnist_idx`` (and ``idx_image_files``, which ``load_dataset`` uses to
+  recognise the folder);
+* ``cifar.py``: ``load_cifar10``, ``cifar_batch_files`` and ``safe_unpickle``;
+* ``_common.py``: how every reader words a path, a list of names and a row count in its
+  one-line ``ConfigError``.
+
+Decisions (the README repeats them):
+
+* **CSV / Parquet**: ``target=COLUMN`` names the label column; every other column is a feature
+  and must be numeric. A non-numeric feature column is an error (encode it yourself: reglab
+  does not guess an encoding that would be fit on the test rows too). Empty cells, ``NA``,
+  ``N/A``, ``NaN``, ``null`` and infinities are errors naming the columns and the row count.
+  String class labels are encoded ``0..K-1`` in sorted order and their names kept.
+* **NPZ**: arrays ``X`` and ``y`` (optional ``class_names``, ``feature_names``), loaded with
+  ``allow_pickle=False``. ``X`` of shape ``(N, F)`` is tabular, ``(N, H, W)`` or ``(N, C, H, W)``
+  is images; integer images are divided by 255, float images kept as they are.
+* **Image folder**: one sub-folder per class (its name is the class name), images read with
+  Pillow. All grayscale -> 1 channel, otherwise every image is converted to RGB (alpha dropped).
+  Without ``image_size`` all images must share one size; with ``image_size=(H, W)`` each is
+  resized (bilinear). Values are divided by 255 (16-bit grayscale by 65535).
+* **MNIST IDX**: ``<prefix>-images-idx3-ubyte`` with ``<prefix>-labels-idx1-ubyte`` (``.gz``
+  optional, ``.idx`` spelled with a dot also accepted); ``train`` files first. Pixels / 255.
+* **CIFAR-10**: ``data_batch_1`` .. ``data_batch_5`` then ``test_batch`` (any present subset),
+  class names from ``batches.meta`` when present. The pickles are read by an unpickler that only
+  rebuilds numpy arrays, lists, dicts, strings and numbers; anything else is refused, so a
+  malicious file cannot run code.
+
+Folder formats concatenate every file they find (train files first); ``reglab.data.split``
+makes the train/validation/test split.
+"""
+
+from __future__ import annotations
+
+from .cifar import CIFAR10_CLASSES, cifar_batch_files, load_cifar10, safe_unpickle
+from .idx import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, idx_image_files, load_mnist_idx
+from .image_folder import IMAGE_SUFFIXES, load_image_folder
+from .npz import load_npz
+from .table import load_csv, load_parquet
+
+__all__ = [
+    "CIFAR10_CLASSES",
+    "IDX_IMAGES_MAGIC",
+    "IDX_LABELS_MAGIC",
+    "IMAGE_SUFFIXES",
+    "cifar_batch_files",
+    "idx_image_files",
+    "load_cifar10",
+    "load_csv",
+    "load_image_folder",
+    "load_mnist_idx",
+    "load_npz",
+    "load_parquet",
+    "safe_unpickle",
+]

@@ -1,0 +1,248 @@
+"""CSV / TSV and Parquet tables: one label column, every other column a numeric feature.
+
+``target=COLUMN`` names the label column. Every other column is a feature and must be numeric:
+a non-numeric feature column is an error (an encoding chosen here would be fit on the test rows
+too). Empty cells, ``NA``, ``N/A``, ``NaN``, ``null`` and infinities are errors naming the
+columns and the row count. String class labels are encoded ``0..K-1`` in sorted order and their
+names kept; integral float labels become integers (class names read ``"3"``, not ``"3.0"``).
+
+Both formats are read into :class:`Column` objects (float64 values with NaN where missing, or
+strings) and :func:`table_dataset` turns the columns into a ``Dataset``, so a new column kind
+is one more branch there.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "toy.csv"
+    >>> _ = f.write_text("a,b,label\\n1,2,x\\n3,4,y\\n5,6,x\\n")
+    >>> ds = load_csv(f, target="label")
+    >>> ds.X.shape, ds.class_names, ds.feature_names
+    (torch.Size([3, 2]), ('x', 'y'), ('a', 'b'))
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import ConfigError
+from .._dataset import Dataset, make_dataset
+from ._common import MISSING_TOKENS, join_names, one_line, row_count, show_path
+
+__all__ = ["Column", "column_from_tokens", "load_csv", "load_parquet", "table_dataset"]
+
+
+class Column:
+    """One column: float64 values (NaN where missing) or strings, plus the missing mask."""
+
+    def __init__(self, name: str, values: np.ndarray, missing: np.ndarray) -> None:
+        self.name = name
+        self.values = values
+        self.missing = missing
+
+    @property
+    def numeric(self) -> bool:
+        return self.values.dtype.kind == "f"
+
+
+def column_from_tokens(name: str, tokens: list[str]) -> Column:
+    """A numeric column when every present token parses as a float, else a string column."""
+    missing = np.array([t.lower() in MISSING_TOKENS for t in tokens], dtype=bool)
+    try:
+        values = np.array(["nan" if m else t for t, m in zip(tokens, missing)], dtype=np.float64)
+    except ValueError:
+        return Column(name, np.array(tokens, dtype=object), missing)
+    return Column(name, values, missing | ~np.isfinite(values))
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def load_csv(
+    path: str | Path, *, target: str | None, task: str | None = None, delimiter: str = ","
+) -> Dataset:
+    """Read a CSV file with a header row; ``target`` names the label column."""
+    path = Path(path)
+    header, rows = _read_csv(path, delimiter)
+    _check_header(path, header, rows)
+    columns = [column_from_tokens(h, [r[j] for r in rows]) for j, h in enumerate(header)]
+    return table_dataset(columns, target=target, task=task, path=path)
+
+
+def _read_csv(path: Path, delimiter: str) -> tuple[list[str], list[list[str]]]:
+    """The stripped header and data rows (blank lines skipped) of a UTF-8 CSV file."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, delimiter=delimiter, strict=True)
+            try:
+                header = next(reader, None)
+                if header is None:
+                    raise ConfigError(
+                        f"{show_path(path)}: the CSV file is empty; it needs a header row with the "
+                        "column names, then one row per sample."
+                    )
+                header = [h.strip() for h in header]
+                rows: list[list[str]] = []
+                for row in reader:
+                    if not row or (len(row) == 1 and not row[0].strip()):
+                        continue  # blank line
+                    if len(row) != len(header):
+                        raise ConfigError(
+                            f"{show_path(path)}: malformed CSV: line {reader.line_num} has "
+                            f"{len(row)} fields but the header has {len(header)}; every row "
+                            "needs one value per column."
+                        )
+                    rows.append([cell.strip() for cell in row])
+            except csv.Error as exc:
+                raise ConfigError(
+                    f"{show_path(path)}: malformed CSV at line {reader.line_num}: {exc}; check the "
+                    "quoting and the delimiter."
+                ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{show_path(path)}: not a UTF-8 text file; a CSV file must be UTF-8 text."
+        ) from None
+    return header, rows
+
+
+def _check_header(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    if any(not h for h in header):
+        raise ConfigError(
+            f"{show_path(path)}: malformed CSV: the header has an empty column name "
+            f"(columns: {join_names(header)}); every column needs a name."
+        )
+    duplicates = sorted({h for h in header if header.count(h) > 1})
+    if duplicates:
+        raise ConfigError(
+            f"{show_path(path)}: malformed CSV: duplicate column name(s) {join_names(duplicates)}; "
+            "column names must be unique."
+        )
+    if not rows:
+        raise ConfigError(
+            f"{show_path(path)}: the CSV file has a header but no data rows; it needs one row per "
+            "sample."
+        )
+
+
+# --------------------------------------------------------------------------- Parquet
+
+
+def load_parquet(path: str | Path, *, target: str | None, task: str | None = None) -> Dataset:
+    """Read a Parquet file with pyarrow; ``target`` names the label column."""
+    path = Path(path)
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - pyarrow ships with reglab[parquet]
+        raise ConfigError(
+            f"{show_path(path)}: reading Parquet needs pyarrow: pip install 'reglab[parquet]'."
+        ) from None
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise ConfigError(
+            f"{show_path(path)}: not a readable Parquet file ({one_line(exc)})."
+        ) from None
+    columns = [
+        _parquet_column(name, chunked) for name, chunked in zip(table.column_names, table.columns)
+    ]
+    if table.num_rows == 0:
+        raise ConfigError(f"{show_path(path)}: the Parquet file has no rows.")
+    return table_dataset(columns, target=target, task=task, path=path)
+
+
+def _parquet_column(name: str, chunked: Any) -> Column:
+    """Integer, float and boolean columns as float64; any other type as strings."""
+    import pyarrow as pa
+
+    kind = chunked.type
+    missing = np.asarray(chunked.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+        values = np.asarray(
+            chunked.cast(pa.float64()).fill_null(math.nan).to_numpy(), dtype=np.float64
+        )
+        return Column(name, values, missing | ~np.isfinite(values))
+    strings = ["" if v is None else str(v) for v in chunked.to_pylist()]  # dictionary/str/other
+    return Column(name, np.array(strings, dtype=object), missing)
+
+
+# --------------------------------------------------------------------------- columns -> Dataset
+
+
+def table_dataset(
+    columns: list[Column], *, target: str | None, task: str | None, path: Path
+) -> Dataset:
+    """The ``Dataset`` of a table: ``target`` is the label column, the others the features."""
+    target = _check_target(columns, target, path)
+    _check_missing(columns, path)
+    features = [c for c in columns if c.name != target]
+    _check_features(features, target, path)
+    X = np.stack([c.values for c in features], axis=1)
+    y_col = next(c for c in columns if c.name == target)
+    y = y_col.values
+    if y_col.numeric and np.all(y == np.round(y)) and np.all(np.abs(y) < 2**53):
+        y = y.astype(np.int64)  # class names read "3", not "3.0"
+    return make_dataset(
+        X,
+        y,
+        name=path.stem,
+        task=task,
+        feature_names=[c.name for c in features],
+        source=show_path(path),
+    )
+
+
+def _check_target(columns: list[Column], target: str | None, path: Path) -> str:
+    names = [c.name for c in columns]
+    if target is None:
+        raise ConfigError(
+            f"{show_path(path)}: name the label column with target=COLUMN (CLI: --target). "
+            f"Available columns: {join_names(names)}."
+        )
+    if target not in names:
+        raise ConfigError(
+            f"{show_path(path)}: no target column {target!r}. Available columns: "
+            f"{join_names(names)}."
+        )
+    return target
+
+
+def _check_missing(columns: list[Column], path: Path) -> None:
+    bad = [(c.name, int(c.missing.sum())) for c in columns if c.missing.any()]
+    if bad:
+        any_missing = np.logical_or.reduce([c.missing for c in columns])
+        detail = ", ".join(f"{name!r} ({row_count(n)})" for name, n in bad)
+        raise ConfigError(
+            f"{show_path(path)}: missing, NaN or infinite values in column(s) {detail}; "
+            f"{row_count(int(any_missing.sum()))} affected in all. Fill or drop them before "
+            "loading."
+        )
+
+
+def _check_features(features: list[Column], target: str, path: Path) -> None:
+    if not features:
+        raise ConfigError(
+            f"{show_path(path)}: the only column is the target {target!r}; a dataset needs at "
+            "least one feature column."
+        )
+    text = [c for c in features if not c.numeric]
+    if text:
+        example = next(
+            v for v in text[0].values if _not_number(v)
+        )  # the first cell that broke parsing
+        raise ConfigError(
+            f"{show_path(path)}: feature column(s) {join_names([c.name for c in text])} are not "
+            f"numeric (e.g. {example!r} in {text[0].name!r}); encode them as numbers or drop them "
+            "(only the target column may hold strings)."
+        )
+
+
+def _not_number(token: Any) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return True
+    return False
