@@ -19,6 +19,7 @@ The interrupt policy (Ctrl-C, SIGINT), the same for every command:
 3. A :class:`WorkerGroup` worker, once started, interrupts at the first SIGINT and ignores the
    copies that follow (:func:`interrupt_once`): the terminal's copy and the one the parent
    forwards. It releases its claimed work and exits with code 130; the parent waits for it.
+   A parent that ignores SIGINT (started in the background) has workers that ignore it too.
 4. A :func:`map_cells` child keeps SIGINT ignored for good: the parent stops the pool, and the
    cells that ended are already saved.
 5. Storage writes run under :func:`held_interrupt`: a claim, a completion or a release is never
@@ -161,17 +162,21 @@ def warm_up() -> None:
 # -- long-lived workers ------------------------------------------------------------------------
 
 
-def _worker_main(target: Callable[..., Any], args: tuple[Any, ...], errors: Any) -> None:
+def _worker_main(
+    target: Callable[..., Any], args: tuple[Any, ...], errors: Any, arm: bool = True
+) -> None:
     """Entry point of a spawned worker: arm the interrupt, run ``target``, exit with a code.
 
     Exit codes: 0 done, 130 interrupted, 2 a configuration error (its message goes to the
-    parent through ``errors``).
+    parent through ``errors``). ``arm`` False (the parent ignores SIGINT, e.g. it runs in the
+    background) keeps SIGINT ignored here too.
     """
     # Started with SIGINT ignored (see WorkerGroup.start): from here on a Ctrl-C interrupts
     # the work, which the target releases for another worker. The codes are this child's exit
     # status (multiprocessing reads SystemExit); an exception left to multiprocessing would
     # print a traceback.
-    signal.signal(signal.SIGINT, interrupt_once)
+    if arm:
+        signal.signal(signal.SIGINT, interrupt_once)
     try:
         target(*args)
     except KeyboardInterrupt:
@@ -214,9 +219,13 @@ class WorkerGroup:
         """Start one worker process running ``target(*args)`` (both picklable)."""
         if self._errors is None:
             self._errors = self._ctx.SimpleQueue()
-        p = self._ctx.Process(target=_worker_main, args=(target, args, self._errors), daemon=False)
-        # The child starts with SIGINT ignored; _worker_main arms the handler once it runs.
+        # The child starts with SIGINT ignored; _worker_main arms the handler once it runs,
+        # unless this process ignores SIGINT itself.
         old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        arm = old != signal.SIG_IGN
+        p = self._ctx.Process(
+            target=_worker_main, args=(target, args, self._errors, arm), daemon=False
+        )
         try:
             p.start()
         finally:

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Mapping
@@ -289,6 +290,21 @@ def finished_trials(study: Any) -> int:
 
     S = optuna.trial.TrialState
     return len(study.get_trials(deepcopy=False, states=(S.COMPLETE, S.PRUNED)))
+
+
+class _InterruptWithoutTraceback(logging.Filter):
+    """Optuna logs a trial that Ctrl-C stopped with the interrupt's traceback; keep the line,
+    drop the traceback (a clean stop prints none, as a study's does)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+# The logger Optuna reports failed trials on (a filter applies where the record is made).
+logging.getLogger("optuna.study._optimize").addFilter(_InterruptWithoutTraceback())
 
 
 def _search(
