@@ -68,3 +68,16 @@ def test_a_dead_worker_is_replaced_up_to_the_budget() -> None:
         idle.start(os._exit, 3)
         idle.join(poll=0.1, each=lambda: idle.tend(unfinished=False))
     assert idle.restarts == 0
+
+
+def test_the_old_progress_switch_warns_and_is_ignored(tmp_path) -> None:
+    from reglab import ConfigError
+    from reglab.lab.study import StudyConfig, run_study
+    from reglab.lab.tune import TuneConfig, run_tune
+
+    warns = pytest.warns(DeprecationWarning, match="'progress' parameter of run_study")
+    with warns, pytest.raises(ConfigError, match="Unknown dataset 'nope'"):
+        run_study(StudyConfig(data="nope"), tmp_path / "s", progress=False)
+    warns = pytest.warns(DeprecationWarning, match="'progress' parameter of run_tune")
+    with warns, pytest.raises(ConfigError, match="Unknown dataset 'nope'"):
+        run_tune(TuneConfig(data="nope"), tmp_path / "t", progress=False)

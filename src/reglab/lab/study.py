@@ -22,7 +22,6 @@ import contextlib
 import os
 import time
 import traceback
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ from .workers import (
     held_interrupt,
     torch_threads,
     warm_up,
+    warn_progress_deprecated,
 )
 
 __all__ = [
@@ -417,7 +417,7 @@ def run_study(
             threads only add synchronization, which costs a lot on a busy machine).
         progress: deprecated and ignored (the library draws nothing; pass ``on_progress``).
     """
-    _deprecated_progress("run_study", progress)
+    warn_progress_deprecated("run_study", progress)
     jobs = default_jobs() if jobs is None else jobs
     check("run_study", "jobs", jobs, Interval(int, 1, None))
     check("run_study", "heartbeat_interval", heartbeat_interval, Interval(int, 1, None))
@@ -471,16 +471,6 @@ def run_study(
         failed = _missing(cells, rows)
     done = len(cells) - len(failed)
     return StudyOutcome(out, url, len(cells), done, failed, rows, elapsed, ran)
-
-
-def _deprecated_progress(owner: str, progress: bool | None) -> None:
-    if progress is not None:
-        warnings.warn(
-            f"The 'progress' parameter of {owner} is deprecated and ignored: the library draws "
-            "nothing. Pass on_progress=callback to receive progress events.",
-            DeprecationWarning,
-            stacklevel=3,
-        )
 
 
 def _ordered(rows: list[dict[str, Any]], recipes: Sequence[str]) -> list[dict[str, Any]]:

@@ -43,6 +43,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +62,7 @@ __all__ = [
     "map_cells",
     "torch_threads",
     "warm_up",
+    "warn_progress_deprecated",
 ]
 
 
@@ -88,6 +90,17 @@ def emit(
     """Send one :class:`Event` to ``on_progress`` (nothing when it is None)."""
     if on_progress is not None:
         on_progress(Event(kind, done, total, info))
+
+
+def warn_progress_deprecated(owner: str, progress: bool | None) -> None:
+    """Warn that ``progress=`` (the old on/off switch of a drawn bar) is ignored."""
+    if progress is not None:
+        warnings.warn(
+            f"The 'progress' parameter of {owner} is deprecated and ignored: the library draws "
+            "nothing. Pass on_progress=callback to receive progress events.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
 
 
 def default_jobs() -> int:

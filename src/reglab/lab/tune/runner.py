@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from ..._checks import Interval, check
 from ...errors import ConfigError
 from ..cells import check_builds
 from ..recipe import Recipe
-from ..workers import ProgressCallback, default_jobs
+from ..workers import ProgressCallback, default_jobs, warn_progress_deprecated
 from .confirmation import confirm, evaluate
 from .outputs import write_outputs
 from .search import Objective, finished_trials, open_study, run_search, trial_rows
@@ -86,13 +85,7 @@ def run_tune(
     """
     from ... import data as rd
 
-    if progress is not None:
-        warnings.warn(
-            "The 'progress' parameter of run_tune is deprecated and ignored: the library draws "
-            "nothing. Pass on_progress=callback to receive progress events.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+    warn_progress_deprecated("run_tune", progress)
     jobs = default_jobs() if jobs is None else jobs
     check("run_tune", "jobs", jobs, Interval(int, 1, None))
     if timeout is not None:
