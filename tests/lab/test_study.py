@@ -19,7 +19,8 @@ import pytest
 from reglab import ConfigError
 from reglab.lab.recipe import BUILTIN_RECIPES, Recipe
 from reglab.lab.storage import Claim, StudyStore, sqlite_url
-from reglab.lab.study import StudyConfig, _interrupt_once, prepare, run_study, work
+from reglab.lab.study import StudyConfig, prepare, run_study, work
+from reglab.lab.workers import interrupt_once
 
 QUICK = {"train_size": 60, "val_size": 30, "epochs": 3}
 REQUIRED = ("recipe", "seed", "train_acc", "val_acc", "test_acc", "gap", "best_epoch")
@@ -41,7 +42,7 @@ def _trial_count(out: Path) -> int:
 
 
 def test_each_cell_runs_exactly_once(tmp_path: Path) -> None:
-    outcome = run_study(_config(), tmp_path, progress=False)
+    outcome = run_study(_config(), tmp_path)
     assert (outcome.cells, outcome.done, outcome.ran, outcome.failed_cells) == (4, 4, 4, [])
     store = StudyStore(sqlite_url(tmp_path))
     assert store.complete_counts_per_cell() == {
@@ -85,7 +86,7 @@ def test_rerun_resumes_and_skips_finished_cells(tmp_path: Path) -> None:
     (first,) = store.completed()
     assert store.counts() == {"done": 1, "running": 0, "waiting": 3, "failed": 1}
 
-    outcome = run_study(_config(), tmp_path, progress=False)
+    outcome = run_study(_config(), tmp_path)
     assert (outcome.done, outcome.ran) == (4, 3)
     assert set(store.complete_counts_per_cell().values()) == {1}
     again = next(r for r in store.completed() if r["recipe"] == first["recipe"] == "baseline")
@@ -93,7 +94,7 @@ def test_rerun_resumes_and_skips_finished_cells(tmp_path: Path) -> None:
 
     # A third run has nothing left to do and adds no trial.
     before = _trial_count(tmp_path)
-    assert run_study(_config(), tmp_path, progress=False).ran == 0
+    assert run_study(_config(), tmp_path).ran == 0
     assert _trial_count(tmp_path) == before
 
 
@@ -179,7 +180,7 @@ def test_release_after_an_interrupt_retries_once_on_fresh_connections(
 
 
 def test_worker_handler_interrupts_once_and_ignores_the_forwarded_copy() -> None:
-    previous = signal.signal(signal.SIGINT, _interrupt_once)
+    previous = signal.signal(signal.SIGINT, interrupt_once)
     try:
         with pytest.raises(KeyboardInterrupt):
             _ctrl_c()
@@ -194,8 +195,8 @@ def test_worker_handler_interrupts_once_and_ignores_the_forwarded_copy() -> None
 @pytest.mark.slow
 def test_two_processes_give_the_same_results_as_one(tmp_path: Path) -> None:
     config = _config(data="wine", recipes=("baseline", "dropout", "weight_decay"))
-    one = run_study(config, tmp_path / "one", progress=False, jobs=1, write_report=False)
-    two = run_study(config, tmp_path / "two", progress=False, jobs=2, write_report=False)
+    one = run_study(config, tmp_path / "one", jobs=1, write_report=False)
+    two = run_study(config, tmp_path / "two", jobs=2, write_report=False)
     assert two.done == one.done == 6
     assert set(StudyStore(sqlite_url(tmp_path / "two")).complete_counts_per_cell().values()) == {1}
 
@@ -211,7 +212,7 @@ def test_two_processes_give_the_same_results_as_one(tmp_path: Path) -> None:
 
 def test_regression_study_has_loss_columns(tmp_path: Path) -> None:
     config = _config(data="diabetes", recipes=("baseline", "weight_decay"), seeds=2)
-    run_study(config, tmp_path, progress=False)
+    run_study(config, tmp_path)
     rows = _csv(tmp_path / "results.csv")
     assert len(rows) == 4
     for r in rows:
@@ -224,13 +225,13 @@ def test_regression_study_has_loss_columns(tmp_path: Path) -> None:
 def test_bad_recipe_for_the_data_fails_before_anything_is_stored(tmp_path: Path) -> None:
     rotate = Recipe.from_spec("augment=rotate")
     with pytest.raises(ConfigError, match=r"^Augmentation 'rotate' needs images"):
-        run_study(_config(recipes=("baseline", rotate)), tmp_path / "out", progress=False)
+        run_study(_config(recipes=("baseline", rotate)), tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
 def test_bad_data_fails_before_anything_is_stored(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="Unknown dataset 'nope'"):
-        run_study(_config(data="nope"), tmp_path / "out", progress=False)
+        run_study(_config(data="nope"), tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -281,6 +282,6 @@ def test_bad_study_config(kw: dict[str, Any], message: str) -> None:
 
 
 def test_config_mismatch_with_stored_study(tmp_path: Path) -> None:
-    run_study(_config(recipes=("baseline",), seeds=1), tmp_path, progress=False)
+    run_study(_config(recipes=("baseline",), seeds=1), tmp_path)
     with pytest.raises(ConfigError, match=r"different settings \(recipe_defs, recipes\)"):
-        run_study(_config(recipes=("dropout",), seeds=1), tmp_path, progress=False)
+        run_study(_config(recipes=("dropout",), seeds=1), tmp_path)

@@ -14,19 +14,10 @@ import pytest
 import reglab.lab.run as lab_run
 from reglab import ConfigError
 from reglab.lab.recipe import BUILTIN_RECIPES, Recipe
-from reglab.lab.tune import (
-    SPACE,
-    TuneConfig,
-    _apply,
-    _confirm,
-    _Objective,
-    _Reporter,
-    _run_cells,
-    _start_params,
-    recipe_toml,
-    run_tune,
-    search_space,
-)
+from reglab.lab.tune import SPACE, TuneConfig, recipe_toml, run_tune, search_space
+from reglab.lab.tune.confirmation import confirm, run_cells
+from reglab.lab.tune.search import Objective, Reporter
+from reglab.lab.tune.space import apply_params, start_params
 
 TINY = {"data": "iris", "train_size": 60, "val_size": 30, "epochs": 4, "seeds": 2}
 
@@ -44,12 +35,12 @@ def test_search_space_depends_on_the_data_kind() -> None:
 def test_first_trial_is_the_base_recipe() -> None:
     base = BUILTIN_RECIPES["all"]
     space = search_space(SPACE, "image", base)
-    start = _start_params(base, space)
+    start = start_params(base, space)
     assert start["dropout"] == base.dropout
     assert start["weight_decay"] == base.weight_decay
     assert start["augment"] == base.augment
     assert start["l1"] == 1e-7  # 0 moved to the bottom of the log range ...
-    recipe = _apply(base, start, "image", "tuned")
+    recipe = apply_params(base, start, "image", "tuned")
     assert recipe.l1 == 0.0  # ... which means "no L1"
     assert recipe.replace(name=base.name) == base
 
@@ -78,7 +69,7 @@ def test_trials_never_see_the_test_split(monkeypatch: pytest.MonkeyPatch, tmp_pa
         return real(recipe, seed, splits, **kw)
 
     monkeypatch.setattr(lab_run, "run_cell", spy)
-    outcome = run_tune(TuneConfig(**TINY, trials=3), tmp_path, jobs=1, progress=False)
+    outcome = run_tune(TuneConfig(**TINY, trials=3), tmp_path, jobs=1)
     trials = [s for s in seen if s[0].startswith("trial-")]
     final = [s for s in seen if not s[0].startswith("trial-")]
     # two partitions per trial, then two more for each of the 3 confirmed trials, each scored
@@ -98,7 +89,7 @@ def test_partitions_and_evaluation_draws_keep_the_test_examples_out_of_the_searc
     X = torch.stack([torch.arange(n, dtype=torch.float32), torch.rand(n)], 1).reshape(n, 1, 1, 2)
     ds = make_dataset(X, torch.arange(n) % 3, name="rows")
     config = TuneConfig(data="iris", train_size=60, val_size=30, seeds=3, partitions=3)
-    objective = _Objective(config, ds)
+    objective = Objective(config, ds)
 
     def rows(part: Any) -> set[int]:
         return {round(float(v)) for v in part.X[:, 0, 0, 0]}
@@ -128,7 +119,7 @@ def test_pruning_stops_a_trial_whose_curve_falls_behind() -> None:
     config = TuneConfig(**{**TINY, "epochs": 6}, trials=2, space=("dropout",))
     from reglab.data import load_dataset
 
-    objective = _Objective(config, load_dataset("iris"))
+    objective = Objective(config, load_dataset("iris"))
     study = optuna.create_study(
         direction="maximize",
         pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=3),
@@ -169,7 +160,7 @@ def test_reports_fall_on_the_same_tenths_whatever_the_epoch_budget() -> None:
         (4, [2, 5, 7, 10]),
     ]:
         trial = Trial()
-        reporter = _Reporter(trial, "val_acc", 1.0, epochs)
+        reporter = Reporter(trial, "val_acc", 1.0, epochs)
         for epoch in range(epochs):
             assert reporter.step({"epoch": epoch, "val_acc": 0.5}, None) is False
         assert trial.steps == expected
@@ -179,7 +170,7 @@ def test_epochs_and_width_are_searched_around_the_base() -> None:
     space = search_space(SPACE, "image", BUILTIN_RECIPES["all"])
     assert (space["epochs"].low, space["epochs"].high, space["epochs"].step) == (100, 250, 25)
     assert (space["width"].low, space["width"].high, space["width"].step) == (32, 64, 16)
-    start = _start_params(BUILTIN_RECIPES["all"].replace(epochs=140, width=44), space)
+    start = start_params(BUILTIN_RECIPES["all"].replace(epochs=140, width=44), space)
     assert (start["epochs"], start["width"]) == (150, 48)  # on the grid, nearest point
     assert isinstance(start["epochs"], int)
 
@@ -187,7 +178,7 @@ def test_epochs_and_width_are_searched_around_the_base() -> None:
 @pytest.mark.slow
 def test_outputs_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = TuneConfig(**TINY, trials=3)
-    first = run_tune(config, tmp_path, jobs=1, progress=False)
+    first = run_tune(config, tmp_path, jobs=1)
     for name in ("best.toml", "trials.csv", "summary.json", "report.html", "tune.db"):
         assert (tmp_path / name).is_file()
     assert Recipe.from_toml(tmp_path / "best.toml") == first.best
@@ -220,14 +211,14 @@ def test_outputs_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(
         lab_run, "run_cell", lambda r, *a, **k: calls.append(r.name) or real(r, *a, **k)
     )
-    again = run_tune(config, tmp_path, jobs=1, progress=False)
+    again = run_tune(config, tmp_path, jobs=1)
     assert calls == [] and len(again.trials) == 3 and again.best == first.best
     # A larger budget continues the same search.
-    more = run_tune(TuneConfig(**TINY, trials=4), tmp_path, jobs=1, progress=False)
+    more = run_tune(TuneConfig(**TINY, trials=4), tmp_path, jobs=1)
     assert len(more.trials) == 4
 
     with pytest.raises(ConfigError, match=r"different settings \(data\)"):
-        run_tune(TuneConfig(**{**TINY, "data": "wine"}, trials=3), tmp_path, progress=False)
+        run_tune(TuneConfig(**{**TINY, "data": "wine"}, trials=3), tmp_path)
 
 
 class _Fake:
@@ -249,7 +240,7 @@ def test_confirmation_picks_the_best_mean_over_all_partitions(
 
     ds = make_dataset(torch.rand(120, 3), torch.arange(120) % 3, name="rows")
     config = TuneConfig(data="iris", train_size=30, val_size=30, partitions=2, confirm=3)
-    objective = _Objective(config, ds)
+    objective = Objective(config, ds)
     study = optuna.create_study(direction="maximize")
     dist = {"dropout": optuna.distributions.FloatDistribution(0.0, 0.6)}
     # (dropout, search scores): trial 0 is the search's best by a lucky partition.
@@ -273,7 +264,7 @@ def test_confirmation_picks_the_best_mean_over_all_partitions(
         return _Fake(worth[recipe.dropout])
 
     monkeypatch.setattr(lab_run, "run_cell", fake)
-    trial, value, rows = _confirm(study, config, objective, jobs=1, threads=1, progress=False)
+    trial, value, rows = confirm(study, config, objective, jobs=1, threads=1)
     # the top 3 by search score (0.945, 0.93, 0.925) are re-scored on 2 partitions each
     assert sorted(calls) == [(0.1, 29)] * 2 + [(0.2, 29)] * 2 + [(0.4, 29)] * 2
     assert [r["number"] for r in rows] == [0, 1, 3]
@@ -281,11 +272,11 @@ def test_confirmation_picks_the_best_mean_over_all_partitions(
     assert rows[0]["confirm"] == pytest.approx(0.90) and rows[0]["mean"] == pytest.approx(0.9225)
     # every re-scored cell is saved: choosing again trains nothing
     calls.clear()
-    again, _, _ = _confirm(study, config, objective, jobs=1, threads=1, progress=False)
+    again, _, _ = confirm(study, config, objective, jobs=1, threads=1)
     assert calls == [] and again.number == 1
     # confirm=1 keeps the search's best as it is
     one = replace(config, confirm=1)
-    best, best_value, none = _confirm(study, one, objective, jobs=1, threads=1, progress=False)
+    best, best_value, none = confirm(study, one, objective, jobs=1, threads=1)
     assert (best.number, none) == (0, []) and best_value == pytest.approx(0.945)
 
 
@@ -296,8 +287,8 @@ def test_cells_in_worker_processes_equal_cells_in_this_one() -> None:
     sp = rd.split(rd.load_dataset("iris"), train_size=60, val_size=30, seed=0)
     recipe = Recipe(epochs=3, width=8, depth=1, dropout=0.2)
     tasks = [(f"s{seed}", (recipe, seed, sp, "mlp")) for seed in range(3)]
-    here = dict(_run_cells(tasks, jobs=1, threads=1))
-    there = dict(_run_cells(tasks, jobs=2, threads=1))
+    here = dict(run_cells(tasks, jobs=1, threads=1))
+    there = dict(run_cells(tasks, jobs=2, threads=1))
     assert sorted(there) == ["s0", "s1", "s2"]
     for key in here:
         a, b = here[key], there[key]

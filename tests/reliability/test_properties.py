@@ -296,7 +296,7 @@ def test_functional_penalties_accept_an_empty_parameter_list(name):
     """A model with no weight matrices selects no parameters: 0 / a no-op, or a ConfigError.
 
     (max_norm_ and unit_norm_ are no-ops; the public L1/L2/ProximalL1 objects raise a clear
-    ConfigError. See /work/notes/requests-reliability.md for the functions that crash.)
+    ConfigError.)
     """
     result = _works_or_config_error(EMPTY_OK[name])
     if isinstance(result, torch.Tensor):

@@ -1,7 +1,9 @@
 """The ``reglab`` command line: a thin layer that parses, calls the library, and reports.
 
-A ``ConfigError`` (or a usage error) prints one line on stderr and exits with code 2, without a
-traceback; Ctrl-C exits with 130 after the study has stored what it finished.
+One module per command (``study``, ``tune``, ``report``, ``datasets``); ``options`` holds the
+options two commands share, ``progress`` draws the lab's progress events. Only this package
+prints or exits: a ``ConfigError`` (or a usage error) prints one line on stderr and exits with
+code 2, without a traceback; Ctrl-C exits with 130 after the study has stored what it finished.
 """
 
 from __future__ import annotations

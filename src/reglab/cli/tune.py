@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from .study import _size, data_options
+from .options import data_options, parse_size
+from .progress import Display
 
 
 @click.command()
@@ -114,8 +115,8 @@ def tune(
     config = TuneConfig(
         data=data,
         target=target,
-        train_size=_size(train_size, "--train-size", "tune"),
-        val_size=_size(val_size, "--val-size", "tune"),
+        train_size=parse_size(train_size, "--train-size", "tune"),
+        val_size=parse_size(val_size, "--val-size", "tune"),
         model=model,
         base=base,
         trials=trials,
@@ -125,9 +126,10 @@ def tune(
         epochs=epochs,
         space=SPACE if space is None else tuple(s.strip() for s in space.split(",") if s.strip()),
     )
-    outcome = run_tune(
-        config, out_dir, storage=storage, jobs=jobs, timeout=timeout, progress=progress
-    )
+    with Display(progress, "tune") as display:
+        outcome = run_tune(
+            config, out_dir, storage=storage, jobs=jobs, timeout=timeout, on_progress=display
+        )
     test = outcome.test
     acc = test["metric"] == "test_acc"
 

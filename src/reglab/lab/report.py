@@ -6,14 +6,18 @@ score and then reports its test score, so the test split never chooses anything.
 
 Confidence intervals are Student-t intervals over seeds: ``mean ± t(0.975, n-1) * sd / sqrt(n)``.
 The comparison with the baseline is paired by seed (same split and initial draw per seed).
+The page is built from :mod:`reglab.lab.render`; :func:`summary_table` gives the same results as
+text lines for a terminal.
+
+Example:
+    >>> rows = [{"recipe": "baseline", "seed": s, "test_acc": a} for s, a in enumerate([0.9, 0.92])]
+    >>> summarize(rows)[0]["test_acc"]
+    0.91
 """
 
 from __future__ import annotations
 
-import base64
-import csv
 import html
-import io
 import json
 import math
 import os
@@ -22,7 +26,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .storage import json_safe as _json_safe
+from .render import atomic_write, clip01, csv_text, figure_html, html_page, html_table, png, pyplot
+from .storage import json_safe
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -30,6 +35,7 @@ __all__ = [
     "paired_vs_baseline",
     "render_html",
     "summarize",
+    "summary_table",
     "write_outputs",
 ]
 
@@ -90,10 +96,6 @@ def mean_ci(values: Sequence[Any]) -> tuple[float, float, float]:
     return (m, m - half, m + half)
 
 
-def _clip01(v: float) -> float:
-    return v if math.isnan(v) else min(1.0, max(0.0, v))
-
-
 def _task(rows: Sequence[Mapping[str, Any]]) -> str:
     return "classification" if any(r.get("test_acc") is not None for r in rows) else "regression"
 
@@ -141,7 +143,7 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         test = mean_ci([r.get(test_key) for r in ok])
         if task == "classification":
             # An accuracy lies in [0, 1]; with few seeds the t-interval can reach past it.
-            test = (test[0], _clip01(test[1]), _clip01(test[2]))
+            test = (test[0], clip01(test[1]), clip01(test[2]))
         entry: dict[str, Any] = {
             "recipe": name,
             "task": task,
@@ -214,15 +216,6 @@ def _verdict(summary: Sequence[Mapping[str, Any]]) -> str:
 # -- plots -------------------------------------------------------------------------------------
 
 
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def _curves(rows: Sequence[Mapping[str, Any]], recipe: str, key: str) -> tuple[list, list, list]:
     """Mean, low and high (min/max over seeds) of a per-epoch key, epoch by epoch."""
     series = [[h.get(key) for h in r.get("history", [])] for r in rows if r["recipe"] == recipe]
@@ -236,25 +229,16 @@ def _curves(rows: Sequence[Mapping[str, Any]], recipe: str, key: str) -> tuple[l
     return mean, low, high
 
 
-def _figures(
-    rows: Sequence[Mapping[str, Any]], summary: Sequence[Mapping[str, Any]]
-) -> list[tuple[str, str, str]]:
-    """(title, caption, base64 PNG) for each plot of the report."""
-    import matplotlib
+_Figure = tuple[str, str, str]
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    task = summary[0]["task"] if summary else "classification"
-    test_key, _, _ = _metric(task)
-    names = [s["recipe"] for s in summary]
-    figs: list[tuple[str, str, str]] = []
-    pct = 100.0 if task == "classification" else 1.0
-    train_key, val_key = (
-        ("train_acc", "val_acc") if task == "classification" else ("train_loss", "val_loss")
-    )
-
-    # 1. learning curves, one panel per recipe
+def _learning_curves(
+    plt: Any, rows: Sequence[Mapping[str, Any]], names: Sequence[str], task: str
+) -> _Figure:
+    """One panel per recipe: train (eval mode) against validation, with the min-max band."""
+    classification = task == "classification"
+    pct = 100.0 if classification else 1.0
+    train_key, val_key = ("train_acc", "val_acc") if classification else ("train_loss", "val_loss")
     ncols = min(4, max(1, len(names)))
     nrows = math.ceil(len(names) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.8 * nrows), squeeze=False)
@@ -275,18 +259,23 @@ def _figures(
     for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=8)
-    axes.flat[0].set_ylabel("accuracy (%)" if task == "classification" else "loss")
+    axes.flat[0].set_ylabel("accuracy (%)" if classification else "loss")
     fig.tight_layout()
-    figs.append(
-        (
-            "Learning curves",
-            "Training split measured in eval mode against validation, mean over seeds with the "
-            "min-max band. Curves that stay apart are overfitting; curves that meet high are the goal.",
-            _png(fig),
-        )
+    return (
+        "Learning curves",
+        "Training split measured in eval mode against validation, mean over seeds with the "
+        "min-max band. Curves that stay apart are overfitting; curves that meet high are the goal.",
+        png(fig),
     )
 
-    # 2. test score with 95% intervals
+
+def _test_scores(
+    plt: Any, rows: Sequence[Mapping[str, Any]], summary: Sequence[Mapping[str, Any]], task: str
+) -> _Figure:
+    """Each recipe's test score with its 95% interval, and the single seeds as dots."""
+    test_key, _, _ = _metric(task)
+    pct = 100.0 if task == "classification" else 1.0
+    names = [s["recipe"] for s in summary]
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.2))
     ys = list(range(len(names)))[::-1]
     for y, s in zip(ys, summary):
@@ -306,17 +295,19 @@ def _figures(
     ax.set_xlabel("test accuracy (%)" if task == "classification" else "test loss")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    figs.append(
-        ("Test score", "Mean over seeds with its 95% interval; dots are single seeds.", _png(fig))
-    )
+    return "Test score", "Mean over seeds with its 95% interval; dots are single seeds.", png(fig)
 
-    # 3. gap per recipe
+
+def _gaps(plt: Any, summary: Sequence[Mapping[str, Any]], task: str) -> _Figure:
+    """The generalization gap per recipe with its 95% interval."""
+    pct = 100.0 if task == "classification" else 1.0
     fig, ax = plt.subplots(figsize=(7, 3))
     gaps = [pct * s["gap"] for s in summary]
     errs = [
         [pct * (s["gap"] - s["gap_low"]) for s in summary],
         [pct * (s["gap_high"] - s["gap"]) for s in summary],
     ]
+    names = [s["recipe"] for s in summary]
     ax.bar(names, gaps, yerr=errs, capsize=4, color="tab:purple", alpha=0.8)
     ax.set_ylabel(
         "train - val accuracy (points)" if task == "classification" else "val - train loss"
@@ -324,49 +315,50 @@ def _figures(
     ax.tick_params(axis="x", rotation=30)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    figs.append(
-        (
-            "Generalization gap",
-            "At the end of training (best weights when early stopping restores them); smaller is better.",
-            _png(fig),
-        )
+    return (
+        "Generalization gap",
+        "At the end of training (best weights when early stopping restores them); smaller is better.",
+        png(fig),
     )
 
-    # 4. paired comparison with the baseline
-    paired = [(s["recipe"], s["vs_baseline"]) for s in summary if s.get("vs_baseline")]
-    if paired:
-        fig, ax = plt.subplots(figsize=(7, 0.5 * len(paired) + 1.2))
-        ys = list(range(len(paired)))[::-1]
-        for y, (_name, p) in zip(ys, paired):
-            ax.errorbar(
-                [pct * p["mean"]],
-                [y],
-                xerr=[[pct * (p["mean"] - p["low"])], [pct * (p["high"] - p["mean"])]],
-                fmt="o",
-                capsize=4,
-                color="tab:blue",
-            )
-            ax.plot(
-                [pct * d for d in p["diffs"]], [y] * len(p["diffs"]), ".", color="black", alpha=0.4
-            )
-        ax.axvline(0, color="gray", lw=1)
-        ax.set_yticks(ys, [n for n, _ in paired])
-        ax.set_xlabel(
-            "difference from baseline, same seed (points)"
-            if task == "classification"
-            else "difference in test loss"
-        )
-        ax.grid(axis="x", alpha=0.3)
-        fig.tight_layout()
-        figs.append(
-            (
-                "Paired comparison with the baseline",
-                "Per-seed differences (dots) and their mean with a 95% interval.",
-                _png(fig),
-            )
-        )
 
-    # 5. epochs to best and epochs run
+def _paired(plt: Any, summary: Sequence[Mapping[str, Any]], task: str) -> _Figure | None:
+    """Per-seed differences from the baseline and their mean; None without a baseline."""
+    paired = [(s["recipe"], s["vs_baseline"]) for s in summary if s.get("vs_baseline")]
+    if not paired:
+        return None
+    pct = 100.0 if task == "classification" else 1.0
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(paired) + 1.2))
+    ys = list(range(len(paired)))[::-1]
+    for y, (_name, p) in zip(ys, paired):
+        ax.errorbar(
+            [pct * p["mean"]],
+            [y],
+            xerr=[[pct * (p["mean"] - p["low"])], [pct * (p["high"] - p["mean"])]],
+            fmt="o",
+            capsize=4,
+            color="tab:blue",
+        )
+        ax.plot([pct * d for d in p["diffs"]], [y] * len(p["diffs"]), ".", color="black", alpha=0.4)
+    ax.axvline(0, color="gray", lw=1)
+    ax.set_yticks(ys, [n for n, _ in paired])
+    ax.set_xlabel(
+        "difference from baseline, same seed (points)"
+        if task == "classification"
+        else "difference in test loss"
+    )
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return (
+        "Paired comparison with the baseline",
+        "Per-seed differences (dots) and their mean with a 95% interval.",
+        png(fig),
+    )
+
+
+def _epochs(plt: Any, summary: Sequence[Mapping[str, Any]]) -> _Figure:
+    """Epoch of the best validation score beside the epochs run."""
+    names = [s["recipe"] for s in summary]
     fig, ax = plt.subplots(figsize=(7, 3))
     xs = list(range(len(names)))
     ax.bar([x - 0.2 for x in xs], [s["best_epoch"] for s in summary], width=0.4, label="best epoch")
@@ -375,15 +367,16 @@ def _figures(
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    figs.append(
-        (
-            "Epochs",
-            "Epoch with the best validation score and epochs actually run (early stopping ends runs sooner).",
-            _png(fig),
-        )
+    return (
+        "Epochs",
+        "Epoch with the best validation score and epochs actually run (early stopping ends runs sooner).",
+        png(fig),
     )
 
-    # 6. weights: norm and sparsity
+
+def _weights(plt: Any, summary: Sequence[Mapping[str, Any]]) -> _Figure:
+    """Weight norm and the share of exact zeros per recipe."""
+    names = [s["recipe"] for s in summary]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3))
     a1.bar(names, [s["weight_norm"] for s in summary], color="tab:brown")
     a1.set_title("weight norm (L2, regularized weights)", fontsize=10)
@@ -398,38 +391,32 @@ def _figures(
         a.tick_params(axis="x", rotation=30)
         a.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    figs.append(
-        (
-            "Weights",
-            "Weight decay and L2 shrink the norm; L1 with proximal steps makes exact zeros.",
-            _png(fig),
-        )
+    return (
+        "Weights",
+        "Weight decay and L2 shrink the norm; L1 with proximal steps makes exact zeros.",
+        png(fig),
     )
-    return figs
+
+
+def _figures(
+    rows: Sequence[Mapping[str, Any]], summary: Sequence[Mapping[str, Any]]
+) -> list[_Figure]:
+    """(title, caption, base64 PNG) for each plot of the report."""
+    plt = pyplot()
+    task = summary[0]["task"] if summary else "classification"
+    names = [s["recipe"] for s in summary]
+    figs = [
+        _learning_curves(plt, rows, names, task),
+        _test_scores(plt, rows, summary, task),
+        _gaps(plt, summary, task),
+        _paired(plt, summary, task),
+        _epochs(plt, summary),
+        _weights(plt, summary),
+    ]
+    return [f for f in figs if f is not None]
 
 
 # -- html --------------------------------------------------------------------------------------
-
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
-color:#222;line-height:1.45;padding:0 1rem}
-h1{margin-bottom:.2rem}.sub{color:#666;margin-top:0}
-table{border-collapse:collapse;margin:1rem 0;font-size:.92rem}
-th,td{border-bottom:1px solid #ddd;padding:.35rem .7rem;text-align:right}
-th:first-child,td:first-child{text-align:left}
-.verdict{background:#f3f7ff;border-left:4px solid #3a6fd8;padding:.8rem 1rem;margin:1rem 0}
-figure{margin:1.5rem 0}figcaption{color:#555;font-size:.9rem}img{max-width:100%;height:auto}
-.warn{color:#a33}
-"""
-
-# Counts images that decoded, so a headless browser (and a person) can check the page rendered.
-_IMG_CHECK = """
-window.addEventListener("load",function(){var im=document.images,ok=0,s=[];
-for(var i=0;i<im.length;i++){if(im[i].complete&&im[i].naturalWidth>0){ok++;}
-s.push(im[i].naturalWidth+"x"+im[i].naturalHeight);}
-document.body.setAttribute("data-images",ok+"/"+im.length);
-document.body.setAttribute("data-image-sizes",s.join(","));});
-"""
 
 
 def render_html(
@@ -474,10 +461,9 @@ def render_html(
             f"{s['seconds']:.1f}" if math.isfinite(s["seconds"]) else "–",
         ]
         body.append(cells)
-    table = _html_table(head, body)
+    table = html_table(head, body)
     figures = "".join(
-        f'<figure><h2>{esc(t)}</h2><img alt="{esc(t)}" src="data:image/png;base64,{b64}">'
-        f"<figcaption>{esc(c)}</figcaption></figure>"
+        figure_html(t, c, b64)
         for t, c, b64 in (_figures(rows, summary) if summary and plots else [])
     )
     problems = ""
@@ -498,25 +484,14 @@ def render_html(
         f"<tr><td>{esc(n)}</td><td style='text-align:left'>{esc(_recipe_text(d))}</td></tr>"
         for n, d in (config.get("recipe_defs") or {}).items()
     )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>reglab study report</title>
-<meta name="viewport" content="width=device-width,initial-scale=1"><style>{_CSS}</style></head>
-<body><h1>reglab study</h1><p class="sub">{settings}</p>
+    page = f"""<p class="sub">{settings}</p>
 <div class="verdict">{_verdict(summary)}</div>{problems}
 <h2>Results</h2>{table}
 <p class="sub">Validation decides (early stopping, the verdict); the test split only reports.
 Intervals are 95% Student-t over seeds.</p>
 {figures}
-<h2>Recipes</h2><table><tbody>{recipes}</tbody></table>
-<script>{_IMG_CHECK}</script></body></html>
-"""
-
-
-def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A table: ``head`` is plain text (escaped here), ``rows`` hold ready HTML cells."""
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    tr = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{tr}</tbody></table>"
+<h2>Recipes</h2><table><tbody>{recipes}</tbody></table>"""
+    return html_page("reglab study report", "reglab study", page)
 
 
 def _recipe_text(d: Mapping[str, Any]) -> str:
@@ -543,20 +518,17 @@ def write_outputs(
         "report": out / "report.html",
     }
     extra = sorted({k for r in rows for k in r} - set(RESULT_COLUMNS) - {"history"})
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=[*RESULT_COLUMNS, *extra], extrasaction="ignore")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({k: _csv_value(r.get(k)) for k in (*RESULT_COLUMNS, *extra)})
-    _atomic_write(paths["results"], buf.getvalue())
-    _atomic_write(
+    columns = [*RESULT_COLUMNS, *extra]
+    text = csv_text(columns, [{k: _csv_value(r.get(k)) for k in columns} for r in rows])
+    atomic_write(paths["results"], text)
+    atomic_write(
         paths["summary"],
         json.dumps(
-            {"config": cfg, "recipes": _json_safe(summary), "failed_cells": list(failed_cells)},
+            {"config": cfg, "recipes": json_safe(summary), "failed_cells": list(failed_cells)},
             indent=2,
         ),
     )
-    _atomic_write(paths["report"], render_html(cfg, rows, summary, failed_cells))
+    atomic_write(paths["report"], render_html(cfg, rows, summary, failed_cells))
     return paths
 
 
@@ -566,8 +538,27 @@ def _csv_value(v: Any) -> Any:
     return "" if v is None else v
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a crash never leaves half a report."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def summary_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The study's result table as plain-text lines (header, rule, one line per recipe).
+
+    Empty when no run finished. Accuracies are in percent; regression shows losses.
+    """
+    if not rows:
+        return []
+    summary = summarize(rows)
+    classification = summary[0]["task"] == "classification"
+    key = "test_acc" if classification else "test_loss"
+
+    def f(v: Any, scale: float = 100.0) -> str:
+        if not isinstance(v, (int, float)) or not math.isfinite(v):
+            return "-"
+        return f"{scale * v:.1f}" if classification else f"{v:.4g}"
+
+    head = f"{'recipe':24s} {key + ' (95% CI)':>24s} {'gap':>6s} {'epochs':>7s} {'s/run':>7s}"
+    lines = [head, "-" * len(head)]
+    for s in summary:
+        ci = f"{f(s[key])} [{f(s[key + '_low'])}, {f(s[key + '_high'])}]"
+        epochs = f"{s['epochs_run']:.0f}" if math.isfinite(s["epochs_run"]) else "-"
+        secs = f"{s['seconds']:.1f}" if math.isfinite(s["seconds"]) else "-"
+        lines.append(f"{s['recipe'][:24]:24s} {ci:>24s} {f(s['gap']):>6s} {epochs:>7s} {secs:>7s}")
+    return lines

@@ -38,6 +38,9 @@ __all__ = [
     "Cell",
     "Claim",
     "StudyStore",
+    "json_safe",
+    "open_rdb_storage",
+    "redact",
     "sqlite_url",
 ]
 
@@ -103,6 +106,40 @@ def _driver_url(url: str) -> str:
     return "postgresql://" + rest
 
 
+def open_rdb_storage(url: str, what: str, **kwargs: Any) -> Any:
+    """An Optuna ``RDBStorage`` on ``url``; a failure is one ``ConfigError`` line.
+
+    ``what`` names the storage in the message (``"study"``, ``"tuning"``); ``kwargs`` go to
+    ``RDBStorage``. SQLite waits for locks (several local processes share the file) and takes
+    its write lock when a transaction starts (see ``_serialize_sqlite``); a server's pooled
+    connections are checked before use.
+    """
+    optuna = _optuna()
+    if url.startswith("sqlite"):
+        engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}}
+    else:
+        engine_kwargs = {"pool_pre_ping": True}
+    for attempt in range(_OPEN_ATTEMPTS):
+        try:
+            storage = optuna.storages.RDBStorage(
+                _driver_url(url), engine_kwargs=engine_kwargs, **kwargs
+            )
+            break
+        except Exception as exc:  # SQLAlchemy/driver errors: one line naming the storage
+            # Workers opening a fresh database together race in Optuna's check-then-create
+            # of its tables; the next attempt finds them.
+            if _creation_race(exc) and attempt < _OPEN_ATTEMPTS - 1:
+                time.sleep(0.2 + random.random() * 0.8)
+                continue
+            raise ConfigError(
+                f"Cannot open the {what} storage {redact(url)!r}: {_first_line(exc)}. "
+                "Check the URL, that the server is running, and that its driver is installed."
+            ) from None
+    if storage.engine.dialect.name == "sqlite":
+        _serialize_sqlite(storage.engine)
+    return storage
+
+
 def json_safe(value: Any) -> Any:
     """Replace NaN/inf (not valid JSON) with None, recursively (shared by the lab's writers)."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -155,34 +192,13 @@ class StudyStore:
             in optuna.storages.RDBStorage.__init__.__code__.co_varnames
             else "failed_trial_callback"
         )
-        engine_kwargs: dict[str, Any] = {}
-        if url.startswith("sqlite"):
-            # Several local worker processes share the file: wait for locks instead of failing.
-            engine_kwargs = {"connect_args": {"timeout": 60}}
-        else:
-            engine_kwargs = {"pool_pre_ping": True}
-        for attempt in range(_OPEN_ATTEMPTS):
-            try:
-                self.storage = optuna.storages.RDBStorage(
-                    _driver_url(url),
-                    engine_kwargs=engine_kwargs,
-                    heartbeat_interval=self.heartbeat_interval,
-                    grace_period=self.grace_period,
-                    **{callback_kw: retry_cls(max_retry=max_retry)},
-                )
-                break
-            except Exception as exc:  # SQLAlchemy/driver errors: one line naming the storage
-                # Workers opening a fresh database together race in Optuna's check-then-create
-                # of its tables; the next attempt finds them.
-                if _creation_race(exc) and attempt < _OPEN_ATTEMPTS - 1:
-                    time.sleep(0.2 + random.random() * 0.8)
-                    continue
-                raise ConfigError(
-                    f"Cannot open the study storage {_redact(url)!r}: {_first_line(exc)}. "
-                    "Check the URL, that the server is running, and that its driver is installed."
-                ) from None
-        if self.storage.engine.dialect.name == "sqlite":
-            _serialize_sqlite(self.storage.engine)
+        self.storage = open_rdb_storage(
+            url,
+            "study",
+            heartbeat_interval=self.heartbeat_interval,
+            grace_period=self.grace_period,
+            **{callback_kw: retry_cls(max_retry=max_retry)},
+        )
         self._study: Any = None
 
     # -- study ---------------------------------------------------------------------------------
@@ -195,7 +211,7 @@ class StudyStore:
                 self._study = optuna.load_study(study_name=STUDY_NAME, storage=self.storage)
             except KeyError:
                 raise ConfigError(
-                    f"The storage {_redact(self.url)!r} holds no reglab study yet. "
+                    f"The storage {redact(self.url)!r} holds no reglab study yet. "
                     "Start one with `reglab study` (without --join) first."
                 ) from None
         return self._study
@@ -229,7 +245,7 @@ class StudyStore:
                     k for k in set(stored) | set(config) if stored.get(k) != config.get(k)
                 )
                 raise ConfigError(
-                    f"The storage {_redact(self.url)!r} already holds a study with different "
+                    f"The storage {redact(self.url)!r} already holds a study with different "
                     f"settings ({', '.join(diff)}). Use a new --out folder or --storage, or rerun "
                     "with the original settings to resume."
                 )
@@ -239,7 +255,7 @@ class StudyStore:
     def config(self) -> dict[str, Any]:
         cfg = self.study.user_attrs.get(_CONFIG_ATTR)
         if cfg is None:
-            raise ConfigError(f"The study in {_redact(self.url)!r} has no stored settings.")
+            raise ConfigError(f"The study in {redact(self.url)!r} has no stored settings.")
         return dict(cfg)
 
     def enqueue_missing(self, cells: Sequence[Cell]) -> list[Cell]:
@@ -526,7 +542,7 @@ def _first_line(exc: BaseException) -> str:
     return text[0].rstrip(".") if text else type(exc).__name__
 
 
-def _redact(url: str) -> str:
+def redact(url: str) -> str:
     """Hide a password in a URL before it goes into a message."""
     if "://" in url and "@" in url:
         scheme, rest = url.split("://", 1)

@@ -2,12 +2,16 @@
 
 A study is a grid of cells. Its settings (:class:`StudyConfig`) and its cells live in an Optuna
 database (:mod:`reglab.lab.storage`); workers pull waiting cells until none is left, so a study
-can run in one process, in ``jobs`` local processes, or in workers on several machines that share
-a PostgreSQL URL. Killing a worker loses nothing: its cell is failed by heartbeat and queued again;
-rerunning the command resumes the study.
+can run in one process, in ``jobs`` local processes (:class:`~reglab.lab.workers.WorkerGroup`,
+whose interrupt policy is written in :mod:`reglab.lab.workers`), or in workers on several
+machines that share a PostgreSQL URL. Killing a worker loses nothing: its cell is failed by
+heartbeat and queued again; rerunning the command resumes the study cell by cell. Progress goes
+to an ``on_progress`` callback as ``"cells"`` events; the report is :mod:`reglab.lab.report`.
 
 Example:
-    >>> from reglab.lab.study import StudyConfig, run_study
+    >>> from reglab.lab.study import StudyConfig, resolve_recipes, run_study
+    >>> [r if isinstance(r, str) else r[0] for r in resolve_recipes("baseline", ["dropout=0.2"])]
+    ['baseline', 'dropout=0.2']
     >>> cfg = StudyConfig(recipes=("baseline", "all"), seeds=1, epochs=5)  # doctest: +SKIP
     >>> outcome = run_study(cfg, "runs/quick")  # doctest: +SKIP
 """
@@ -15,22 +19,28 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import math
-import multiprocessing as mp
 import os
-import signal
-import sys
-import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .._checks import Interval, OneOf, check
 from ..errors import ConfigError
+from .cells import DIVERGED, check_builds, model_kind, result_parts, split_size
 from .storage import Cell, Claim, StudyStore, sqlite_url
+from .workers import (
+    ProgressCallback,
+    WorkerGroup,
+    default_jobs,
+    emit,
+    held_interrupt,
+    torch_threads,
+    warm_up,
+    warn_progress_deprecated,
+)
 
 __all__ = [
     "DEFAULT_RECIPES",
@@ -39,7 +49,10 @@ __all__ = [
     "default_jobs",
     "execute_cell",
     "prepare",
+    "rebuild_report",
+    "resolve_recipes",
     "run_study",
+    "stored_config",
     "work",
 ]
 
@@ -52,12 +65,6 @@ DEFAULT_RECIPES = (
     "early_stopping",
     "all",
 )
-
-
-def _size(owner: str, name: str, value: Any) -> int | float:
-    if isinstance(value, float) and not float(value).is_integer():
-        return check(owner, name, value, Interval(float, 0, 1, closed="neither"))
-    return int(check(owner, name, value, Interval(int, 0, None), Interval(float, 0, None)))
 
 
 @dataclass(frozen=True)
@@ -83,8 +90,8 @@ class StudyConfig:
         check(owner, "seeds", self.seeds, Interval(int, 1, None))
         if self.epochs is not None:
             check(owner, "epochs", self.epochs, Interval(int, 1, None))
-        object.__setattr__(self, "train_size", _size(owner, "train_size", self.train_size))
-        object.__setattr__(self, "val_size", _size(owner, "val_size", self.val_size))
+        object.__setattr__(self, "train_size", split_size(owner, "train_size", self.train_size))
+        object.__setattr__(self, "val_size", split_size(owner, "val_size", self.val_size))
         if not self.recipes:
             raise ConfigError(
                 "The 'recipes' parameter of StudyConfig must be a non-empty list of recipe "
@@ -177,17 +184,6 @@ class _DataCache:
         return self._splits[seed]
 
 
-def _result_parts(result: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Split a run's result into the stored row and its per-epoch history."""
-    d = dict(result.to_dict()) if hasattr(result, "to_dict") else dict(asdict(result))
-    history = d.pop("history", None)
-    if history is None and is_dataclass(result):
-        history = []
-    if hasattr(history, "rows"):
-        history = list(history.rows)
-    return d, [dict(r) for r in (history or [])]
-
-
 def execute_cell(
     config: StudyConfig, cell: Cell, cache: _DataCache | None = None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -200,24 +196,13 @@ def execute_cell(
         config.recipe(cell.recipe),
         cell.seed,
         splits,
-        model=_model_kind(config.model, splits.kind),
+        model=model_kind(config.model, splits.kind),
         epochs=config.epochs,
     )
-    row, history = _result_parts(result)
-    diverged = str(row.get("stop_reason")) in _DIVERGED
+    row, history = result_parts(result)
+    diverged = str(row.get("stop_reason")) in DIVERGED
     row.setdefault("status", "diverged" if diverged else "ok")
     return row, history
-
-
-# Stop reasons that mean the loss blew up: the run is kept and reported as diverged.
-_DIVERGED = ("non_finite", "divergence_threshold")
-
-
-def _model_kind(model: str, kind: str) -> str:
-    """``auto`` is the CNN for images and the MLP for tabular data."""
-    if model == "auto":
-        return "cnn" if kind == "image" else "mlp"
-    return model
 
 
 def _adapt_builtin(name: str, definition: Mapping[str, Any], kind: str) -> dict[str, Any]:
@@ -246,26 +231,63 @@ def prepare(config: StudyConfig) -> tuple[StudyConfig, Any]:
     the loaded dataset. A bad ``--data``, split size, model or recipe raises the
     ``ConfigError`` here, before anything is stored.
     """
-    import torch
-
     from .. import data as rd
-    from ..models import build_model
 
     dataset = rd.load_dataset(config.data, target=config.target)
     splits = rd.split(dataset, train_size=config.train_size, val_size=config.val_size, seed=0)
     defs = {n: _adapt_builtin(n, config.recipe_defs[n], splits.kind) for n in config.recipes}
     if defs != {n: dict(d) for n, d in config.recipe_defs.items()}:
         config = StudyConfig.from_dict({**config.to_dict(), "recipe_defs": defs})
-    kind = _model_kind(config.model, splits.kind)
-    classes = splits.num_classes if splits.task == "classification" else None
-    with torch.random.fork_rng(devices=[]):
-        for name in config.recipes:
-            recipe = config.recipe(name)
-            if config.epochs is not None:
-                recipe = recipe.replace(epochs=config.epochs)
-            net = build_model(recipe, splits.input_shape, splits.num_outputs, kind=kind)
-            recipe.parts(net, input_shape=tuple(splits.input_shape), num_classes=classes)
+    recipes = [config.recipe(name) for name in config.recipes]
+    if config.epochs is not None:
+        recipes = [r.replace(epochs=config.epochs) for r in recipes]
+    check_builds(recipes, splits, model_kind(config.model, splits.kind))
     return config, dataset
+
+
+def resolve_recipes(names: str | Sequence[str] | None, specs: Sequence[str] = ()) -> list[Any]:
+    """The ``recipes`` of a :class:`StudyConfig` from built-in names and recipe specs.
+
+    ``names`` are built-in recipe names (a comma-separated string or a list); None means all
+    of :data:`DEFAULT_RECIPES`, or only ``baseline`` when ``specs`` are given. Each spec is a
+    recipe spec string or a ``.toml`` file and becomes a ``(name, Recipe)`` pair; a spec that
+    names no recipe is named after itself.
+    """
+    from .recipe import Recipe
+
+    chosen: list[Any]
+    if names is None:
+        chosen = ["baseline"] if specs else list(DEFAULT_RECIPES)
+    elif isinstance(names, str):
+        chosen = [n.strip() for n in names.split(",") if n.strip()]
+    else:
+        chosen = list(names)
+    for spec in specs:
+        if spec.endswith(".toml"):
+            path = Path(spec)
+            if not path.is_file():
+                raise ConfigError(
+                    f"The '--recipe' option of reglab study names a TOML file that does not "
+                    f"exist. Got {spec!r} instead."
+                )
+            recipe = Recipe.from_toml(path)
+        else:
+            recipe = Recipe.from_spec(spec)
+        if recipe.name in ("custom", "baseline") and "name=" not in spec:
+            recipe = recipe.replace(name=spec)
+        chosen.append((recipe.name, recipe))
+    return chosen
+
+
+def stored_config(out_dir: str | os.PathLike[str], storage: str | None = None) -> StudyConfig:
+    """The settings of the study stored in ``storage`` (default: ``study.db`` in ``out_dir``)."""
+    out = Path(out_dir)
+    if storage is None and not (out / "study.db").is_file():
+        raise ConfigError(
+            f"Nothing to resume in {str(out)!r}: it holds no study.db. Start the study "
+            "without --resume, or pass --out/--storage of an existing one."
+        )
+    return StudyConfig.from_dict(StudyStore(storage or sqlite_url(out)).config)
 
 
 # -- workers -----------------------------------------------------------------------------------
@@ -282,11 +304,12 @@ def work(
 
     While other workers still run cells, this one keeps polling, so that a cell whose worker died
     is failed by heartbeat, queued again, and picked up here. ``dataset`` saves loading the
-    data again when the caller already has it.
+    data again when the caller already has it. ``on_event`` hears ``"start"``, ``"done"``,
+    ``"failed"`` and ``"dropped"`` (a completion another worker stored first) per claim.
     """
     config = StudyConfig.from_dict(store.config)
     cache = _DataCache(config, dataset)
-    _warm_up()
+    warm_up()
     ran = 0
     while True:
         claim: Claim | None = None
@@ -294,7 +317,7 @@ def work(
         try:
             # Storage writes hold Ctrl-C back until they finish: a claim, a completion or a
             # release cut in half would leave its cell RUNNING until the grace period ends.
-            with _held_interrupt():
+            with held_interrupt():
                 store.fail_stale()
                 claim = store.claim()
             if claim is None:
@@ -305,7 +328,7 @@ def work(
                 continue
             try:
                 if on_event:
-                    with _held_interrupt():  # it may read the storage (the progress bar)
+                    with held_interrupt():  # it may read the storage (the progress events)
                         on_event("start", claim)
                 with store.heartbeat(claim):
                     row, history = execute_cell(config, claim.cell, cache)
@@ -320,7 +343,7 @@ def work(
                 if on_event:
                     on_event("failed", claim)
                 continue
-            with _held_interrupt():
+            with held_interrupt():
                 stored = store.complete(claim, row, history)
         except KeyboardInterrupt:
             if claim is not None and stored is None:
@@ -332,7 +355,7 @@ def work(
 
 
 def _release(store: StudyStore, claim: Claim, reason: str, *, retry: bool) -> None:
-    with _held_interrupt():
+    with held_interrupt():
         try:
             store.release(claim, reason, retry=retry)
         except Exception:
@@ -342,64 +365,15 @@ def _release(store: StudyStore, claim: Claim, reason: str, *, retry: bool) -> No
             store.release(claim, reason, retry=retry)
 
 
-@contextlib.contextmanager
-def _held_interrupt() -> Iterator[None]:
-    """Hold SIGINT back while the block runs, then deliver it to the handler it would have met.
-
-    Outside the main thread Python handles no signals, and the block runs as it is.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught and callable(previous):
-            previous(signal.SIGINT, None)
-        elif caught and previous == signal.SIG_DFL:
-            os.kill(os.getpid(), signal.SIGINT)
-
-
-def _interrupt_once(_signum: int, _frame: Any) -> None:
-    """SIGINT handler of a worker process: interrupt, and ignore the copies that follow.
-
-    A Ctrl-C in a terminal reaches the worker twice: from the terminal (the whole process
-    group) and forwarded by the parent. The second must not cut the release of the cell.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise KeyboardInterrupt
-
-
-def _warm_up() -> None:
-    """Import what a cell uses before the first one starts, so its ``seconds`` are comparable."""
-    import importlib
-
-    for name in ("models", "train", "augment", "penalty", "optim", "callbacks", "constraints"):
-        importlib.import_module(f"reglab.{name}")
-    from . import run  # noqa: F401
-
-
-def _worker_main(
+def _worker(
     url: str, heartbeat_interval: int, grace_period: int, threads: int, dataset: Any = None
 ) -> None:
-    """Entry point of a local worker process (spawned): one line on stderr when it fails."""
-    # Started with SIGINT ignored (see _run_workers): from here on Ctrl-C, forwarded by the
-    # parent, interrupts the cell, which is released for another worker.
-    signal.signal(signal.SIGINT, _interrupt_once)
-    try:
-        import torch
+    """What a spawned study worker runs (see :class:`~reglab.lab.workers.WorkerGroup`)."""
+    import torch
 
-        torch.set_num_threads(threads)
-        store = StudyStore(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
-        work(store, dataset=dataset)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except ConfigError as exc:
-        print(f"reglab: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    torch.set_num_threads(threads)
+    store = StudyStore(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+    work(store, dataset=dataset)
 
 
 # -- orchestration -----------------------------------------------------------------------------
@@ -412,11 +386,12 @@ def run_study(
     storage: str | None = None,
     jobs: int | None = None,
     join: bool = False,
-    progress: bool = True,
+    on_progress: ProgressCallback | None = None,
     write_report: bool = True,
     heartbeat_interval: int = 5,
     grace_period: int = 30,
     threads: int | None = None,
+    progress: bool | None = None,
 ) -> StudyOutcome:
     """Create or resume a study, run its cells with ``jobs`` workers, and write the report.
 
@@ -431,13 +406,18 @@ def run_study(
         storage: SQLAlchemy URL; default SQLite in ``out_dir``.
         jobs: worker processes, this one included (None: one per usable CPU core).
         join: only work on an existing study (another machine created it).
-        progress: draw a progress bar on stderr.
+        on_progress: receives a ``"cells"`` :class:`~reglab.lab.workers.Event` (``done`` of
+            ``total`` cells; ``running``, ``failed``, ``waiting``) whenever the counts may have
+            changed, and an ``"error"`` event when a worker process stops on a configuration
+            error.
         write_report: write ``results.csv``, ``summary.json`` and ``report.html`` at the end.
         heartbeat_interval, grace_period: seconds; a worker silent for ``grace_period`` is
             presumed dead and its cell is queued again.
         threads: torch threads per worker (default 1: the lab's models are small, and more
             threads only add synchronization, which costs a lot on a busy machine).
+        progress: deprecated and ignored (the library draws nothing; pass ``on_progress``).
     """
+    warn_progress_deprecated("run_study", progress)
     jobs = default_jobs() if jobs is None else jobs
     check("run_study", "jobs", jobs, Interval(int, 1, None))
     check("run_study", "heartbeat_interval", heartbeat_interval, Interval(int, 1, None))
@@ -460,17 +440,24 @@ def run_study(
         store = StudyStore(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
         store.create(config.to_dict(), config.cells())
     cells = config.cells()
-    pending = len(cells) - len(_done_keys(store))
+    pending = len(cells) - len(store.complete_counts_per_cell())
     jobs = max(1, min(jobs, pending))
-    threads = threads or 1
     t0 = time.perf_counter()
-    ran = 0
-    display = _Progress(len(cells), enabled=progress)
+
+    def report(counts: Mapping[str, int]) -> None:
+        done = min(counts.get("done", 0), len(cells))
+        emit(
+            on_progress,
+            "cells",
+            done,
+            len(cells),
+            **{k: v for k, v in counts.items() if k != "done"},
+        )
+
     try:
-        with display:
-            display.update(store.counts())
-            ran = _run_workers(store, jobs, threads, display, dataset)
-            display.update(store.counts())
+        report(store.counts())
+        ran = _run_workers(store, jobs, threads or 1, report, dataset, on_progress)
+        report(store.counts())
     except KeyboardInterrupt:
         if write_report:
             with contextlib.suppress(Exception):  # the interrupt matters more than the report
@@ -492,18 +479,6 @@ def _ordered(rows: list[dict[str, Any]], recipes: Sequence[str]) -> list[dict[st
     return sorted(rows, key=lambda r: (order.get(r["recipe"], len(order)), r["recipe"], r["seed"]))
 
 
-def default_jobs() -> int:
-    """One worker per CPU core this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def _done_keys(store: StudyStore) -> set[str]:
-    return set(store.complete_counts_per_cell())
-
-
 def _missing(cells: Sequence[Cell], rows: Sequence[Mapping[str, Any]]) -> list[str]:
     done = {f"{r['recipe']}/{r['seed']}" for r in rows}
     return [c.key for c in cells if c.key not in done]
@@ -522,121 +497,58 @@ def _write_report(
     return rows, failed
 
 
+def rebuild_report(
+    out_dir: str | os.PathLike[str], storage: str | None = None
+) -> tuple[int, dict[str, Path]]:
+    """Write a study's ``results.csv``, ``summary.json`` and ``report.html`` from its storage.
+
+    Returns the number of finished runs and the paths written.
+    """
+    from .report import write_outputs
+
+    out = Path(out_dir)
+    if storage is None and not (out / "study.db").is_file():
+        raise ConfigError(
+            f"No study found in {str(out)!r} (no study.db). Pass the folder given to "
+            "`reglab study --out`, or --storage URL."
+        )
+    store = StudyStore(storage or sqlite_url(out))
+    config = StudyConfig.from_dict(store.config)
+    rows = store.completed()
+    if not rows:
+        raise ConfigError(f"The study in {str(out)!r} has no finished cells yet.")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = write_outputs(out, config, rows, failed_cells=_missing(config.cells(), rows))
+    return len(rows), paths
+
+
 def _run_workers(
-    store: StudyStore, jobs: int, threads: int, display: _Progress, dataset: Any
+    store: StudyStore,
+    jobs: int,
+    threads: int,
+    report: Callable[[Mapping[str, int]], None],
+    dataset: Any,
+    on_progress: ProgressCallback | None,
 ) -> int:
     """This process works, with ``jobs - 1`` spawned worker processes beside it.
 
     Working here saves one process start (torch and the data are already loaded), and the
     workers get the loaded dataset instead of reading it again. A worker that dies while work
-    remains is replaced; one that exits with code 2 met a configuration error, which a new
-    worker would meet again, so it is not. Returns the cells this process ran.
+    remains is replaced (up to ``4 * jobs`` times). Returns the cells this process ran.
     """
-    import torch
-
-    ctx = mp.get_context("spawn")
     args = (store.url, store.heartbeat_interval, store.grace_period, threads, dataset)
-    procs: list[Any] = []
-    restarts = 0
+    group = WorkerGroup(
+        max_restarts=4 * jobs, on_error=lambda message: emit(on_progress, "error", message=message)
+    )
 
-    def start() -> None:
-        # The child starts with SIGINT ignored (ignored signals survive exec), so a Ctrl-C that
-        # reaches the whole process group while the child is still importing torch cannot
-        # print a traceback there; _worker_main restores the handler and the parent forwards
-        # the interrupt to children that are working.
-        p = ctx.Process(target=_worker_main, args=args, daemon=False)
-        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            p.start()
-        finally:
-            signal.signal(signal.SIGINT, old)
-        procs.append(p)
+    def tend() -> None:
+        counts = store.counts()
+        report(counts)
+        group.tend(unfinished=counts["waiting"] + counts["running"] > 0)
 
-    def tend(counts: Mapping[str, int]) -> None:
-        nonlocal restarts
-        display.update(counts)
-        for p in list(procs):
-            if p.is_alive():
-                continue
-            p.join()
-            procs.remove(p)
-            unfinished = counts["waiting"] + counts["running"] > 0
-            if p.exitcode not in (0, 2) and unfinished and restarts < 4 * jobs:
-                restarts += 1
-                start()
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads), group:
         for _ in range(jobs - 1):
-            start()
-        ran = work(store, on_event=lambda _e, _c: tend(store.counts()), dataset=dataset)
-        while procs:
-            time.sleep(0.5)
-            tend(store.counts())
+            group.start(_worker, *args)
+        ran = work(store, on_event=lambda _e, _c: tend(), dataset=dataset)
+        group.join(each=tend)
         return ran
-    except KeyboardInterrupt:
-        # Forward the interrupt; each working child releases its cell. Give them time to do so
-        # (a child still starting ignores it and holds no cell: it is terminated below).
-        for p in procs:
-            if p.is_alive() and p.pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(p.pid, signal.SIGINT)
-        for p in procs:
-            p.join(timeout=30)
-        raise
-    finally:
-        torch.set_num_threads(previous)
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-                p.join(timeout=5)
-
-
-class _Progress:
-    """Cells done / running / failed with an ETA (rich), or nothing when disabled."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total = total
-        self.enabled = enabled
-        self._progress: Any = None
-        self._task: Any = None
-        self._start = time.perf_counter()
-        self._done0: int | None = None
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._progress = Progress(
-                TextColumn("[bold]study[/bold]"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total} cells"),
-                TextColumn("{task.fields[status]}"),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=False,
-            )
-            self._progress.__enter__()
-            self._task = self._progress.add_task("study", total=self.total, status="")
-        return self
-
-    def update(self, counts: Mapping[str, int]) -> None:
-        if not self.enabled or self._progress is None:
-            return
-        done = min(counts.get("done", 0), self.total)
-        if self._done0 is None:
-            self._done0 = done
-        elapsed = time.perf_counter() - self._start
-        finished_here = done - self._done0
-        eta = "?"
-        if finished_here > 0:
-            remaining = (self.total - done) * elapsed / finished_here
-            eta = f"{math.ceil(remaining)}s"
-        status = f"running {counts.get('running', 0)}, failed {counts.get('failed', 0)}, ETA {eta}"
-        self._progress.update(self._task, completed=done, status=status)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.__exit__(None, None, None)

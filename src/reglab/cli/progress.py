@@ -1,0 +1,110 @@
+"""How the CLI shows the lab's progress events: a bar for a study, lines for a tuning run.
+
+The lab reports progress as :class:`~reglab.lab.workers.Event` objects; :class:`Display` is the
+callback the commands pass. A worker's configuration error is always shown (one
+``reglab: error:`` line on stderr); the rest only with ``--progress``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import click
+
+__all__ = ["Display"]
+
+
+class Display:
+    """Render lab events on stderr: cells done / running / failed with an ETA (rich), one line
+    per finished tuning trial, the confirmation stage, and worker errors."""
+
+    def __init__(self, enabled: bool, label: str = "study") -> None:
+        self.enabled = enabled
+        self.label = label
+        self._bar: Any = None
+        self._task: Any = None
+        self._start = time.perf_counter()
+        self._done0: int | None = None
+
+    def __enter__(self) -> Display:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+    def __call__(self, event: Any) -> None:
+        if event.kind == "error":
+            self._line(f"reglab: error: {event.info['message']}")
+        elif not self.enabled:
+            return
+        elif event.kind == "cells":
+            self._cells(event)
+        elif event.kind == "trial":
+            self._trial(event)
+        elif event.kind == "confirm":
+            i = event.info
+            self._line(
+                f"tune: confirming the best {i['trials']} trials on {i['partitions']} more "
+                f"partitions ({i['runs']} runs)"
+            )
+        elif event.kind == "confirmed":
+            self._confirmed(event)
+
+    def _line(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False, highlight=False)
+        else:
+            click.echo(text, err=True)
+
+    def _cells(self, event: Any) -> None:
+        if self._bar is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                TextColumn(f"[bold]{self.label}[/bold]"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} cells"),
+                TextColumn("{task.fields[status]}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task(self.label, total=event.total, status="")
+        done = event.done
+        if self._done0 is None:
+            self._done0 = done
+        elapsed = time.perf_counter() - self._start
+        finished_here = done - self._done0
+        eta = "?"
+        if finished_here > 0:
+            eta = f"{math.ceil((event.total - done) * elapsed / finished_here)}s"
+        i = event.info
+        status = f"running {i.get('running', 0)}, failed {i.get('failed', 0)}, ETA {eta}"
+        self._bar.update(self._task, completed=done, status=status)
+
+    def _trial(self, event: Any) -> None:
+        i = event.info
+        scale = 100.0 if i["key"] == "val_acc" else -1.0
+        value = "pruned" if i["value"] is None else f"{scale * i['value']:.2f}"
+        best = "-" if i["best"] is None else f"{scale * i['best']:.2f}"
+        self._line(
+            f"tune: trial {i['number']:3d} {i['state']:8s} {i['key']} {value:>7s}"
+            f"  best {best}  ({event.done}/{event.total} finished, {i['seconds']:.0f} s)"
+        )
+
+    def _confirmed(self, event: Any) -> None:
+        i = event.info
+        scale = 100.0 if i["key"] == "val_acc" else -1.0
+        for r in i["rows"]:
+            conf = "-" if r["confirm"] is None else f"{scale * r['confirm']:.2f}"
+            chosen = "  <- chosen" if r["number"] == i["chosen"] else ""
+            self._line(
+                f"tune: trial {r['number']:3d} search {scale * r['search']:.2f}  "
+                f"more partitions {conf}{chosen}"
+            )

@@ -1,0 +1,67 @@
+"""What a study and a tuning run share about one cell (a recipe trained with one seed).
+
+A split size is a count (``200``) or a fraction in (0, 1) (``0.2``); the ``auto`` model is the
+CNN on images and the MLP on tabular data; a run's result becomes one stored row plus its
+per-epoch history; every recipe's model and parts are built once before any cell starts, so a
+bad model or recipe fails at once.
+
+Example:
+    >>> model_kind("auto", "image"), model_kind("auto", "tabular"), model_kind("mlp", "image")
+    ('cnn', 'mlp', 'mlp')
+    >>> split_size("StudyConfig", "train_size", 0.25), split_size("StudyConfig", "val_size", 300)
+    (0.25, 300)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from .._checks import Interval, check
+
+__all__ = ["DIVERGED", "check_builds", "model_kind", "result_parts", "split_size"]
+
+#: Stop reasons that mean the loss blew up: the run is kept and reported as diverged.
+DIVERGED = ("non_finite", "divergence_threshold")
+
+
+def split_size(owner: str, name: str, value: Any) -> int | float:
+    """A validated split size: a fraction in (0, 1) stays a float, anything else is a count."""
+    if isinstance(value, float) and not float(value).is_integer():
+        return check(owner, name, value, Interval(float, 0, 1, closed="neither"))
+    return int(check(owner, name, value, Interval(int, 0, None), Interval(float, 0, None)))
+
+
+def model_kind(model: str, kind: str) -> str:
+    """``auto`` is the CNN for images and the MLP for tabular data; other names stay."""
+    if model == "auto":
+        return "cnn" if kind == "image" else "mlp"
+    return model
+
+
+def result_parts(result: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Split a run's result into the stored row and its per-epoch history."""
+    d = dict(result.to_dict()) if hasattr(result, "to_dict") else dict(asdict(result))
+    history = d.pop("history", None)
+    if history is None and is_dataclass(result):
+        history = []
+    if hasattr(history, "rows"):
+        history = list(history.rows)
+    return d, [dict(r) for r in (history or [])]
+
+
+def check_builds(recipes: Iterable[Any], splits: Any, model: str) -> None:
+    """Build each recipe's model and training parts once (a bad one raises its ConfigError).
+
+    The global random state is left as it was, so the check changes no later draw.
+    """
+    import torch
+
+    from ..models import build_model
+
+    classes = splits.num_classes if splits.task == "classification" else None
+    with torch.random.fork_rng(devices=[]):
+        for recipe in recipes:
+            net = build_model(recipe, splits.input_shape, splits.num_outputs, kind=model)
+            recipe.parts(net, input_shape=tuple(splits.input_shape), num_classes=classes)

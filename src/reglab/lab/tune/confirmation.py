@@ -1,0 +1,186 @@
+"""After the search of ``reglab tune``: confirm the best trials, then measure on test.
+
+A search's best score is biased upward (the maximum of noisy scores), so :func:`confirm`
+re-scores the search's ``confirm`` best trials on ``partitions`` further partitions of the pool
+and keeps the best mean over all of a trial's partitions. :func:`evaluate` then trains the best
+recipe (and the base recipe, for a paired comparison) with each evaluation seed and scores it on
+test examples no trial saw. Both run their cells ``jobs`` at a time
+(:func:`~reglab.lab.workers.map_cells`) and save each cell in the tuning study as it ends, so a
+rerun trains only what is missing.
+
+Example:
+    >>> import reglab.data as rd
+    >>> from reglab.lab.recipe import Recipe
+    >>> sp = rd.split(rd.load_dataset("iris"), train_size=30, val_size=30, seed=0)
+    >>> recipe = Recipe(epochs=1, width=8, depth=1)
+    >>> [key for key, _ in run_cells([("a", (recipe, 0, sp, "mlp"))], jobs=1, threads=1)]
+    ['a']
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ..cells import result_parts
+from ..recipe import Recipe
+from ..render import clip01
+from ..report import mean_ci, paired_vs_baseline
+from ..storage import json_safe
+from ..workers import ProgressCallback, emit, map_cells
+from .search import NoTest, Objective
+from .space import TuneConfig, apply_params
+
+__all__ = ["confirm", "evaluate", "run_cells"]
+
+Task = tuple[Recipe, int, Any, Any]  # (recipe, seed, splits, model)
+
+
+def _cell_row(item: tuple[Task, int]) -> dict[str, Any]:
+    """Run one cell; its result row without the history."""
+    from .. import run as lab_run
+
+    (recipe, seed, splits, model), threads = item
+    result = lab_run.run_cell(recipe, seed, splits, model=model, threads=threads)
+    return result_parts(result)[0]
+
+
+def run_cells(
+    tasks: Sequence[tuple[str, Task]], jobs: int, threads: int
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Run ``(key, (recipe, seed, splits, model))`` cells, ``jobs`` at a time (in this process
+    when ``jobs`` is 1); yield ``(key, row)`` as each one ends."""
+    items = [(task, threads) for _, task in tasks]
+    for i, row in map_cells(_cell_row, items, jobs):
+        yield tasks[i][0], row
+
+
+def confirm(
+    study: Any,
+    config: TuneConfig,
+    objective: Objective,
+    jobs: int,
+    threads: int,
+    on_progress: ProgressCallback | None = None,
+) -> tuple[Any, float, list[dict[str, Any]]]:
+    """Choose the best trial: re-score the search's ``config.confirm`` best on more partitions.
+
+    Each of the top trials is trained on ``config.partitions`` further partitions of the pool
+    (the same ones for every trial), and the trial with the best mean over all of its
+    partitions wins; ties go to the earlier trial. Each re-scored cell is saved in the study as
+    it ends. ``on_progress`` hears a ``"confirm"`` event before the runs (``trials``,
+    ``partitions``, ``runs``) and a ``"confirmed"`` one after (``rows``, ``chosen``, ``key``).
+
+    Returns:
+        The chosen trial, its mean score, and one row per re-scored trial (``number``,
+        ``search`` score, ``confirm`` score on the new partitions, ``mean`` over all).
+    """
+    import optuna
+
+    complete = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None
+    ]
+    top = sorted(complete, key=lambda t: (-t.value, t.number))[: config.confirm]
+    if len(top) <= 1:
+        return top[0], float(top[0].value), []
+    extra = range(config.partitions, 2 * config.partitions)
+    stored: dict[str, Any] = dict(study.user_attrs.get("confirmation") or {})
+    tasks = _confirmation_tasks(top, extra, stored, objective)
+    if tasks:
+        emit(on_progress, "confirm", trials=len(top), partitions=len(extra), runs=len(tasks))
+    for cell, row in run_cells(tasks, jobs, threads):
+        stored[cell] = objective.score(row["val_acc"], row["val_loss"])
+        study.set_user_attr("confirmation", stored)
+    rows = [_confirmation_row(t, [stored[f"{t.number}/{k}"] for k in extra]) for t in top]
+    ranked = [r for r in rows if r["mean"] is not None] or rows[:1]
+    chosen = max(
+        ranked, key=lambda r: (-math.inf if r["mean"] is None else r["mean"], -r["number"])
+    )
+    trial = next(t for t in top if t.number == chosen["number"])
+    value = chosen["mean"] if chosen["mean"] is not None else float(trial.value)
+    emit(on_progress, "confirmed", rows=rows, chosen=chosen["number"], key=objective.key)
+    return trial, float(value), rows
+
+
+def _confirmation_tasks(
+    top: Sequence[Any], extra: range, stored: dict[str, Any], objective: Objective
+) -> list[tuple[str, Task]]:
+    """The cells of the top trials not yet stored; each partition is drawn once."""
+    views: dict[int, NoTest] = {}
+    tasks = []
+    for t in top:
+        recipe = apply_params(objective.base, t.params, objective.kind, f"trial-{t.number}")
+        for k in extra:
+            if f"{t.number}/{k}" not in stored:
+                if k not in views:
+                    views[k] = objective.partition(k)
+                tasks.append((f"{t.number}/{k}", (recipe, 0, views[k], objective.model)))
+    return tasks
+
+
+def _confirmation_row(trial: Any, more: list[float | None]) -> dict[str, Any]:
+    scores = [*trial.user_attrs.get("partition_scores", [trial.value]), *more]
+    finite = all(v is not None for v in scores)
+    return {
+        "number": trial.number,
+        "search": float(trial.value),
+        "confirm": sum(more) / len(more) if finite else None,  # type: ignore[arg-type]
+        "mean": sum(scores) / len(scores) if finite else None,
+        "scores": scores,
+    }
+
+
+def evaluate(
+    study: Any,
+    config: TuneConfig,
+    objective: Objective,
+    best: Recipe,
+    compare: bool,
+    jobs: int = 1,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """Test scores of the best (and base) recipe over the evaluation seeds, ``jobs`` cells at
+    a time; each finished cell is saved in the study, so a rerun trains only what is missing.
+
+    Both recipes see the same draws (a paired comparison). An accuracy interval is clipped to
+    [0, 1], as in a study's report.
+    """
+    recipes = [("tuned", best)]
+    if compare:
+        recipes.append(("base", objective.base.replace(name="base")))
+    key = json.dumps({n: r.to_dict() for n, r in recipes}, sort_keys=True, default=str)
+    cached = study.user_attrs.get("evaluation")
+    done: dict[str, Any] = {}
+    if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached["rows"], dict):
+        done = dict(cached["rows"])
+    tasks = [
+        (
+            f"{name}/{seed}",
+            (recipe.replace(name=name), seed, objective.evaluation_splits(seed), objective.model),
+        )
+        for seed in range(config.seeds)
+        for name, recipe in recipes
+        if f"{name}/{seed}" not in done
+    ]
+    for cell, row in run_cells(tasks, jobs, threads):
+        done[cell] = json_safe(row)
+        study.set_user_attr("evaluation", {"key": key, "rows": done})
+    rows = [done[f"{name}/{seed}"] for name, _ in recipes for seed in range(config.seeds)]
+    metric = "test_acc" if objective.key == "val_acc" else "test_loss"
+    out: dict[str, Any] = {"metric": metric, "rows": rows}
+    for name, _ in recipes:
+        values = [r[metric] for r in rows if r["recipe"] == name]
+        m, lo, hi = mean_ci(values)
+        if metric == "test_acc":
+            lo, hi = clip01(lo), clip01(hi)
+        out[name] = {"mean": m, "low": lo, "high": hi, "values": values}
+    if compare:
+        renamed = [
+            {**r, "recipe": "baseline" if r["recipe"] == "base" else r["recipe"]} for r in rows
+        ]
+        out["paired"] = paired_vs_baseline(renamed, "tuned")
+    return out

@@ -1,0 +1,248 @@
+"""The outputs of ``reglab tune``: ``best.toml``, ``trials.csv``, ``summary.json``, ``report.html``.
+
+:func:`recipe_toml` writes a recipe as TOML that :meth:`Recipe.from_toml` reads back to the same
+recipe. The report page is built from :mod:`reglab.lab.render`, as a study's is: the verdict (the
+best recipe by validation and its test score with a 95% interval, beside the base recipe's), the
+best recipe as TOML, the confirmation table, the search history plot and the trials table.
+
+Example:
+    >>> from reglab.lab.recipe import BUILTIN_RECIPES
+    >>> recipe_toml(BUILTIN_RECIPES["baseline"]).splitlines()[1]
+    'name = "baseline"'
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from ..recipe import Recipe
+from ..render import atomic_write, csv_text, figure_html, html_page, html_table, png, pyplot
+from ..storage import json_safe, redact
+from .space import TuneConfig
+
+__all__ = ["recipe_toml", "render_html", "write_outputs"]
+
+
+def recipe_toml(recipe: Recipe) -> str:
+    """A recipe as a TOML file that :meth:`Recipe.from_toml` reads back to the same recipe.
+
+    Every field is written (``none`` for an optional technique that is off), so the file does
+    not depend on the built-in recipes' defaults.
+
+    Example:
+        >>> from reglab.lab.recipe import BUILTIN_RECIPES
+        >>> text = recipe_toml(BUILTIN_RECIPES["dropout"])
+        >>> 'dropout = 0.5' in text and 'norm = "none"' in text
+        True
+    """
+    lines = ["# reglab recipe (read with Recipe.from_toml or `reglab study --recipe FILE`)"]
+    for f in fields(recipe):
+        value = getattr(recipe, f.name)
+        if f.name == "description" and not value:
+            continue
+        lines.append(f"{f.name} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if value is None:
+        return '"none"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+
+
+def write_outputs(
+    out: Path,
+    config: TuneConfig,
+    url: str,
+    best: Recipe,
+    best_value: float,
+    trials: list[dict[str, Any]],
+    confirmation: list[dict[str, Any]],
+    test: dict[str, Any],
+    search_seconds: float,
+    seconds: float,
+) -> dict[str, Path]:
+    """Write the four files of a tuning run (each atomically); return their paths."""
+    paths = {
+        "toml": out / "best.toml",
+        "trials": out / "trials.csv",
+        "summary": out / "summary.json",
+        "report": out / "report.html",
+    }
+    atomic_write(paths["toml"], recipe_toml(best))
+    columns: list[str] = []
+    for t in trials:
+        columns += [k for k in t if k not in columns]
+    cells = [{k: "" if t.get(k) is None else t.get(k) for k in columns} for t in trials]
+    atomic_write(paths["trials"], csv_text(columns, cells))
+    summary = {
+        "config": config.to_dict(),
+        "storage": redact(url),
+        "best": {"spec": best.summary(), "recipe": best.to_dict(), "validation": best_value},
+        "test": {k: v for k, v in test.items() if k != "rows"},
+        "runs": test["rows"],
+        "trials": {s: sum(t["state"] == s for t in trials) for s in ("COMPLETE", "PRUNED", "FAIL")},
+        "confirmation": confirmation,
+        "search_seconds": search_seconds,
+        "seconds": seconds,
+    }
+    atomic_write(paths["summary"], json.dumps(json_safe(summary), indent=2))
+    page = render_html(config, best, best_value, trials, confirmation, test, seconds)
+    atomic_write(paths["report"], page)
+    return paths
+
+
+def _formatter(acc: bool) -> Callable[[Any], str]:
+    """Accuracy in percent (two decimals) or a loss; a dash for a missing value."""
+
+    def fmt(v: Any) -> str:
+        if not isinstance(v, (int, float)) or not math.isfinite(v):
+            return "–"
+        return f"{100 * v:.2f}%" if acc else f"{v:.4g}"
+
+    return fmt
+
+
+def _verdict(
+    config: TuneConfig, best: Recipe, best_value: float, confirmed: bool, test: dict[str, Any]
+) -> str:
+    """The best recipe by validation, its test score and the paired comparison with the base."""
+    esc = html.escape
+    acc = test["metric"] == "test_acc"
+    fmt = _formatter(acc)
+    t = test["tuned"]
+    over = 2 * config.partitions if confirmed else config.partitions
+    text = (
+        f"Best recipe by validation ({'accuracy' if acc else 'loss'} "
+        f"{fmt(best_value if acc else -best_value)}, mean over {over} partitions): <code style='overflow-wrap:anywhere'>{esc(best.summary())}</code>. "
+        f"On test examples no trial saw, over {config.seeds} seeds (each after seed 0 with "
+        f"its own draw of training examples): {fmt(t['mean'])} "
+        f"(95% interval {fmt(t['low'])} to {fmt(t['high'])})."
+    )
+    if "base" in test:
+        b = test["base"]
+        text += f" The base recipe <code style='overflow-wrap:anywhere'>{esc(config.base)}</code> scores {fmt(b['mean'])}"
+        p = test.get("paired")
+        if p:
+            scale = 100 if acc else 1
+            text += (
+                f"; paired difference {scale * p['mean']:+.2f}{' points' if acc else ''} "
+                f"(95% interval {scale * p['low']:+.2f} to {scale * p['high']:+.2f})"
+            )
+        text += "."
+    return text
+
+
+def _trials_table(trials: list[dict[str, Any]], acc: bool) -> str:
+    """One row per trial: state, validation score, epochs run, seconds and its parameters."""
+    fmt = _formatter(acc)
+    params = sorted({k for row in trials for k in row if k.startswith("param_")})
+    head = ["#", "state", "validation", "epochs", "s", *[p[6:] for p in params]]
+    body: list[list[str]] = []
+    for row in trials:
+        cells = [
+            str(row["number"]),
+            row["state"].lower(),
+            fmt(row["value"] if acc or row["value"] is None else -row["value"]),
+            "" if row["epochs_run"] is None else str(row["epochs_run"]),
+            "" if row["seconds"] is None else f"{row['seconds']:.1f}",
+            *[_cell(row.get(p)) for p in params],
+        ]
+        body.append([html.escape(c) for c in cells])
+    return html_table(head, body)
+
+
+def _confirmation_section(
+    config: TuneConfig, confirmation: Sequence[dict[str, Any]], acc: bool
+) -> str:
+    """The re-scored trials and their means (empty when nothing was confirmed)."""
+    if not confirmation:
+        return ""
+    fmt = _formatter(acc)
+    sign = 1.0 if acc else -1.0
+    return (
+        f"<h2>Confirmation</h2><p>The search's best {len(confirmation)} trials, each scored "
+        f"on {config.partitions} more train/validation partitions; the best mean over all "
+        f"{2 * config.partitions} partitions is chosen.</p>"
+        + html_table(
+            ["#", "search", "more partitions", f"mean of {2 * config.partitions}"],
+            [
+                [
+                    str(r["number"]),
+                    fmt(sign * r["search"]),
+                    fmt(None if r["confirm"] is None else sign * r["confirm"]),
+                    fmt(None if r["mean"] is None else sign * r["mean"]),
+                ]
+                for r in confirmation
+            ],
+        )
+    )
+
+
+def render_html(
+    config: TuneConfig,
+    best: Recipe,
+    best_value: float,
+    trials: list[dict[str, Any]],
+    confirmation: list[dict[str, Any]],
+    test: dict[str, Any],
+    seconds: float,
+) -> str:
+    """The tuning report as one HTML string (the search history plot embedded)."""
+    esc = html.escape
+    acc = test["metric"] == "test_acc"
+    text = _verdict(config, best, best_value, bool(confirmation), test)
+    figure = figure_html(
+        "Search history",
+        "Validation score of each finished trial and the best so far; pruned trials are "
+        "stopped early by the median rule and have no final score.",
+        _history_png(trials, acc),
+    )
+    body = f"""<p class="sub">data={esc(config.data)}, train_size={config.train_size},
+val_size={config.val_size}, base={esc(config.base)}, {len(trials)} trials, {seconds:.0f} s</p>
+<div class="verdict">{text}</div>
+<h2>Best recipe (TOML)</h2><pre>{esc(recipe_toml(best))}</pre>{_confirmation_section(config, confirmation, acc)}
+{figure}
+<h2>Trials</h2>{_trials_table(trials, acc)}"""
+    return html_page("reglab tune report", "reglab tune", body)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)
+
+
+def _history_png(trials: list[dict[str, Any]], acc: bool) -> str:
+    """Each finished trial's validation score and the best so far, as base64 PNG."""
+    plt = pyplot()
+    done = [t for t in trials if t["state"] == "COMPLETE" and t["value"] is not None]
+    scale = 100.0 if acc else -1.0
+    fig, ax = plt.subplots(figsize=(7, 3))
+    xs = [t["number"] for t in done]
+    ys = [scale * t["value"] for t in done]
+    ax.plot(xs, ys, "o", color="tab:blue", alpha=0.6, label="trial")
+    best: list[float] = []
+    for y in ys:
+        best.append(y if not best else (max(best[-1], y) if acc else min(best[-1], y)))
+    ax.step(xs, best, where="post", color="tab:orange", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("validation accuracy (%)" if acc else "validation loss")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return png(fig)

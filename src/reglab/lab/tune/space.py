@@ -1,0 +1,196 @@
+"""The search space of ``reglab tune``: what is searched, its ranges, and how a trial's
+parameters become a recipe.
+
+:class:`TuneConfig` holds the settings; :func:`search_space` gives the Optuna distributions for
+the data kind; :func:`start_params` moves the base recipe's own strengths into the ranges (the
+first trial); :func:`apply_params` turns a trial's parameters into a recipe (three significant
+digits, the bottom of the L1 range meaning no L1, feature noise on tabular data).
+
+Example:
+    >>> from reglab.lab.recipe import BUILTIN_RECIPES
+    >>> base = BUILTIN_RECIPES["all"]
+    >>> space = search_space(["dropout", "l1"], "image", base)
+    >>> apply_params(base, start_params(base, space), "image", "tuned").l1
+    0.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..._checks import Interval, OneOf, check
+from ...errors import ConfigError
+from ..cells import split_size
+from ..recipe import BUILTIN_RECIPES, Recipe
+
+__all__ = ["SPACE", "TuneConfig", "apply_params", "search_space", "start_params"]
+
+#: The strengths ``reglab tune`` searches by default (names of :class:`Recipe` fields).
+SPACE = (
+    "dropout",
+    "weight_decay",
+    "l1",
+    "augment",
+    "augment_magnitude",
+    "mixup",
+    "label_smoothing",
+    "width",
+    "epochs",
+)
+
+# Image augmentations the search chooses among (tabular data only has feature noise).
+_IMAGE_AUGMENTS = ("affine", "rotate+translate", "translate", "affine+erasing")
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """What ``reglab tune`` searches: data, split, model, base recipe, space and budget.
+
+    Args:
+        data, target, train_size, val_size, model: as for :class:`~reglab.lab.study.StudyConfig`.
+        base: the recipe the search starts from: a built-in name or a spec
+            (``"all,epochs=80"``).
+        trials: finished (complete or pruned) trials to reach.
+        seeds: training seeds of the final test evaluation.
+        epochs: overrides the base recipe's epoch budget.
+        space: the recipe fields to search (a subset of :data:`SPACE`).
+        split_seed: the split that sets the test examples aside (and the search's first
+            partition).
+        partitions: train/validation partitions of the pool each trial is scored on (their
+            mean validation score).
+        confirm: after the search, the best ``confirm`` trials are each scored on
+            ``partitions`` more partitions, and the best mean over all of its partitions wins
+            (1 keeps the search's best as it is).
+    """
+
+    data: str = "digits"
+    target: str | None = None
+    train_size: int | float = 200
+    val_size: int | float = 300
+    model: str = "auto"
+    base: str = "all"
+    trials: int = 40
+    seeds: int = 3
+    epochs: int | None = None
+    space: tuple[str, ...] = SPACE
+    split_seed: int = 0
+    partitions: int = 2
+    confirm: int = 3
+
+    def __post_init__(self) -> None:
+        owner = "TuneConfig"
+        check(owner, "partitions", self.partitions, Interval(int, 1, None))
+        check(owner, "confirm", self.confirm, Interval(int, 1, None))
+        check(owner, "trials", self.trials, Interval(int, 1, None))
+        check(owner, "seeds", self.seeds, Interval(int, 1, None))
+        check(owner, "split_seed", self.split_seed, Interval(int, 0, None))
+        if self.epochs is not None:
+            check(owner, "epochs", self.epochs, Interval(int, 1, None))
+        object.__setattr__(self, "train_size", split_size(owner, "train_size", self.train_size))
+        object.__setattr__(self, "val_size", split_size(owner, "val_size", self.val_size))
+        space = tuple(self.space)
+        if not space:
+            raise ConfigError(
+                "The 'space' parameter of TuneConfig must name at least one of "
+                f"{', '.join(SPACE)}. Got an empty list instead."
+            )
+        for name in space:
+            check(owner, "space", name, OneOf(*SPACE))
+        object.__setattr__(self, "space", space)
+        self.base_recipe()  # a bad spec fails here
+
+    def base_recipe(self) -> Recipe:
+        """The recipe the search starts from (with ``epochs`` applied)."""
+        if self.base in BUILTIN_RECIPES:
+            recipe = BUILTIN_RECIPES[self.base]
+        else:
+            recipe = Recipe.from_spec(self.base)
+        if self.epochs is not None:
+            recipe = recipe.replace(epochs=self.epochs)
+        return recipe
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["space"] = list(self.space)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TuneConfig:
+        return cls(**{**d, "space": tuple(d.get("space", SPACE))})
+
+
+def search_space(fields_: Sequence[str], kind: str, base: Recipe) -> dict[str, Any]:
+    """Optuna distributions for the searched recipe fields.
+
+    ``kind`` is the data kind (``"image"`` or ``"tabular"``): tabular data searches only the
+    strength of Gaussian feature noise, images also choose the augmentation. Mixup is left out
+    for regression. ``epochs`` ranges from 2/3 to 5/3 of the base recipe's budget, in steps
+    of a sixth.
+
+    Example:
+        >>> sorted(search_space(["dropout", "l1"], "image", BUILTIN_RECIPES["all"]))
+        ['dropout', 'l1']
+        >>> search_space(["epochs"], "image", BUILTIN_RECIPES["all"])["epochs"]
+        IntDistribution(high=250, log=False, low=100, step=25)
+    """
+    import optuna.distributions as D
+
+    ranges: dict[str, Any] = {
+        "dropout": D.FloatDistribution(0.0, 0.6),
+        "weight_decay": D.FloatDistribution(1e-4, 1.0, log=True),
+        # 1e-7 is "off" in practice: the penalty is then far below the data loss.
+        "l1": D.FloatDistribution(1e-7, 1e-3, log=True),
+        "augment_magnitude": D.FloatDistribution(0.25, 2.5),
+        "mixup": D.FloatDistribution(0.0, 0.5),
+        "label_smoothing": D.FloatDistribution(0.0, 0.2),
+        # Capacity and training length trade off with every regularizer: a wider network
+        # trained longer needs (and takes) more regularization.
+        "width": D.IntDistribution(32, 64, step=16),
+        "epochs": _epoch_range(base.epochs),
+    }
+    if kind == "image":
+        ranges["augment"] = D.CategoricalDistribution(_IMAGE_AUGMENTS)
+    return {name: ranges[name] for name in fields_ if name in ranges}
+
+
+def _epoch_range(epochs: int) -> Any:
+    import optuna.distributions as D
+
+    step = max(1, round(epochs / 6))
+    low = max(step, round(epochs * 2 / 3 / step) * step)
+    return D.IntDistribution(low, low + 6 * step, step=step)
+
+
+def start_params(base: Recipe, space: Mapping[str, Any]) -> dict[str, Any]:
+    """The base recipe's own strengths, moved into the search ranges (the first trial)."""
+    out: dict[str, Any] = {}
+    for name, dist in space.items():
+        value = getattr(base, name)
+        if hasattr(dist, "choices"):
+            if value in dist.choices:
+                out[name] = value
+            continue
+        value = min(max(value, dist.low), dist.high)
+        if isinstance(dist.low, int):
+            value = dist.low + round((value - dist.low) / dist.step) * dist.step
+            out[name] = int(min(value, dist.high))
+        else:
+            out[name] = float(value)
+    return out
+
+
+def apply_params(base: Recipe, params: Mapping[str, Any], kind: str, name: str) -> Recipe:
+    """The base recipe with the searched strengths applied."""
+    changes = dict(params)
+    if kind == "tabular" and "augment_magnitude" in changes:
+        changes["augment"] = "noise"
+    if "l1" in changes and changes["l1"] <= 1.0001e-7:
+        changes["l1"] = 0.0  # the bottom of the range means "no L1"
+    # Three significant digits: a readable recipe, and no strength is known better than that.
+    changes = {k: float(f"{v:.3g}") if isinstance(v, float) else v for k, v in changes.items()}
+    # The base's description names its own strengths; the searched ones replace them.
+    searched = ", ".join(sorted(params))
+    description = f"'{base.name}' with {searched} searched" if searched else base.description
+    return base.replace(name=name, description=description, **changes)
