@@ -17,7 +17,6 @@ import html
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +41,11 @@ def recipe_toml(recipe: Recipe) -> str:
         True
     """
     lines = ["# reglab recipe (read with Recipe.from_toml or `reglab study --recipe FILE`)"]
-    for f in fields(recipe):
-        value = getattr(recipe, f.name)
-        if f.name == "description" and not value:
+    for key in recipe.keys():
+        value = getattr(recipe, key)
+        if key == "description" and not value:
             continue
-        lines.append(f"{f.name} = {_toml_value(value)}")
+        lines.append(f"{key} = {_toml_value(value)}")
     return "\n".join(lines) + "\n"
 
 
