@@ -25,7 +25,7 @@ from ..errors import ConfigError, format_value
 from . import checkpoint as ckpt
 from . import distributed as ddp
 from .history import History
-from .regularization import Plan, make_plan, regularized, weight_tensors
+from .regularization import Plan, make_plan, model_weights, regularized
 from .sources import Source, TensorSource, as_source
 
 __all__ = ["Loop"]
@@ -252,7 +252,7 @@ class Loop:
         self.plan: Plan = make_plan(regularization)
         needs_params = self.plan.penalties or self.plan.proximal or self.plan.constraints
         self.reg_params: list[torch.Tensor] = regularized(module) if needs_params else []
-        self.weights = weight_tensors(module)
+        self.weights = model_weights(module)
 
         self.optimizer = self._make_optimizer(optimizer, float(lr))
         self.schedulers = [cb for cb in callbacks if _is_scheduler(cb)]
