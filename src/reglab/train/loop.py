@@ -168,8 +168,7 @@ def _mean_loss(batches: list[tuple[float, ...]]) -> float:
 
 
 class Loop:
-    """One ``fit`` run. Build it from a :class:`LoopConfig` (validates and sets up), then
-    call :meth:`run`."""
+    """One ``fit`` run: build it from a :class:`LoopConfig` (validates, sets up), then :meth:`run`."""
 
     def __init__(self, config: LoopConfig) -> None:
         callbacks = _check_config(config)
