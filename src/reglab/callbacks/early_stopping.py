@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import math
 import numbers
+import operator
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -148,21 +149,21 @@ class _TensorCache:
 
     def __init__(self, model: nn.Module) -> None:
         self.model = weakref.ref(model)
-        dicts = [(d, len(d)) for m in model.modules() for d in _holders(m)]
-        self.dicts = dicts
-        self.entries = [(d, k, v) for d, _ in dicts for k, v in d.items()]
+        self.dicts = [d for m in model.modules() for d in _holders(m)]
+        self.lengths = [len(d) for d in self.dicts]
+        self.keys = [(d, k) for d in self.dicts for k in d]
+        self.values = [d[k] for d, k in self.keys]
         self.tensors = _model_tensors(model)
         self.ptrs = [t.data_ptr() for t in self.tensors]
         self.names = _model_names(model)
 
     def valid_for(self, model: nn.Module) -> bool:
-        if self.model() is not model:
-            return False
-        if any(len(d) != n for d, n in self.dicts):
-            return False
-        if any(d.get(k) is not v for d, k, v in self.entries):
-            return False
-        return all(t.data_ptr() == p for t, p in zip(self.tensors, self.ptrs))
+        return (
+            self.model() is model
+            and list(map(len, self.dicts)) == self.lengths
+            and all(map(operator.is_, [d.get(k) for d, k in self.keys], self.values))
+            and [t.data_ptr() for t in self.tensors] == self.ptrs
+        )
 
 
 def _holders(m: nn.Module) -> tuple[dict[str, Any], ...]:
