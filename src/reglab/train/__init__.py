@@ -2,7 +2,8 @@
 
 ``fit.py`` holds :func:`fit`; ``loop.py`` the epoch loop (:class:`Loop`, built from a
 :class:`LoopConfig` of fit's arguments, set up in named steps); ``sources.py`` the batch sources
-((X, y) tensors served on the device, or any DataLoader); ``regularization.py`` places each
+((X, y) tensors served on the device, or any DataLoader); ``task.py`` the device and the task
+and loss inferred from the targets; ``regularization.py`` places each
 regularizer by the protocol it declares (:mod:`reglab.regularizer`); ``history.py`` the
 :class:`History` fit returns; ``checkpoint.py`` atomic, resumable checkpoints; ``progress.py`` the
 progress bar; ``distributed.py`` every torch.distributed collective (shared seed, data shards,

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -34,59 +33,11 @@ from .history import History
 from .progress import EpochBar
 from .regularization import Plan, make_plan, model_weights, regularized
 from .sources import Source, TensorSource, as_source
+from .task import infer_task, resolve_device
 
 __all__ = ["Loop", "LoopConfig"]
 
 _OWNER = "fit"
-
-_REGRESSION_LOSSES: tuple[Any, ...] = (
-    nn.MSELoss,
-    nn.L1Loss,
-    nn.SmoothL1Loss,
-    nn.HuberLoss,
-    F.mse_loss,
-    F.l1_loss,
-    F.smooth_l1_loss,
-    F.huber_loss,
-)
-_CLASS_LOSSES: tuple[Any, ...] = (nn.CrossEntropyLoss, nn.NLLLoss, F.cross_entropy, F.nll_loss)
-_BINARY_LOSSES: tuple[Any, ...] = (nn.BCEWithLogitsLoss, F.binary_cross_entropy_with_logits)
-
-
-def _known(loss: Any, kinds: tuple[Any, ...]) -> bool:
-    return any(loss is k or (isinstance(k, type) and isinstance(loss, k)) for k in kinds)
-
-
-def _resolve_device(device: Any, model: nn.Module, world: ddp.World) -> torch.device:
-    if isinstance(device, torch.device):
-        return device
-    if not isinstance(device, str):
-        raise _device_error(device)
-    if device == "auto":
-        for p in model.parameters():
-            if p.device.type != "cpu":
-                return p.device
-        if world.backend == "nccl" or (world.active and torch.cuda.is_available()):
-            return ddp.local_cuda_device()  # one GPU per rank
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise _device_error(device) from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            f"The 'device' parameter of fit must name an available device. Got {device!r} "
-            "instead: CUDA is not available here (use 'auto' or 'cpu')."
-        )
-    return resolved
-
-
-def _device_error(device: Any) -> ConfigError:
-    return ConfigError(
-        f"The 'device' parameter of fit must be 'auto', a device name such as 'cpu' or "
-        f"'cuda:0', or a torch.device. Got {format_value(device)} instead."
-    )
-
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
@@ -202,7 +153,7 @@ class Loop:
             self.ddp, module = model, model.module
         self.module: nn.Module = module
         world = ddp.current_world()
-        self.device = _resolve_device(device, module, world)
+        self.device = resolve_device(device, module, world)
         if world.backend == "nccl" and self.device.type == "cuda":
             torch.cuda.set_device(self.device)
             world = ddp.current_world()  # collectives on this rank's GPU
@@ -299,28 +250,7 @@ class Loop:
         )
 
     def _set_task(self, y: torch.Tensor) -> None:
-        loss = self.user_loss
-        if loss is None:
-            if y.is_floating_point():
-                self.task, self.loss_fn = "regression", F.mse_loss
-            elif y.dtype == torch.bool:
-                raise ConfigError(
-                    "fit cannot infer a loss for boolean targets: pass float 0/1 targets with "
-                    "loss=torch.nn.BCEWithLogitsLoss(), or int64 class indices."
-                )
-            else:
-                self.task, self.loss_fn = "classification", F.cross_entropy
-            return
-        self.loss_fn = loss
-        if _known(loss, _REGRESSION_LOSSES):
-            self.task = "regression"
-        elif _known(loss, _BINARY_LOSSES):
-            self.task = "binary"
-        elif _known(loss, _CLASS_LOSSES):
-            self.task = "classification"
-        else:  # a custom loss: task from the targets, shapes are its own business
-            self.task = "regression" if y.is_floating_point() else "classification"
-            self.check_shapes = False
+        self.task, self.loss_fn, self.check_shapes = infer_task(self.user_loss, y)
 
     # -- one batch ---------------------------------------------------------------------------
 
