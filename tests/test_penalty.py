@@ -164,7 +164,7 @@ def test_cache_blocks_split_in_order_without_changing_a_bit(gen, monkeypatch):
 
 
 def test_l2_converts_to_seed_002_update_and_to_torch_sgd_weight_decay(gen):
-    """``L2(lam/2)`` + SGD is seed 002's ``W := (1 - lr*lam) W - lr*grad`` and SGD(weight_decay=lam)."""
+    """``L2(lam/2)`` + SGD is the textbook ``W := (1 - lr*lam) W - lr*grad`` and SGD(weight_decay=lam)."""
     lam, lr = 0.2, 0.1
     w0 = torch.randn(4, 3, generator=gen, dtype=torch.float64)
     grad = torch.randn(4, 3, generator=gen, dtype=torch.float64)

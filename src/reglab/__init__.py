@@ -1,8 +1,9 @@
 """reglab: regularization for PyTorch, done right and measured.
 
 Layers live in :mod:`reglab.nn` and :mod:`reglab.functional`, augmentations in
-:mod:`reglab.augment`, weight initialisation in :mod:`reglab.init`; weight regularization,
-early stopping and the training loop are re-exported here.
+:mod:`reglab.augment`, weight initialisation in :mod:`reglab.init`, the protocols that
+``fit(regularization=...)`` dispatches on in :mod:`reglab.regularizer`, the training package in
+:mod:`reglab.train`; weight regularization, early stopping and ``fit`` are re-exported here.
 
 Example:
     >>> import torch, reglab as rl
@@ -51,6 +52,7 @@ _SUBMODULES = (
     "nn",
     "optim",
     "penalty",
+    "regularizer",
     "train",
 )
 

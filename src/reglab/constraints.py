@@ -16,9 +16,10 @@ import torch
 from torch import nn
 
 from ._checks import Interval, NoneOk, check
+from ._select import param_list
 from .errors import ConfigError
 from .functional.penalty import max_norm_, unit_norm_
-from .penalty import _param_list
+from .regularizer import WeightConstraint
 
 __all__ = ["MaxNorm", "UnitNorm"]
 
@@ -36,7 +37,7 @@ def _check_dim(owner: str, dim: int | None, params: list[torch.Tensor]) -> None:
             )
 
 
-class MaxNorm:
+class MaxNorm(WeightConstraint):
     """Max-norm constraint: rescale each unit's weight vector to L2 norm at most ``max_value``.
 
     ``w_u <- w_u * min(1, max_value / ||w_u||_2)`` for every unit ``u``: the slices of each tensor
@@ -70,7 +71,7 @@ class MaxNorm:
 
     def apply_(self, params: nn.Module | Iterable[torch.Tensor]) -> None:
         """Constrain ``params`` in place (a module means its regularized parameters)."""
-        ps = _param_list("MaxNorm.apply_", params, leaf=True)
+        ps = param_list("MaxNorm.apply_", params, leaf=True)
         _check_dim("MaxNorm.apply_", self.dim, ps)
         max_norm_(ps, self.max_value, self.dim)
 
@@ -78,7 +79,7 @@ class MaxNorm:
         return f"MaxNorm(max_value={self.max_value!r}, dim={self.dim!r})"
 
 
-class UnitNorm:
+class UnitNorm(WeightConstraint):
     """Unit-norm constraint: rescale each unit's weight vector to L2 norm 1.
 
     ``w_u <- w_u / max(||w_u||_2, eps)`` for the slices along ``dim`` (as :class:`MaxNorm`); an
@@ -103,7 +104,7 @@ class UnitNorm:
 
     def apply_(self, params: nn.Module | Iterable[torch.Tensor]) -> None:
         """Constrain ``params`` in place (a module means its regularized parameters)."""
-        ps = _param_list("UnitNorm.apply_", params, leaf=True)
+        ps = param_list("UnitNorm.apply_", params, leaf=True)
         _check_dim("UnitNorm.apply_", self.dim, ps)
         unit_norm_(ps, self.dim, self.eps)
 

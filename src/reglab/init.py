@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ._checks import InstanceOf, NoneOk, OneOf, check
+from ._select import is_norm, is_weight
 
 __all__ = ["NONLINEARITIES", "SCHEMES", "apply_"]
 
@@ -43,16 +44,6 @@ NONLINEARITIES = (
     "selu",
 )
 _LEAKY_SLOPE = 0.01  # torch.nn.LeakyReLU's default, and calculate_gain's
-
-
-def _is_norm(module: nn.Module) -> bool:
-    if isinstance(module, (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)):
-        return True
-    rms = getattr(nn, "RMSNorm", None)
-    if rms is not None and isinstance(module, rms):
-        return True
-    # reglab's RMSNorm (it must run on torch < 2.4, so it cannot subclass nn.RMSNorm)
-    return bool(getattr(type(module), "_reglab_norm", False))
 
 
 def _fill(
@@ -84,8 +75,9 @@ def apply_(
     Weights with ``ndim >= 2`` get the scheme (see the module table: kaiming ``N(0, gain^2 /
     fan_in)``, xavier ``U(-a, a)`` with ``a = gain * sqrt(6 / (fan_in + fan_out))``, lecun
     ``N(0, 1 / fan_in)``, orthogonal with ``gain``); every bias is zeroed; normalization layers
-    (batch/layer/group/instance/RMS norm, torch's or reglab's) get weight 1 and bias 0. Other
-    1-D parameters (e.g. PReLU slopes) are left alone.
+    (:func:`reglab.nn.is_norm`: batch/layer/group/instance/RMS norm, torch's, reglab's, and
+    third-party classes named ``*Norm``) get weight 1 and bias 0. Other 1-D parameters (e.g.
+    PReLU slopes) are left alone.
 
     Args:
         model: the network (modified in place).
@@ -115,7 +107,7 @@ def apply_(
     )
     with torch.no_grad():
         for module in model.modules():
-            norm = _is_norm(module)
+            norm = is_norm(module)
             for name, p in module.named_parameters(recurse=False):
                 if p is None:
                     continue
@@ -126,6 +118,6 @@ def apply_(
                         p.zero_()
                 elif "bias" in name:  # bias, bias_ih_l0, in_proj_bias, ...
                     p.zero_()
-                elif p.dim() >= 2 and p.numel() > 0:
+                elif is_weight(p) and p.numel() > 0:
                     _fill(p, scheme, nonlinearity, generator)
     return model

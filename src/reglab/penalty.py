@@ -1,4 +1,4 @@
-"""Weight penalties (L1, L2, elastic net) and which parameters they apply to.
+"""Weight penalties (L1, L2, elastic net), a report of which parameters they apply to, sparsity.
 
 A penalty works in two modes that give the same update:
 
@@ -12,8 +12,8 @@ updates are identical bit for bit, for any optimizer (Adam included, where L1 wo
 amplify rounding differences as weights cross 0).
 
 Conventions are Keras': ``L1(l1) = l1 * sum|w|`` and ``L2(l2) = l2 * sum w^2`` (no 1/2). The
-``lambda/2 * ||W||^2`` form of the notes (seed 002) is ``L2(lambda / 2)``; with plain SGD its
-gradient ``lambda * W`` gives the update ``W <- (1 - lr*lambda) W - lr*grad``. The L1 subgradient at
+textbook ``lambda/2 * ||W||^2`` form is ``L2(lambda / 2)``; with plain SGD its gradient
+``lambda * W`` gives the update ``W <- (1 - lr*lambda) W - lr*grad``. The L1 subgradient at
 exactly 0 is 0 (``sign(0) = 0``), as autograd gives for ``torch.abs``.
 
 Example:
@@ -30,7 +30,6 @@ Example:
 
 from __future__ import annotations
 
-import fnmatch
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,9 +38,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._checks import Constraint, InstanceOf, Interval, NoneOk, check, check_floating
-from .errors import ConfigError, format_value
+from ._checks import Constraint, InstanceOf, Interval, NoneOk, check
+from ._select import ParamInfo, ParamsLike, classify, param_list, regularized_parameters
 from .functional import penalty as F
+from .regularizer import GradientPenalty, LossPenalty
 
 __all__ = [
     "L1",
@@ -58,64 +58,9 @@ __all__ = [
     "sparsity",
 ]
 
-ParamsLike = nn.Module | torch.Tensor | Iterable[torch.Tensor]
-
 _STRENGTH = Interval(float, 0, None)  # finite, >= 0: NaN and inf are refused
 
-
-class _Patterns(Constraint):
-    """``None``, a glob pattern, or a list/tuple of glob patterns."""
-
-    def is_satisfied_by(self, value: Any) -> bool:
-        if value is None or isinstance(value, str):
-            return True
-        return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
-
-    def __str__(self) -> str:
-        return "None, a glob pattern or a list of glob patterns (str)"
-
-
-def _patterns(owner: str, name: str, value: Any) -> tuple[str, ...]:
-    check(owner, name, value, _Patterns())
-    if value is None:
-        return ()
-    return (value,) if isinstance(value, str) else tuple(value)
-
-
 # ---------------------------------------------------------------- parameter lists
-
-
-def _param_list(owner: str, params: Any, *, leaf: bool) -> list[torch.Tensor]:
-    """Turn a module / tensor / iterable of tensors into a checked, non-empty list of tensors.
-
-    A module means its :func:`regularized_parameters`. ``leaf=True`` refuses non-leaf tensors
-    (in-place updates and ``.grad`` need the parameters themselves).
-    """
-    if isinstance(params, nn.Module):
-        return regularized_parameters(params)
-    if isinstance(params, torch.Tensor):
-        items: list[Any] = [params]
-    elif isinstance(params, Iterable) and not isinstance(params, (str, bytes, dict)):
-        items = list(params)
-    else:
-        raise ConfigError(
-            f"The 'params' parameter of {owner} must be an nn.Module or an iterable of tensors "
-            f"(e.g. reglab.regularized_parameters(model)). Got {format_value(params)} instead."
-        )
-    if not items:
-        raise ConfigError(
-            f"The 'params' parameter of {owner} must select at least one tensor "
-            f"(e.g. reglab.regularized_parameters(model)). Got an empty selection instead."
-        )
-    for i, p in enumerate(items):
-        check_floating(owner, p, f"params[{i}]")
-        if leaf and not p.is_leaf:
-            raise ConfigError(
-                f"{owner} updates tensors in place and needs leaf tensors (parameters): "
-                f"params[{i}] is the result of an operation. Pass the parameters themselves, "
-                f"e.g. reglab.regularized_parameters(model)."
-            )
-    return items
 
 
 def _grads_for(params: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -134,7 +79,7 @@ def _grads_for(params: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], list
 # ---------------------------------------------------------------- penalties
 
 
-class Penalty:
+class Penalty(GradientPenalty):
     """Base class of weight penalties: ``pen(params)`` (loss mode) and ``pen.add_grad_(params)``.
 
     Subclasses implement :meth:`penalty` (a differentiable scalar over a checked list of tensors)
@@ -151,7 +96,7 @@ class Penalty:
 
     def __call__(self, params: ParamsLike) -> torch.Tensor:
         """Loss mode: the penalty as a differentiable scalar tensor."""
-        return self.penalty(_param_list(type(self).__name__, params, leaf=False))
+        return self.penalty(param_list(type(self).__name__, params, leaf=False))
 
     def add_grad_(self, params: ParamsLike) -> None:
         """Gradient mode: add the penalty's gradient into each parameter's ``.grad`` in place.
@@ -159,7 +104,7 @@ class Penalty:
         Call after ``loss.backward()`` and before ``optimizer.step()``. Parameters without a
         ``.grad`` get one (zeros plus the penalty gradient); frozen ones are skipped.
         """
-        ps = _param_list(f"{type(self).__name__}.add_grad_", params, leaf=True)
+        ps = param_list(f"{type(self).__name__}.add_grad_", params, leaf=True)
         ps, gs = _grads_for(ps)
         if ps:
             self.grad_(gs, ps)
@@ -256,7 +201,7 @@ class L1(_ElasticBase):
 class L2(_ElasticBase):
     """L2 penalty ``l2 * sum_i w_i^2`` (Keras' ``L2``, no 1/2).
 
-    Gradient ``2 * l2 * w``. Seed 002's ``lambda/2 * ||W||^2`` is ``L2(lambda / 2)``; with SGD at
+    Gradient ``2 * l2 * w``. The textbook ``lambda/2 * ||W||^2`` is ``L2(lambda / 2)``; with SGD at
     learning rate ``lr`` it gives ``W <- (1 - lr*lambda) W - lr*grad``. ``torch.optim.SGD(
     weight_decay=wd)`` adds ``wd * w`` to the gradient, i.e. it is ``L2(wd / 2)``.
 
@@ -305,12 +250,13 @@ class ElasticNet(_ElasticBase):
         return f"ElasticNet(l1={self.l1!r}, l2={self.l2!r})"
 
 
-class LossMode:
+class LossMode(LossPenalty):
     """Ask ``reglab.fit`` to add ``penalty(params)`` to the loss instead of using gradient mode.
 
     Both modes give the same update; loss mode keeps the penalty inside the autograd graph (for
     example to see it in the loss, or when something between backward and step rescales the
-    gradients, such as clipping). It has no ``add_grad_``.
+    gradients, such as clipping). It has no ``add_grad_``: it is a
+    :class:`reglab.regularizer.LossPenalty`, where ``Penalty`` is a ``GradientPenalty``.
 
     Example:
         >>> import torch
@@ -331,116 +277,6 @@ class LossMode:
 
 
 # ---------------------------------------------------------------- parameter selection
-
-_NORM_TYPES: tuple[type, ...] = tuple(
-    t
-    for t in (
-        getattr(nn.modules.batchnorm, "_NormBase", None),
-        nn.LayerNorm,
-        nn.GroupNorm,
-        nn.LocalResponseNorm,
-        getattr(nn, "RMSNorm", None),
-    )
-    if t is not None
-)
-
-
-def _is_norm(module: nn.Module) -> bool:
-    # reglab's own and third-party norm layers are recognised by name ("BatchNorm", "RMSNorm"...)
-    return isinstance(module, _NORM_TYPES) or "Norm" in type(module).__name__
-
-
-@dataclass(frozen=True)
-class ParamInfo:
-    """One parameter of a model: its name, owner type, shape, size and whether it is regularized."""
-
-    name: str
-    module_type: str
-    shape: tuple[int, ...]
-    numel: int
-    regularized: bool
-    reason: str
-
-
-def _match(patterns: tuple[str, ...], name: str, module_type: str) -> str | None:
-    for pat in patterns:
-        if fnmatch.fnmatchcase(name, pat) or fnmatch.fnmatchcase(module_type, pat):
-            return pat
-    return None
-
-
-def _classify(
-    owner: str, model: Any, include: Any, exclude: Any
-) -> list[tuple[ParamInfo, torch.Tensor]]:
-    check(owner, "model", model, InstanceOf(nn.Module, description="a torch.nn.Module"))
-    inc = _patterns(owner, "include", include)
-    exc = _patterns(owner, "exclude", exclude)
-    rows: list[tuple[ParamInfo, torch.Tensor]] = []
-    seen: set[int] = set()
-    for mod_name, module in model.named_modules():
-        mtype = type(module).__name__
-        for local, p in module.named_parameters(recurse=False):
-            if id(p) in seen:  # shared (tied) parameters are listed once
-                continue
-            seen.add(id(p))
-            name = f"{mod_name}.{local}" if mod_name else local
-            if "bias" in local:
-                selected, reason = False, "bias"
-            elif _is_norm(module):
-                selected, reason = False, "normalization layer"
-            elif p.dim() < 2:
-                selected, reason = False, "ndim < 2"
-            else:
-                selected, reason = True, f"weight (ndim {p.dim()})"
-            if not selected and (pat := _match(inc, name, mtype)) is not None:
-                selected, reason = True, f"include {pat!r}"
-            if selected and (pat := _match(exc, name, mtype)) is not None:
-                selected, reason = False, f"exclude {pat!r}"
-            info = ParamInfo(name, mtype, tuple(p.shape), p.numel(), selected, reason)
-            rows.append((info, p))
-    if not rows:
-        raise ConfigError(
-            f"The 'model' parameter of {owner} must be a torch.nn.Module with at least one "
-            f"parameter. Got {format_value(model)} instead."
-        )
-    return rows
-
-
-def regularized_parameters(
-    model: nn.Module,
-    include: str | Sequence[str] | None = None,
-    exclude: str | Sequence[str] | None = None,
-) -> list[torch.Tensor]:
-    """The parameters of ``model`` that weight regularization should apply to.
-
-    Default rule: every parameter with ``ndim >= 2`` (the weights of Linear, Conv, Embedding and
-    similar layers) except biases and every parameter of a normalization layer (torch's batch,
-    layer, group, instance, RMS norms, and any module whose type name contains ``"Norm"``).
-    ``include`` adds, and ``exclude`` removes, parameters whose name (``"0.weight"``,
-    ``"*.bias"``) or owning module type (``"Embedding"``, ``"*Norm*"``) matches a glob pattern;
-    exclude wins. Tied parameters appear once. To restrict to a sub-network, pass the submodule.
-
-    Example:
-        >>> import torch
-        >>> m = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
-        >>> [tuple(p.shape) for p in regularized_parameters(m)]
-        [(4, 3)]
-        >>> len(regularized_parameters(m, include="*.bias"))
-        3
-    """
-    rows = _classify("regularized_parameters", model, include, exclude)
-    selected = [p for info, p in rows if info.regularized]
-    if not selected:
-        raise _nothing_selected("regularized_parameters", model)
-    return selected
-
-
-def _nothing_selected(owner: str, model: nn.Module) -> ConfigError:
-    return ConfigError(
-        f"{owner} selected no parameter of {type(model).__name__}: the default takes weights "
-        "with ndim >= 2 outside normalization layers; widen it with include= "
-        "(e.g. include='*.weight') or narrow exclude=."
-    )
 
 
 @dataclass
@@ -527,7 +363,7 @@ def describe_regularization(
         1.bias     LayerNorm  4      4      no           bias
         regularized: 1 tensors, 12 elements; not regularized: 3 tensors, 12 elements
     """
-    rows = _classify("describe_regularization", model, include, exclude)
+    rows = classify("describe_regularization", model, include, exclude)
     return RegularizationSummary([info for info, _ in rows])
 
 
@@ -570,7 +406,7 @@ def sparsity(model: nn.Module, params: Iterable[torch.Tensor] | None = None) -> 
     if params is None:
         chosen = regularized_parameters(model)
     else:
-        chosen = _param_list("sparsity", params, leaf=False)
+        chosen = param_list("sparsity", params, leaf=False)
     names = {id(p): n for n, p in model.named_parameters()}
     per_layer: dict[str, float] = {}
     zeros = total = 0

@@ -1,4 +1,8 @@
-"""Under torch.distributed every rank stops in the same epoch: 2 processes on gloo (loopback)."""
+"""Under torch.distributed every rank stops in the same epoch: 2 processes on gloo (loopback).
+
+EarlyStopping decides for one process; a hand-written loop makes the ranks agree through
+reglab.train.distributed.step_on_all_ranks (the metrics averaged over ranks, any stop stops all).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import torch
 from torch import nn
 
 from reglab.callbacks import EarlyStopping
+from reglab.train.distributed import step_on_all_ranks
 
 # Each rank sees its own validation shard: alone, rank 0 would stop at epoch 2 and rank 1 at 5.
 SEQS = {
@@ -52,7 +57,7 @@ def _worker(rank: int, port: int, out: str) -> None:
         for epoch, v in enumerate(SEQS[rank]):
             with torch.no_grad():
                 model.weight.fill_(epoch)
-            if es.step({"val_loss": v}, model):
+            if step_on_all_ranks(es, {"val_loss": v}, model):
                 break
         result["plateau"] = [
             es.stopped_epoch,
@@ -63,7 +68,7 @@ def _worker(rank: int, port: int, out: str) -> None:
         ]
         es = EarlyStopping(patience=9)
         for v in NAN_SEQS[rank]:
-            if es.step(v):
+            if step_on_all_ranks(es, v):
                 break
         result["nan"] = [es.stopped_epoch, str(es.stop_reason)]
         Path(out).write_text(json.dumps(result))

@@ -2,7 +2,12 @@
 
 The decision with default arguments is Keras 3's (``keras.callbacks.EarlyStopping``); the extras
 come from skorch (relative thresholds) and Lightning (non-finite values, stopping and divergence
-thresholds). Seeds 000/001/003/004: stop when the validation loss plateaus or starts to rise.
+thresholds). Training longer fits the training set ever better while the validation loss reaches
+a minimum and then rises: early stopping keeps the model of that minimum.
+
+The decision is a single process's: under torch.distributed, ``reglab.fit`` gives every rank the
+same metrics (measured over all ranks) and agrees on the stop across ranks itself;
+``reglab.train.distributed.step_on_all_ranks`` does the same for a hand-written loop.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import enum
 import math
 import numbers
+import operator
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -46,10 +52,25 @@ class StopReason(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+    @property
+    def code(self) -> int:
+        """A positive integer per reason, for reductions across processes (0 means "go on").
 
-# Integer codes for the distributed "any rank stops" reduction; 0 means "go on".
-_CODES: dict[StopReason | None, int] = {None: 0, **{r: i + 1 for i, r in enumerate(StopReason)}}
-_REASONS = {code: reason for reason, code in _CODES.items()}
+        Example:
+            >>> StopReason.PATIENCE.code, StopReason.from_code(StopReason.PATIENCE.code)
+            (1, <StopReason.PATIENCE: 'patience'>)
+        """
+        return list(StopReason).index(self) + 1
+
+    @staticmethod
+    def code_of(reason: StopReason | None) -> int:
+        """``reason.code``, or 0 for None (no stop)."""
+        return 0 if reason is None else reason.code
+
+    @staticmethod
+    def from_code(code: int) -> StopReason | None:
+        """The reason with this :attr:`code`; None for 0."""
+        return None if code == 0 else list(StopReason)[code - 1]
 
 
 class _NonEmptyStr(Constraint):
@@ -96,87 +117,57 @@ def _to_float(value: Any, owner: str) -> float:
         ) from None
 
 
-class ReducedMetrics(dict):  # type: ignore[type-arg]
-    """Metrics that already hold every rank's data (``fit`` passes its rows as these).
-
-    Under torch.distributed, :meth:`EarlyStopping.step` averages a plain value over the ranks;
-    these it takes as they are (averaging equal values could still move the last bit).
-    """
-
-
-_Slot = tuple[dict[str, Any], str, torch.Tensor]
-
-
-def _model_slots(model: nn.Module) -> list[_Slot]:
+def _model_tensors(model: nn.Module) -> list[torch.Tensor]:
     """Every parameter, then every buffer (BN running statistics included), each once.
 
-    Each comes with the dict that holds it and its key there. The order is that of
-    ``named_parameters()`` followed by ``named_buffers()``.
+    The order is that of ``named_parameters()`` followed by ``named_buffers()``.
     """
     modules = list(model.modules())
     seen: set[int] = set()
-    out: list[_Slot] = []
+    out: list[torch.Tensor] = []
     for attr in ("_parameters", "_buffers"):
         for m in modules:
-            holder = getattr(m, attr)
-            for key, t in holder.items():
+            for t in getattr(m, attr).values():
                 if t is not None and id(t) not in seen:
                     seen.add(id(t))
-                    out.append((holder, key, t))
+                    out.append(t)
     return out
-
-
-def _model_tensors(model: nn.Module) -> list[torch.Tensor]:
-    return [t for _, _, t in _model_slots(model)]
-
-
-# Bumped whenever any module registers a parameter, buffer or submodule (assignment included),
-# so a snapshot can reuse its tensor list while the model's structure is unchanged instead of
-# walking the module tree at every improvement.
-_structure_version = [0]
-_hooks_installed = [False]
-
-
-def _bump(*args: Any) -> None:
-    _structure_version[0] += 1
-
-
-def _install_structure_hooks() -> None:
-    if _hooks_installed[0]:
-        return
-    from torch.nn.modules import module as _module
-
-    registers = [
-        getattr(_module, name, None)
-        for name in (
-            "register_module_parameter_registration_hook",
-            "register_module_buffer_registration_hook",
-            "register_module_module_registration_hook",
-        )
-    ]
-    if any(r is None for r in registers):  # an older torch: the cache is never trusted
-        return
-    for register in registers:
-        assert register is not None
-        register(_bump)
-    _hooks_installed[0] = True
 
 
 def _model_names(model: nn.Module) -> list[str]:
     return [n for n, _ in model.named_parameters()] + [n for n, _ in model.named_buffers()]
 
 
-def _dist_world() -> int:
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        return int(dist.get_world_size())
-    return 1
+class _TensorCache:
+    """The model's parameters and buffers, reused while the model's structure is unchanged.
+
+    Valid for one model as long as every module's parameter, buffer and child dicts hold the
+    same entries as when it was built, and every tensor sits on the same memory (``model.to()``
+    swaps parameter data and buffers without registering anything). Checking that is much
+    cheaper than walking the module tree at every improvement.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = weakref.ref(model)
+        self.dicts = [d for m in model.modules() for d in _holders(m)]
+        self.lengths = [len(d) for d in self.dicts]
+        self.keys = [(d, k) for d in self.dicts for k in d]
+        self.values = [d[k] for d, k in self.keys]
+        self.tensors = _model_tensors(model)
+        self.ptrs = [t.data_ptr() for t in self.tensors]
+        self.names = _model_names(model)
+
+    def valid_for(self, model: nn.Module) -> bool:
+        return (
+            self.model() is model
+            and list(map(len, self.dicts)) == self.lengths
+            and all(map(operator.is_, [d.get(k) for d, k in self.keys], self.values))
+            and [t.data_ptr() for t in self.tensors] == self.ptrs
+        )
 
 
-def _dist_device() -> torch.device:
-    if torch.distributed.get_backend() == "nccl":
-        return torch.device("cuda", torch.cuda.current_device())
-    return torch.device("cpu")
+def _holders(m: nn.Module) -> tuple[dict[str, Any], ...]:
+    return (m._parameters, m._buffers, m._modules)
 
 
 class EarlyStopping:
@@ -201,9 +192,16 @@ class EarlyStopping:
     ``divergence_threshold`` stops once it is strictly worse (Lightning's semantics);
     ``stop_reason`` says which rule fired. ``restore_best_weights=True`` copies parameters and
     buffers into preallocated tensors with one multi-tensor copy at each improvement and copies
-    them back when ``step`` returns True or at :meth:`finish`. Under an initialised
-    ``torch.distributed`` process group the monitored value is averaged over ranks and the stop
-    decision is reduced, so every rank stops in the same epoch.
+    them back when ``step`` returns True or at :meth:`finish`.
+
+    The decision is this process's alone (no collective runs in ``step``). ``reglab.fit`` under
+    torch.distributed gives every rank the same metrics and stops all ranks when one stops; in a
+    hand-written loop, ``reglab.train.distributed.step_on_all_ranks(es, metrics, model)`` averages
+    the metrics over the ranks and agrees on the stop.
+
+    State (public, read by training loops; saved by :meth:`state_dict`): ``epoch`` (calls so
+    far), ``wait``, ``best`` (None before the first monitored epoch), ``best_epoch``,
+    ``stopped_epoch`` and ``stop_reason`` (a :class:`StopReason`, None while running).
 
     Args:
         monitor: key to read when ``step`` gets a dict of metrics.
@@ -279,15 +277,7 @@ class EarlyStopping:
         )
         self._snapshot: list[torch.Tensor] | None = None
         self._snapshot_names: list[str] | None = None
-        # The model tensors the snapshot buffers were last filled from, the model they belong
-        # to and the structure version they were collected at.
-        self._slots: list[_Slot] = []
-        self._ptrs: list[int] = []
-        self._sources: list[torch.Tensor] | None = None
-        self._sources_of: weakref.ref[nn.Module] | None = None
-        self._sources_version = -1
-        if restore_best_weights:
-            _install_structure_hooks()
+        self._cache: _TensorCache | None = None  # the model tensors the snapshot copies
         self.reset()
 
     # -- state ---------------------------------------------------------------------------------
@@ -341,9 +331,7 @@ class EarlyStopping:
         self.stop_reason = None if reason is None else StopReason(reason)
         self._restored = bool(state.get("restored", False))
         weights = state.get("best_weights")
-        self._sources = None
-        self._sources_of = None
-        self._sources_version = -1
+        self._cache = None
         if weights is None:
             self._has_snapshot = False
             self._snapshot = None
@@ -427,13 +415,8 @@ class EarlyStopping:
                 "es.step(value_or_metrics, model)."
             )
         current = self._value(value_or_metrics)
-        world = _dist_world()
-        if world > 1 and not isinstance(value_or_metrics, ReducedMetrics):
-            current = self._all_mean(current, world)
         epoch = self.epoch
         reason = self._decide(current, epoch, model)
-        if world > 1:
-            reason = self._any_rank(reason)
         self.epoch += 1
         self._restored = False
         if reason is None:
@@ -449,67 +432,22 @@ class EarlyStopping:
         if model is not None:
             self._restore(model)
 
-    # -- distributed ---------------------------------------------------------------------------
-
-    @staticmethod
-    def _all_mean(value: float, world: int) -> float:
-        t = torch.tensor([value], dtype=torch.float64, device=_dist_device())
-        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.SUM)
-        return float(t.item()) / world
-
-    @staticmethod
-    def _any_rank(reason: StopReason | None) -> StopReason | None:
-        # The largest code wins, so a rank never goes on while another stops.
-        t = torch.tensor([_CODES[reason]], dtype=torch.int64, device=_dist_device())
-        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
-        return _REASONS[int(t.item())]
-
     # -- snapshot ------------------------------------------------------------------------------
 
     def _take_snapshot(self, model: nn.Module) -> None:
-        if not self._cache_valid(model):
-            self._collect_sources(model)
-        assert self._snapshot is not None and self._sources is not None
+        cache = self._cache
+        if cache is None or not cache.valid_for(model):
+            cache = self._cache = _TensorCache(model)
+            snap = self._snapshot
+            if snap is None or [(s.shape, s.dtype, s.device) for s in snap] != [
+                (t.shape, t.dtype, t.device) for t in cache.tensors
+            ]:
+                self._snapshot = [torch.empty_like(t) for t in cache.tensors]
+            self._snapshot_names = cache.names
+        assert self._snapshot is not None
         with torch.no_grad():
-            torch._foreach_copy_(self._snapshot, self._sources)
+            torch._foreach_copy_(self._snapshot, cache.tensors)
         self._has_snapshot = True
-
-    def _cache_valid(self, model: nn.Module) -> bool:
-        """Whether the cached tensor list is still the model's (without walking the modules).
-
-        Nothing may have been registered anywhere since (hooks count registrations), and each
-        tensor must still sit in its slot on the same memory (``model.to()`` swaps buffers and
-        parameter data without registering anything; a new dtype or device means new memory).
-        """
-        if not _hooks_installed[0] or self._sources_version != _structure_version[0]:
-            return False
-        if self._sources_of is None or self._sources_of() is not model:
-            return False
-        for (holder, key, t), ptr in zip(self._slots, self._ptrs):
-            if holder.get(key) is not t or t.data_ptr() != ptr:
-                return False
-        return True
-
-    def _collect_sources(self, model: nn.Module) -> None:
-        version = _structure_version[0]
-        slots = _model_slots(model)
-        tensors = [t for _, _, t in slots]
-        snap = self._snapshot
-        if (
-            snap is None
-            or len(snap) != len(tensors)
-            or any(
-                s.shape != t.shape or s.dtype != t.dtype or s.device != t.device
-                for s, t in zip(snap, tensors)
-            )
-        ):
-            self._snapshot = [torch.empty_like(t) for t in tensors]
-        self._slots = slots
-        self._ptrs = [t.data_ptr() for t in tensors]
-        self._sources = tensors
-        self._sources_of = weakref.ref(model)
-        self._sources_version = version
-        self._snapshot_names = _model_names(model)
 
     def _restore(self, model: nn.Module) -> None:
         if not (self.restore_best_weights and self._has_snapshot) or self._restored:

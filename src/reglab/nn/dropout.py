@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .._checks import Boolean, InstanceOf, Interval, NoneOk, OneOf, check_floating, validate
+from .._select import is_dropout
 from ..functional.dropout import (
     _DROP_CONNECT_MODULE,
     _alpha_dropout,
@@ -45,18 +46,6 @@ _P = [Interval(float, 0, 1, closed="left")]
 _SCALING = [OneOf("inverted", "classic")]
 _BOOL = [Boolean()]
 _GEN = [InstanceOf(torch.Generator, description="a torch.Generator"), NoneOk()]
-
-
-def is_dropout(module: nn.Module) -> bool:
-    """Whether ``module`` is a dropout-family layer (reglab's or torch's ``_DropoutNd``).
-
-    Example:
-        >>> is_dropout(Dropout(0.1)), is_dropout(torch.nn.Dropout()), is_dropout(torch.nn.ReLU())
-        (True, True, False)
-    """
-    return bool(getattr(type(module), "_reglab_dropout", False)) or isinstance(
-        module, nn.modules.dropout._DropoutNd
-    )
 
 
 class _DropoutFamily(nn.Module):

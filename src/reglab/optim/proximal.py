@@ -8,13 +8,14 @@ import torch
 from torch import nn
 
 from .._checks import Interval, check
+from .._select import param_list
 from ..functional.penalty import soft_threshold_
-from ..penalty import _param_list
+from ..regularizer import ProximalStep
 
 __all__ = ["ProximalL1"]
 
 
-class ProximalL1:
+class ProximalL1(ProximalStep):
     """Proximal step for ``l1 * sum|w|``: ``w <- sign(w) * max(|w| - lr*l1, 0)``.
 
     Call ``prox.step_(params, lr)`` right after ``optimizer.step()``. Together with a gradient
@@ -43,7 +44,7 @@ class ProximalL1:
     def step_(self, params: nn.Module | Iterable[torch.Tensor], lr: float) -> None:
         """Soft-threshold ``params`` in place with threshold ``lr * l1``."""
         check("ProximalL1.step_", "lr", lr, Interval(float, 0, None))
-        ps = _param_list("ProximalL1.step_", params, leaf=True)
+        ps = param_list("ProximalL1.step_", params, leaf=True)
         if self.l1 and lr:
             soft_threshold_(ps, float(lr) * self.l1)
 

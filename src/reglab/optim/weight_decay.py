@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from .._checks import CallableC, InstanceOf, Interval, NoneOk, OneOf, validate
+from .._select import param_list, weight_tensors
 from ..errors import ConfigError, format_value
-from ..penalty import _param_list
 
 __all__ = ["WeightDecay"]
 
@@ -35,8 +35,8 @@ class WeightDecay(torch.optim.Optimizer):
       Hutter's fully decoupled form, where ``s_t`` is the schedule multiplier ``eta_t``).
 
     For plain SGD (no momentum) coupled and decoupled are the same update up to rounding,
-    ``w <- (1 - lr*wd) w - lr*g`` (seed 002's); for Adam they differ, because the coupled decay
-    goes through the moment estimates and is divided by ``sqrt(v_t)``.
+    ``w <- (1 - lr*wd) w - lr*g`` (the textbook L2 update); for Adam they differ, because the
+    coupled decay goes through the moment estimates and is divided by ``sqrt(v_t)``.
 
     It is itself a ``torch.optim.Optimizer`` (``isinstance`` holds, so torch LR schedulers accept
     it): ``step(closure)``, ``zero_grad``, ``param_groups``, ``state``, ``state_dict`` and
@@ -48,7 +48,7 @@ class WeightDecay(torch.optim.Optimizer):
         mode: ``"decoupled"`` (default), ``"coupled"`` or ``"independent"``.
         params: which parameters decay: a model (its :func:`reglab.regularized_parameters`), or an
             iterable of tensors, all optimized by ``optimizer``. Default: the optimizer's
-            parameters with ``ndim >= 2`` — the same as ``regularized_parameters(model)`` for
+            weight tensors (``ndim >= 2``, reglab's one rule for weights) — the same as ``regularized_parameters(model)`` for
             standard layers (biases and norm parameters are 1-D).
         schedule: ``None``; a callable ``step -> multiplier`` (``step`` counts from 0); or ``"lr"``:
             the multiplier is the group's current lr over its initial lr (``initial_lr`` that LR
@@ -117,7 +117,7 @@ class WeightDecay(torch.optim.Optimizer):
         owned = {id(p) for g in optimizer.param_groups for p in g["params"]}
         if params is None:
             self._default_selection = True
-            chosen = [p for g in optimizer.param_groups for p in g["params"] if p.dim() >= 2]
+            chosen = weight_tensors(p for g in optimizer.param_groups for p in g["params"])
             if not chosen:
                 raise ConfigError(
                     "WeightDecay found no parameter with ndim >= 2 in the optimizer to decay; "
@@ -125,7 +125,7 @@ class WeightDecay(torch.optim.Optimizer):
                 )
         else:
             self._default_selection = False
-            chosen = _param_list("WeightDecay", params, leaf=True)
+            chosen = param_list("WeightDecay", params, leaf=True)
             stray = sum(id(p) not in owned for p in chosen)
             if stray:
                 raise ConfigError(

@@ -1,4 +1,10 @@
-"""torch.distributed support for ``fit``: the rank's place, data shards, exact metric reduction.
+"""torch.distributed support for ``fit``: the rank's place, data shards, every cross-rank reduction.
+
+Every collective that training runs lives here: the shared seed, rank 0's buffers, the exact
+reduction of the per-batch numbers behind a History row, the RNG states of a checkpoint, and the
+stop decision (any rank stopping stops all, decided once per epoch by the loop).
+:func:`step_on_all_ranks` gives a hand-written loop the same guarantee for a single-process
+callback such as ``EarlyStopping``.
 
 Under ``torchrun`` every rank runs the same ``fit`` call. The training data is split as
 ``torch.utils.data.DistributedSampler`` splits it (one permutation shared by all ranks, padded to
@@ -11,8 +17,9 @@ numbers one process would have: the metrics equal the single-process ones.
 from __future__ import annotations
 
 import math
+import numbers
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +35,7 @@ from torch.utils.data import (
     SequentialSampler,
 )
 
+from ..callbacks import StopReason
 from ..errors import ConfigError
 
 __all__ = [
@@ -38,8 +46,10 @@ __all__ = [
     "current_world",
     "eval_loader",
     "gather_rows",
-    "max_code",
+    "mean_over_ranks",
     "shard_indices",
+    "step_on_all_ranks",
+    "stop_on_all_ranks",
     "train_loader",
 ]
 
@@ -90,11 +100,67 @@ def agree_seed(seed: int | None, world: World) -> int:
     return int(t.item())
 
 
-def max_code(code: int, world: World) -> int:
-    """The largest of every rank's ``code`` (a stop on any rank stops all)."""
-    t = torch.tensor([code], dtype=torch.int64, device=world.device)
+def stop_on_all_ranks(reason: StopReason | None, world: World) -> StopReason | None:
+    """The stop decision every rank agrees on: the largest reason code over the ranks.
+
+    A rank never goes on while another stops (0, "go on", is the smallest code).
+    """
+    t = torch.tensor([StopReason.code_of(reason)], dtype=torch.int64, device=world.device)
     torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
-    return int(t.item())
+    return StopReason.from_code(int(t.item()))
+
+
+def mean_over_ranks(values: list[float], world: World) -> list[float]:
+    """Each value averaged over the ranks (float64 sum, then divided by the world size)."""
+    t = torch.tensor(values, dtype=torch.float64, device=world.device)
+    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.SUM)
+    return [v / world.size for v in t.cpu().tolist()]
+
+
+def _averaged(metrics: Any, world: World) -> Any:
+    """``metrics`` (a number or a dict) with every float averaged over the ranks."""
+
+    def is_float(v: Any) -> bool:
+        if isinstance(v, torch.Tensor):
+            return v.numel() == 1 and v.is_floating_point()
+        return isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral)
+
+    if not isinstance(metrics, Mapping):
+        return mean_over_ranks([float(metrics)], world)[0] if is_float(metrics) else metrics
+    keys = [k for k, v in metrics.items() if is_float(v)]
+    means = mean_over_ranks([float(metrics[k]) for k in keys], world) if keys else []
+    return {**metrics, **dict(zip(keys, means))}
+
+
+def step_on_all_ranks(
+    callback: Any, metrics: Any, model: nn.Module | None = None, world: World | None = None
+) -> bool:
+    """``callback.step`` for a hand-written distributed loop; True on every rank when any stops.
+
+    The metrics (a number or a dict; every float in it) are averaged over the ranks first, so a
+    single-process callback such as ``EarlyStopping`` decides on the same numbers everywhere;
+    then the ranks agree on the stop (:func:`stop_on_all_ranks`). A rank whose callback did not
+    stop itself calls its ``finish(model)`` (``EarlyStopping`` restores its best weights there).
+    Without a process group of more than one rank this is ``callback.step(metrics, model)``.
+
+    Example:
+        >>> from reglab.callbacks import EarlyStopping
+        >>> es = EarlyStopping(patience=0)
+        >>> step_on_all_ranks(es, {"val_loss": 1.0}), step_on_all_ranks(es, {"val_loss": 2.0})
+        (False, True)
+    """
+    world = current_world() if world is None else world
+    if not world.active:
+        return bool(callback.step(metrics, model))
+    stopped = bool(callback.step(_averaged(metrics, world), model))
+    reason: StopReason | None = None
+    if stopped:
+        found = getattr(callback, "stop_reason", None)
+        reason = found if isinstance(found, StopReason) else StopReason.CALLBACK
+    agreed = stop_on_all_ranks(reason, world)
+    if agreed is not None and not stopped and callable(getattr(callback, "finish", None)):
+        callback.finish(model)
+    return agreed is not None
 
 
 def broadcast_buffers(module: nn.Module, world: World) -> None:

@@ -1,7 +1,12 @@
 """The epoch loop behind ``reglab.fit``: set-up, one training epoch, measurements, decisions.
 
-All run state lives on :class:`Loop` (model, optimizer, schedulers, callbacks, generators, epoch
-index, rows), so that a checkpoint of it can later be written and resumed from.
+:class:`LoopConfig` holds ``fit``'s arguments as given. :class:`Loop` sets up in named steps
+(arguments, device and DDP, checkpoint, random streams, sources, regularization, optimizer,
+run state) and keeps all run state (model, optimizer, schedulers, callbacks, generators, epoch
+index, rows), so that a checkpoint of it can be written and resumed from. Each epoch it trains,
+measures (eval-mode passes, one host copy, the exact reduction over ranks), then lets the
+schedulers and callbacks decide; under torch.distributed the loop alone makes every rank stop
+when one does (:func:`reglab.train.distributed.stop_on_all_ranks`).
 """
 
 from __future__ import annotations
@@ -12,74 +17,27 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from .._checks import Boolean, CallableC, InstanceOf, Interval, NoneOk, check
-from ..callbacks.early_stopping import _CODES, _REASONS, EarlyStopping, ReducedMetrics, StopReason
+from ..callbacks import EarlyStopping, StopReason
 from ..errors import ConfigError, format_value
 from . import checkpoint as ckpt
 from . import distributed as ddp
 from .history import History
-from .regularization import Plan, make_plan, regularized, weight_tensors
+from .progress import EpochBar
+from .regularization import Plan, make_plan, model_weights, regularized
 from .sources import Source, TensorSource, as_source
+from .task import infer_task, resolve_device
 
-__all__ = ["Loop"]
+__all__ = ["Loop", "LoopConfig"]
 
 _OWNER = "fit"
-
-_REGRESSION_LOSSES: tuple[Any, ...] = (
-    nn.MSELoss,
-    nn.L1Loss,
-    nn.SmoothL1Loss,
-    nn.HuberLoss,
-    F.mse_loss,
-    F.l1_loss,
-    F.smooth_l1_loss,
-    F.huber_loss,
-)
-_CLASS_LOSSES: tuple[Any, ...] = (nn.CrossEntropyLoss, nn.NLLLoss, F.cross_entropy, F.nll_loss)
-_BINARY_LOSSES: tuple[Any, ...] = (nn.BCEWithLogitsLoss, F.binary_cross_entropy_with_logits)
-
-
-def _known(loss: Any, kinds: tuple[Any, ...]) -> bool:
-    return any(loss is k or (isinstance(k, type) and isinstance(loss, k)) for k in kinds)
-
-
-def _resolve_device(device: Any, model: nn.Module, world: ddp.World) -> torch.device:
-    if isinstance(device, torch.device):
-        return device
-    if not isinstance(device, str):
-        raise _device_error(device)
-    if device == "auto":
-        for p in model.parameters():
-            if p.device.type != "cpu":
-                return p.device
-        if world.backend == "nccl" or (world.active and torch.cuda.is_available()):
-            return ddp.local_cuda_device()  # one GPU per rank
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise _device_error(device) from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            f"The 'device' parameter of fit must name an available device. Got {device!r} "
-            "instead: CUDA is not available here (use 'auto' or 'cpu')."
-        )
-    return resolved
-
-
-def _device_error(device: Any) -> ConfigError:
-    return ConfigError(
-        f"The 'device' parameter of fit must be 'auto', a device name such as 'cpu' or "
-        f"'cuda:0', or a torch.device. Got {format_value(device)} instead."
-    )
-
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
@@ -102,99 +60,92 @@ def _is_scheduler(obj: Any) -> bool:
     return isinstance(obj, (sched.LRScheduler, sched.ReduceLROnPlateau))
 
 
-class _Progress:
-    """A rich progress bar over epochs on stderr (nothing when disabled or rich is missing)."""
+@dataclass(frozen=True)
+class LoopConfig:
+    """``fit``'s arguments, as given (see :func:`reglab.fit` for each)."""
 
-    def __init__(self, enabled: bool, epochs: int) -> None:
-        self.bar: Any = None
-        if not enabled:
-            return
-        try:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
+    model: nn.Module
+    train: Any
+    val: Any
+    epochs: int
+    optimizer: Any = None
+    lr: float = 1e-3
+    loss: Callable[..., torch.Tensor] | None = None
+    regularization: Any = None
+    callbacks: Sequence[Any] = ()
+    device: Any = "auto"
+    seed: int | None = None
+    progress: bool = True
+    checkpoint: str | os.PathLike[str] | None = None
+
+
+def _check_config(c: LoopConfig) -> list[Any]:
+    """Validate the plain arguments; return the callbacks as a list."""
+    check(_OWNER, "model", c.model, InstanceOf(nn.Module, description="a torch.nn.Module"))
+    check(_OWNER, "epochs", c.epochs, Interval(int, 1, None))
+    check(_OWNER, "lr", c.lr, Interval(float, 0, None, closed="neither"))
+    check(_OWNER, "loss", c.loss, NoneOk(), CallableC())
+    check(_OWNER, "seed", c.seed, NoneOk(), Interval(int, 0, None))
+    check(_OWNER, "progress", c.progress, Boolean())
+    path = InstanceOf(str, os.PathLike, description="a file path")
+    check(_OWNER, "checkpoint", c.checkpoint, NoneOk(), path)
+    callbacks = list(c.callbacks) if isinstance(c.callbacks, (list, tuple)) else [c.callbacks]
+    for cb in callbacks:
+        if not (_is_scheduler(cb) or callable(getattr(cb, "step", None))):
+            raise ConfigError(
+                "The 'callbacks' parameter of fit must be a list of objects with "
+                "step(metrics, model) -> bool (EarlyStopping) or LR schedulers. Got "
+                f"{format_value(cb)} instead."
             )
-        except ImportError:  # pragma: no cover - rich is part of reglab[lab]
-            return
-        self.bar = Progress(
-            TextColumn("epoch"),
-            MofNCompleteColumn(),
-            BarColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-        )
-        self.task = self.bar.add_task("fit", total=epochs, info="")
-        self.bar.start()
+    return callbacks
 
-    def update(self, row: dict[str, Any]) -> None:
-        if self.bar is None:
-            return
-        parts = [f"loss {row['loss']:.4f}"]
-        for key in ("val_loss", "val_acc", "gap"):
-            if row.get(key) is not None:
-                parts.append(f"{key} {row[key]:.4f}")
-        self.bar.update(self.task, advance=1, info="  ".join(parts))
 
-    def skip(self, epochs: int) -> None:
-        """Epochs already run (a resumed checkpoint)."""
-        if self.bar is not None and epochs:
-            self.bar.update(self.task, advance=epochs, info="resumed")
+@dataclass
+class _Epoch:
+    """One epoch's numbers on the host: per-batch rows ``(mean loss[, correct], count)``."""
 
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+    running: list[tuple[float, ...]]
+    train: list[tuple[float, ...]]
+    val: list[tuple[float, ...]] | None
+    train_total: int
+    val_total: int
+    weight_norm: float | None
+    zeros: float | None
+    penalty: float
+
+
+def _mean_loss(batches: list[tuple[float, ...]]) -> float:
+    return math.fsum(r[0] * r[-1] for r in batches) / sum(r[-1] for r in batches)
 
 
 class Loop:
-    """One ``fit`` run. Build it (validates and sets up), then call :meth:`run`."""
+    """One ``fit`` run: build it from a :class:`LoopConfig` (validates, sets up), then :meth:`run`."""
 
-    def __init__(
-        self,
-        model: nn.Module,
-        train: Any,
-        val: Any,
-        *,
-        epochs: int,
-        optimizer: Any = None,
-        lr: float = 1e-3,
-        loss: Callable[..., torch.Tensor] | None = None,
-        regularization: Any = None,
-        callbacks: Sequence[Any] = (),
-        device: Any = "auto",
-        seed: int | None = None,
-        progress: bool = True,
-        checkpoint: str | os.PathLike[str] | None = None,
-    ) -> None:
-        check(_OWNER, "model", model, InstanceOf(nn.Module, description="a torch.nn.Module"))
-        check(_OWNER, "epochs", epochs, Interval(int, 1, None))
-        check(_OWNER, "lr", lr, Interval(float, 0, None, closed="neither"))
-        check(_OWNER, "loss", loss, NoneOk(), CallableC())
-        check(_OWNER, "seed", seed, NoneOk(), Interval(int, 0, None))
-        check(_OWNER, "progress", progress, Boolean())
-        check(
-            _OWNER,
-            "checkpoint",
-            checkpoint,
-            NoneOk(),
-            InstanceOf(str, os.PathLike, description="a file path"),
-        )
-        if not isinstance(callbacks, (list, tuple)):
-            callbacks = [callbacks]
-        for cb in callbacks:
-            if not (_is_scheduler(cb) or callable(getattr(cb, "step", None))):
-                raise ConfigError(
-                    "The 'callbacks' parameter of fit must be a list of objects with "
-                    "step(metrics, model) -> bool (EarlyStopping) or LR schedulers. Got "
-                    f"{format_value(cb)} instead."
-                )
+    def __init__(self, config: LoopConfig) -> None:
+        callbacks = _check_config(config)
+        self.epochs = int(config.epochs)
+        self.seed = config.seed
+        self.progress = config.progress
+        self._setup_device(config.model, config.device)
+        self._setup_checkpoint(config.checkpoint)
+        self._setup_random(config.seed)
+        self._setup_sources(config.train, config.val)
+        self._setup_regularization(config.regularization)
+        self.optimizer = self._make_optimizer(config.optimizer, float(config.lr))
+        self.schedulers = [cb for cb in callbacks if _is_scheduler(cb)]
+        self.callbacks = [cb for cb in callbacks if not _is_scheduler(cb)]
+        self._setup_task(config.loss)
+        self._setup_state()
+        self._check_resumable()
 
-        # Data parallel: the network trained is a DDP wrapper (given, or made here) around
-        # `module`, the model that is evaluated, regularized, snapshotted and saved.
+    # -- set-up ------------------------------------------------------------------------------
+
+    def _setup_device(self, model: nn.Module, device: Any) -> None:
+        """The device, and the DDP wrapper (given, or made here) around the module.
+
+        ``self.module`` is the model that is evaluated, regularized, snapshotted and saved;
+        ``self.net`` the network trained (the DDP wrapper under torch.distributed).
+        """
         self.model = model
         self.ddp: DistributedDataParallel | None = None
         module = model
@@ -202,29 +153,31 @@ class Loop:
             self.ddp, module = model, model.module
         self.module: nn.Module = module
         world = ddp.current_world()
-        self.device = _resolve_device(device, module, world)
+        self.device = resolve_device(device, module, world)
         if world.backend == "nccl" and self.device.type == "cuda":
             torch.cuda.set_device(self.device)
             world = ddp.current_world()  # collectives on this rank's GPU
         self.world = world
-        self.epochs = int(epochs)
-        self.seed = seed
-        self.progress = progress
         module.to(self.device)
         if world.active and self.ddp is None:
             ids = [self.device] if self.device.type == "cuda" else None
             self.ddp = DistributedDataParallel(module, device_ids=ids)  # broadcasts rank 0's
         self.net: nn.Module = self.ddp if self.ddp is not None else module
 
+    def _setup_checkpoint(self, checkpoint: str | os.PathLike[str] | None) -> None:
         self.checkpoint: str | None = None if checkpoint is None else os.fspath(checkpoint)
         self.saved: dict[str, Any] | None = None
         if self.checkpoint is not None:
             self.saved = ckpt.load(self.checkpoint)
 
-        # Randomness: one seed fans out into independent streams (shuffling, augmentation, and
-        # the global RNG that dropout and DataLoader shuffling draw from). Under torch.distributed
-        # the ranks share rank 0's seed (drawn when None, or kept in the checkpoint): the same
-        # shuffling, and augmentation and dropout streams offset by the rank.
+    def _setup_random(self, seed: int | None) -> None:
+        """One seed fans out into independent streams: shuffling, augmentation, and the global
+        RNG that dropout and DataLoader shuffling draw from.
+
+        Under torch.distributed the ranks share rank 0's seed (drawn when None, or kept in the
+        checkpoint): the same shuffling, and augmentation and dropout streams offset by the rank.
+        """
+        world = self.world
         if world.active:
             wanted = seed
             if wanted is None and self.saved is not None and self.saved["seed"] is not None:
@@ -234,30 +187,32 @@ class Loop:
         self.shuffle_gen: torch.Generator | None = None
         self.aug_gen: torch.Generator | None = None
         self.global_seed: int | None = None
-        s_shuffle = 0
+        self.shuffle_seed = 0
         if seed is not None:
             base = torch.Generator().manual_seed(int(seed))
             s_shuffle, s_aug, s_global = torch.randint(0, 2**62, (3,), generator=base).tolist()
+            self.shuffle_seed = s_shuffle
             self.shuffle_gen = torch.Generator().manual_seed(s_shuffle)
             self.aug_gen = torch.Generator(device=self.device).manual_seed(s_aug + world.rank)
             self.global_seed = s_global + world.rank
 
+    def _setup_sources(self, train: Any, val: Any) -> None:
+        dev, world = self.device, self.world
         self.train_source: Source = as_source(
-            train, "train", self.device, self.shuffle_gen, True, world, s_shuffle
+            train, "train", dev, self.shuffle_gen, True, world, self.shuffle_seed
         )
         self.val_source: Source | None = (
-            None if val is None else as_source(val, "val", self.device, None, False, world)
+            None if val is None else as_source(val, "val", dev, None, False, world)
         )
 
+    def _setup_regularization(self, regularization: Any) -> None:
         self.plan: Plan = make_plan(regularization)
         needs_params = self.plan.penalties or self.plan.proximal or self.plan.constraints
-        self.reg_params: list[torch.Tensor] = regularized(module) if needs_params else []
-        self.weights = weight_tensors(module)
+        self.reg_params: list[torch.Tensor] = regularized(self.module) if needs_params else []
+        self.weights = model_weights(self.module)
 
-        self.optimizer = self._make_optimizer(optimizer, float(lr))
-        self.schedulers = [cb for cb in callbacks if _is_scheduler(cb)]
-        self.callbacks = [cb for cb in callbacks if not _is_scheduler(cb)]
-
+    def _setup_task(self, loss: Callable[..., torch.Tensor] | None) -> None:
+        """The loss and task are settled on the first training batch (see :meth:`_set_task`)."""
         self.user_loss = loss
         self.loss_fn: Callable[..., torch.Tensor] | None = None
         self.task: str | None = None
@@ -265,20 +220,19 @@ class Loop:
         self._range_checked: set[str] = set()
         self.acc_dtype = torch.float32 if self.device.type == "mps" else torch.float64
 
-        # The run's state: the next epoch to run, what has been measured so far, and why (and
-        # by which callback) the run stopped.
+    def _setup_state(self) -> None:
+        """The next epoch to run, the rows so far, and why (and by which callback) it stopped."""
         self.epoch = 0
         self.rows: list[dict[str, Any]] = []
         self.stop_reason: StopReason | None = None
         self.stopper: int | None = None
 
+    def _check_resumable(self) -> None:
         self.fingerprint: dict[str, Any] = {}
         if self.checkpoint is not None:
             self.fingerprint = self._fingerprint()
             if self.saved is not None:
                 ckpt.check_fingerprint(self.checkpoint, self.saved["fingerprint"], self.fingerprint)
-
-    # -- set-up ------------------------------------------------------------------------------
 
     def _make_optimizer(self, optimizer: Any, lr: float) -> Any:
         if optimizer is None:
@@ -296,28 +250,7 @@ class Loop:
         )
 
     def _set_task(self, y: torch.Tensor) -> None:
-        loss = self.user_loss
-        if loss is None:
-            if y.is_floating_point():
-                self.task, self.loss_fn = "regression", F.mse_loss
-            elif y.dtype == torch.bool:
-                raise ConfigError(
-                    "fit cannot infer a loss for boolean targets: pass float 0/1 targets with "
-                    "loss=torch.nn.BCEWithLogitsLoss(), or int64 class indices."
-                )
-            else:
-                self.task, self.loss_fn = "classification", F.cross_entropy
-            return
-        self.loss_fn = loss
-        if _known(loss, _REGRESSION_LOSSES):
-            self.task = "regression"
-        elif _known(loss, _BINARY_LOSSES):
-            self.task = "binary"
-        elif _known(loss, _CLASS_LOSSES):
-            self.task = "classification"
-        else:  # a custom loss: task from the targets, shapes are its own business
-            self.task = "regression" if y.is_floating_point() else "classification"
-            self.check_shapes = False
+        self.task, self.loss_fn, self.check_shapes = infer_task(self.user_loss, y)
 
     # -- one batch ---------------------------------------------------------------------------
 
@@ -430,17 +363,10 @@ class Loop:
                 total += y.numel()
         return values, counts, total
 
-    def _measure(self, epoch: int, seconds_from: float) -> dict[str, Any]:
-        running, train_counts = self._train_epoch()
-        if self.world.active and self.ddp is not None:
-            ddp.broadcast_buffers(self.module, self.world)
-        self.module.eval()
-        tr_vals, tr_counts, tr_total = self._evaluate("train", self.train_source)
-        va: tuple[list[torch.Tensor], list[int], int] | None = None
-        if self.val_source is not None:
-            va = self._evaluate("val", self.val_source)
+    def _weight_stats(self) -> list[torch.Tensor]:
+        """Weight norm, exact zeros and the penalty value, as device tensors (no sync)."""
+        extra: list[torch.Tensor] = []
         with torch.no_grad():
-            extra: list[torch.Tensor] = []
             if self.weights:
                 norms = torch._foreach_norm([w.detach() for w in self.weights])
                 extra.append(torch.linalg.vector_norm(torch.stack(norms).to(self.acc_dtype)))
@@ -448,13 +374,18 @@ class Loop:
             if self.plan.penalties:
                 params = self.reg_params
                 extra.append(torch.stack([p(params) for p in self.plan.penalties]).sum())
-        # One device-to-host copy per epoch for every number of the row.
+        return extra
+
+    def _read_epoch(self, running: list[torch.Tensor], train_counts: list[int]) -> _Epoch:
+        """Evaluate both splits and copy every number of the epoch to the host at once."""
+        tr_vals, tr_counts, tr_total = self._evaluate("train", self.train_source)
+        va = None if self.val_source is None else self._evaluate("val", self.val_source)
+        extra = self._weight_stats()
         parts = [*running, *tr_vals, *(va[0] if va else []), *extra]
         flat = torch.stack([t.to(self.acc_dtype) for t in parts]).cpu().tolist() if parts else []
         it: Iterator[float] = iter(flat)
         scored = self.task in ("classification", "binary")
 
-        # Per-batch rows (mean loss[, correct], count): combined as one process would.
         def rows(counts: list[int]) -> list[tuple[float, ...]]:
             if scored:
                 return [(next(it), next(it), n) for n in counts]
@@ -462,61 +393,82 @@ class Loop:
 
         run_rows: list[tuple[float, ...]] = [(next(it), n) for n in train_counts]
         tr_rows = rows(tr_counts)
-        va_rows = rows(va[1]) if va is not None else []
-        totals: list[tuple[float, ...]] = [(tr_total, va[2] if va is not None else 0, 1)]
-        if self.world.active:
-            width = 3 if scored else 2
-            run_rows, tr_rows, va_rows, totals = ddp.gather_rows(
-                [run_rows, tr_rows, va_rows, totals], [2, width, width, 3], self.world
-            )
-            tr_total = int(sum(t[0] for t in totals))
-            va_total = int(sum(t[1] for t in totals))
-        else:
-            va_total = va[2] if va is not None else 0
+        va_rows = rows(va[1]) if va is not None else None
+        norm = zeros = None
+        if self.weights:
+            norm, zeros = next(it), next(it)
+        penalty = next(it) if self.plan.penalties else 0.0
+        va_total = va[2] if va is not None else 0
+        return _Epoch(run_rows, tr_rows, va_rows, tr_total, va_total, norm, zeros, penalty)
 
-        def mean_loss(batches: list[tuple[float, ...]]) -> float:
-            return math.fsum(r[0] * r[-1] for r in batches) / sum(r[-1] for r in batches)
+    def _reduce(self, e: _Epoch) -> _Epoch:
+        """Every rank's per-batch rows, combined as one process would (exact metrics)."""
+        width = 3 if self.task in ("classification", "binary") else 2
+        totals: list[tuple[float, ...]] = [(e.train_total, e.val_total, 1)]
+        run, tr, va, totals = ddp.gather_rows(
+            [e.running, e.train, e.val or [], totals], [2, width, width, 3], self.world
+        )
+        e.running, e.train = run, tr
+        e.val = va if e.val is not None else None
+        e.train_total = int(sum(t[0] for t in totals))
+        e.val_total = int(sum(t[1] for t in totals))
+        return e
+
+    def _row(self, epoch: int, e: _Epoch, seconds_from: float) -> dict[str, Any]:
+        """The History row of one epoch from its (reduced) numbers."""
+        scored = self.task in ("classification", "binary")
 
         def loss_acc(batches: list[tuple[float, ...]], total: int) -> tuple[float, float | None]:
             if not scored:
-                return mean_loss(batches), None
-            return mean_loss(batches), math.fsum(r[1] for r in batches) / total
+                return _mean_loss(batches), None
+            return _mean_loss(batches), math.fsum(r[1] for r in batches) / total
 
-        loss = mean_loss(run_rows)
-        train_loss, train_acc = loss_acc(tr_rows, tr_total)
-        val_loss = val_acc = None
-        if va is not None:
-            val_loss, val_acc = loss_acc(va_rows, va_total)
-        weight_norm = sparsity = None
-        if self.weights:
-            weight_norm = next(it)
-            sparsity = next(it) / sum(w.numel() for w in self.weights)
-        penalty = next(it) if self.plan.penalties else 0.0
-        gap = None
-        if val_loss is not None:
+        train_loss, train_acc = loss_acc(e.train, e.train_total)
+        val_loss = val_acc = gap = None
+        if e.val is not None:
+            val_loss, val_acc = loss_acc(e.val, e.val_total)
             if train_acc is not None and val_acc is not None:
                 gap = train_acc - val_acc
             else:
                 gap = val_loss - train_loss
+        sparsity = None
+        if e.zeros is not None:
+            sparsity = e.zeros / sum(w.numel() for w in self.weights)
         return {
             "epoch": epoch,
-            "loss": loss,
+            "loss": _mean_loss(e.running),
             "train_loss": train_loss,
             "train_acc": train_acc,
             "val_loss": val_loss,
             "val_acc": val_acc,
             "gap": gap,
-            "penalty": penalty,
+            "penalty": e.penalty,
             "lr": float(self.optimizer.param_groups[0]["lr"]),
-            "weight_norm": weight_norm,
+            "weight_norm": e.weight_norm,
             "sparsity": sparsity,
             "seconds": time.perf_counter() - seconds_from,
         }
 
+    def _measure(self, epoch: int, seconds_from: float) -> dict[str, Any]:
+        """Train one epoch, then measure it in eval mode: the History row."""
+        running, train_counts = self._train_epoch()
+        if self.world.active and self.ddp is not None:
+            ddp.broadcast_buffers(self.module, self.world)
+        self.module.eval()
+        numbers = self._read_epoch(running, train_counts)
+        if self.world.active:
+            numbers = self._reduce(numbers)
+        return self._row(epoch, numbers, seconds_from)
+
     # -- decisions -----------------------------------------------------------------------------
 
     def _step_callbacks(self, row: dict[str, Any]) -> tuple[StopReason | None, int | None]:
-        """Schedulers step, then callbacks decide; under torch.distributed all ranks agree."""
+        """Schedulers step, then callbacks decide; under torch.distributed all ranks agree.
+
+        The row holds the metrics over all ranks already (the same on every rank), so each
+        callback decides as a single process would; the one reduction here makes a stop on any
+        rank (a callback with rank-local state) stop all.
+        """
         for sched in self.schedulers:
             if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 value = row["val_loss"] if row["val_loss"] is not None else row["train_loss"]
@@ -525,16 +477,14 @@ class Loop:
                 sched.step()
         stopper = None
         for i, cb in enumerate(self.callbacks):
-            # The row holds metrics over all ranks already: EarlyStopping must not average it.
-            metrics = ReducedMetrics(row) if self.world.active else dict(row)
-            if bool(cb.step(metrics, self.module)) and stopper is None:
+            if bool(cb.step(dict(row), self.module)) and stopper is None:
                 stopper = i
         reason: StopReason | None = None
         if stopper is not None:
             found = getattr(self.callbacks[stopper], "stop_reason", None)
             reason = found if isinstance(found, StopReason) else StopReason.CALLBACK
         if self.world.active:
-            reason = _REASONS[ddp.max_code(_CODES[reason], self.world)]
+            reason = ddp.stop_on_all_ranks(reason, self.world)
         return reason, stopper
 
     def _best_epoch(self) -> int | None:
@@ -640,7 +590,7 @@ class Loop:
     def run(self) -> History:
         """Train for the remaining epochs (or until a stop) and return the History."""
         was_training = self.model.training
-        bar = _Progress(self.progress and self.world.rank == 0, self.epochs)
+        bar = EpochBar(self.progress and self.world.rank == 0, self.epochs)
         try:
             with self._rng():
                 if self.global_seed is not None:

@@ -1,4 +1,9 @@
-"""Sort the objects given as ``fit(regularization=...)`` into the places of a training step."""
+"""Place the objects given as ``fit(regularization=...)`` in a training step, by protocol.
+
+Each object declares one protocol of :mod:`reglab.regularizer` (penalty in the loss, penalty on
+the gradients, proximal step, constraint, label mixer, input augmentation); a plain callable is
+an input augmentation. The :class:`Plan` lists them in the order the user gave.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,18 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._select import regularized_parameters, weight_tensors
 from ..errors import ConfigError, format_value
+from ..regularizer import (
+    GradientPenalty,
+    InputAugmentation,
+    LabelMixer,
+    LossPenalty,
+    ProximalStep,
+    WeightConstraint,
+)
 
-__all__ = ["Plan", "make_plan", "weight_tensors"]
+__all__ = ["Plan", "make_plan", "model_weights", "regularized"]
 
 _ACCEPTED = (
     "a Penalty (L1/L2/ElasticNet), LossMode, ProximalL1, MaxNorm/UnitNorm, an augmentation or "
@@ -50,14 +64,6 @@ class Plan:
         return out
 
 
-def _is_loss_mode(obj: Any) -> bool:
-    try:
-        from ..penalty import LossMode
-    except ImportError:  # pragma: no cover - the penalty module ships with reglab
-        return type(obj).__name__ == "LossMode"
-    return isinstance(obj, LossMode)
-
-
 def _takes_generator(fn: Callable[..., Any]) -> bool:
     # Only an explicit `generator` parameter counts: modules and wrappers often take **kwargs
     # that would not know what to do with it.
@@ -68,8 +74,57 @@ def _takes_generator(fn: Callable[..., Any]) -> bool:
         return False
 
 
+# Method names of the protocols: an object that has one but declares no protocol is refused,
+# not guessed at (it would otherwise be taken for an augmentation when it is callable).
+_METHODS = {
+    "add_grad_": "GradientPenalty",
+    "step_": "ProximalStep",
+    "apply_": "WeightConstraint",
+    "mix": "LabelMixer",
+}
+
+
+def _undeclared(obj: Any) -> ConfigError | None:
+    for method, protocol in _METHODS.items():
+        if callable(getattr(obj, method, None)):
+            return ConfigError(
+                f"fit cannot tell what {type(obj).__name__} does: it has {method}() but declares "
+                "none of the protocols of reglab.regularizer (LossPenalty, GradientPenalty, "
+                "ProximalStep, WeightConstraint, LabelMixer, InputAugmentation); subclass "
+                f"reglab.regularizer.{protocol} or call {protocol}.register({type(obj).__name__})."
+            )
+    return None
+
+
+def _place(plan: Plan, obj: Any) -> None:
+    """Put ``obj`` where its protocol acts (the first of PROTOCOLS it declares)."""
+    if isinstance(obj, LossPenalty):
+        plan.loss_penalties.append(obj)
+    elif isinstance(obj, GradientPenalty):
+        plan.grad_penalties.append(obj)
+    elif isinstance(obj, ProximalStep):
+        plan.proximal.append(obj)
+    elif isinstance(obj, WeightConstraint):
+        plan.constraints.append(obj)
+    elif isinstance(obj, LabelMixer):
+        plan.batch.append(("mix", obj, True))
+        plan.mixes_labels = True
+    elif isinstance(obj, InputAugmentation):
+        plan.batch.append(("augment", obj, _takes_generator(obj)))
+    elif (err := _undeclared(obj)) is not None:
+        raise err
+    elif callable(obj) and not isinstance(obj, (type, str)):
+        # A plain function or nn.Module: an input augmentation.
+        plan.batch.append(("augment", obj, _takes_generator(obj)))
+    else:
+        raise ConfigError(
+            f"The 'regularization' parameter of fit must be {_ACCEPTED}. "
+            f"Got {format_value(obj)} instead."
+        )
+
+
 def make_plan(regularization: Any) -> Plan:
-    """Classify each object by what it can do (duck typing, as in the contracts)."""
+    """Place each object by the protocol it declares (:mod:`reglab.regularizer`), in list order."""
     plan = Plan()
     if regularization is None:
         return plan
@@ -83,34 +138,15 @@ def make_plan(regularization: Any) -> Plan:
                 f"{type(obj).__name__} instead: pass optimizers (WeightDecay included) as "
                 "optimizer=."
             )
-        if _is_loss_mode(obj):
-            plan.loss_penalties.append(obj)
-        elif callable(getattr(obj, "add_grad_", None)):
-            plan.grad_penalties.append(obj)
-        elif callable(getattr(obj, "step_", None)):
-            plan.proximal.append(obj)
-        elif callable(getattr(obj, "apply_", None)):
-            plan.constraints.append(obj)
-        elif getattr(obj, "mixes_labels", False) and callable(getattr(obj, "mix", None)):
-            plan.batch.append(("mix", obj, True))
-            plan.mixes_labels = True
-        elif callable(obj) and not isinstance(obj, (type, str)):
-            plan.batch.append(("augment", obj, _takes_generator(obj)))
-        else:
-            raise ConfigError(
-                f"The 'regularization' parameter of fit must be {_ACCEPTED}. "
-                f"Got {format_value(obj)} instead."
-            )
+        _place(plan, obj)
     return plan
 
 
 def regularized(model: nn.Module) -> list[torch.Tensor]:
     """The parameters penalties and constraints act on (reglab's default selection)."""
-    from ..penalty import regularized_parameters
-
     return regularized_parameters(model)
 
 
-def weight_tensors(model: nn.Module) -> list[torch.Tensor]:
-    """Every parameter with ``ndim >= 2`` (for ``weight_norm`` and ``sparsity``)."""
-    return [p for p in model.parameters() if p.dim() >= 2]
+def model_weights(model: nn.Module) -> list[torch.Tensor]:
+    """Every weight tensor of ``model`` (``ndim >= 2``; for ``weight_norm`` and ``sparsity``)."""
+    return weight_tensors(model.parameters())

@@ -1,0 +1,148 @@
+"""The regularizer protocols: what ``fit(regularization=...)`` does with each object, by type.
+
+A training step has five places where regularization acts, in the spirit of optax's gradient
+transformations (each with a mask, here ``reglab.regularized_parameters`` of the model):
+
+==========================  =========================================  ==========================
+protocol                    what fit calls, and when                   reglab's classes
+==========================  =========================================  ==========================
+:class:`LossPenalty`        ``loss + pen(params)`` before backward     ``LossMode``
+:class:`GradientPenalty`    ``pen.add_grad_(params)`` after backward   ``L1``, ``L2``, ``ElasticNet``
+:class:`ProximalStep`       ``prox.step_(params, lr)`` after the step  ``ProximalL1``
+:class:`WeightConstraint`   ``c.apply_(params)`` after the step        ``MaxNorm``, ``UnitNorm``
+:class:`LabelMixer`         ``x, y = m.mix(x, y, generator=g)``        ``MixUp``, ``CutMix``
+:class:`InputAugmentation`  ``x = aug(x, generator=g)``                every ``reglab.augment``
+                                                                       augmentation
+==========================  =========================================  ==========================
+
+The protocols are abstract base classes: a class declares one by subclassing it or with
+``Protocol.register(cls)``; fit does not guess from method names. Two contracts older than these
+classes still declare themselves: a class with ``mixes_labels = True`` and a ``mix`` method is a
+:class:`LabelMixer`, and any other callable (a function, an ``nn.Module``) is an input
+augmentation, given ``generator=`` when its signature names it.
+
+Example:
+    >>> import torch, reglab as rl
+    >>> from reglab.regularizer import GradientPenalty, ProximalStep
+    >>> isinstance(rl.L2(1e-3), GradientPenalty), isinstance(rl.ProximalL1(1e-4), ProximalStep)
+    (True, True)
+    >>> class ClipWeights(rl.regularizer.WeightConstraint):
+    ...     def apply_(self, params):
+    ...         for p in params:
+    ...             p.data.clamp_(-1, 1)
+"""
+
+from __future__ import annotations
+
+import abc
+import sys
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+__all__ = [
+    "PROTOCOLS",
+    "GradientPenalty",
+    "InputAugmentation",
+    "LabelMixer",
+    "LossPenalty",
+    "ProximalStep",
+    "WeightConstraint",
+]
+
+Params = nn.Module | torch.Tensor | Iterable[torch.Tensor]
+
+
+class LossPenalty(abc.ABC):
+    """A penalty added to the loss: ``pen(params)`` is a differentiable scalar tensor."""
+
+    @abc.abstractmethod
+    def __call__(self, params: Params) -> torch.Tensor: ...
+
+
+class GradientPenalty(abc.ABC):
+    """A penalty applied as a gradient transformation: ``add_grad_(params)`` after backward.
+
+    ``pen(params)`` gives its value (fit reports it in the ``penalty`` column); ``add_grad_``
+    adds its gradient into each parameter's ``.grad`` in place.
+    """
+
+    @abc.abstractmethod
+    def __call__(self, params: Params) -> torch.Tensor: ...
+
+    @abc.abstractmethod
+    def add_grad_(self, params: Params) -> None: ...
+
+
+class ProximalStep(abc.ABC):
+    """A step after ``optimizer.step()`` that takes the learning rate: ``step_(params, lr)``."""
+
+    @abc.abstractmethod
+    def step_(self, params: Params, lr: float) -> None: ...
+
+
+class WeightConstraint(abc.ABC):
+    """A projection after ``optimizer.step()``: ``apply_(params)`` edits the weights in place."""
+
+    @abc.abstractmethod
+    def apply_(self, params: Params) -> None: ...
+
+
+def _loaded_class(module: str, name: str) -> type | None:
+    """``module.name`` if that module is already imported (an object of it cannot exist else)."""
+    found = sys.modules.get(module)
+    cls = getattr(found, name, None) if found is not None else None
+    return cls if isinstance(cls, type) else None
+
+
+class InputAugmentation(abc.ABC):
+    """A transform of each training batch's inputs: ``aug(x, generator=None) -> x``.
+
+    Every ``reglab.augment.Augmentation`` is one (checked without importing reglab.augment).
+    """
+
+    @abc.abstractmethod
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Any: ...
+
+    @classmethod
+    def __subclasshook__(cls, sub: type) -> Any:
+        if cls is InputAugmentation:
+            base = _loaded_class("reglab.augment", "Augmentation")
+            if base is not None and issubclass(sub, base):
+                return True
+        return NotImplemented
+
+
+class LabelMixer(abc.ABC):
+    """Mixes inputs and labels of a batch: ``mix(x, y, generator=None) -> (x, soft_y)``.
+
+    A class with ``mixes_labels = True`` and a ``mix`` method declares it without subclassing
+    (``reglab.augment.LabelMixing`` and its ``MixUp``/``CutMix`` do).
+    """
+
+    mixes_labels: ClassVar[bool] = True
+
+    @abc.abstractmethod
+    def mix(
+        self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    @classmethod
+    def __subclasshook__(cls, sub: type) -> Any:
+        declared = getattr(sub, "mixes_labels", False) is True
+        if cls is LabelMixer and declared and callable(getattr(sub, "mix", None)):
+            return True
+        return NotImplemented
+
+
+#: The protocols in the order fit dispatches on (the first that an object declares wins).
+PROTOCOLS: tuple[type, ...] = (
+    LossPenalty,
+    GradientPenalty,
+    ProximalStep,
+    WeightConstraint,
+    LabelMixer,
+    InputAugmentation,
+)
