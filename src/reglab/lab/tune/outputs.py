@@ -41,8 +41,7 @@ def recipe_toml(recipe: Recipe) -> str:
         True
     """
     lines = ["# reglab recipe (read with Recipe.from_toml or `reglab study --recipe FILE`)"]
-    for key in recipe.keys():
-        value = getattr(recipe, key)
+    for key, value in recipe.to_dict().items():
         if key == "description" and not value:
             continue
         lines.append(f"{key} = {_toml_value(value)}")
