@@ -6,7 +6,8 @@
 and loss inferred from the targets; ``regularization.py`` places each
 regularizer by the protocol it declares (:mod:`reglab.regularizer`); ``history.py`` the
 :class:`History` fit returns; ``checkpoint.py`` atomic, resumable checkpoints; ``progress.py`` the
-progress bar; ``distributed.py`` every torch.distributed collective (shared seed, data shards,
+progress bar; ``spec.py`` :class:`RegularizationSpec` (a run's regularization and training
+knobs, turned into fit's arguments); ``distributed.py`` every torch.distributed collective (shared seed, data shards,
 the exact metric reduction, the stop decision agreed by all ranks).
 
 Example:
@@ -24,6 +25,7 @@ from .fit import fit
 from .history import COLUMNS, History
 from .loop import Loop, LoopConfig
 from .sources import DEFAULT_BATCH_SIZE, EVAL_BATCH_SIZE
+from .spec import RegularizationSpec
 
 __all__ = [
     "COLUMNS",
@@ -32,6 +34,7 @@ __all__ = [
     "History",
     "Loop",
     "LoopConfig",
+    "RegularizationSpec",
     "distributed",
     "fit",
 ]
