@@ -57,7 +57,7 @@ _SPEC: dict[str, list[Constraint]] = {
 }
 
 # Fields whose spec/TOML value "none"/"off" means None.
-_OPTIONAL = ("norm", "init", "max_norm", "augment", "early_stopping")
+_OPTIONAL = ("norm", "init", "max_norm", "augment", "early_stopping", "width", "depth")
 
 
 @dataclass(frozen=True)

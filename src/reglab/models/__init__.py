@@ -1,6 +1,7 @@
 """Models the lab trains, built from a :class:`ModelSpec` through a registry.
 
-One file per model family (``mlp.py``: :class:`MLP`; ``cnn.py``: :class:`SmallCNN`), the
+One file per model family (``linear.py``: :class:`LinearModel`; ``mlp.py``: :class:`MLP`;
+``cnn.py``: :class:`SmallCNN` for images; ``cnn1d.py``: :class:`CNN1d` for signals), the
 shared layers in ``blocks.py``, and ``spec.py`` with :class:`ModelSpec` (architecture fields
 only), :func:`register_model` and :func:`build_model`. A family joins the registry with
 ``register_model(name, factory)``; a user's own model plugs in as ``"package.module:factory"``
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 from .blocks import norm_layer
 from .cnn import SmallCNN
+from .cnn1d import CNN1d
+from .linear import LinearModel
 from .mlp import MLP
 from .spec import (
     MODEL_FIELDS,
@@ -31,10 +34,14 @@ from .spec import (
 
 register_model("cnn", SmallCNN)
 register_model("mlp", MLP)
+register_model("linear", LinearModel)
+register_model("cnn1d", CNN1d)
 
 __all__ = [
     "MLP",
     "MODEL_FIELDS",
+    "CNN1d",
+    "LinearModel",
     "ModelFactory",
     "ModelSpec",
     "SmallCNN",

@@ -13,12 +13,14 @@ from .spec import ModelSpec, check_input_shape, check_spec
 
 __all__ = ["SmallCNN"]
 
+WIDTH, DEPTH = 32, 2
+
 
 class SmallCNN(nn.Sequential):
     """A small convolutional network for ``(C, H, W)`` images.
 
-    ``depth`` stages of ``Conv3x3(pad 1) -> block -> 2x2 pooling`` (max or average by
-    ``spec.pool``; stage ``i`` has ``width * 2**i`` channels; pooling stops once a side is
+    ``depth`` (default 2) stages of ``Conv3x3(pad 1) -> block -> 2x2 pooling`` (max or average by
+    ``spec.pool``; stage ``i`` has ``width * 2**i`` channels, ``width`` 32 by default; pooling stops once a side is
     1), ``Flatten``, one hidden block ``Linear(4 * width) -> block -> [Dropout]``, and the
     output ``Linear``. ``block`` is ``Norm -> ReLU`` or ``ReLU -> Norm`` by ``norm_position``,
     or just ``ReLU`` without a norm; dropout acts on the hidden dense layer only.
@@ -45,17 +47,18 @@ class SmallCNN(nn.Sequential):
             )
         num_outputs = check("SmallCNN", "num_outputs", num_outputs, Interval(int, 1, None))
         channels, height, width = shape
+        base, depth = spec.size(WIDTH, DEPTH)
         bias = needs_bias(spec)
         layers: list[nn.Module] = []
-        for i in range(spec.depth):
-            out = spec.width * 2**i
+        for i in range(depth):
+            out = base * 2**i
             layers.append(nn.Conv2d(channels, out, 3, padding=1, bias=bias))
             layers += hidden_block(spec, out, spatial=True)
             if height > 1 and width > 1:
                 layers.append(nn.MaxPool2d(2) if spec.pool == "max" else nn.AvgPool2d(2))
                 height, width = height // 2, width // 2
             channels = out
-        hidden = 4 * spec.width
+        hidden = 4 * base
         layers += [nn.Flatten(), nn.Linear(channels * height * width, hidden, bias=bias)]
         layers += hidden_block(spec, hidden, spatial=False)
         layers += dropout_layers(spec)

@@ -13,9 +13,13 @@ from .spec import ModelSpec, check_input_shape, check_spec
 
 __all__ = ["MLP"]
 
+WIDTH, DEPTH = 32, 2
+
 
 class MLP(nn.Sequential):
     """A multilayer perceptron: ``depth`` hidden blocks of ``width`` units, then the output layer.
+
+    ``width`` and ``depth`` default to 32 and 2 (``ModelSpec`` fields left None).
 
     Image inputs are flattened first. Hidden block: ``Linear -> [Norm] -> ReLU -> [Dropout]``
     (``norm_position="before"``) or ``Linear -> ReLU -> [Norm] -> [Dropout]`` (``"after"``).
@@ -37,11 +41,12 @@ class MLP(nn.Sequential):
         num_outputs = check("MLP", "num_outputs", num_outputs, Interval(int, 1, None))
         layers: list[nn.Module] = [nn.Flatten()] if len(shape) > 1 else []
         features = int(torch.tensor(shape).prod())
-        for _ in range(spec.depth):
-            layers.append(nn.Linear(features, spec.width, bias=needs_bias(spec)))
-            layers += hidden_block(spec, spec.width, spatial=False)
+        units, depth = spec.size(WIDTH, DEPTH)
+        for _ in range(depth):
+            layers.append(nn.Linear(features, units, bias=needs_bias(spec)))
+            layers += hidden_block(spec, units, spatial=False)
             layers += dropout_layers(spec)
-            features = spec.width
+            features = units
         layers.append(nn.Linear(features, num_outputs))
         super().__init__(*layers)
         init_model(self, spec)

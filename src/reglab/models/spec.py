@@ -47,8 +47,8 @@ MODEL_CONSTRAINTS: dict[str, list[Constraint]] = {
     "norm": [OneOf("batch", "layer", "group"), NoneOk()],
     "norm_position": [OneOf("before", "after")],
     "init": [OneOf("kaiming", "xavier", "lecun", "orthogonal"), NoneOk()],
-    "width": [Interval(int, 1, None)],
-    "depth": [Interval(int, 1, None)],
+    "width": [Interval(int, 1, None), NoneOk()],
+    "depth": [Interval(int, 1, None), NoneOk()],
     "pool": [OneOf("max", "avg")],
 }
 
@@ -69,7 +69,8 @@ class ModelSpec:
         norm_position: the norm ``"before"`` or ``"after"`` the activation.
         init: ``"kaiming"``, ``"xavier"``, ``"lecun"``, ``"orthogonal"`` or None (torch's).
         width, depth: the model's size (units per dense layer / channels of the first stage,
-            and the number of hidden blocks or conv stages).
+            and the number of hidden blocks or conv stages); None is the family's default
+            (32 and 2 for ``mlp`` and ``cnn``, 25 and 3 for ``cnn1d``).
         pool: the CNN's 2x2 downsampling, ``"max"`` or ``"avg"``.
 
     Example:
@@ -78,7 +79,7 @@ class ModelSpec:
         >>> ModelSpec(width=0)
         Traceback (most recent call last):
         ...
-        reglab.errors.ConfigError: The 'width' parameter of ModelSpec must be an int in [1, inf). Got 0 instead.
+        reglab.errors.ConfigError: The 'width' parameter of ModelSpec must be an int in [1, inf) or None. Got 0 instead.
     """
 
     dropout: float = 0.0
@@ -86,12 +87,24 @@ class ModelSpec:
     norm: str | None = None
     norm_position: str = "before"
     init: str | None = None
-    width: int = 32
-    depth: int = 2
+    width: int | None = None
+    depth: int | None = None
     pool: str = "max"
 
     def __post_init__(self) -> None:
         validate_fields(self, MODEL_CONSTRAINTS)
+
+    def size(self, width: int, depth: int) -> tuple[int, int]:
+        """``(width, depth)``, each field's family default ``width``/``depth`` where it is None.
+
+        Example:
+            >>> ModelSpec(depth=4).size(32, 2)
+            (32, 4)
+        """
+        return (
+            width if self.width is None else self.width,
+            depth if self.depth is None else self.depth,
+        )
 
     @property
     def model_spec(self) -> ModelSpec:
