@@ -30,12 +30,13 @@ from .spec import (
     load_factory,
     model_names,
     register_model,
+    resolve_size,
 )
 
-register_model("cnn", SmallCNN)
-register_model("mlp", MLP)
+register_model("cnn", SmallCNN, width=32, depth=2)
+register_model("mlp", MLP, width=32, depth=2)
 register_model("linear", LinearModel)
-register_model("cnn1d", CNN1d)
+register_model("cnn1d", CNN1d, width=25, depth=3)
 
 __all__ = [
     "MLP",
@@ -50,4 +51,5 @@ __all__ = [
     "model_names",
     "norm_layer",
     "register_model",
+    "resolve_size",
 ]

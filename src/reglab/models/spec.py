@@ -16,10 +16,11 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -36,9 +37,11 @@ __all__ = [
     "load_factory",
     "model_names",
     "register_model",
+    "resolve_size",
 ]
 
 ModelFactory = Callable[[Any, tuple[int, ...], int], nn.Module]
+S = TypeVar("S", bound="ModelSpec")
 
 #: The declared constraint of each field (checked on creation).
 MODEL_CONSTRAINTS: dict[str, list[Constraint]] = {
@@ -116,10 +119,16 @@ class ModelSpec:
 MODEL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ModelSpec))
 
 _REGISTRY: dict[str, ModelFactory] = {}
+_SIZES: dict[str, tuple[int | None, int | None]] = {}
 
 
-def register_model(name: str, factory: ModelFactory) -> None:
+def register_model(
+    name: str, factory: ModelFactory, *, width: int | None = None, depth: int | None = None
+) -> None:
     """Make ``build_model(spec, input_shape, num_outputs, kind=name)`` call ``factory``.
+
+    ``width`` and ``depth`` are the family's defaults, the sizes a spec that leaves them None
+    gets (:func:`resolve_size` fills them in; None: the family has no such knob).
 
     Example:
         >>> register_model("tiny_linear", lambda spec, shape, k: nn.Linear(shape[0], k))
@@ -143,6 +152,25 @@ def register_model(name: str, factory: ModelFactory) -> None:
             f"input_shape, num_outputs). Got {format_value(factory)} instead."
         )
     _REGISTRY[name] = factory
+    _SIZES[name] = (width, depth)
+
+
+def resolve_size(spec: S, kind: str) -> S:
+    """``spec`` with a None ``width``/``depth`` replaced by the default of model ``kind``.
+
+    A kind that is not registered (a user's ``"module:factory"``) leaves the spec as it is.
+
+    Example:
+        >>> resolve_size(ModelSpec(depth=3), "cnn1d").width, resolve_size(ModelSpec(), "mlp").depth
+        (25, 2)
+    """
+    width, depth = _SIZES.get(kind, (None, None))
+    changes: dict[str, Any] = {}
+    if spec.width is None and width is not None:
+        changes["width"] = width
+    if spec.depth is None and depth is not None:
+        changes["depth"] = depth
+    return dataclasses.replace(spec, **changes) if changes else spec
 
 
 def model_names() -> tuple[str, ...]:

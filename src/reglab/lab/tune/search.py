@@ -33,6 +33,7 @@ from dataclasses import replace
 from typing import Any
 
 from ...errors import ConfigError
+from ...models import resolve_size
 from ..cells import model_kind
 from ..storage import open_rdb_storage, redact
 from ..workers import ProgressCallback, WorkerGroup, emit, torch_threads
@@ -115,7 +116,8 @@ class Objective:
         )
         self.kind = self.splits.kind
         self.model = model_kind(config.model, self.kind)
-        self.base = config.base_recipe()
+        # The first trial is the base recipe exactly: sizes left to the model are made explicit.
+        self.base = resolve_size(config.base_recipe(), self.model)
         if self.kind == "tabular" and self.base.augment not in (None, "noise"):
             # As in a study: image transforms become Gaussian feature noise on tabular data.
             self.base = self.base.replace(augment="noise")

@@ -164,10 +164,16 @@ def _epoch_range(epochs: int) -> Any:
 
 
 def start_params(base: Recipe, space: Mapping[str, Any]) -> dict[str, Any]:
-    """The base recipe's own strengths, moved into the search ranges (the first trial)."""
+    """The base recipe's own strengths, moved into the search ranges (the first trial).
+
+    A size the base leaves to the model (``width=None``) is not pinned; the tuner passes a base
+    whose sizes are made explicit (:func:`reglab.models.resolve_size`).
+    """
     out: dict[str, Any] = {}
     for name, dist in space.items():
         value = getattr(base, name)
+        if value is None:
+            continue
         if hasattr(dist, "choices"):
             if value in dist.choices:
                 out[name] = value
