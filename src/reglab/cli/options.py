@@ -43,7 +43,8 @@ def data_options(train_help: str, val_help: str) -> Callable[[Any], Any]:
             "--model",
             default="auto",
             show_default=True,
-            help="mlp, cnn, auto (cnn for images, mlp otherwise) or package.module:factory.",
+            help="auto (cnn for images, cnn1d for signals, mlp for tables), linear, mlp, cnn, "
+            "cnn1d or package.module:factory.",
         ),
     ]
 

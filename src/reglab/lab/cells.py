@@ -20,7 +20,7 @@ from typing import Any
 
 from .._checks import Interval, check
 
-__all__ = ["DIVERGED", "check_builds", "model_kind", "result_parts", "split_size"]
+__all__ = ["AUTO_MODELS", "DIVERGED", "check_builds", "model_kind", "result_parts", "split_size"]
 
 #: Stop reasons that mean the loss blew up: the run is kept and reported as diverged.
 DIVERGED = ("non_finite", "divergence_threshold")
@@ -33,10 +33,14 @@ def split_size(owner: str, name: str, value: Any) -> int | float:
     return int(check(owner, name, value, Interval(int, 0, None), Interval(float, 0, None)))
 
 
+#: The model ``--model auto`` picks for each data kind (the MLP for any other kind).
+AUTO_MODELS = {"image": "cnn", "signal": "cnn1d", "tabular": "mlp"}
+
+
 def model_kind(model: str, kind: str) -> str:
-    """``auto`` is the CNN for images and the MLP for tabular data; other names stay."""
+    """``auto`` picks by the data's kind (:data:`AUTO_MODELS`); other names stay."""
     if model == "auto":
-        return "cnn" if kind == "image" else "mlp"
+        return AUTO_MODELS.get(kind, "mlp")
     return model
 
 
