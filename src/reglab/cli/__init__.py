@@ -1,6 +1,6 @@
 """The ``reglab`` command line: a thin layer that parses, calls the library, and reports.
 
-One module per command (``study``, ``tune``, ``report``, ``datasets``); ``options`` holds the
+One module per command (``study``, ``tune``, ``claims``, ``report``, ``datasets``); ``options`` holds the
 options two commands share, ``progress`` draws the lab's progress events. Only this package
 prints or exits: a ``ConfigError`` (or a usage error) prints one line on stderr and exits with
 code 2, without a traceback; Ctrl-C exits with 130 after the study has stored what it finished.
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import click
 
 from ..errors import ConfigError
+from . import claims as _claims
 from . import datasets as _datasets
 from . import report as _report
 from . import study as _study
@@ -30,6 +31,7 @@ def cli() -> None:
 
 cli.add_command(_study.study)
 cli.add_command(_tune.tune)
+cli.add_command(_claims.claims)
 cli.add_command(_report.report)
 cli.add_command(_datasets.datasets)
 

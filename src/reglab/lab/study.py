@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import time
 import traceback
@@ -44,14 +45,17 @@ from .workers import (
 
 __all__ = [
     "DEFAULT_RECIPES",
+    "CellExecutor",
     "StudyConfig",
     "StudyOutcome",
+    "cell_executor",
     "default_jobs",
     "execute_cell",
     "prepare",
     "rebuild_report",
     "resolve_recipes",
     "run_study",
+    "run_workers",
     "stored_config",
     "work",
 ]
@@ -307,8 +311,7 @@ def work(
     data again when the caller already has it. ``on_event`` hears ``"start"``, ``"done"``,
     ``"failed"`` and ``"dropped"`` (a completion another worker stored first) per claim.
     """
-    config = StudyConfig.from_dict(store.config)
-    cache = _DataCache(config, dataset)
+    execute = cell_executor(store.config, dataset)
     warm_up()
     ran = 0
     while True:
@@ -331,7 +334,7 @@ def work(
                     with held_interrupt():  # it may read the storage (the progress events)
                         on_event("start", claim)
                 with store.heartbeat(claim):
-                    row, history = execute_cell(config, claim.cell, cache)
+                    row, history = execute(claim.cell)
             except ConfigError as exc:
                 # The same settings would fail again on every retry: stop and say why.
                 _release(store, claim, str(exc), retry=False)
@@ -352,6 +355,27 @@ def work(
         ran += int(stored)
         if on_event:
             on_event("done" if stored else "dropped", claim)
+
+
+CellExecutor = Callable[[Cell], tuple[dict[str, Any], list[dict[str, Any]]]]
+
+
+def cell_executor(config: Mapping[str, Any], dataset: Any = None) -> CellExecutor:
+    """What runs a cell of the stored ``config``: a study's :func:`execute_cell` by default.
+
+    Other commands that keep their cells in the same storage (``reglab claims``) store
+    ``runner = "package.module:factory"``; ``factory(config)`` returns the executor. Spawned
+    workers read it from the storage, so they run the same cells as the parent.
+    """
+    runner = config.get("runner")
+    if runner is not None:
+        module, _, name = str(runner).partition(":")
+        factory = getattr(importlib.import_module(module), name)
+        executor: CellExecutor = factory(config)
+        return executor
+    study_config = StudyConfig.from_dict(config)
+    cache = _DataCache(study_config, dataset)
+    return lambda cell: execute_cell(study_config, cell, cache)
 
 
 def _release(store: StudyStore, claim: Claim, reason: str, *, retry: bool) -> None:
@@ -456,7 +480,7 @@ def run_study(
 
     try:
         report(store.counts())
-        ran = _run_workers(store, jobs, threads or 1, report, dataset, on_progress)
+        ran = run_workers(store, jobs, threads or 1, report, dataset, on_progress)
         report(store.counts())
     except KeyboardInterrupt:
         if write_report:
@@ -522,7 +546,7 @@ def rebuild_report(
     return len(rows), paths
 
 
-def _run_workers(
+def run_workers(
     store: StudyStore,
     jobs: int,
     threads: int,
