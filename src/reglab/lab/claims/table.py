@@ -81,7 +81,15 @@ class NoteClaim:
 _IMAGE = Setting()
 _MLP = Setting(model="mlp", base="baseline,width=64")
 _SGD_MLP = Setting(model="mlp", base="baseline,optimizer=sgd,lr_schedule=constant,width=64")
-_LONG_RUN = Setting(base="baseline,lr_schedule=constant,lr=3e-3", epochs=80, quick_epochs=30)
+_LONG_RUN = Setting(base="baseline,lr_schedule=constant,lr=1e-2", epochs=100, quick_epochs=40)
+# Plain SGD without momentum, so an L1 term in the loss and the proximal step move each weight
+# by the same lr * l1 per step (momentum would amplify only the one inside the gradient).
+_SPARSE = Setting(
+    model="mlp",
+    base="baseline,width=64,optimizer=sgd,momentum=0,lr=0.1,lr_schedule=constant",
+    epochs=60,
+    quick_epochs=30,
+)
 
 _TABLE: tuple[NoteClaim, ...] = (
     NoteClaim(
@@ -134,8 +142,8 @@ _TABLE: tuple[NoteClaim, ...] = (
         "l1-loss-exact-zeros",
         "An L1 penalty added to the loss makes weights exactly zero.",
         ("001", "004"),
-        _MLP,
-        {"none": "", "l1": "l1=1e-3"},
+        _SPARSE,
+        {"none": "", "l1": "l1=3e-3"},
         AtLeast("sparsity", "l1", 0.1),
         "sparsity",
         note="Share of weights that are exactly 0.0 after training; 0.1 is the bar.",
@@ -144,8 +152,8 @@ _TABLE: tuple[NoteClaim, ...] = (
         "l1-proximal-exact-zeros",
         "An L1 penalty applied as a proximal (soft-threshold) step makes weights exactly zero.",
         ("001", "004"),
-        _MLP,
-        {"none": "", "proximal": "proximal_l1=1e-3"},
+        _SPARSE,
+        {"none": "", "proximal": "proximal_l1=3e-3"},
         AtLeast("sparsity", "proximal", 0.1),
         "sparsity",
     ),
@@ -154,12 +162,12 @@ _TABLE: tuple[NoteClaim, ...] = (
         "The weights' norm shrinks as the L2 strength grows.",
         ("002", "004"),
         _MLP,
-        {"l2=0": "", "l2=1e-4": "l2=1e-4", "l2=1e-3": "l2=1e-3", "l2=1e-2": "l2=1e-2"},
+        {"l2=0": "", "l2=1e-3": "l2=1e-3", "l2=1e-2": "l2=1e-2", "l2=1e-1": "l2=1e-1"},
         AllOf(
             (
-                Better("weight_norm", "l2=1e-4", "l2=0", higher_is_better=False),
-                Better("weight_norm", "l2=1e-3", "l2=1e-4", higher_is_better=False),
+                Better("weight_norm", "l2=1e-3", "l2=0", higher_is_better=False),
                 Better("weight_norm", "l2=1e-2", "l2=1e-3", higher_is_better=False),
+                Better("weight_norm", "l2=1e-1", "l2=1e-2", higher_is_better=False),
             )
         ),
         "weight_norm",
@@ -234,8 +242,8 @@ _TABLE: tuple[NoteClaim, ...] = (
     ),
     NoteClaim(
         "batchnorm-needs-large-batches",
-        "Batch norm needs batches large enough to estimate its statistics: it loses more "
-        "than layer or group norm as the batch shrinks from 128 to 2.",
+        "Batch norm needs batches large enough to estimate its statistics: at batch size 2 it "
+        "falls behind layer and group norm, at 32 it keeps up with them.",
         ("001",),
         Setting(model="mlp", base="baseline,width=64", epochs=20, quick_epochs=8),
         {
@@ -245,9 +253,9 @@ _TABLE: tuple[NoteClaim, ...] = (
         },
         AllOf(
             (
-                Better("test_acc", "batch@128", "batch@2", margin=0.01),
-                Better("test_acc", "layer@2", "batch@2"),
-                Better("test_acc", "group@2", "batch@2"),
+                Better("test_acc", "layer@2", "batch@2", margin=0.02),
+                Better("test_acc", "group@2", "batch@2", margin=0.02),
+                NotWorse("test_acc", "batch@32", "layer@32", margin=0.02),
             )
         ),
         "test_acc",
@@ -255,8 +263,8 @@ _TABLE: tuple[NoteClaim, ...] = (
     ),
     NoteClaim(
         "batchnorm-allows-higher-lr",
-        "Batch norm stabilises training and allows higher learning rates: at a high SGD "
-        "learning rate it trains where the plain network does not.",
+        "Batch norm stabilises training and allows higher learning rates: at SGD learning rate "
+        "0.3 (10x a usual 0.03) the batch-norm network beats the plain one.",
         ("000", "004"),
         _SGD_MLP,
         {
@@ -264,7 +272,7 @@ _TABLE: tuple[NoteClaim, ...] = (
             for name, changes in (("none", ""), ("batch", "norm=batch,"))
             for lr in (0.03, 0.3, 3.0)
         },
-        Better("test_acc", "batch@lr=3.0", "none@lr=3.0", margin=0.05),
+        Better("test_acc", "batch@lr=0.3", "none@lr=0.3", margin=0.05),
         "test_acc",
         plot="sweep",
     ),
