@@ -15,7 +15,7 @@ from .progress import Display
 )
 @click.option("--list", "list_only", is_flag=True, help="List the claims and exit.")
 @click.option("--quick", is_flag=True, help="Fewer epochs and seeds: the whole table in minutes.")
-@click.option("--seeds", default=None, type=int, help="Seeds per arm (default: 5; 2 with --quick).")
+@click.option("--seeds", default=None, type=int, help="Seeds per arm (default: 5; 3 with --quick).")
 @click.option(
     "--jobs",
     default=None,

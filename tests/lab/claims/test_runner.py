@@ -49,7 +49,7 @@ def test_summary_csv_and_report_hold_every_claim_run(quick_run):
         assert c["sources"] and all(s in NOTES.values() for s in c["sources"])
     assert summary["counts"] == {"reproduced": 4, "refuted": 0, "inconclusive": 0}
     header, *lines = (out / "results.csv").read_text().splitlines()
-    assert header.startswith("claim,arm,seed,") and len(lines) == 4 * 2
+    assert header.startswith("claim,arm,seed,") and len(lines) == 4 * 3
     page = (out / "report.html").read_text()
     assert page.count("<section id=") == 4 and page.count("<img") == 4
 
@@ -57,7 +57,7 @@ def test_summary_csv_and_report_hold_every_claim_run(quick_run):
 def test_a_rerun_resumes_without_running_a_cell_again(quick_run):
     again = run_claims(quick_run.out_dir, only=ARITHMETIC, quick=True, jobs=1)
     store = StudyStore(quick_run.url)
-    assert sorted(store.complete_counts_per_cell().values()) == [1] * 8
+    assert sorted(store.complete_counts_per_cell().values()) == [1] * 12
     assert [f["verdict"] for f in again.claims] == [f["verdict"] for f in quick_run.claims]
 
 
