@@ -7,6 +7,7 @@ error cases that used to refuse such tables (``csv_nan``, ``csv_non_numeric_feat
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -124,6 +125,12 @@ def test_mixed_table_is_kept_raw_then_encoded_on_train_rows(tmp_path, fmt):
     assert torch.isfinite(sp.test.X).all()
     assert sp.train.X.mean(0).abs().max() < 1e-5
     assert sp.train.feature_names == enc.feature_names and not sp.train.needs_encoding
+    assert sp.describe() == {
+        "sizes": {"train": 20, "val": 8, "test": 12},
+        "test_source": "random",
+        "encoding": sp.encoding,
+    }
+    json.dumps(sp.describe())  # JSON-ready for summary.json
 
 
 def test_csv_and_parquet_encode_the_same(tmp_path):

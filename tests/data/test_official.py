@@ -100,6 +100,17 @@ def test_parts_stay_uint8_and_batches_are_float(tmp_path):
     assert shuffled == sorted(sp.train.y.tolist())
     xb, _ = next(iter(sp.train.loader(4)))
     assert xb.dtype == torch.float32 and torch.equal(xb, sp.train.X[:4])
+    # the shuffled order is the one a DataLoader over the float tensors would use
+    lazy = [
+        yb for _, yb in sp.train.loader(5, shuffle=True, generator=torch.Generator().manual_seed(3))
+    ]
+    ref = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(sp.train.X, sp.train.y),
+        batch_size=5,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(3),
+    )
+    assert [t.tolist() for t in lazy] == [yb.tolist() for _, yb in ref]
 
 
 def test_per_channel_scaling_of_uint8_matches_the_float_scaler(tmp_path):

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    RandomSampler,
+    SequentialSampler,
+    TensorDataset,
+)
 
 from .._checks import InstanceOf, Interval, NoneOk, OneOf, check
 from ..errors import ConfigError
@@ -139,7 +145,10 @@ class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
     def __len__(self) -> int:
         return int(self.data.shape[0])
 
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+    def __getitem__(self, index: Any) -> tuple[Tensor, Tensor]:
+        """``(x, y)`` of one row, or of a batch of rows (a list or tensor of row numbers)."""
+        if isinstance(index, list):
+            index = torch.as_tensor(index, dtype=torch.long)
         return self.features(index), self.y[index]
 
     def __repr__(self) -> str:
@@ -249,11 +258,31 @@ class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
         shuffle: bool = False,
         generator: torch.Generator | None = None,
     ) -> DataLoader[tuple[Tensor, ...]]:
-        """A ``DataLoader`` over ``(X, y)``; ``generator`` makes the shuffling replayable."""
+        """A ``DataLoader`` over ``(X, y)``; ``generator`` makes the shuffling replayable.
+
+        When :attr:`lazy`, each batch is made from the stored rows (one indexing per batch), in
+        the order a ``DataLoader(..., shuffle=True, generator=generator)`` would use.
+        """
         check("Dataset.loader", "batch_size", batch_size, Interval(int, 1, None))
         check("Dataset.loader", "generator", generator, NoneOk(), InstanceOf(torch.Generator))
-        source: Any = self if self.lazy else TensorDataset(self.X, self.y)
-        return DataLoader(source, batch_size=batch_size, shuffle=shuffle, generator=generator)
+        if not self.lazy:
+            return DataLoader(
+                TensorDataset(self.X, self.y),
+                batch_size=batch_size,
+                shuffle=shuffle,
+                generator=generator,
+            )
+        rows: Any = (
+            RandomSampler(range(len(self)), generator=generator)
+            if shuffle
+            else SequentialSampler(range(len(self)))
+        )
+        return DataLoader(
+            self,
+            batch_size=None,
+            sampler=BatchSampler(rows, batch_size, False),
+            generator=generator,  # the loader draws its base seed from it first, as shuffle=True
+        )
 
     def flat(self) -> Dataset:
         """Images ``(C, H, W)`` or signals ``(C, L)`` as tabular features; tables unchanged."""

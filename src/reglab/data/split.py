@@ -130,6 +130,16 @@ class Splits:
         """What the table encoder did, one dict per source column (``[]`` when nothing)."""
         return [] if self.encoder is None else self.encoder.describe()
 
+    def describe(self) -> dict[str, Any]:
+        """What ``summary.json`` records: ``sizes``, ``test_source`` and ``encoding``.
+
+        Example:
+            >>> from reglab.data import load_dataset
+            >>> split(load_dataset("iris"), train_size=60, val_size=30).describe()
+            {'sizes': {'train': 60, 'val': 30, 'test': 60}, 'test_source': 'random', 'encoding': []}
+        """
+        return {"sizes": self.sizes, "test_source": self.test_source, "encoding": self.encoding}
+
     @property
     def task(self) -> str:
         return self.train.task
