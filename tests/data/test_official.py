@@ -134,14 +134,15 @@ def test_eight_bit_image_folder_is_uint8(tmp_path):
     assert ds.X[4, 0, 0, 0].item() == pytest.approx(41 / 255)
 
 
-def test_subset_keeps_dtype_and_mask_and_replace_with_other_rows_is_refused(tmp_path):
+def test_subset_keeps_dtype_and_mask_and_replace_with_other_rows_drops_the_mask(tmp_path):
     write_mnist(tmp_path / "m", n_train=6, n_test=4)
     ds = load_dataset(tmp_path / "m")
     sub = ds.subset(torch.tensor([0, 7, 8]))
     assert sub.data.dtype == torch.uint8 and sub.official_test is not None
     assert sub.official_test.tolist() == [False, True, True]
-    with pytest.raises(ConfigError, match=r"take rows with Dataset\.subset\(index\)"):
-        dataclasses.replace(ds, X=ds.X[:3], y=ds.y[:3])
+    other = dataclasses.replace(ds, X=ds.X[:3], y=ds.y[:3])
+    assert other.official_test is None and other.data.dtype == torch.float32
+    assert split(other, train_size=1, val_size=0, stratify=False).test_source == "random"
     same = dataclasses.replace(ds, name="renamed")
     assert same.data.dtype == torch.uint8 and same.name == "renamed"
 

@@ -64,7 +64,8 @@ class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
     training rows.
 
     ``Dataset(X=..., y=..., ...)`` and ``dataclasses.replace(ds, X=...)`` take ``X`` as final
-    float features (no divisor or standardization); :meth:`subset` keeps the stored dtype.
+    float features (no divisor or standardization; an ``official_test`` mask of another length
+    is dropped); :meth:`subset` keeps the stored dtype and the mask.
 
     Example:
         >>> import torch
@@ -119,10 +120,10 @@ class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
         if data is None or y is None:
             raise ConfigError("Dataset needs the features (X or data) and the targets y.")
         if official_test is not None and official_test.shape[0] != data.shape[0]:
-            raise ConfigError(
-                f"Dataset {name!r}: official_test marks {official_test.shape[0]} rows but the "
-                f"features have {data.shape[0]}; take rows with Dataset.subset(index)."
-            )
+            # Other rows (dataclasses.replace(ds, X=ds.X[rows], ...)): which of them are
+            # official test rows is unknown, so the result has no official test split.
+            # Dataset.subset(rows) keeps it.
+            official_test = None
         values = {
             "data": data,
             "y": y,
