@@ -32,7 +32,7 @@ from tests.data.test_formats import (
 Case = Callable[[Path], tuple[Callable[[], Any], str]]
 CASES: list[tuple[str, Case]] = []
 
-BUILTINS = "breast_cancer, diabetes, digits, iris, wine"
+BUILTINS = "breast_cancer, diabetes, digits, fashion_mnist, iris, mnist1d, wine"
 WHAT_WORKS = (
     f"a built-in dataset ({BUILTINS}), a .csv/.tsv/.parquet/.npz file, or a folder (one "
     "sub-folder of images per class, MNIST IDX files, or CIFAR-10 batches)"
@@ -194,21 +194,11 @@ def csv_not_utf8(tmp):
 
 
 @case
-def csv_nan(tmp):
-    rows = [[1, "", 0], ["nan", 2, 1], [3, 4, 0], ["NaN", "NA", 1], [5, 6, 0]]
-    p = write_csv(tmp / "n.csv", ["a", "b", "y"], rows)
-    return lambda: load_dataset(p, target="y"), (
-        f"{p}: missing, NaN or infinite values in column(s) 'a' (2 rows), 'b' (2 rows); "
-        "3 rows affected in all. Fill or drop them before loading."
-    )
-
-
-@case
 def csv_infinite_and_missing_label(tmp):
     p = write_csv(tmp / "i.csv", ["a", "y"], [["inf", 0], [1, ""], [2, 1]])
     return lambda: load_dataset(p, target="y"), (
-        f"{p}: missing, NaN or infinite values in column(s) 'a' (1 row), 'y' (1 row); "
-        "2 rows affected in all. Fill or drop them before loading."
+        f"{p}: missing, NaN or infinite values in the target column 'y' (1 row); 1 row "
+        "affected in all. Drop those rows before loading (missing feature values are imputed)."
     )
 
 
@@ -226,15 +216,6 @@ def csv_no_target_given(tmp):
     return lambda: load_dataset(p), (
         f"{p}: name the label column with target=COLUMN (CLI: --target). Available columns: "
         "'a', 'label'."
-    )
-
-
-@case
-def csv_non_numeric_feature(tmp):
-    p = write_csv(tmp / "c.csv", ["size", "color", "y"], [[1, "red", 0], [2, "blue", 1]])
-    return lambda: load_dataset(p, target="y"), (
-        f"{p}: feature column(s) 'color' are not numeric (e.g. 'red' in 'color'); encode them "
-        "as numbers or drop them (only the target column may hold strings)."
     )
 
 
@@ -265,16 +246,6 @@ def csv_regression_on_strings(tmp):
 
 
 # --------------------------------------------------------------------------- Parquet
-
-
-@case
-def parquet_null(tmp):
-    p = tmp / "n.parquet"
-    pq.write_table(pa.table({"x": [1.0, None, 3.0], "y": ["a", "b", "a"]}), p)
-    return lambda: load_dataset(p, target="y"), (
-        f"{p}: missing, NaN or infinite values in column(s) 'x' (1 row); 1 row affected in "
-        "all. Fill or drop them before loading."
-    )
 
 
 @case
@@ -665,6 +636,144 @@ def split_seed_and_generator(tmp):
 def split_not_a_dataset(tmp):
     return lambda: split("digits"), (
         "The 'dataset' parameter of split must be a reglab.data.Dataset. Got 'digits' instead."
+    )
+
+
+# --------------------------------------------------------------------------- mixed folders
+
+
+MIXED = (
+    "; a folder must hold one format: MNIST IDX files, CIFAR-10 batches, or one sub-folder of "
+    "images per class."
+)
+
+
+@case
+def folder_mixes_idx_and_cifar(tmp):
+    d = tmp / "mixed"
+    write_mnist(d)
+    write_cifar_batch(d / "data_batch_1", np.zeros((2, 3072), np.uint8), [0, 1])
+    return lambda: load_dataset(d), (
+        f"{d}: the folder mixes formats: MNIST IDX files ('train-images-idx3-ubyte') and "
+        f"CIFAR-10 batches ('data_batch_1'){MIXED}"
+    )
+
+
+@case
+def folder_mixes_images_and_idx(tmp):
+    d = tmp / "mixed"
+    write_mnist(d)
+    write_png(d / "cats" / "1.png", np.zeros((4, 4), np.uint8))
+    return lambda: load_dataset(d), (
+        f"{d}: the folder mixes formats: MNIST IDX files ('train-images-idx3-ubyte') and "
+        f"image files ('cats/1.png'){MIXED}"
+    )
+
+
+@case
+def cifar_mixed_shapes(tmp):
+    d = tmp / "cifar"
+    d.mkdir()
+    write_cifar_batch(d / "data_batch_1", np.zeros((2, 3072), np.uint8), [0, 1])
+    write_cifar_batch(d / "data_batch_2", np.zeros((2, 1024), np.uint8), [0, 1])
+    return lambda: load_dataset(d), (
+        f"{d / 'data_batch_2'}: CIFAR-10 batches of mixed shapes: rows of 1024 values here but "
+        "3072 in 'data_batch_1'; every batch must hold rows of 3072 values (3x32x32 pixels)."
+    )
+
+
+PARQUET_TYPES = (
+    "which cannot be a feature or target; valid column types: integer, float, decimal, boolean, "
+    "string, dictionary (categorical), date/time."
+)
+
+
+@case
+def parquet_list_column(tmp):
+    p = tmp / "l.parquet"
+    pq.write_table(pa.table({"tags": [["a"], ["b", "c"]], "y": [0, 1]}), p)
+    return lambda: load_dataset(p, target="y"), (
+        f"{p}: column 'tags' has the Parquet type list<element: string>, {PARQUET_TYPES}"
+    )
+
+
+@case
+def parquet_struct_column(tmp):
+    p = tmp / "s.parquet"
+    pq.write_table(pa.table({"pt": [{"x": 1}, {"x": 2}], "y": [0, 1]}), p)
+    return lambda: load_dataset(p, target="y"), (
+        f"{p}: column 'pt' has the Parquet type struct<x: int64>, {PARQUET_TYPES}"
+    )
+
+
+@case
+def split_official_test_without_one(tmp):
+    return lambda: split(load_dataset("iris"), train_size=50, val_size=20, test="official"), (
+        "The 'test' parameter of split must be 'random' or None for 'iris', which has no "
+        "official test split. Got 'official' instead."
+    )
+
+
+@case
+def split_unknown_test_source(tmp):
+    return lambda: split(load_dataset("iris"), test="holdout"), (
+        "The 'test' parameter of split must be None or one of 'official', 'random'. Got "
+        "'holdout' instead."
+    )
+
+
+@case
+def split_official_pool_too_small(tmp):
+    d = tmp / "m"
+    write_mnist(d, n_train=6, n_test=4)
+    return lambda: split(load_dataset(d), train_size=4, val_size=3), (
+        "The 'val_size' parameter of split must be at most 2 samples when train_size is 4 of the "
+        "6 rows of 'm' outside its official test split. Got 3 instead."
+    )
+
+
+def _without_fashion_mnist(tmp: Path) -> Any:
+    import reglab.data.builtin as builtin
+
+    saved = builtin.FASHION_MNIST_DIR
+    builtin.FASHION_MNIST_DIR = tmp / "no-such-folder"
+    try:
+        return load_dataset("fashion_mnist")
+    finally:
+        builtin.FASHION_MNIST_DIR = saved
+
+
+@case
+def builtin_fashion_mnist_not_installed(tmp):
+    return lambda: _without_fashion_mnist(tmp), (
+        "fashion_mnist: Debian's dataset-fashion-mnist is not installed (no IDX files in "
+        f"{tmp / 'no-such-folder'}); install it with: apt-get install dataset-fashion-mnist"
+    )
+
+
+def _without_mnist1d() -> Any:
+    import sys
+
+    import reglab.data.builtin as builtin
+
+    saved_cache, saved_module = dict(builtin._MNIST1D_CACHE), sys.modules.get("mnist1d.data")
+    builtin._MNIST1D_CACHE.clear()
+    sys.modules["mnist1d.data"] = None  # type: ignore[assignment]  # import now fails
+    try:
+        return load_dataset("mnist1d")
+    finally:
+        builtin._MNIST1D_CACHE.update(saved_cache)
+        if saved_module is None:
+            del sys.modules["mnist1d.data"]
+        else:
+            sys.modules["mnist1d.data"] = saved_module
+
+
+@case
+def builtin_mnist1d_not_installed(tmp):
+    return _without_mnist1d, (
+        "mnist1d: the mnist1d package is not installed (mnist1d.data); install it with: "
+        "pip install 'reglab[mnist1d]'"
     )
 
 

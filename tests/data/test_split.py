@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
 from sklearn import datasets as skd
 
+from reglab import ConfigError
 from reglab.data import (
     BUILTIN_DATASETS,
     Dataset,
@@ -29,8 +32,20 @@ def digits() -> Dataset:
 def test_list_datasets_matches_what_loads():
     infos = list_datasets()
     assert [i.name for i in infos] == list(BUILTIN_DATASETS)
-    assert BUILTIN_DATASETS == ("breast_cancer", "diabetes", "digits", "iris", "wine")
+    assert BUILTIN_DATASETS == (
+        "breast_cancer",
+        "diabetes",
+        "digits",
+        "fashion_mnist",
+        "iris",
+        "mnist1d",
+        "wine",
+    )
     for info in infos:
+        if not info.installed:  # e.g. no dataset-fashion-mnist: the error names the install
+            with pytest.raises(ConfigError, match=re.escape(info.install)):
+                load_dataset(info.name)
+            continue
         ds = load_dataset(info.name)
         assert (ds.task, len(ds), ds.input_shape) == (info.task, info.n_samples, info.input_shape)
         assert ds.num_classes == info.num_classes and ds.class_names == info.class_names

@@ -227,7 +227,12 @@ bad("data.ragged_csv", lambda f: load_dataset(f["ragged.csv"], target="y"), "rag
 bad("data.nan_csv", lambda f: load_dataset(f["nan.csv"], target="y"), "nan.csv", "NaN")
 bad("data.missing_target", lambda f: load_dataset(f["ok.csv"], target="label"), "label")
 bad("data.no_target", lambda f: load_dataset(f["ok.csv"]), "target")
-bad("data.text_feature", lambda f: load_dataset(f["text.csv"], target="y"), "text.csv")
+# a text feature is one-hot encoded now; a text column is still refused as a regression target
+bad(
+    "data.text_feature",
+    lambda f: load_dataset(f["text.csv"], target="b", task="regression"),
+    "text.csv",
+)
 bad("data.empty_csv", lambda f: load_dataset(f["empty.csv"], target="y"), "empty.csv")
 bad("data.npz_no_y", lambda f: load_dataset(f["no_y.npz"]), "no_y.npz", "y")
 bad("data.npz_lengths", lambda f: load_dataset(f["lengths.npz"]), "lengths.npz")
@@ -363,7 +368,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     rows = "\n".join(f"{i * 0.1:.1f},{(i * 7) % 5 * 0.2:.1f},{i % 2}" for i in range(24))
     write("ok.csv", "a,b,y\n" + rows + "\n")
     write("ragged.csv", "a,b,y\n1.0,2.0,0\n3.0,1\n4.0,5.0,1\n")
-    write("nan.csv", "a,b,y\n1.0,2.0,0\nnan,1.0,1\n4.0,5.0,1\n2.0,2.0,0\n")
+    # missing features are imputed now; a missing target is still refused
+    write("nan.csv", "a,b,y\n1.0,2.0,0\n3.0,1.0,nan\n4.0,5.0,1\n2.0,2.0,0\n")
     write("text.csv", "a,b,y\n1.0,red,0\n3.0,blue,1\n4.0,green,1\n")
     write("empty.csv", "")
     write("unknown_key.toml", 'base = "dropout"\ncolour = "blue"\n')

@@ -1,4 +1,4 @@
-"""``reglab datasets``: the built-in datasets."""
+"""``reglab datasets``: the built-in datasets, where each comes from, and how to install it."""
 
 from __future__ import annotations
 
@@ -7,20 +7,27 @@ import click
 
 @click.command()
 def datasets() -> None:
-    """List the built-in datasets (scikit-learn's bundled files; no download)."""
+    """List the built-in datasets: source, size, shape, official split, install command."""
     from ..data import list_datasets
 
-    rows = list_datasets()
+    # scikit-learn's bundled sets first (always there), then the ones that need an install.
+    rows = sorted(list_datasets(), key=lambda d: (d.install != "pip install 'reglab[lab]'", d.name))
     click.echo(
-        f"{'name':15s} {'task':15s} {'samples':>7s}  {'input':10s} {'classes':>7s}  description"
+        f"{'name':15s} {'task':15s} {'samples':>7s}  {'input':10s} {'classes':>7s}  "
+        f"{'official':11s}  description (source)"
     )
     for d in rows:
         classes = "-" if d.num_classes is None else str(d.num_classes)
         shape = "x".join(str(s) for s in d.input_shape)
         click.echo(
-            f"{d.name:15s} {d.task:15s} {d.n_samples:7d}  {shape:10s} {classes:>7s}  {d.description}"
+            f"{d.name:15s} {d.task:15s} {d.n_samples:7d}  {shape:10s} {classes:>7s}  "
+            f"{d.official_split:11s}  {d.description} ({d.source})"
         )
+        if not d.installed:
+            click.echo(f"{'':15s} not installed; install it with: {d.install}")
     click.echo(
-        "\nAlso: a CSV/Parquet file (--target COLUMN), an .npz (X, y), an image folder, "
-        "MNIST IDX files or CIFAR-10 batches in a folder."
+        "\nAlso: a CSV/Parquet file (--target COLUMN; string columns and missing values are "
+        "encoded on the training split), an .npz (X, y), an image folder, MNIST IDX files or "
+        "CIFAR-10 batches in a folder (IDX t10k-* and CIFAR test_batch are the official test "
+        "split)."
     )

@@ -1,9 +1,12 @@
 """Real data for the lab: built-in datasets, user files, and leak-free splits.
 
 ``load_dataset`` reads a built-in dataset (scikit-learn's bundled digits, breast_cancer, wine,
-iris, diabetes) or a user's CSV/Parquet/NPZ file, image folder, MNIST IDX or CIFAR-10 folder
-into a :class:`Dataset`; ``split`` makes stratified, seeded train/validation/test splits and
-standardizes features with training statistics only.
+iris, diabetes; Debian's fashion_mnist; mnist1d generated locally) or a user's CSV/Parquet/NPZ
+file, image folder, MNIST IDX or CIFAR-10 folder into a :class:`Dataset`, each held once in its
+smallest exact dtype (uint8 images stay uint8); ``split`` makes stratified, seeded
+train/validation/test splits (keeping an official test split where the data has one), encodes
+raw tables (:class:`TableEncoder`) and standardizes features with training statistics only;
+``default_sizes(pool_size(ds))`` gives train/validation sizes that fit any dataset.
 
 Example:
     >>> import reglab.data as rd
@@ -17,15 +20,20 @@ from __future__ import annotations
 from ._dataset import Dataset
 from ._load import load_dataset
 from .builtin import BUILTIN_DATASETS, DatasetInfo, list_datasets
-from .split import Splits, StandardScaler, split
+from .encode import TableEncoder
+from .split import TEST_SOURCES, Splits, StandardScaler, default_sizes, pool_size, split
 
 __all__ = [
     "BUILTIN_DATASETS",
+    "TEST_SOURCES",
     "Dataset",
     "DatasetInfo",
     "Splits",
     "StandardScaler",
+    "TableEncoder",
+    "default_sizes",
     "list_datasets",
     "load_dataset",
+    "pool_size",
     "split",
 ]

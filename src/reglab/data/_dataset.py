@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Iterator, Sequence
+from dataclasses import Field, dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    RandomSampler,
+    SequentialSampler,
+    TensorDataset,
+)
 
 from .._checks import InstanceOf, Interval, NoneOk, OneOf, check
 from ..errors import ConfigError
@@ -21,23 +27,61 @@ TASKS = ("classification", "regression")
 # A target with at most this many distinct integer values is read as class labels.
 MAX_INFERRED_CLASSES = 20
 
+# Rows converted to float at a time when a whole lazily-scaled split is materialized or scanned.
+CHUNK_ROWS = 4096
 
-@dataclass(frozen=True, eq=False)
+Index = Tensor | slice | int | None
+
+if TYPE_CHECKING:
+    # The type checker sees a plain class with its own __init__ (which takes X), so that
+    # dataclasses.replace(ds, X=...) type-checks; at run time it is a frozen dataclass.
+    def _record(cls: type) -> type:
+        return cls
+else:
+    _record = dataclass(frozen=True, eq=False, init=False)
+
+
+@_record
 class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
-    """Features, targets and what they mean.
+    """Features, targets and what they mean, each held once in its smallest exact dtype.
 
-    ``X`` is float32, ``(N, F)`` for tabular data or ``(N, C, H, W)`` for images (values in
-    [0, 1]); ``y`` holds int64 class indices ``0..K-1`` (classification) or float32 values
-    (regression). ``ds[i]`` is ``(X[i], y[i])``, so a ``Dataset`` feeds a ``DataLoader`` as is.
+    ``data`` holds the stored values: float32 for tables and float images, uint8 for 8-bit
+    images (IDX, CIFAR-10, 8-bit image folders). The features a model sees are made per batch:
+
+        ``x = (data / divisor - mean) / std``
+
+    (``divisor`` is 255 for 8-bit images, else 1; ``mean``/``std`` are ``None`` unless ``split``
+    standardized images with training statistics). ``X`` is that float32 array for the whole
+    dataset (made on each access: use it for small data); :meth:`tensors` with ``start``/``stop``,
+    :meth:`features` and :meth:`batches` make only the rows asked for. ``y`` holds int64 class
+    indices ``0..K-1`` (classification) or float32 values (regression).
+
+    ``official_test`` is a bool mask of the rows that are the file's official test split
+    (IDX ``t10k-*``, CIFAR ``test_batch``, MNIST-1D's test part), or ``None``. ``categories`` is
+    set for a table that still needs encoding (string columns or missing values): one entry per
+    column, the category names of a string column (``data`` holds the code, NaN where missing) or
+    ``None`` for a numeric column (NaN where missing); ``reglab.data.split`` fits the encoder on the
+    training rows.
+
+    ``Dataset(X=..., y=..., ...)`` and ``dataclasses.replace(ds, X=...)`` take ``X`` as final
+    float features (no divisor or standardization; an ``official_test`` mask of another length
+    is dropped); :meth:`subset` keeps the stored dtype and the mask.
 
     Example:
         >>> import torch
         >>> ds = make_dataset(torch.rand(6, 2), torch.tensor([0, 1, 0, 1, 0, 1]), name="toy")
         >>> ds.task, ds.num_classes, ds.input_shape, len(ds)
         ('classification', 2, (2,), 6)
+        >>> img = make_dataset(torch.full((3, 1, 2, 2), 255, dtype=torch.uint8), [0, 1, 1],
+        ...                    name="img", divisor=255.0)
+        >>> img.data.dtype, img.X.dtype, float(img.X.max())
+        (torch.uint8, torch.float32, 1.0)
     """
 
-    X: Tensor
+    if TYPE_CHECKING:
+        __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+
+    data: Tensor
     y: Tensor
     task: str
     name: str
@@ -46,12 +90,67 @@ class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
     num_classes: int | None
     class_names: tuple[str, ...]
     feature_names: tuple[str, ...]
+    divisor: float
+    mean: Tensor | None
+    std: Tensor | None
+    official_test: Tensor | None
+    categories: tuple[tuple[str, ...] | None, ...] | None
+
+    def __init__(
+        self,
+        X: Tensor | None = None,
+        y: Tensor | None = None,
+        task: str = "classification",
+        name: str = "data",
+        kind: str = "tabular",
+        input_shape: tuple[int, ...] | None = None,
+        num_classes: int | None = None,
+        class_names: tuple[str, ...] = (),
+        feature_names: tuple[str, ...] = (),
+        *,
+        data: Tensor | None = None,
+        divisor: float = 1.0,
+        mean: Tensor | None = None,
+        std: Tensor | None = None,
+        official_test: Tensor | None = None,
+        categories: tuple[tuple[str, ...] | None, ...] | None = None,
+    ) -> None:
+        if X is not None:  # final float features: nothing left to apply per batch
+            data, divisor, mean, std, categories = X, 1.0, None, None, None
+        if data is None or y is None:
+            raise ConfigError("Dataset needs the features (X or data) and the targets y.")
+        if official_test is not None and official_test.shape[0] != data.shape[0]:
+            # Other rows (dataclasses.replace(ds, X=ds.X[rows], ...)): which of them are
+            # official test rows is unknown, so the result has no official test split.
+            # Dataset.subset(rows) keeps it.
+            official_test = None
+        values = {
+            "data": data,
+            "y": y,
+            "task": task,
+            "name": name,
+            "kind": kind,
+            "input_shape": tuple(data.shape[1:]) if input_shape is None else tuple(input_shape),
+            "num_classes": num_classes,
+            "class_names": tuple(class_names),
+            "feature_names": tuple(feature_names),
+            "divisor": float(divisor),
+            "mean": mean,
+            "std": std,
+            "official_test": official_test,
+            "categories": categories,
+        }
+        for key, value in values.items():
+            object.__setattr__(self, key, value)
 
     def __len__(self) -> int:
-        return int(self.X.shape[0])
+        return int(self.data.shape[0])
 
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        return self.X[index], self.y[index]
+    def __getitem__(self, index: Any) -> tuple[Tensor, Tensor]:
+        """``(x, y)`` of one row, or of a batch of rows (a list or tensor of row numbers)."""
+        if isinstance(index, list):
+            index = torch.as_tensor(index, dtype=torch.long)
+        return self.features(index), self.y[index]
 
     def __repr__(self) -> str:
         classes = f", num_classes={self.num_classes}" if self.num_classes is not None else ""
@@ -65,9 +164,93 @@ class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
         """Width of a model's output: the number of classes, or 1 for regression."""
         return self.num_classes if self.num_classes is not None else 1
 
-    def tensors(self) -> tuple[Tensor, Tensor]:
-        """``(X, y)``: the pair ``reglab.fit`` accepts for a split."""
-        return self.X, self.y
+    @property
+    def needs_encoding(self) -> bool:
+        """True for a table with string columns or missing values (``split`` encodes it)."""
+        return self.categories is not None
+
+    @property
+    def has_official_test(self) -> bool:
+        """True when some rows are the file's official test split."""
+        return self.official_test is not None and bool(self.official_test.any())
+
+    @property
+    def lazy(self) -> bool:
+        """True when features are made per batch (a divisor or standardization to apply)."""
+        return (
+            self.data.dtype != torch.float32
+            or self.divisor != 1.0
+            or self.mean is not None
+            or self.std is not None
+        )
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by ``data`` and ``y``."""
+        return int(
+            self.data.element_size() * self.data.nelement()
+            + self.y.element_size() * self.y.nelement()
+        )
+
+    @property
+    def X(self) -> Tensor:
+        """float32 features of every row (made on each access when :attr:`lazy`)."""
+        return self.features(None)
+
+    def features(self, index: Index = None) -> Tensor:
+        """float32 features of the rows ``index`` (a tensor of rows, a slice, an int or all)."""
+        if self.categories is not None:
+            raise ConfigError(
+                f"{self.name}: the table has string columns or missing values that are encoded "
+                "when it is split; call reglab.data.split(dataset) and use its parts."
+            )
+        rows = self.data if index is None else self.data[index]
+        if not self.lazy:
+            return rows
+        x = rows.to(torch.float32)
+        if self.divisor != 1.0:
+            x = x / self.divisor
+        if self.mean is not None:
+            x = x - self.mean
+        if self.std is not None:
+            x = x / self.std
+        return x
+
+    def tensors(self, start: int | None = None, stop: int | None = None) -> tuple[Tensor, Tensor]:
+        """``(X, y)`` of rows ``start:stop`` (all by default): the pair ``reglab.fit`` accepts."""
+        if start is None and stop is None:
+            return self.X, self.y
+        return self.features(slice(start, stop)), self.y[start:stop]
+
+    def batches(
+        self,
+        batch_size: int = 256,
+        *,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> Iterator[tuple[Tensor, Tensor]]:
+        """float32 ``(X, y)`` batches; memory grows with ``batch_size``, not with the dataset.
+
+        Example:
+            >>> ds = make_dataset(torch.zeros(5, 2), [0, 1, 0, 1, 0], name="toy")
+            >>> [len(y) for _, y in ds.batches(2)]
+            [2, 2, 1]
+        """
+        check("Dataset.batches", "batch_size", batch_size, Interval(int, 1, None))
+        check("Dataset.batches", "generator", generator, NoneOk(), InstanceOf(torch.Generator))
+        n = len(self)
+        order = torch.randperm(n, generator=generator) if shuffle else None
+        for i in range(0, n, batch_size):
+            if order is None:
+                yield self.tensors(i, i + batch_size)
+            else:
+                idx = order[i : i + batch_size]
+                yield self.features(idx), self.y[idx]
+
+    def subset(self, index: Tensor) -> Dataset:
+        """The rows ``index`` (a tensor of row numbers or a bool mask), stored dtype kept."""
+        mask = self.official_test[index] if self.official_test is not None else None
+        return _with(self, data=self.data[index], y=self.y[index], official_test=mask)
 
     def loader(
         self,
@@ -76,30 +259,66 @@ class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
         shuffle: bool = False,
         generator: torch.Generator | None = None,
     ) -> DataLoader[tuple[Tensor, ...]]:
-        """A ``DataLoader`` over ``(X, y)``; ``generator`` makes the shuffling replayable."""
+        """A ``DataLoader`` over ``(X, y)``; ``generator`` makes the shuffling replayable.
+
+        When :attr:`lazy`, each batch is made from the stored rows (one indexing per batch), in
+        the order a ``DataLoader(..., shuffle=True, generator=generator)`` would use.
+        """
         check("Dataset.loader", "batch_size", batch_size, Interval(int, 1, None))
         check("Dataset.loader", "generator", generator, NoneOk(), InstanceOf(torch.Generator))
+        if not self.lazy:
+            return DataLoader(
+                TensorDataset(self.X, self.y),
+                batch_size=batch_size,
+                shuffle=shuffle,
+                generator=generator,
+            )
+        rows: Any = (
+            RandomSampler(range(len(self)), generator=generator)
+            if shuffle
+            else SequentialSampler(range(len(self)))
+        )
         return DataLoader(
-            TensorDataset(self.X, self.y),
-            batch_size=batch_size,
-            shuffle=shuffle,
-            generator=generator,
+            self,
+            batch_size=None,
+            sampler=BatchSampler(rows, batch_size, False),
+            generator=generator,  # the loader draws its base seed from it first, as shuffle=True
         )
 
     def flat(self) -> Dataset:
-        """Images as tabular features ``(N, C*H*W)``; tabular data is returned unchanged."""
+        """Images ``(C, H, W)`` or signals ``(C, L)`` as tabular features; tables unchanged."""
         if self.kind == "tabular":
             return self
-        n_features = int(np.prod(self.input_shape))
-        c, h, w = self.input_shape
-        names = tuple(f"c{ci}_y{yi}_x{xi}" for ci in range(c) for yi in range(h) for xi in range(w))
-        return replace(
+        shape = self.input_shape
+        n_features = int(np.prod(shape))
+        axes = ("c", "y", "x") if len(shape) == 3 else ("c", "t")
+        names = tuple("_".join(f"{a}{i}" for a, i in zip(axes, pos)) for pos in np.ndindex(*shape))
+
+        def per_feature(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.expand(*shape).reshape(n_features)
+
+        return _with(
             self,
-            X=self.X.reshape(len(self), n_features),
+            data=self.data.reshape(len(self), n_features),
             kind="tabular",
             input_shape=(n_features,),
             feature_names=names,
+            mean=per_feature(self.mean),
+            std=per_feature(self.std),
         )
+
+
+def _with(ds: Dataset, **changes: Any) -> Dataset:
+    """``ds`` with some stored fields changed (``dataclasses.replace`` without ``X``)."""
+    fields = {
+        key: getattr(ds, key)
+        for key in (
+            "y", "task", "name", "kind", "input_shape", "num_classes", "class_names",
+            "feature_names", "data", "divisor", "mean", "std", "official_test", "categories",
+        )
+    }  # fmt: skip
+    fields.update(changes)
+    return Dataset(**fields)
 
 
 def infer_task(y: np.ndarray) -> str:
@@ -151,11 +370,16 @@ def make_dataset(
     class_names: Sequence[str] | None = None,
     feature_names: Sequence[str] | None = None,
     source: str | None = None,
+    divisor: float = 1.0,
+    official_test: Any = None,
+    categories: tuple[tuple[str, ...] | None, ...] | None = None,
 ) -> Dataset:
     """Build a ``Dataset`` from arrays: infer the task, encode labels, fix dtypes.
 
-    ``X`` of 2 dims is tabular, 4 dims ``(N, C, H, W)`` is images (``kind`` may say so
-    explicitly). ``class_names`` names already-encoded integer labels ``0..K-1``.
+    ``X`` of 2 dims is tabular, 3 dims ``(N, C, L)`` is signals, 4 dims ``(N, C, H, W)`` is
+    images (``kind`` may say so explicitly). uint8 images and signals stay uint8 (the features
+    are ``X / divisor``); anything else becomes float32. ``class_names`` names already-encoded
+    integer labels ``0..K-1``; ``official_test`` is a bool mask of the official test rows.
     """
     source = source or name
     check("load_dataset", "task", task, NoneOk(), OneOf(*TASKS))
@@ -174,7 +398,7 @@ def make_dataset(
     if X_np.shape[0] == 0:
         raise ConfigError(f"{source}: the dataset has no samples.")
     if kind is None:
-        kind = "image" if X_np.ndim == 4 else "tabular"
+        kind = {4: "image", 3: "signal"}.get(X_np.ndim, "tabular")
     if task is None:
         task = "classification" if class_names is not None else infer_task(y_np)
     if task == "classification":
@@ -206,9 +430,16 @@ def make_dataset(
         y_t = torch.from_numpy(y_np.astype(np.float32))
         names = ()
         num_classes = None
-    X_t = torch.from_numpy(np.ascontiguousarray(X_np, dtype=np.float32))
+    keep = X_np.dtype == np.uint8 and kind != "tabular"
+    X_t = torch.from_numpy(np.ascontiguousarray(X_np, dtype=np.uint8 if keep else np.float32))
+    mask = None
+    if official_test is not None:
+        mask = torch.as_tensor(np.asarray(official_test, dtype=bool))
     return Dataset(
-        X=X_t,
+        data=X_t,
+        divisor=divisor,
+        official_test=mask,
+        categories=categories,
         y=y_t,
         task=task,
         name=name,

@@ -10,6 +10,7 @@ from ..errors import ConfigError, param_error
 from ._dataset import TASKS, Dataset
 from .builtin import BUILTIN_DATASETS, load_builtin
 from .files import (
+    IMAGE_SUFFIXES,
     cifar_batch_files,
     idx_image_files,
     load_cifar10,
@@ -47,10 +48,12 @@ def load_dataset(
     """Load a built-in dataset by name, or a user's file or folder, as a ``Dataset``.
 
     A string that names a built-in dataset loads it; anything else is a path. Files: CSV/TSV and
-    Parquet (``target`` names the label column), NPZ (arrays ``X``, ``y``). Folders: one
-    sub-folder of images per class, MNIST IDX files, or CIFAR-10 python batches. The task is
-    inferred (strings or at most 20 distinct integers: classification; otherwise regression)
-    unless ``task`` says it.
+    Parquet (``target`` names the label column; string columns and missing values are kept raw
+    and encoded by ``split``), NPZ (arrays ``X``, ``y``). Folders: one sub-folder of images per
+    class, MNIST IDX files, or CIFAR-10 python batches (IDX ``t10k-*`` files and CIFAR's
+    ``test_batch`` are marked as the official test split); a folder mixing these is an error.
+    The task is inferred (strings or at most 20 distinct integers: classification; otherwise
+    regression) unless ``task`` says it. 8-bit images are held as uint8 (``Dataset.data``).
 
     Args:
         name_or_path: built-in name (see ``list_datasets``) or a path.
@@ -174,10 +177,13 @@ def _load_folder(
         raise param_error(
             "task", owner, f"None or 'classification' for the folder {str(path)!r}", task
         )
-    if cifar_batch_files(path):
+    cifar, idx = cifar_batch_files(path), idx_image_files(path)
+    if cifar or idx:
+        _one_format(path, cifar, idx)
+    if cifar:
         _no_image_options(owner, image_size, channels, str(path))
         return load_cifar10(path)
-    if idx_image_files(path):
+    if idx:
         _no_image_options(owner, image_size, channels, str(path))
         return load_mnist_idx(path)
     return load_image_folder(
@@ -185,6 +191,34 @@ def _load_folder(
         image_size=tuple(image_size) if image_size is not None else None,  # type: ignore[arg-type]
         channels=channels,
     )
+
+
+def _one_format(path: Path, cifar: list[Path], idx: list[Path]) -> None:
+    """A folder holds CIFAR-10 batches, IDX files or images, never two of them."""
+    found = []
+    if idx:
+        found.append(f"MNIST IDX files ({idx[0].name!r})")
+    if cifar:
+        found.append(f"CIFAR-10 batches ({cifar[0].name!r})")
+    image = _first_image(path)
+    if image is not None:
+        found.append(f"image files ({image.relative_to(path).as_posix()!r})")
+    if len(found) > 1:
+        raise ConfigError(
+            f"{path}: the folder mixes formats: {' and '.join(found)}; a folder must hold one "
+            "format: MNIST IDX files, CIFAR-10 batches, or one sub-folder of images per class."
+        )
+
+
+def _first_image(path: Path) -> Path | None:
+    """An image file in ``path`` or one of its visible sub-folders, if there is one."""
+    for folder in [path, *sorted(d for d in path.iterdir() if d.is_dir())]:
+        if folder.name.startswith(".") and folder != path:
+            continue
+        for f in sorted(folder.iterdir()):
+            if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES:
+                return f
+    return None
 
 
 def _builtin_task(name: str) -> str:

@@ -1,12 +1,20 @@
 """Train / validation / test splits: stratified, seeded, scaled on the training split only.
 
-Sizes are counts (``int``) or fractions of the dataset (``float``, rounded); the test split is
-the rest and never fits anything. For classification the split is stratified: each class is
+Sizes are counts (``int``) or fractions of the pool (``float``, rounded). The test split is the
+dataset's official test rows where it has them (``test="official"``, the default there: IDX
+``t10k-*`` files, CIFAR-10's ``test_batch``, the built-ins ``fashion_mnist`` and ``mnist1d``),
+and train/validation are drawn from the other rows (the pool); otherwise (``test="random"``) the
+pool is every row and the test split is what train/validation leave. The test split never fits
+anything. :func:`default_sizes` gives train/validation sizes that fit any pool. For classification the split is stratified: each class is
 divided in proportion to its size (largest remainders), every class gets at least one training
 sample, and one validation/test sample when the sizes allow it. Tabular features are then
 standardized, ``z = (x - mean_train) / std_train`` (population std; a constant feature keeps
 ``std = 1``), with statistics from the training split only. Images are left as loaded (values in
 [0, 1]); ``scale=True`` standardizes them per channel, again with training statistics only.
+uint8 images stay uint8 in the parts: the divisor and the standardization are applied per
+batch (``Dataset.batches``, ``Dataset.tensors(start, stop)``). A table with string columns or
+missing values is encoded by :class:`reglab.data.encode.TableEncoder`, fit on the training rows
+(``Splits.encoding`` says what was done), then standardized.
 
 Example:
     >>> from reglab.data import load_dataset
@@ -20,18 +28,24 @@ Example:
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from .._checks import Boolean, InstanceOf, Interval, NoneOk, check
+from .._checks import Boolean, InstanceOf, Interval, NoneOk, OneOf, check
 from ..errors import ConfigError, param_error
-from ._dataset import Dataset
+from ._dataset import CHUNK_ROWS, Dataset, _with
+from .encode import TableEncoder
 
-__all__ = ["Splits", "StandardScaler", "split"]
+__all__ = ["TEST_SOURCES", "Splits", "StandardScaler", "default_sizes", "pool_size", "split"]
+
+TEST_SOURCES = ("official", "random")
+# Default train / validation sizes: at most these, and at most 1/2 and 1/4 of the pool.
+DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE = 200, 300
 
 
 class StandardScaler:
@@ -55,7 +69,7 @@ class StandardScaler:
     @classmethod
     def fit(cls, X: Tensor, per_channel: bool = False) -> StandardScaler:
         """Statistics of ``X`` (the training split)."""
-        dims: tuple[int, ...] = (0, 2, 3) if per_channel else (0,)
+        dims: tuple[int, ...] = (0, *range(2, X.dim())) if per_channel else (0,)
         x64 = X.to(torch.float64)
         mean = x64.mean(dim=dims, keepdim=per_channel)
         std = x64.std(dim=dims, unbiased=False, keepdim=per_channel)
@@ -91,6 +105,8 @@ class Splits:
 
     ``train``, ``val`` and ``test`` are :class:`Dataset` objects with the source's metadata;
     ``train_index`` etc. are the rows of the source dataset (ascending) each part holds.
+    ``test_source`` is ``"official"`` (the file's own test rows) or ``"random"``; ``encoder`` is
+    the table encoder fit on the training rows (``None`` when nothing needed encoding).
     """
 
     train: Dataset
@@ -101,6 +117,28 @@ class Splits:
     train_index: Tensor
     val_index: Tensor
     test_index: Tensor
+    test_source: str = "random"
+    encoder: TableEncoder | None = field(default=None)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """``{"train": n, "val": n, "test": n}``."""
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+    @property
+    def encoding(self) -> list[dict[str, Any]]:
+        """What the table encoder did, one dict per source column (``[]`` when nothing)."""
+        return [] if self.encoder is None else self.encoder.describe()
+
+    def describe(self) -> dict[str, Any]:
+        """What ``summary.json`` records: ``sizes``, ``test_source`` and ``encoding``.
+
+        Example:
+            >>> from reglab.data import load_dataset
+            >>> split(load_dataset("iris"), train_size=60, val_size=30).describe()
+            {'sizes': {'train': 60, 'val': 30, 'test': 60}, 'test_source': 'random', 'encoding': []}
+        """
+        return {"sizes": self.sizes, "test_source": self.test_source, "encoding": self.encoding}
 
     @property
     def task(self) -> str:
@@ -143,7 +181,8 @@ class Splits:
     def __repr__(self) -> str:
         return (
             f"Splits(name={self.train.name.rsplit(':', 1)[0]!r}, train={len(self.train)}, "
-            f"val={len(self.val)}, test={len(self.test)}, scaled={self.scaler is not None})"
+            f"val={len(self.val)}, test={len(self.test)}, test_source={self.test_source!r}, "
+            f"scaled={self.scaler is not None})"
         )
 
 
@@ -220,6 +259,34 @@ def _stratified(
     return train_idx, val_idx, test_idx
 
 
+def default_sizes(n_pool: int) -> tuple[int, int]:
+    """Train / validation sizes that fit a pool of ``n_pool`` rows (the rows train+val come from).
+
+    ``train = min(200, max(1, n_pool // 2))`` and ``val = min(300, n_pool // 4)``: at most 200 / 300,
+    never more than half / a quarter of the pool, so the test split keeps the rest.
+
+    Example:
+        >>> default_sizes(178), default_sizes(150), default_sizes(60000)
+        ((89, 44), (75, 37), (200, 300))
+    """
+    check("default_sizes", "n_pool", n_pool, Interval(int, 1, None))
+    return min(DEFAULT_TRAIN_SIZE, max(1, n_pool // 2)), min(DEFAULT_VAL_SIZE, n_pool // 4)
+
+
+def pool_size(dataset: Dataset, test: str | None = None) -> int:
+    """Rows train and validation are drawn from: those outside the official test split, or all.
+
+    Example:
+        >>> from reglab.data import load_dataset
+        >>> pool_size(load_dataset("wine"))
+        178
+    """
+    if _test_source(dataset, test) == "official":
+        assert dataset.official_test is not None
+        return int((~dataset.official_test).sum())
+    return len(dataset)
+
+
 def split(
     dataset: Dataset,
     *,
@@ -230,21 +297,24 @@ def split(
     scale_target: bool = False,
     seed: int | None = None,
     generator: torch.Generator | None = None,
+    test: str | None = None,
 ) -> Splits:
-    """Split ``dataset`` into train / validation / test; fit scaling on train only.
+    """Split ``dataset`` into train / validation / test; fit encoding and scaling on train only.
 
     Args:
         dataset: what :func:`reglab.data.load_dataset` returned.
-        train_size: training samples, a count (>= 1) or a fraction in (0, 1).
-        val_size: validation samples, a count (>= 0) or a fraction in [0, 1). The rest (at
-            least one sample) is the test split.
+        train_size: training samples, a count (>= 1) or a fraction of the pool in (0, 1).
+        val_size: validation samples, a count (>= 0) or a fraction of the pool in [0, 1). With
+            a random test split the rest (at least one sample) is the test split.
         stratify: keep class proportions; ``None`` means yes for classification. Not allowed
             for regression.
         scale: standardize features with training statistics; ``None`` means yes for tabular
-            data, no for images (``True`` on images standardizes per channel).
+            data, no for images and signals (``True`` on them standardizes per channel).
         scale_target: regression only: standardize ``y`` too (``Splits.target_scaler``).
         seed: seed of the shuffle; ``None`` (and no ``generator``) means 0.
         generator: a ``torch.Generator`` to draw the shuffle from, instead of ``seed``.
+        test: ``"official"`` (the dataset's own test rows), ``"random"`` (what train/val leave)
+            or ``None``: official where the dataset has an official test split, else random.
 
     Returns:
         :class:`Splits`; the same seed gives the same split.
@@ -252,20 +322,51 @@ def split(
     Example:
         >>> from reglab.data import load_dataset
         >>> sp = split(load_dataset("digits"), train_size=200, val_size=0.2, seed=0)
-        >>> len(sp.train), len(sp.val), len(sp.test), sp.scaler is None
-        (200, 359, 1238, True)
+        >>> len(sp.train), len(sp.val), len(sp.test), sp.scaler is None, sp.test_source
+        (200, 359, 1238, True, 'random')
     """
     _check_arguments(dataset, train_size, val_size, stratify, scale, scale_target, seed, generator)
-    n_train, n_val = _sizes(dataset, train_size, val_size)
+    source = _test_source(dataset, test)
+    pool = _pool_rows(dataset, source)
+    n_train, n_val = _sizes(dataset, train_size, val_size, len(pool), source)
     if generator is None:
         generator = torch.Generator().manual_seed(0 if seed is None else seed)
+    y_pool = dataset.y if source == "random" else dataset.y[pool]
     if dataset.task == "classification" and stratify is not False:
-        train_idx, val_idx, test_idx = _stratified(
-            dataset.y, n_train, n_val, generator, dataset, train_size
-        )
+        parts = _stratified(y_pool, n_train, n_val, generator, dataset, train_size)
     else:
-        train_idx, val_idx, test_idx = _shuffled(len(dataset), n_train, n_val, generator)
-    return _scaled_splits(dataset, train_idx, val_idx, test_idx, scale, scale_target)
+        parts = _shuffled(len(pool), n_train, n_val, generator)
+    train_idx, val_idx, test_idx = parts
+    if source == "official":
+        assert dataset.official_test is not None
+        train_idx, val_idx = pool[train_idx], pool[val_idx]
+        test_idx = torch.nonzero(dataset.official_test).flatten()
+    return _scaled_splits(dataset, train_idx, val_idx, test_idx, scale, scale_target, source)
+
+
+def _test_source(dataset: Dataset, test: str | None) -> str:
+    """``"official"`` or ``"random"``: what ``test`` asks for, checked against the dataset."""
+    check("split", "test", test, NoneOk(), OneOf(*TEST_SOURCES))
+    has_official = isinstance(dataset, Dataset) and dataset.has_official_test
+    if test == "official" and not has_official:
+        raise param_error(
+            "test",
+            "split",
+            f"'random' or None for {getattr(dataset, 'name', dataset)!r}, which has no official "
+            "test split",
+            test,
+        )
+    if test is None:
+        return "official" if has_official else "random"
+    return test
+
+
+def _pool_rows(dataset: Dataset, source: str) -> Tensor:
+    """The rows train and validation are drawn from."""
+    if source == "official":
+        assert dataset.official_test is not None
+        return torch.nonzero(~dataset.official_test).flatten()
+    return torch.arange(len(dataset))
 
 
 def _check_arguments(
@@ -302,12 +403,25 @@ def _check_arguments(
         raise param_error("scale_target", owner, "False for a classification dataset", scale_target)
 
 
-def _sizes(dataset: Dataset, train_size: int | float, val_size: int | float) -> tuple[int, int]:
-    """``(n_train, n_val)``; the test split keeps at least one sample."""
+def _sizes(
+    dataset: Dataset, train_size: int | float, val_size: int | float, n: int, source: str
+) -> tuple[int, int]:
+    """``(n_train, n_val)`` from a pool of ``n`` rows; a random test split keeps at least one."""
     owner = "split"
-    n = len(dataset)
     n_train = max(1, _resolve(train_size, n))
     n_val = _resolve(val_size, n)
+    if source == "official":
+        where = f"the {n} rows of {dataset.name!r} outside its official test split"
+        if n_train > n:
+            raise param_error("train_size", owner, f"at most {n}, {where}", train_size)
+        if n_train + n_val > n:
+            raise param_error(
+                "val_size",
+                owner,
+                f"at most {n - n_train} samples when train_size is {n_train} of {where}",
+                val_size,
+            )
+        return n_train, n_val
     if n_train > n - 1:
         raise param_error(
             "train_size",
@@ -345,30 +459,60 @@ def _scaled_splits(
     test_idx: Tensor,
     scale: bool | None,
     scale_target: bool,
+    source: str,
 ) -> Splits:
-    """The three parts, features (and targets) scaled with training statistics only."""
-    X, y = dataset.X, dataset.y
-    X_tr, X_va, X_te = X[train_idx], X[val_idx], X[test_idx]
-    y_tr, y_va, y_te = y[train_idx], y[val_idx], y[test_idx]
+    """The three parts, encoded, features (and targets) scaled with training statistics only."""
+    parts = [
+        _with(dataset.subset(idx), name=f"{dataset.name}:{label}", official_test=None)
+        for idx, label in ((train_idx, "train"), (val_idx, "val"), (test_idx, "test"))
+    ]
+    encoder: TableEncoder | None = None
+    if dataset.needs_encoding:
+        assert dataset.categories is not None
+        encoder = TableEncoder.fit(parts[0].data, dataset.categories, dataset.feature_names)
+        parts = [encoder.encode(p) for p in parts]
     scaler: StandardScaler | None = None
     if scale if scale is not None else dataset.kind == "tabular":
-        scaler = StandardScaler.fit(X_tr, per_channel=dataset.kind == "image")
-        X_tr, X_va, X_te = (scaler.transform(t) for t in (X_tr, X_va, X_te))
+        if dataset.kind == "tabular":
+            X_tr, X_va, X_te = (p.X for p in parts)
+            scaler = StandardScaler.fit(X_tr)
+            parts = [_with(p, data=scaler.transform(x)) for p, x in zip(parts, (X_tr, X_va, X_te))]
+        else:
+            scaler = _fit_per_channel(parts[0])
+            parts = [_with(p, mean=scaler.mean, std=scaler.std) for p in parts]
     target_scaler: StandardScaler | None = None
     if scale_target:
-        target_scaler = StandardScaler.fit(y_tr)
-        y_tr, y_va, y_te = (target_scaler.transform(t) for t in (y_tr, y_va, y_te))
-
-    def part(Xp: Tensor, yp: Tensor, label: str) -> Dataset:
-        return replace(dataset, X=Xp, y=yp, name=f"{dataset.name}:{label}")
-
+        target_scaler = StandardScaler.fit(parts[0].y)
+        parts = [_with(p, y=target_scaler.transform(p.y)) for p in parts]
+    train, val, test = parts
     return Splits(
-        train=part(X_tr, y_tr, "train"),
-        val=part(X_va, y_va, "val"),
-        test=part(X_te, y_te, "test"),
+        train=train,
+        val=val,
+        test=test,
         scaler=scaler,
         target_scaler=target_scaler,
         train_index=train_idx,
         val_index=val_idx,
         test_index=test_idx,
+        test_source=source,
+        encoder=encoder,
     )
+
+
+def _fit_per_channel(train: Dataset) -> StandardScaler:
+    """Per-channel statistics of images/signals; uint8 data in chunks, never a float copy."""
+    if not train.lazy:
+        return StandardScaler.fit(train.data, per_channel=True)
+    dims = (0, *range(2, train.data.dim()))
+    total = torch.zeros(train.data.shape[1], dtype=torch.float64)
+    squares = torch.zeros_like(total)
+    for i in range(0, len(train), CHUNK_ROWS):
+        chunk = train.data[i : i + CHUNK_ROWS].to(torch.float64) / train.divisor
+        total += chunk.sum(dim=dims)
+        squares += (chunk * chunk).sum(dim=dims)
+    count = len(train) * int(np.prod(train.data.shape[2:]))
+    mean = total / count
+    std = (squares / count - mean * mean).clamp_min(0).sqrt()
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    shape = (-1, *([1] * (train.data.dim() - 2)))
+    return StandardScaler(mean.reshape(shape).float(), std.reshape(shape).float())

@@ -14,27 +14,33 @@ One module per format, each with one entry function that returns a ``Dataset``:
 
 Decisions (the README repeats them):
 
-* **CSV / Parquet**: ``target=COLUMN`` names the label column; every other column is a feature
-  and must be numeric. A non-numeric feature column is an error (encode it yourself: reglab
-  does not guess an encoding that would be fit on the test rows too). Empty cells, ``NA``,
-  ``N/A``, ``NaN``, ``null`` and infinities are errors naming the columns and the row count.
-  String class labels are encoded ``0..K-1`` in sorted order and their names kept.
+* **CSV / Parquet**: ``target=COLUMN`` names the label column; every other column is a feature,
+  numeric or strings. Empty cells, ``NA``, ``N/A``, ``NaN``, ``null`` and infinities are
+  missing. A table with string columns or missing features is kept raw (``Dataset.categories``)
+  and ``reglab.data.split`` encodes it on the training rows (``reglab.data.encode``); a missing
+  target is an error. Nested or binary Parquet columns are an error naming the column. String
+  class labels are encoded ``0..K-1`` in sorted order and their names kept.
 * **NPZ**: arrays ``X`` and ``y`` (optional ``class_names``, ``feature_names``), loaded with
   ``allow_pickle=False``. ``X`` of shape ``(N, F)`` is tabular, ``(N, H, W)`` or ``(N, C, H, W)``
-  is images; integer images are divided by 255, float images kept as they are.
+  is images; integer images are divided by 255 (uint8 ones stay uint8, divided per batch),
+  float images kept as they are.
 * **Image folder**: one sub-folder per class (its name is the class name), images read with
   Pillow. All grayscale -> 1 channel, otherwise every image is converted to RGB (alpha dropped).
   Without ``image_size`` all images must share one size; with ``image_size=(H, W)`` each is
-  resized (bilinear). Values are divided by 255 (16-bit grayscale by 65535).
+  resized (bilinear). 8-bit images stay uint8 (divided by 255 per batch); 16-bit grayscale is
+  divided by 65535.
 * **MNIST IDX**: ``<prefix>-images-idx3-ubyte`` with ``<prefix>-labels-idx1-ubyte`` (``.gz``
-  optional, ``.idx`` spelled with a dot also accepted); ``train`` files first. Pixels / 255.
+  optional, ``.idx`` spelled with a dot also accepted); ``train`` files first, uint8 pixels
+  (divided by 255 per batch); ``t10k-*``/``test-*`` rows are the official test split.
 * **CIFAR-10**: ``data_batch_1`` .. ``data_batch_5`` then ``test_batch`` (any present subset),
-  class names from ``batches.meta`` when present. The pickles are read by an unpickler that only
-  rebuilds numpy arrays, lists, dicts, strings and numbers; anything else is refused, so a
-  malicious file cannot run code.
+  class names from ``batches.meta`` when present, uint8 pixels; ``test_batch`` rows are the
+  official test split. The pickles are read by an unpickler that only rebuilds numpy arrays,
+  lists, dicts, strings and numbers; anything else is refused, so a malicious file cannot run
+  code.
 
-Folder formats concatenate every file they find (train files first); ``reglab.data.split``
-makes the train/validation/test split.
+Folder formats concatenate every file they find (train files first) and mark the official test
+rows in ``Dataset.official_test``; ``reglab.data.split`` makes the train/validation/test split
+(the official test rows as the test split by default). A folder that mixes formats is an error.
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@ A folder holds ``data_batch_1`` .. ``data_batch_5`` and ``test_batch`` (any pres
 read, training batches in numeric order first, and concatenated). Each batch is a pickled dict
 with ``b'data'``, a ``(N, 3072)`` uint8 array (3x32x32 pixels per row), and ``b'labels'``, a
 list of class indices. Class names come from ``batches.meta`` when it is present and names
-every class, else ``CIFAR10_CLASSES``. Pixels are divided by 255, so ``X`` is float32
-``(N, 3, 32, 32)`` in [0, 1].
+every class, else ``CIFAR10_CLASSES``. The pixels stay uint8 in ``Dataset.data`` (``divisor``
+255, so the features ``X`` are ``(N, 3, 32, 32)`` in [0, 1]). The rows of ``test_batch`` are the
+official test split (``Dataset.official_test``) when training batches are there too. All batches
+must hold rows of 3072 values; a folder whose batches differ is an error naming the file.
 
 The pickles are read by :func:`safe_unpickle`, which only rebuilds numpy arrays, lists, dicts,
 strings and numbers; any other global (``os.system``, ``eval``, ...) is refused before it can
@@ -55,22 +57,28 @@ def load_cifar10(path: str | Path) -> Dataset:
         raise ConfigError(
             f"{show_path(path)}: no CIFAR-10 batches (data_batch_1 .. data_batch_5, test_batch)."
         )
-    xs, ys = [], []
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
     for f in files:
-        x, y = _read_batch(f)
+        x, y = _read_batch(f, files[0] if xs else None)
         xs.append(x)
         ys.append(y)
     y_all = np.concatenate(ys)
     names = _class_names(path, int(y_all.max()) + 1)
-    X = np.concatenate(xs).astype(np.float32) / np.float32(255.0)
+    test = [f.name == "test_batch" for f in files]
+    official = None
+    if any(test) and not all(test):
+        official = np.concatenate([np.full(len(x), t) for x, t in zip(xs, test)])
     return make_dataset(
-        X,
+        np.concatenate(xs),
         y_all,
         name=path.name,
         task="classification",
         kind="image",
         class_names=names,
         source=show_path(path),
+        divisor=255.0,
+        official_test=official,
     )
 
 
@@ -82,8 +90,11 @@ def cifar_batch_files(folder: Path) -> list[Path]:
     return train + test
 
 
-def _read_batch(f: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The uint8 ``(N, 3, 32, 32)`` images and int64 ``(N,)`` labels of one batch file."""
+def _read_batch(f: Path, first: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """The uint8 ``(N, 3, 32, 32)`` images and int64 ``(N,)`` labels of one batch file.
+
+    ``first`` is the folder's first batch (already read, so its rows held 3072 values).
+    """
     batch = _load_pickle(f, "CIFAR-10 batch")
     if not isinstance(batch, dict):
         raise ConfigError(
@@ -98,6 +109,17 @@ def _read_batch(f: Path) -> tuple[np.ndarray, np.ndarray]:
                 f"{show_path(f)}: not a CIFAR-10 batch: no key b{key!r}; expected b'data' and "
                 f"b'labels'. Found: {found or 'no keys'}."
             )
+    if (
+        first is not None
+        and isinstance(data, np.ndarray)
+        and data.ndim == 2
+        and data.shape[1] != 3072
+    ):
+        raise ConfigError(
+            f"{show_path(f)}: CIFAR-10 batches of mixed shapes: rows of {data.shape[1]} "
+            f"values here but 3072 in {first.name!r}; every batch must hold rows of 3072 "
+            "values (3x32x32 pixels)."
+        )
     if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 3072:
         shape = getattr(data, "shape", type(data).__name__)
         raise ConfigError(

@@ -4,8 +4,11 @@ Each image file needs a label file with the same prefix (``.gz`` optional, ``.id
 with a dot also accepted). An IDX file is a big-endian header (magic number, then one 32-bit
 size per dimension) followed by unsigned bytes; the magic number is ``0x00000803`` for images
 and ``0x00000801`` for labels, and the data must hold exactly the declared sizes. Every pair in
-the folder is read, ``train`` files first, and concatenated; pixels are divided by 255, so
-``X`` is float32 ``(N, 1, H, W)`` in [0, 1] and the class names are ``"0"``, ``"1"``, ...
+the folder is read, ``train`` files first, and concatenated. The pixels stay uint8 in
+``Dataset.data`` (``divisor`` 255, so the features ``X`` are ``(N, 1, H, W)`` in [0, 1]); the
+class names are ``"0"``, ``"1"``, ... The rows of files whose prefix starts with ``t10k`` or
+``test`` are the official test split (``Dataset.official_test``) when ``train`` files are there
+too.
 
 Example:
     >>> import tempfile, pathlib, struct
@@ -15,8 +18,8 @@ Example:
     >>> _ = (root / "train-labels-idx1-ubyte").write_bytes(
     ...     struct.pack(">II", IDX_LABELS_MAGIC, 2) + bytes([0, 1]))
     >>> ds = load_mnist_idx(root)
-    >>> ds.X.shape, ds.class_names
-    (torch.Size([2, 1, 2, 2]), ('0', '1'))
+    >>> ds.X.shape, ds.data.dtype, ds.class_names
+    (torch.Size([2, 1, 2, 2]), torch.uint8, ('0', '1'))
 """
 
 from __future__ import annotations
@@ -58,8 +61,12 @@ def load_mnist_idx(path: str | Path) -> Dataset:
             f"{show_path(path)}: the IDX image files have different image sizes "
             f"({', '.join(f'{x.shape[1]}x{x.shape[2]}' for x in xs)}); they must match."
         )
-    X = np.concatenate(xs)[:, None].astype(np.float32) / np.float32(255.0)
+    X = np.concatenate(xs)[:, None]
     y = np.concatenate(ys).astype(np.int64)
+    test = [_is_test(f) for f in image_files]
+    official = None
+    if any(test) and not all(test):
+        official = np.concatenate([np.full(len(x), t) for x, t in zip(xs, test)])
     return make_dataset(
         X,
         y,
@@ -68,7 +75,14 @@ def load_mnist_idx(path: str | Path) -> Dataset:
         kind="image",
         class_names=[str(i) for i in range(int(y.max()) + 1)],
         source=show_path(path),
+        divisor=255.0,
+        official_test=official,
     )
+
+
+def _is_test(f: Path) -> bool:
+    """``t10k-*`` and ``test-*`` files are an official test split."""
+    return f.name.startswith(("t10k", "test"))
 
 
 def idx_image_files(folder: Path) -> list[Path]:

@@ -4,8 +4,10 @@ Class sub-folders are taken in name order (hidden ones skipped) and their names 
 names; images are the files with a suffix in ``IMAGE_SUFFIXES``, in name order. If every image
 is grayscale the dataset has 1 channel, otherwise every image is converted to RGB (alpha
 dropped); ``channels="grayscale"`` or ``"rgb"`` forces it. Without ``image_size`` all images
-must share one size; with ``image_size=(H, W)`` each is resized (bilinear). Values are divided
-by 255 (16-bit grayscale by 65535), so ``X`` is float32 ``(N, C, H, W)`` in [0, 1].
+must share one size; with ``image_size=(H, W)`` each is resized (bilinear). When every image is
+8-bit, the pixels stay uint8 in ``Dataset.data`` (``divisor`` 255); 16-bit grayscale is divided by
+65535 and 32-bit images kept as float32. Either way the features ``X`` are ``(N, C, H, W)`` in
+[0, 1].
 
 Example:
     >>> import tempfile, pathlib
@@ -34,6 +36,8 @@ __all__ = ["IMAGE_SUFFIXES", "load_image_folder"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 _GRAY_MODES = frozenset({"1", "L", "LA", "I", "F", "I;16", "I;16B", "I;16L", "I;16N"})
+# Modes with more than 8 bits per value: read as float32 instead of uint8.
+_WIDE_MODES = frozenset({"I", "F", "I;16", "I;16B", "I;16L", "I;16N"})
 
 
 def load_image_folder(
@@ -52,9 +56,11 @@ def load_image_folder(
     gray = all(img.mode in _GRAY_MODES for img in images)
     n_channels = {"auto": 1 if gray else 3, "grayscale": 1, "rgb": 3}[channels]
     size = _common_size(path, images, files) if image_size is None else image_size
-    X = np.empty((len(images), n_channels, size[0], size[1]), dtype=np.float32)
+    eight_bit = all(img.mode not in _WIDE_MODES for img in images)
+    dtype = np.uint8 if eight_bit else np.float32
+    X = np.empty((len(images), n_channels, size[0], size[1]), dtype=dtype)
     for i, img in enumerate(images):
-        X[i] = _to_array(img, n_channels, size)
+        X[i] = _to_array(img, n_channels, size, eight_bit)
     y = np.array([label for _, label in files], dtype=np.int64)
     return make_dataset(
         X,
@@ -64,6 +70,7 @@ def load_image_folder(
         kind="image",
         class_names=[d.name for d in class_dirs],
         source=show_path(path),
+        divisor=255.0 if eight_bit else 1.0,
     )
 
 
@@ -130,9 +137,16 @@ def _common_size(path: Path, images: list[Any], files: list[tuple[Path, int]]) -
     return (h0, w0)
 
 
-def _to_array(img: Any, n_channels: int, size: tuple[int, int]) -> np.ndarray:
-    """One image as float32 ``(n_channels, H, W)`` in [0, 1], resized to ``size``."""
+def _to_array(img: Any, n_channels: int, size: tuple[int, int], eight_bit: bool) -> np.ndarray:
+    """One image as ``(n_channels, H, W)``: uint8 as stored, or float32 in [0, 1]."""
     from PIL import Image
+
+    if eight_bit:
+        img = img.convert("L" if n_channels == 1 else "RGB")
+        if (img.height, img.width) != size:
+            img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+        arr8 = np.asarray(img, dtype=np.uint8)
+        return arr8[None].repeat(n_channels, 0) if arr8.ndim == 2 else arr8.transpose(2, 0, 1)
 
     if img.mode.startswith("I;16"):
         # 16-bit grayscale: keep the full range instead of clipping to 8 bits.

@@ -2,8 +2,8 @@
 
 The archive is read with ``allow_pickle=False``, so an object array is an error rather than code
 that runs. ``X`` of shape ``(N, F)`` is tabular, ``(N, H, W)`` or ``(N, C, H, W)`` is images
-(``(N, H, W)`` gains a channel axis); integer images are divided by 255, float images kept as
-they are. ``X`` must be numeric and finite, ``y`` one finite target per sample. Class names are
+(``(N, H, W)`` gains a channel axis); integer images are divided by 255 (uint8 ones stay uint8
+in ``Dataset.data``, divided per batch), float images kept as they are. ``X`` must be numeric and finite, ``y`` one finite target per sample. Class names are
 dropped for a regression task.
 
 Example:
@@ -38,6 +38,7 @@ def load_npz(path: str | Path, *, task: str | None = None) -> Dataset:
     _check_shapes(source, X, y)
     X, kind = _as_tabular_or_images(X)
     _check_finite(source, X, y)
+    divisor = 255.0 if X.dtype == np.uint8 and kind == "image" else 1.0
     names = [str(c) for c in class_names.tolist()] if class_names is not None else None
     if names is not None and task == "regression":
         names = None
@@ -52,6 +53,7 @@ def load_npz(path: str | Path, *, task: str | None = None) -> Dataset:
         if feature_names is not None
         else None,
         source=source,
+        divisor=divisor,
     )
 
 
@@ -127,7 +129,7 @@ def _as_tabular_or_images(X: np.ndarray) -> tuple[np.ndarray, str]:
     kind = "tabular" if X.ndim == 2 else "image"
     if X.ndim == 3:
         X = X[:, None]
-    if X.dtype.kind in "iu" and kind == "image":
+    if X.dtype.kind in "iu" and kind == "image" and X.dtype != np.uint8:
         X = X.astype(np.float32) / np.float32(255.0)
     return X, kind
 

@@ -1,10 +1,15 @@
-"""CSV / TSV and Parquet tables: one label column, every other column a numeric feature.
+"""CSV / TSV and Parquet tables: one label column, every other column a feature.
 
-``target=COLUMN`` names the label column. Every other column is a feature and must be numeric:
-a non-numeric feature column is an error (an encoding chosen here would be fit on the test rows
-too). Empty cells, ``NA``, ``N/A``, ``NaN``, ``null`` and infinities are errors naming the
-columns and the row count. String class labels are encoded ``0..K-1`` in sorted order and their
-names kept; integral float labels become integers (class names read ``"3"``, not ``"3.0"``).
+``target=COLUMN`` names the label column; every other column is a feature, numeric or strings.
+Empty cells, ``NA``, ``N/A``, ``NaN``, ``null`` and infinities are missing. A table whose
+features are all numeric and complete gives float32 features as they are. Otherwise the
+``Dataset`` keeps the raw table (numbers, category codes into ``Dataset.categories``, NaN where
+missing) and ``reglab.data.split`` encodes it with statistics of the training rows only (see
+``reglab.data.encode``). A missing target is an error naming the column and the row count.
+String class labels are encoded ``0..K-1`` in sorted order and their names kept; integral float
+labels become integers (class names read ``"3"``, not ``"3.0"``). Parquet columns of integer,
+float, decimal, boolean, string, categorical (dictionary) and date/time types are read; nested
+(list, struct, map, union) and binary columns are an error naming the column.
 
 Both formats are read into :class:`Column` objects (float64 values with NaN where missing, or
 strings) and :func:`table_dataset` turns the columns into a ``Dataset``, so a new column kind
@@ -147,25 +152,41 @@ def load_parquet(path: str | Path, *, target: str | None, task: str | None = Non
             f"{show_path(path)}: not a readable Parquet file ({one_line(exc)})."
         ) from None
     columns = [
-        _parquet_column(name, chunked) for name, chunked in zip(table.column_names, table.columns)
+        _parquet_column(name, chunked, path)
+        for name, chunked in zip(table.column_names, table.columns)
     ]
     if table.num_rows == 0:
         raise ConfigError(f"{show_path(path)}: the Parquet file has no rows.")
     return table_dataset(columns, target=target, task=task, path=path)
 
 
-def _parquet_column(name: str, chunked: Any) -> Column:
-    """Integer, float and boolean columns as float64; any other type as strings."""
+def _parquet_column(name: str, chunked: Any, path: Path) -> Column:
+    """Numeric, decimal and boolean columns as float64; strings, categories, dates as strings."""
     import pyarrow as pa
 
     kind = chunked.type
     missing = np.asarray(chunked.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+    if any(
+        test(kind)
+        for test in (pa.types.is_nested, pa.types.is_binary, pa.types.is_large_binary,
+                     pa.types.is_fixed_size_binary, pa.types.is_null)
+    ):  # fmt: skip
+        raise ConfigError(
+            f"{show_path(path)}: column {name!r} has the Parquet type {kind}, which cannot be a "
+            "feature or target; valid column types: integer, float, decimal, boolean, string, "
+            "dictionary (categorical), date/time."
+        )
+    if (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_decimal(kind)
+    ):
         values = np.asarray(
             chunked.cast(pa.float64()).fill_null(math.nan).to_numpy(), dtype=np.float64
         )
         return Column(name, values, missing | ~np.isfinite(values))
-    strings = ["" if v is None else str(v) for v in chunked.to_pylist()]  # dictionary/str/other
+    strings = ["" if v is None else str(v) for v in chunked.to_pylist()]  # dictionary/str/dates
     return Column(name, np.array(strings, dtype=object), missing)
 
 
@@ -177,11 +198,18 @@ def table_dataset(
 ) -> Dataset:
     """The ``Dataset`` of a table: ``target`` is the label column, the others the features."""
     target = _check_target(columns, target, path)
-    _check_missing(columns, path)
+    y_col = next(c for c in columns if c.name == target)
+    _check_missing([y_col], path)
     features = [c for c in columns if c.name != target]
     _check_features(features, target, path)
-    X = np.stack([c.values for c in features], axis=1)
-    y_col = next(c for c in columns if c.name == target)
+    raw = any(not c.numeric or c.missing.any() for c in features)
+    categories: tuple[tuple[str, ...] | None, ...] | None = None
+    if raw:
+        coded = [_raw_values(c) for c in features]
+        X = np.stack([values for values, _ in coded], axis=1)
+        categories = tuple(vocab for _, vocab in coded)
+    else:
+        X = np.stack([c.values for c in features], axis=1)
     y = y_col.values
     if y_col.numeric and np.all(y == np.round(y)) and np.all(np.abs(y) < 2**53):
         y = y.astype(np.int64)  # class names read "3", not "3.0"
@@ -192,7 +220,22 @@ def table_dataset(
         task=task,
         feature_names=[c.name for c in features],
         source=show_path(path),
+        categories=categories,
     )
+
+
+def _raw_values(column: Column) -> tuple[np.ndarray, tuple[str, ...] | None]:
+    """Numbers, or codes into the sorted distinct strings, with NaN where a cell is missing."""
+    if column.numeric:
+        return np.where(column.missing, np.nan, column.values), None
+    present = [str(v) for v, m in zip(column.values, column.missing) if not m]
+    vocab = tuple(sorted(set(present)))
+    position = {v: i for i, v in enumerate(vocab)}
+    codes = np.array(
+        [np.nan if m else position[str(v)] for v, m in zip(column.values, column.missing)],
+        dtype=np.float64,
+    )
+    return codes, vocab
 
 
 def _check_target(columns: list[Column], target: str | None, path: Path) -> str:
@@ -211,14 +254,15 @@ def _check_target(columns: list[Column], target: str | None, path: Path) -> str:
 
 
 def _check_missing(columns: list[Column], path: Path) -> None:
+    """The target column may not miss a value (features may: they are imputed)."""
     bad = [(c.name, int(c.missing.sum())) for c in columns if c.missing.any()]
     if bad:
         any_missing = np.logical_or.reduce([c.missing for c in columns])
         detail = ", ".join(f"{name!r} ({row_count(n)})" for name, n in bad)
         raise ConfigError(
-            f"{show_path(path)}: missing, NaN or infinite values in column(s) {detail}; "
-            f"{row_count(int(any_missing.sum()))} affected in all. Fill or drop them before "
-            "loading."
+            f"{show_path(path)}: missing, NaN or infinite values in the target column {detail}; "
+            f"{row_count(int(any_missing.sum()))} affected in all. Drop those rows before "
+            "loading (missing feature values are imputed)."
         )
 
 
@@ -228,21 +272,3 @@ def _check_features(features: list[Column], target: str, path: Path) -> None:
             f"{show_path(path)}: the only column is the target {target!r}; a dataset needs at "
             "least one feature column."
         )
-    text = [c for c in features if not c.numeric]
-    if text:
-        example = next(
-            v for v in text[0].values if _not_number(v)
-        )  # the first cell that broke parsing
-        raise ConfigError(
-            f"{show_path(path)}: feature column(s) {join_names([c.name for c in text])} are not "
-            f"numeric (e.g. {example!r} in {text[0].name!r}); encode them as numbers or drop them "
-            "(only the target column may hold strings)."
-        )
-
-
-def _not_number(token: Any) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return True
-    return False
