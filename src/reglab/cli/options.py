@@ -12,8 +12,10 @@ from ..errors import ConfigError
 __all__ = ["data_options", "parse_size"]
 
 
-def parse_size(text: str, name: str, command: str = "study") -> int | float:
-    """``200`` is a count, ``0.2`` a fraction."""
+def parse_size(text: str | None, name: str, command: str = "study") -> int | float | None:
+    """``200`` is a count, ``0.2`` a fraction; None (not given) fits the data."""
+    if text is None:
+        return None
     try:
         value = float(text)
     except ValueError:
@@ -25,7 +27,8 @@ def parse_size(text: str, name: str, command: str = "study") -> int | float:
 
 
 def data_options(train_help: str, val_help: str) -> Callable[[Any], Any]:
-    """The options ``reglab study`` and ``reglab tune`` share: data, target, split sizes, model.
+    """The options ``reglab study`` and ``reglab tune`` share: data, target, split sizes, test
+    split, model, device.
 
     The split-size help differs per command (what the validation examples are used for).
     """
@@ -37,14 +40,37 @@ def data_options(train_help: str, val_help: str) -> Callable[[Any], Any]:
             help="Built-in dataset name (see `reglab datasets`) or a path to a file/folder.",
         ),
         click.option("--target", default=None, help="Label column of a CSV/Parquet file."),
-        click.option("--train-size", default="200", show_default=True, help=train_help),
-        click.option("--val-size", default="300", show_default=True, help=val_help),
+        click.option(
+            "--train-size",
+            default=None,
+            help=f"{train_help} Default: 200, at most half of the examples outside the test split.",
+        ),
+        click.option(
+            "--val-size",
+            default=None,
+            help=f"{val_help} Default: 300, at most a quarter of the examples outside the "
+            "test split.",
+        ),
+        click.option(
+            "--test",
+            type=click.Choice(["official", "random"]),
+            default=None,
+            help="Test split: the files' own (official; the default where they have one, as "
+            "IDX t10k-* or CIFAR test_batch) or what the training and validation draws leave.",
+        ),
         click.option(
             "--model",
             default="auto",
             show_default=True,
             help="auto (cnn for images, cnn1d for signals, mlp for tables), linear, mlp, cnn, "
             "cnn1d or package.module:factory.",
+        ),
+        click.option(
+            "--device",
+            default="auto",
+            show_default=True,
+            help="auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps. Each worker "
+            "moves the data there once; --jobs workers share one GPU.",
         ),
     ]
 

@@ -13,7 +13,26 @@ from typing import Any
 
 import click
 
-__all__ = ["Display"]
+__all__ = ["Display", "settings_line"]
+
+
+def settings_line(label: str, i: dict[str, Any]) -> str:
+    """What a study runs, in one line (the sizes as drawn, where the test split came from).
+
+    Example:
+        >>> settings_line("study", {"data": "wine", "rows": 178, "test_source": "random",
+        ...     "sizes": {"train": 89, "val": 44, "test": 45}, "model": "auto", "recipes": 7,
+        ...     "seeds": 3, "jobs": 2, "device": "cpu", "encoded_columns": 0})
+        'study: wine (178 rows): train 89 / val 44 / test 45 (random test split); model auto; 7 recipes x 3 seeds; 2 workers on cpu'
+    """
+    sizes = i.get("sizes") or {}
+    parts = " / ".join(f"{k} {v}" for k, v in sizes.items())
+    source = f" ({i['test_source']} test split)" if i.get("test_source") else ""
+    encoded = f"; {i['encoded_columns']} columns encoded" if i.get("encoded_columns") else ""
+    return (
+        f"{label}: {i['data']} ({i['rows']} rows): {parts}{source}{encoded}; model {i['model']}; "
+        f"{i['recipes']} recipes x {i['seeds']} seeds; {i['jobs']} workers on {i['device']}"
+    )
 
 
 class Display:
@@ -41,6 +60,8 @@ class Display:
             self._line(f"reglab: error: {event.info['message']}")
         elif not self.enabled:
             return
+        elif event.kind == "settings":
+            self._line(settings_line(self.label, event.info))
         elif event.kind == "cells":
             self._cells(event)
         elif event.kind == "trial":

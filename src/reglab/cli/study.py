@@ -67,9 +67,11 @@ from .progress import Display
 def study(
     data: str,
     target: str | None,
-    train_size: str,
-    val_size: str,
+    train_size: str | None,
+    val_size: str | None,
+    test: str | None,
     model: str,
+    device: str,
     recipe_names: str | None,
     recipe_specs: tuple[str, ...],
     seeds: int,
@@ -100,6 +102,7 @@ def study(
             target=target,
             train_size=parse_size(train_size, "--train-size"),
             val_size=parse_size(val_size, "--val-size"),
+            test=test,
             model=model,
             recipes=tuple(resolve_recipes(recipe_names, recipe_specs)),
             seeds=seeds,
@@ -116,6 +119,7 @@ def study(
                 on_progress=display,
                 heartbeat_interval=heartbeat_interval,
                 grace_period=grace_period,
+                device=device,
             )
     except KeyboardInterrupt:
         _say_interrupted(storage or sqlite_url(out_dir), len(config.cells()))

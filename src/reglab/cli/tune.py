@@ -86,9 +86,11 @@ from .progress import Display
 def tune(
     data: str,
     target: str | None,
-    train_size: str,
-    val_size: str,
+    train_size: str | None,
+    val_size: str | None,
+    test: str | None,
     model: str,
+    device: str,
     base: str,
     space: str | None,
     trials: int,
@@ -117,7 +119,9 @@ def tune(
         target=target,
         train_size=parse_size(train_size, "--train-size", "tune"),
         val_size=parse_size(val_size, "--val-size", "tune"),
+        test=test,
         model=model,
+        device=device,
         base=base,
         trials=trials,
         seeds=seeds,
@@ -130,8 +134,8 @@ def tune(
         outcome = run_tune(
             config, out_dir, storage=storage, jobs=jobs, timeout=timeout, on_progress=display
         )
-    test = outcome.test
-    acc = test["metric"] == "test_acc"
+    scores = outcome.test
+    acc = scores["metric"] == "test_acc"
 
     def f(v: float) -> str:
         if not math.isfinite(v):
@@ -149,15 +153,15 @@ def tune(
         f"best by validation: {f(shown)} (trial {outcome.best_trial}, mean over {over} partitions)"
     )
     click.echo(f"best recipe: {outcome.best.summary()}")
-    t = test["tuned"]
+    t = scores["tuned"]
     click.echo(
-        f"test {test['metric']} over {config.seeds} seeds: {f(t['mean'])} "
+        f"test {scores['metric']} over {config.seeds} seeds: {f(t['mean'])} "
         f"[{f(t['low'])}, {f(t['high'])}]"
     )
-    if "base" in test:
-        b = test["base"]
+    if "base" in scores:
+        b = scores["base"]
         line = f"base recipe {config.base!r}: {f(b['mean'])} [{f(b['low'])}, {f(b['high'])}]"
-        p = test.get("paired")
+        p = scores.get("paired")
         if p:
             scale = 100.0 if acc else 1.0
             line += f"; paired difference {scale * p['mean']:+.2f}"

@@ -247,6 +247,22 @@ class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
                 idx = order[i : i + batch_size]
                 yield self.features(idx), self.y[idx]
 
+    def to(self, device: torch.device | str) -> Dataset:
+        """The dataset with its stored rows, targets and scaling on ``device`` (dtype kept)."""
+        dev = torch.device(device)
+
+        def move(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.to(dev)
+
+        return _with(
+            self,
+            data=self.data.to(dev),
+            y=self.y.to(dev),
+            mean=move(self.mean),
+            std=move(self.std),
+            official_test=move(self.official_test),
+        )
+
     def subset(self, index: Tensor) -> Dataset:
         """The rows ``index`` (a tensor of row numbers or a bool mask), stored dtype kept."""
         mask = self.official_test[index] if self.official_test is not None else None

@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,6 +130,14 @@ class Splits:
     def encoding(self) -> list[dict[str, Any]]:
         """What the table encoder did, one dict per source column (``[]`` when nothing)."""
         return [] if self.encoder is None else self.encoder.describe()
+
+    def to(self, device: torch.device | str) -> Splits:
+        """The three parts on ``device`` (stored dtype kept; batches are made there)."""
+        if torch.device(device) == self.train.data.device:
+            return self
+        return dataclasses.replace(
+            self, train=self.train.to(device), val=self.val.to(device), test=self.test.to(device)
+        )
 
     def describe(self) -> dict[str, Any]:
         """What ``summary.json`` records: ``sizes``, ``test_source`` and ``encoding``.

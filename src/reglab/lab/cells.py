@@ -19,8 +19,17 @@ from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from .._checks import Interval, check
+from ..errors import ConfigError, format_value
 
-__all__ = ["AUTO_MODELS", "DIVERGED", "check_builds", "model_kind", "result_parts", "split_size"]
+__all__ = [
+    "AUTO_MODELS",
+    "DIVERGED",
+    "check_builds",
+    "lab_device",
+    "model_kind",
+    "result_parts",
+    "split_size",
+]
 
 #: Stop reasons that mean the loss blew up: the run is kept and reported as diverged.
 DIVERGED = ("non_finite", "divergence_threshold")
@@ -42,6 +51,51 @@ def model_kind(model: str, kind: str) -> str:
     if model == "auto":
         return AUTO_MODELS.get(kind, "mlp")
     return model
+
+
+def lab_device(device: Any, owner: str = "run_study") -> str:
+    """The device a study or tuning run trains on, as a string workers can be given.
+
+    ``"auto"`` is CUDA when it is available, else the CPU; ``"cpu"``, ``"cuda"``, ``"cuda:N"``
+    and ``"mps"`` must be available here, or the one-line error says what is.
+
+    Example:
+        >>> lab_device("cpu")
+        'cpu'
+    """
+    import torch
+
+    valid = "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+    if not isinstance(device, str):
+        raise ConfigError(
+            f"The 'device' parameter of {owner} must be {valid}. Got {format_value(device)} instead."
+        )
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(
+            f"The 'device' parameter of {owner} must be {valid}. Got {format_value(device)} instead."
+        )
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (dev.index is not None and dev.index >= count):
+            have = f"{count} CUDA device(s)" if count else "no CUDA device"
+            raise ConfigError(
+                f"The 'device' parameter of {owner} must name an available device. Got "
+                f"{device!r} instead: this machine has {have} (use 'auto' or 'cpu')."
+            )
+    if dev.type == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise ConfigError(
+            f"The 'device' parameter of {owner} must name an available device. Got {device!r} "
+            "instead: MPS is not available here (use 'auto' or 'cpu')."
+        )
+    return str(dev)
 
 
 def result_parts(result: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:

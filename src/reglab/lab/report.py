@@ -478,13 +478,13 @@ def render_html(
     settings = ", ".join(
         f"{k}={esc(','.join(map(str, v)) if isinstance(v, (list, tuple)) else str(v))}"
         for k, v in config.items()
-        if k != "recipe_defs" and v is not None
+        if k not in ("recipe_defs", "data_info") and v is not None
     )
     recipes = "".join(
         f"<tr><td>{esc(n)}</td><td style='text-align:left'>{esc(_recipe_text(d))}</td></tr>"
         for n, d in (config.get("recipe_defs") or {}).items()
     )
-    page = f"""<p class="sub">{settings}</p>
+    page = f"""<p class="sub">{settings}</p>{_data_html(config.get("data_info") or {})}
 <div class="verdict">{_verdict(summary)}</div>{problems}
 <h2>Results</h2>{table}
 <p class="sub">Validation decides (early stopping, the verdict); the test split only reports.
@@ -492,6 +492,23 @@ Intervals are 95% Student-t over seeds.</p>
 {figures}
 <h2>Recipes</h2><table><tbody>{recipes}</tbody></table>"""
     return html_page("reglab study report", "reglab study", page)
+
+
+def _data_html(info: Mapping[str, Any]) -> str:
+    """The split sizes, where the test split came from, and each encoded table column."""
+    if not info:
+        return ""
+    esc = html.escape
+    sizes = info.get("sizes") or {}
+    line = " / ".join(f"{k} {v}" for k, v in sizes.items())
+    out = f"<p class='sub'>Split: {esc(line)} ({esc(str(info.get('test_source')))} test split)"
+    out += f" of {info.get('rows')} rows.</p>"
+    encoding = info.get("encoding") or []
+    if encoding:
+        head = sorted({k for e in encoding for k in e}, key=lambda k: (k != "column", k))
+        rows = [[esc(str(e.get(k, ""))) for k in head] for e in encoding]
+        out += "<h2>Encoded columns</h2>" + html_table(head, rows)
+    return out
 
 
 def _recipe_text(d: Mapping[str, Any]) -> str:
@@ -524,7 +541,14 @@ def write_outputs(
     atomic_write(
         paths["summary"],
         json.dumps(
-            {"config": cfg, "recipes": json_safe(summary), "failed_cells": list(failed_cells)},
+            {
+                "config": cfg,
+                "sizes": (cfg.get("data_info") or {}).get("sizes"),
+                "test_source": (cfg.get("data_info") or {}).get("test_source"),
+                "encoding": (cfg.get("data_info") or {}).get("encoding", []),
+                "recipes": json_safe(summary),
+                "failed_cells": list(failed_cells),
+            },
             indent=2,
         ),
     )

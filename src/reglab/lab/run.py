@@ -26,11 +26,12 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from .._checks import InstanceOf, Interval, NoneOk, check
 from ..errors import ConfigError, format_value
 from ..models import ModelFactory, build_model
+from ..train import EVAL_BATCH_SIZE
+from ..train import evaluate as train_evaluate
 from .recipe import Recipe
 
 __all__ = ["CellResult", "evaluate", "run_cell"]
@@ -84,30 +85,47 @@ def _threads(threads: int | None) -> Iterator[None]:
 
 
 class _Batches:
-    """Shuffled training batches of ``(X, y)`` tensors, a fresh order per pass (seeded)."""
+    """Batches of a dataset on ``device``: shuffled afresh each pass when a generator is given
+    (seeded), else in order. Features are made per batch from the stored rows (uint8 images
+    stay uint8 until then), so memory grows with the batch, not with the split.
+    """
 
     def __init__(
-        self, X: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator
+        self, ds: Any, batch_size: int, generator: torch.Generator | None, device: torch.device
     ) -> None:
-        self.X, self.y, self.batch_size, self.generator = X, y, batch_size, generator
+        self.ds, self.batch_size, self.generator, self.device = ds, batch_size, generator, device
 
     def __len__(self) -> int:
-        return math.ceil(len(self.y) / self.batch_size)
+        return math.ceil(len(self.ds) / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        perm = torch.randperm(len(self.y), generator=self.generator)
-        for i in range(0, len(perm), self.batch_size):
-            idx = perm[i : i + self.batch_size]
-            yield self.X.index_select(0, idx), self.y.index_select(0, idx)
+        n = len(self.ds)
+        perm = torch.randperm(n, generator=self.generator) if self.generator else None
+        for i in range(0, n, self.batch_size):
+            idx = (
+                perm[i : i + self.batch_size] if perm is not None else slice(i, i + self.batch_size)
+            )
+            yield self.ds.features(idx).to(self.device), self.ds.y[idx].to(self.device)
 
 
-@torch.no_grad()
+def _in_batches(
+    X: torch.Tensor, y: torch.Tensor, batch_size: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    for i in range(0, len(y), batch_size):
+        yield X[i : i + batch_size], y[i : i + batch_size]
+
+
 def evaluate(
-    model: nn.Module, X: torch.Tensor, y: torch.Tensor, task: str = "classification"
+    model: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    task: str = "classification",
+    batch_size: int = EVAL_BATCH_SIZE,
 ) -> tuple[float, float | None]:
-    """``(loss, accuracy)`` of ``model`` in eval mode; accuracy is None for regression.
+    """``(loss, accuracy)`` of ``model`` in eval mode, ``batch_size`` rows at a time.
 
-    Classification uses the mean cross-entropy, regression the mean squared error.
+    Classification uses the mean cross-entropy, regression the mean squared error; accuracy is
+    None for regression (:func:`reglab.train.evaluate` on the batches of ``X``, ``y``).
 
     Example:
         >>> m = nn.Linear(2, 2)
@@ -115,30 +133,25 @@ def evaluate(
         >>> 0.0 <= acc <= 1.0
         True
     """
-    was_training = model.training
-    model.eval()
-    try:
-        out = model(X)
-    finally:
-        model.train(was_training)
-    if task == "regression":
-        return float(F.mse_loss(out.reshape(y.shape), y)), None
-    return float(F.cross_entropy(out, y)), float((out.argmax(1) == y).float().mean())
+    return train_evaluate(model, _in_batches(X, y, batch_size), task=task)
 
 
-def _split_tensors(
-    splits: Any, part: str, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _score(net: nn.Module, ds: Any, task: str, device: torch.device) -> tuple[float, float | None]:
+    """One batched pass over a whole split (features made per batch, moved per batch)."""
+    batches = ((x.to(device), t.to(device)) for x, t in ds.batches(EVAL_BATCH_SIZE))
+    return train_evaluate(net, batches, task=task)
+
+
+def _part(splits: Any, part: str) -> Any:
     ds = getattr(splits, part, None)
-    if ds is None or not hasattr(ds, "tensors"):
+    if ds is None or not hasattr(ds, "batches"):
         raise ConfigError(
             "The 'splits' parameter of run_cell must be a reglab.data.Splits (train, val and "
             f"test datasets). Got {format_value(splits)} instead."
         )
-    X, y = ds.tensors()
-    if len(y) == 0:
+    if len(ds) == 0:
         raise ConfigError(f"run_cell needs a non-empty {part} split. Got 0 samples instead.")
-    return X.to(device), y.to(device)
+    return ds
 
 
 def run_cell(
@@ -182,8 +195,7 @@ def run_cell(
     start = time.perf_counter()
     with _threads(threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        Xtr, ytr = _split_tensors(splits, "train", dev)
-        Xva, yva = _split_tensors(splits, "val", dev)
+        train_ds, val_ds, test_ds = (_part(splits, p) for p in ("train", "val", "test"))
         net = build_model(recipe, splits.input_shape, splits.num_outputs, kind=model).to(dev)
         if len(splits.input_shape) == 3:
             # NHWC convolutions and pooling are about a third cheaper on CPU for the lab's
@@ -198,12 +210,12 @@ def run_cell(
         if parts["loss"] is None and task == "regression":
             parts["loss"] = nn.MSELoss()
         gen = torch.Generator().manual_seed(seed)
-        train = _Batches(Xtr, ytr, recipe.batch_size, gen)
-        history = _fit(net, train, (Xva, yva), parts, dev, seed)
-        train_loss, train_acc = evaluate(net, Xtr, ytr, task)
-        val_loss, val_acc = evaluate(net, Xva, yva, task)
-        Xte, yte = _split_tensors(splits, "test", dev)
-        test_loss, test_acc = evaluate(net, Xte, yte, task)
+        train = _Batches(train_ds, recipe.batch_size, gen, dev)
+        val = _Batches(val_ds, EVAL_BATCH_SIZE, None, dev)
+        history = _fit(net, train, val, parts, dev, seed)
+        train_loss, train_acc = _score(net, train_ds, task, dev)
+        val_loss, val_acc = _score(net, val_ds, task, dev)
+        test_loss, test_acc = _score(net, test_ds, task, dev)
         weights = [p.detach() for p in net.parameters() if p.dim() >= 2]
         weight_norm = math.sqrt(sum(float((w.double() ** 2).sum()) for w in weights))
         numel = sum(w.numel() for w in weights)
@@ -239,7 +251,7 @@ def run_cell(
 def _fit(
     net: nn.Module,
     train: _Batches,
-    val: tuple[torch.Tensor, torch.Tensor],
+    val: _Batches,
     parts: dict[str, Any],
     device: torch.device,
     seed: int,

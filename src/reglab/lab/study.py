@@ -30,8 +30,8 @@ from typing import Any
 
 from .._checks import Interval, OneOf, check
 from ..errors import ConfigError
-from .cells import DIVERGED, check_builds, model_kind, result_parts, split_size
-from .storage import Cell, Claim, StudyStore, sqlite_url
+from .cells import DIVERGED, check_builds, lab_device, model_kind, result_parts, split_size
+from .storage import Cell, Claim, StudyStore, json_safe, sqlite_url
 from .workers import (
     ProgressCallback,
     WorkerGroup,
@@ -73,29 +73,37 @@ DEFAULT_RECIPES = (
 
 @dataclass(frozen=True)
 class StudyConfig:
-    """What a study trains: data, split sizes, model, recipes and seeds.
+    """What a study trains: data, split sizes, test split, model, recipes and seeds.
 
     ``recipes`` holds recipe names (built-in) or ``(name, Recipe)`` pairs; the stored form keeps
     each recipe's full definition, so workers on other machines train exactly the same thing.
+    ``train_size``/``val_size`` None fit the data (:func:`reglab.data.default_sizes`: at most
+    200 / 300, never more than half / a quarter of the rows train and validation come from);
+    ``test`` is ``"official"``, ``"random"`` or None (official where the files have one).
+    :func:`prepare` makes the sizes explicit and records the split in ``data_info``.
     """
 
     data: str = "digits"
     target: str | None = None
-    train_size: int | float = 200
-    val_size: int | float = 300
+    train_size: int | float | None = None
+    val_size: int | float | None = None
     model: str = "auto"
     recipes: Sequence[Any] = DEFAULT_RECIPES
     seeds: int = 3
     epochs: int | None = None
     recipe_defs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    test: str | None = None
+    data_info: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         owner = "StudyConfig"
         check(owner, "seeds", self.seeds, Interval(int, 1, None))
+        check(owner, "test", self.test, OneOf("official", "random", None))
         if self.epochs is not None:
             check(owner, "epochs", self.epochs, Interval(int, 1, None))
-        object.__setattr__(self, "train_size", split_size(owner, "train_size", self.train_size))
-        object.__setattr__(self, "val_size", split_size(owner, "val_size", self.val_size))
+        for name in ("train_size", "val_size"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, split_size(owner, name, getattr(self, name)))
         if not self.recipes:
             raise ConfigError(
                 "The 'recipes' parameter of StudyConfig must be a non-empty list of recipe "
@@ -166,10 +174,15 @@ class StudyOutcome:
 
 
 class _DataCache:
-    """Each worker loads the data once and splits it once per seed."""
+    """Each worker loads the data once and splits it once per seed, on its device.
 
-    def __init__(self, config: StudyConfig, dataset: Any = None) -> None:
+    The splits keep the stored dtype (uint8 images stay uint8) and are moved to ``device`` once;
+    batches are made from them there.
+    """
+
+    def __init__(self, config: StudyConfig, dataset: Any = None, device: Any = "cpu") -> None:
         self.config = config
+        self.device = device
         self._dataset: Any = dataset
         self._splits: dict[int, Any] = {}
 
@@ -181,10 +194,11 @@ class _DataCache:
         if seed not in self._splits:
             self._splits[seed] = rd.split(
                 self._dataset,
-                train_size=self.config.train_size,
-                val_size=self.config.val_size,
+                train_size=self.config.train_size,  # type: ignore[arg-type]
+                val_size=self.config.val_size,  # type: ignore[arg-type]
                 seed=seed,
-            )
+                test=self.config.test,
+            ).to(self.device)
         return self._splits[seed]
 
 
@@ -202,6 +216,7 @@ def execute_cell(
         splits,
         model=model_kind(config.model, splits.kind),
         epochs=config.epochs,
+        device=cache.device,
     )
     row, history = result_parts(result)
     diverged = str(row.get("stop_reason")) in DIVERGED
@@ -210,21 +225,22 @@ def execute_cell(
 
 
 def _adapt_builtin(name: str, definition: Mapping[str, Any], kind: str) -> dict[str, Any]:
-    """A built-in recipe (unchanged, by name) fitted to tabular data.
+    """A built-in recipe (unchanged, by name) fitted to tabular data or 1-D signals.
 
     The built-in ``augment`` and ``all`` recipes use affine image transforms; on tabular data
-    the matching augmentation is Gaussian feature noise, so a default study runs on any data.
+    and signals the matching augmentation is Gaussian noise, so a default study runs on any data.
     A recipe the user defined (spec or TOML) is never changed.
     """
     from .recipe import BUILTIN_RECIPES
 
     d = dict(definition)
     builtin = BUILTIN_RECIPES.get(name)
-    if kind != "tabular" or builtin is None or d != builtin.to_dict():
+    if kind not in ("tabular", "signal") or builtin is None or d != builtin.to_dict():
         return d
     if d.get("augment") not in (None, "noise"):
         d["augment"] = "noise"
-        d["description"] = f"{d.get('description') or name}; Gaussian feature noise on tabular data"
+        what = "feature noise on tabular data" if kind == "tabular" else "noise on signals"
+        d["description"] = f"{d.get('description') or name}; Gaussian {what}"
     return d
 
 
@@ -238,10 +254,23 @@ def prepare(config: StudyConfig) -> tuple[StudyConfig, Any]:
     from .. import data as rd
 
     dataset = rd.load_dataset(config.data, target=config.target)
-    splits = rd.split(dataset, train_size=config.train_size, val_size=config.val_size, seed=0)
+    train_size, val_size = config.train_size, config.val_size
+    if train_size is None or val_size is None:
+        fit_train, fit_val = rd.default_sizes(rd.pool_size(dataset, config.test))
+        train_size = fit_train if train_size is None else train_size
+        val_size = fit_val if val_size is None else val_size
+    splits = rd.split(dataset, train_size=train_size, val_size=val_size, seed=0, test=config.test)
     defs = {n: _adapt_builtin(n, config.recipe_defs[n], splits.kind) for n in config.recipes}
-    if defs != {n: dict(d) for n, d in config.recipe_defs.items()}:
-        config = StudyConfig.from_dict({**config.to_dict(), "recipe_defs": defs})
+    info = {"rows": len(dataset), "kind": splits.kind, **splits.describe()}
+    config = StudyConfig.from_dict(
+        {
+            **config.to_dict(),
+            "recipe_defs": defs,
+            "train_size": train_size,
+            "val_size": val_size,
+            "data_info": json_safe(info),
+        }
+    )
     recipes = [config.recipe(name) for name in config.recipes]
     if config.epochs is not None:
         recipes = [r.replace(epochs=config.epochs) for r in recipes]
@@ -303,6 +332,7 @@ def work(
     poll: float = 1.0,
     on_event: Callable[[str, Claim], None] | None = None,
     dataset: Any = None,
+    device: str = "cpu",
 ) -> int:
     """Claim and run cells until none is waiting or running; return how many this worker ran.
 
@@ -311,7 +341,7 @@ def work(
     data again when the caller already has it. ``on_event`` hears ``"start"``, ``"done"``,
     ``"failed"`` and ``"dropped"`` (a completion another worker stored first) per claim.
     """
-    execute = cell_executor(store.config, dataset)
+    execute = cell_executor(store.config, dataset, device)
     warm_up()
     ran = 0
     while True:
@@ -360,7 +390,9 @@ def work(
 CellExecutor = Callable[[Cell], tuple[dict[str, Any], list[dict[str, Any]]]]
 
 
-def cell_executor(config: Mapping[str, Any], dataset: Any = None) -> CellExecutor:
+def cell_executor(
+    config: Mapping[str, Any], dataset: Any = None, device: str = "cpu"
+) -> CellExecutor:
     """What runs a cell of the stored ``config``: a study's :func:`execute_cell` by default.
 
     Other commands that keep their cells in the same storage (``reglab claims``) store
@@ -374,7 +406,7 @@ def cell_executor(config: Mapping[str, Any], dataset: Any = None) -> CellExecuto
         executor: CellExecutor = factory(config)
         return executor
     study_config = StudyConfig.from_dict(config)
-    cache = _DataCache(study_config, dataset)
+    cache = _DataCache(study_config, dataset, device)
     return lambda cell: execute_cell(study_config, cell, cache)
 
 
@@ -390,14 +422,19 @@ def _release(store: StudyStore, claim: Claim, reason: str, *, retry: bool) -> No
 
 
 def _worker(
-    url: str, heartbeat_interval: int, grace_period: int, threads: int, dataset: Any = None
+    url: str,
+    heartbeat_interval: int,
+    grace_period: int,
+    threads: int,
+    dataset: Any = None,
+    device: str = "cpu",
 ) -> None:
     """What a spawned study worker runs (see :class:`~reglab.lab.workers.WorkerGroup`)."""
     import torch
 
     torch.set_num_threads(threads)
     store = StudyStore(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
-    work(store, dataset=dataset)
+    work(store, dataset=dataset, device=device)
 
 
 # -- orchestration -----------------------------------------------------------------------------
@@ -416,6 +453,7 @@ def run_study(
     grace_period: int = 30,
     threads: int | None = None,
     progress: bool | None = None,
+    device: str = "cpu",
 ) -> StudyOutcome:
     """Create or resume a study, run its cells with ``jobs`` workers, and write the report.
 
@@ -440,8 +478,12 @@ def run_study(
         threads: torch threads per worker (default 1: the lab's models are small, and more
             threads only add synchronization, which costs a lot on a busy machine).
         progress: deprecated and ignored (the library draws nothing; pass ``on_progress``).
+        device: where every worker trains: ``"auto"`` (CUDA when available), ``"cpu"``,
+            ``"cuda"``, ``"cuda:N"`` or ``"mps"``. Each worker moves the data there once; several
+            workers share one GPU.
     """
     warn_progress_deprecated("run_study", progress)
+    device = lab_device(device)
     jobs = default_jobs() if jobs is None else jobs
     check("run_study", "jobs", jobs, Interval(int, 1, None))
     check("run_study", "heartbeat_interval", heartbeat_interval, Interval(int, 1, None))
@@ -480,7 +522,8 @@ def run_study(
 
     try:
         report(store.counts())
-        ran = run_workers(store, jobs, threads or 1, report, dataset, on_progress)
+        emit(on_progress, "settings", **_settings(config, jobs, device))
+        ran = run_workers(store, jobs, threads or 1, report, dataset, on_progress, device)
         report(store.counts())
     except KeyboardInterrupt:
         if write_report:
@@ -495,6 +538,23 @@ def run_study(
         failed = _missing(cells, rows)
     done = len(cells) - len(failed)
     return StudyOutcome(out, url, len(cells), done, failed, rows, elapsed, ran)
+
+
+def _settings(config: StudyConfig, jobs: int, device: str) -> dict[str, Any]:
+    """What the study runs, as the CLI states it before the first cell."""
+    info = dict(config.data_info)
+    return {
+        "data": config.data,
+        "rows": info.get("rows"),
+        "sizes": info.get("sizes", {"train": config.train_size, "val": config.val_size}),
+        "test_source": info.get("test_source"),
+        "model": config.model,
+        "recipes": len(config.recipes),
+        "seeds": config.seeds,
+        "jobs": jobs,
+        "device": device,
+        "encoded_columns": len(info.get("encoding", [])),
+    }
 
 
 def _ordered(rows: list[dict[str, Any]], recipes: Sequence[str]) -> list[dict[str, Any]]:
@@ -553,6 +613,7 @@ def run_workers(
     report: Callable[[Mapping[str, int]], None],
     dataset: Any,
     on_progress: ProgressCallback | None,
+    device: str = "cpu",
 ) -> int:
     """This process works, with ``jobs - 1`` spawned worker processes beside it.
 
@@ -560,7 +621,7 @@ def run_workers(
     workers get the loaded dataset instead of reading it again. A worker that dies while work
     remains is replaced (up to ``4 * jobs`` times). Returns the cells this process ran.
     """
-    args = (store.url, store.heartbeat_interval, store.grace_period, threads, dataset)
+    args = (store.url, store.heartbeat_interval, store.grace_period, threads, dataset, device)
     group = WorkerGroup(
         max_restarts=4 * jobs, on_error=lambda message: emit(on_progress, "error", message=message)
     )
@@ -573,6 +634,6 @@ def run_workers(
     with torch_threads(threads), group:
         for _ in range(jobs - 1):
             group.start(_worker, *args)
-        ran = work(store, on_event=lambda _e, _c: tend(), dataset=dataset)
+        ran = work(store, on_event=lambda _e, _c: tend(), dataset=dataset, device=device)
         group.join(each=tend)
         return ran

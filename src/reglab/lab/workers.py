@@ -70,7 +70,8 @@ __all__ = [
 class Event:
     """One progress report: ``kind`` names it, ``done`` of ``total`` units, ``info`` the rest.
 
-    Kinds: ``"cells"`` (a study's counts: ``running``, ``failed``, ``waiting``), ``"trial"`` (a
+    Kinds: ``"settings"`` (what a study runs: data, sizes, test source, model, recipes,
+    seeds, workers, device), ``"cells"`` (a study's counts: ``running``, ``failed``, ``waiting``), ``"trial"`` (a
     finished tuning trial), ``"confirm"`` and ``"confirmed"`` (a tuning run's confirmation
     stage), ``"error"`` (a worker process stopped on a configuration error: ``message``).
     """

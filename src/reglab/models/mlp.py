@@ -21,13 +21,13 @@ class MLP(nn.Sequential):
 
     ``width`` and ``depth`` default to 32 and 2 (``ModelSpec`` fields left None).
 
-    Image inputs are flattened first. Hidden block: ``Linear -> [Norm] -> ReLU -> [Dropout]``
+    Image and signal inputs are flattened first. Hidden block: ``Linear -> [Norm] -> ReLU -> [Dropout]``
     (``norm_position="before"``) or ``Linear -> ReLU -> [Norm] -> [Dropout]`` (``"after"``).
 
     Args:
         spec: the :class:`~reglab.models.ModelSpec` (dropout, norm, init, width, depth); a lab
             ``Recipe`` is one.
-        input_shape: one sample's shape, ``(F,)`` or ``(C, H, W)``.
+        input_shape: one sample's shape, ``(F,)``, ``(C, L)`` or ``(C, H, W)``.
         num_outputs: classes, or 1 for regression.
 
     Example:
@@ -37,7 +37,7 @@ class MLP(nn.Sequential):
 
     def __init__(self, spec: ModelSpec, input_shape: Sequence[int], num_outputs: int) -> None:
         spec = check_spec("MLP", spec)
-        shape = check_input_shape("MLP", input_shape)
+        shape = check_input_shape("MLP", input_shape, ndims=(1, 2, 3))
         num_outputs = check("MLP", "num_outputs", num_outputs, Interval(int, 1, None))
         layers: list[nn.Module] = [nn.Flatten()] if len(shape) > 1 else []
         features = int(torch.tensor(shape).prod())

@@ -1,7 +1,8 @@
 """The training package: ``fit`` and the parts it is built from.
 
 ``fit.py`` holds :func:`fit`; ``loop.py`` the epoch loop (:class:`Loop`, built from a
-:class:`LoopConfig` of fit's arguments, set up in named steps); ``sources.py`` the batch sources
+:class:`LoopConfig` of fit's arguments, set up in named steps); ``evaluate.py`` batched evaluation (fit's per-epoch scores and the lab's final ones);
+``sources.py`` the batch sources
 ((X, y) tensors served on the device, or any DataLoader); ``task.py`` the device and the task
 and loss inferred from the targets; ``regularization.py`` places each
 regularizer by the protocol it declares (:mod:`reglab.regularizer`); ``history.py`` the
@@ -21,6 +22,7 @@ Example:
 from __future__ import annotations
 
 from . import distributed as distributed
+from .evaluate import evaluate
 from .fit import fit
 from .history import COLUMNS, History
 from .loop import Loop, LoopConfig
@@ -36,5 +38,6 @@ __all__ = [
     "LoopConfig",
     "RegularizationSpec",
     "distributed",
+    "evaluate",
     "fit",
 ]

@@ -29,6 +29,7 @@ from ..callbacks import EarlyStopping, StopReason
 from ..errors import ConfigError, format_value
 from . import checkpoint as ckpt
 from . import distributed as ddp
+from .evaluate import BatchScores, combine, score_batches
 from .history import History
 from .progress import EpochBar
 from .regularization import Plan, make_plan, model_weights, regularized
@@ -115,7 +116,7 @@ class _Epoch:
 
 
 def _mean_loss(batches: list[tuple[float, ...]]) -> float:
-    return math.fsum(r[0] * r[-1] for r in batches) / sum(r[-1] for r in batches)
+    return combine(batches, 0, scored=False)[0]
 
 
 class Loop:
@@ -341,27 +342,17 @@ class Loop:
         return losses, counts
 
     @torch.no_grad()
-    def _evaluate(self, name: str, source: Source) -> tuple[list[torch.Tensor], list[int], int]:
+    def _evaluate(self, name: str, source: Source) -> BatchScores:
         """Per-batch mean losses and correct counts in eval mode, without synchronising."""
-        model = self.module
         assert self.loss_fn is not None
-        values: list[torch.Tensor] = []
-        counts: list[int] = []
-        total = 0
-        for x, y in source.eval_batches():
-            out = model(x)
+
+        def prepare(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             y = self._align(out, y)
             self._check_labels(name, out, y)
-            values.append(self.loss_fn(out, y))
-            counts.append(int(x.shape[0]))
-            if self.task == "classification":
-                target = y.argmax(1) if y.is_floating_point() else y
-                values.append((out.argmax(1) == target).sum())
-                total += target.numel()
-            elif self.task == "binary":
-                values.append(((out > 0) == (y > 0.5)).sum())
-                total += y.numel()
-        return values, counts, total
+            return y
+
+        task = str(self.task)
+        return score_batches(self.module, source.eval_batches(), self.loss_fn, task, prepare)
 
     def _weight_stats(self) -> list[torch.Tensor]:
         """Weight norm, exact zeros and the penalty value, as device tensors (no sync)."""
@@ -419,9 +410,7 @@ class Loop:
         scored = self.task in ("classification", "binary")
 
         def loss_acc(batches: list[tuple[float, ...]], total: int) -> tuple[float, float | None]:
-            if not scored:
-                return _mean_loss(batches), None
-            return _mean_loss(batches), math.fsum(r[1] for r in batches) / total
+            return combine(batches, total, scored)
 
         train_loss, train_acc = loss_acc(e.train, e.train_total)
         val_loss = val_acc = gap = None

@@ -35,22 +35,22 @@ from .space import TuneConfig, apply_params
 
 __all__ = ["confirm", "evaluate", "run_cells"]
 
-Task = tuple[Recipe, int, Any, Any]  # (recipe, seed, splits, model)
+Task = tuple[Recipe, int, Any, Any, str]  # (recipe, seed, splits, model, device)
 
 
 def _cell_row(item: tuple[Task, int]) -> dict[str, Any]:
     """Run one cell; its result row without the history."""
     from .. import run as lab_run
 
-    (recipe, seed, splits, model), threads = item
-    result = lab_run.run_cell(recipe, seed, splits, model=model, threads=threads)
+    (recipe, seed, splits, model, device), threads = item
+    result = lab_run.run_cell(recipe, seed, splits, model=model, threads=threads, device=device)
     return result_parts(result)[0]
 
 
 def run_cells(
     tasks: Sequence[tuple[str, Task]], jobs: int, threads: int
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Run ``(key, (recipe, seed, splits, model))`` cells, ``jobs`` at a time (in this process
+    """Run ``(key, (recipe, seed, splits, model, device))`` cells, ``jobs`` at a time (in this process
     when ``jobs`` is 1); yield ``(key, row)`` as each one ends."""
     items = [(task, threads) for _, task in tasks]
     for i, row in map_cells(_cell_row, items, jobs):
@@ -118,7 +118,9 @@ def _confirmation_tasks(
             if f"{t.number}/{k}" not in stored:
                 if k not in views:
                     views[k] = objective.partition(k)
-                tasks.append((f"{t.number}/{k}", (recipe, 0, views[k], objective.model)))
+                tasks.append(
+                    (f"{t.number}/{k}", (recipe, 0, views[k], objective.model, objective.device))
+                )
     return tasks
 
 
@@ -160,7 +162,13 @@ def evaluate(
     tasks = [
         (
             f"{name}/{seed}",
-            (recipe.replace(name=name), seed, objective.evaluation_splits(seed), objective.model),
+            (
+                recipe.replace(name=name),
+                seed,
+                objective.evaluation_splits(seed),
+                objective.model,
+                objective.device,
+            ),
         )
         for seed in range(config.seeds)
         for name, recipe in recipes

@@ -34,7 +34,7 @@ from typing import Any
 
 from ...errors import ConfigError
 from ...models import resolve_size
-from ..cells import model_kind
+from ..cells import lab_device, model_kind
 from ..storage import open_rdb_storage, redact
 from ..workers import ProgressCallback, WorkerGroup, emit, torch_threads
 from .space import TuneConfig, apply_params, search_space
@@ -108,11 +108,19 @@ class Objective:
 
         self.config = config
         self.dataset = dataset
+        self.device = lab_device(config.device, "run_tune")
+        train_size, val_size = config.train_size, config.val_size
+        if train_size is None or val_size is None:
+            fit_train, fit_val = rd.default_sizes(rd.pool_size(dataset, config.test))
+            train_size = fit_train if train_size is None else train_size
+            val_size = fit_val if val_size is None else val_size
+        self.train_size, self.val_size = train_size, val_size
         self.splits = rd.split(
             dataset,
-            train_size=config.train_size,
-            val_size=config.val_size,
+            train_size=train_size,
+            val_size=val_size,
             seed=config.split_seed,
+            test=config.test,
         )
         self.kind = self.splits.kind
         self.model = model_kind(config.model, self.kind)
@@ -143,7 +151,7 @@ class Objective:
         sp = self.splits
         pool = torch.sort(torch.cat([sp.train_index, sp.val_index])).values
         ds = self.dataset
-        pooled = replace(ds, X=ds.X[pool], y=ds.y[pool])
+        pooled = ds.subset(pool)
         # A split keeps at least one test example: the pool's partition has one validation
         # example fewer than the search split.
         return rd.split(
@@ -163,9 +171,10 @@ class Objective:
             return self.splits
         sp = rd.split(
             self.dataset,
-            train_size=self.config.train_size,
-            val_size=self.config.val_size,
+            train_size=self.train_size,
+            val_size=self.val_size,
             seed=_EVAL_SEED * seed + self.config.split_seed,
+            test=self.config.test,
         )
         keep = torch.isin(sp.test_index, self.splits.test_index)
         if not bool(keep.any()):
@@ -174,8 +183,7 @@ class Objective:
                 "training and validation examples covers the search's test split. Use fewer "
                 "--seeds or a smaller --train-size/--val-size."
             )
-        test = replace(sp.test, X=sp.test.X[keep], y=sp.test.y[keep])
-        return replace(sp, test=test, test_index=sp.test_index[keep])
+        return replace(sp, test=sp.test.subset(keep), test_index=sp.test_index[keep])
 
     def __call__(self, trial: Any) -> float:
         import optuna
@@ -190,7 +198,9 @@ class Objective:
             # Pruning follows the first partition's learning curve.
             reporter = Reporter(trial, self.key, self.sign, recipe.epochs) if i == 0 else None
             extra = [reporter] if reporter is not None else []
-            result = run_cell(recipe, 0, view, model=self.model, callbacks=extra)
+            result = run_cell(
+                recipe, 0, view, model=self.model, callbacks=extra, device=self.device
+            )
             if i == 0:
                 trial.set_user_attr("epochs_run", result.epochs_run)
                 trial.set_user_attr("train_score", _score(result, "train", self.key))

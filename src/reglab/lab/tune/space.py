@@ -49,7 +49,10 @@ class TuneConfig:
     """What ``reglab tune`` searches: data, split, model, base recipe, space and budget.
 
     Args:
-        data, target, train_size, val_size, model: as for :class:`~reglab.lab.study.StudyConfig`.
+        data, target, train_size, val_size, test, model: as for
+            :class:`~reglab.lab.study.StudyConfig` (sizes None fit the data).
+        device: where every trial and evaluation trains (``"auto"``, ``"cpu"``, ``"cuda"``,
+            ``"cuda:N"``, ``"mps"``).
         base: the recipe the search starts from: a built-in name or a spec
             (``"all,epochs=80"``).
         trials: finished (complete or pruned) trials to reach.
@@ -67,8 +70,8 @@ class TuneConfig:
 
     data: str = "digits"
     target: str | None = None
-    train_size: int | float = 200
-    val_size: int | float = 300
+    train_size: int | float | None = None
+    val_size: int | float | None = None
     model: str = "auto"
     base: str = "all"
     trials: int = 40
@@ -78,6 +81,8 @@ class TuneConfig:
     split_seed: int = 0
     partitions: int = 2
     confirm: int = 3
+    test: str | None = None
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         owner = "TuneConfig"
@@ -88,8 +93,10 @@ class TuneConfig:
         check(owner, "split_seed", self.split_seed, Interval(int, 0, None))
         if self.epochs is not None:
             check(owner, "epochs", self.epochs, Interval(int, 1, None))
-        object.__setattr__(self, "train_size", split_size(owner, "train_size", self.train_size))
-        object.__setattr__(self, "val_size", split_size(owner, "val_size", self.val_size))
+        check(owner, "test", self.test, OneOf("official", "random", None))
+        for name in ("train_size", "val_size"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, split_size(owner, name, getattr(self, name)))
         space = tuple(self.space)
         if not space:
             raise ConfigError(
