@@ -25,7 +25,7 @@ from .._checks import Boolean, check_floating, check_ndim
 from ..errors import ConfigError
 from ._base import Augmentation, Draw, Params, Setting, get, normal
 from .intensity import STD
-from .mix import MixUp
+from .mix import MixUp as _MixUp
 
 __all__ = ["FeatureNoise"]
 
@@ -111,9 +111,9 @@ class FeatureNoise(Augmentation):
 
 def _tabular_mixup(
     alpha: float = 0.2, num_classes: int | None = None, label_smoothing: float = 0.0
-) -> MixUp:
+) -> _MixUp:
     """``MixUp(alpha, num_classes, label_smoothing, layout="tabular")`` (the old tabular MixUp)."""
-    return MixUp(alpha, num_classes, label_smoothing, layout="tabular")
+    return _MixUp(alpha, num_classes, label_smoothing, layout="tabular")
 
 
 _tabular_mixup.mixes_labels = True  # type: ignore[attr-defined]

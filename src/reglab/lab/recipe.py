@@ -537,7 +537,7 @@ def augmentation(
             )
         from ..augment import tabular as T
 
-        return T.GaussianNoise(0.1 * m, p=p)
+        return T.FeatureNoise(0.1 * m, p=p)
     size = (input_shape[1], input_shape[2]) if input_shape is not None else None
     parts = [_image_augmentation(A, n, m, size, float(p)) for n in names]
     return parts[0] if len(parts) == 1 else A.Compose(parts)
@@ -559,7 +559,7 @@ def _image_augmentation(A: Any, name: str, m: float, size: tuple[int, int] | Non
     if name == "flip":
         return A.RandomFlip("horizontal", p=p / 2)
     if name == "noise":
-        return A.GaussianNoise(0.1 * m, p=p)
+        return A.RandomGaussianNoise(0.1 * m, p=p)
     if name == "erasing":
         return A.RandomErasing(scale=(0.02, max(0.02, min(0.2 * m, 1.0))), p=p / 2)
     # crop
