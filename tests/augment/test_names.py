@@ -100,3 +100,4 @@ def test_constructors_have_their_declared_signatures():
     with pytest.raises(TypeError):
         A.RandomRotation(10.0, 0.5)  # interpolation and the options are keyword-only
     assert A.RandomAffine(5.0, 0.1).translate == (0.1, 0.1)
+    assert list(inspect.signature(A.Compose).parameters) == ["transforms", "value_range"]

@@ -413,7 +413,7 @@ def test_flip_twice_is_the_identity(data, flip):
 )
 def test_mixing_gives_soft_labels_that_sum_to_one(mixer, n, k, alpha, eps, dtype, seed):
     if mixer == "tabular_mixup":
-        m: Any = TB.MixUp(alpha, num_classes=k, label_smoothing=eps)
+        m: Any = A.MixUp(alpha, num_classes=k, label_smoothing=eps, layout="tabular")
         x = _tensor((n, 5), dtype, 1.0, seed)
     else:
         cls = A.MixUp if mixer == "mixup" else A.CutMix

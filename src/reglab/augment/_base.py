@@ -15,6 +15,19 @@ A subclass declares what it takes and what it draws; the base class derives the 
 * what the parameters build: a geometric augmentation's ``build`` turns them into per-sample
   matrices; every augmentation's ``_apply`` applies them to a batch.
 
+Example (an augmentation is its declaration and its ``_apply``):
+    >>> from reglab._checks import Interval
+    >>> class RandomGain(Augmentation):
+    ...     settings = (Setting("gain", (Interval(float, 0, None),), store=lambda o, v: (1.0, 1.0 + v)),)
+    ...     draws = (Draw("factor", uniform("gain")),)
+    ...     def _apply(self, x, params):
+    ...         f = torch.where(params["apply"], params["factor"], 1.0).view(-1, 1, 1, 1)
+    ...         return x * f.to(x.dtype)
+    >>> RandomGain(0.5, p=0.8)
+    RandomGain(gain=(1.0, 1.5), p=0.8)
+    >>> sorted(RandomGain(0.5).generate_params((4, 3, 8, 8), torch.Generator().manual_seed(0)))
+    ['apply', 'factor']
+
 Integer images: an augmentation computes in floating point. An integer image is accepted only
 when the augmentation (or the ``Compose`` holding it) declares the range of its values with
 ``value_range=(low, high)``, e.g. ``(0, 255)`` for ``uint8``: the result is then rounded, clipped
@@ -331,21 +344,34 @@ class Augmentation:
     p: float = 1.0
     same_on_batch: bool = False
     value_range: tuple[float, float] | None = None
+    _declared: ClassVar[inspect.Signature]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.__signature__ = cls._signature()  # type: ignore[attr-defined]
+        cls._declared = cls._signature()
+        if getattr(cls.__init__, "_declared", False):
+            # No __init__ of its own: a constructor whose signature is the declared one.
+            def __init__(self: Augmentation, *args: Any, **kwargs: Any) -> None:
+                Augmentation.__init__(self, *args, **kwargs)
+
+            __init__.__signature__ = cls._signature(with_self=True)  # type: ignore[attr-defined]
+            __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+            __init__._declared = True  # type: ignore[attr-defined]
+            cls.__init__ = __init__  # type: ignore[method-assign]
 
     @classmethod
-    def _signature(cls) -> inspect.Signature:
+    def _signature(cls, with_self: bool = False) -> inspect.Signature:
         kind = inspect.Parameter
-        params = [kind(s.name, kind.POSITIONAL_OR_KEYWORD, default=s.default) for s in cls.settings]
+        params = [kind("self", kind.POSITIONAL_OR_KEYWORD)] if with_self else []
+        params += [
+            kind(s.name, kind.POSITIONAL_OR_KEYWORD, default=s.default) for s in cls.settings
+        ]
         params += [kind(s.name, kind.KEYWORD_ONLY, default=s.default) for s in cls.options]
         return inspect.Signature(params)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         owner = type(self).__name__
-        bound = type(self).__signature__.bind(*args, **kwargs)  # type: ignore[attr-defined]
+        bound = type(self)._declared.bind(*args, **kwargs)
         bound.apply_defaults()
         for s in (*self.settings, *self.options):
             setattr(self, s.name, s.read(owner, bound.arguments[s.name]))
@@ -545,4 +571,6 @@ def get(params: Params, key: str, owner: str) -> torch.Tensor:
         ) from None
 
 
-Augmentation.__signature__ = Augmentation._signature()  # type: ignore[attr-defined]
+Augmentation._declared = Augmentation._signature()
+Augmentation.__init__.__signature__ = Augmentation._signature(with_self=True)  # type: ignore[attr-defined]
+Augmentation.__init__._declared = True  # type: ignore[attr-defined]
