@@ -50,6 +50,7 @@ __all__ = [
     "device_of",
     "keep_mask",
     "normal",
+    "normal_async",
     "randint",
     "seed_from",
     "uniform",
@@ -236,6 +237,54 @@ def _box_muller(out: np.ndarray, seed: int, i: int, std: float) -> None:
     np.multiply(r[: m - k], theta[: m - k], out=out[k:])
 
 
+def _done() -> None:
+    return None
+
+
+def normal_async(
+    shape: tuple[int, ...] | torch.Size,
+    std: float,
+    generator: torch.Generator | None,
+    *,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, Callable[[], None]]:
+    """Float32 :func:`normal` filled by helper threads while the caller goes on: ``(z, wait)``.
+
+    ``z`` holds the draw once ``wait()`` has returned (the same bits as :func:`normal` from the
+    same generator state; the seed is taken at once, so later draws are not affected). With one
+    torch thread, or for draws :func:`normal` does not chunk, it is filled before returning.
+    """
+    shape = tuple(int(s) for s in shape)
+    dev = device_of(generator, device)
+    n = math.prod(shape)
+    threads = torch.get_num_threads()
+    if dev.type != "cpu" or n <= SMALL or threads <= 1 or _is_compiling():
+        return normal(shape, std, generator, device=device), _done
+    seed = seed_from(generator)
+    flat = np.empty(n, dtype=np.float32)
+    fill = _normal_fill(flat, seed, std)
+    chunks = -(-n // (2 * WORDS))
+    workers = min(threads - 1, chunks, _MAX_WORKERS - 1)
+    pool = _executor()
+    jobs = [pool.submit(fill, range(j, chunks, workers)) for j in range(workers)]
+
+    def wait() -> None:
+        for job in jobs:
+            job.result()
+
+    return torch.from_numpy(flat).view(shape), wait
+
+
+def _normal_fill(flat: np.ndarray, seed: int, std: float) -> Callable[[range], None]:
+    per_chunk = 2 * WORDS
+
+    def fill(chunks: range) -> None:
+        for i in chunks:
+            _box_muller(flat[i * per_chunk : (i + 1) * per_chunk], seed, i, std)
+
+    return fill
+
+
 def normal(
     shape: tuple[int, ...] | torch.Size,
     std: float,
@@ -255,13 +304,6 @@ def normal(
     if dev.type != "cpu" or n <= SMALL or work == torch.float64 or _is_compiling():
         out = torch.randn(shape, generator=generator, dtype=work, device=dev)
         return (out.mul_(std) if std != 1.0 else out).to(dtype)
-    seed = seed_from(generator)
     flat = np.empty(n, dtype=np.float32)
-    per_chunk = 2 * WORDS
-
-    def fill(chunks: range) -> None:
-        for i in chunks:
-            _box_muller(flat[i * per_chunk : (i + 1) * per_chunk], seed, i, std)
-
-    _chunked(fill, -(-n // per_chunk))
+    _chunked(_normal_fill(flat, seed_from(generator), std), -(-n // (2 * WORDS)))
     return torch.from_numpy(flat).view(shape).to(dtype)

@@ -11,7 +11,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -126,14 +126,48 @@ class Compose(Augmentation):
             full = t._out_shape(full)
         return params
 
+    def _generate_fresh(
+        self, shape: Sequence[int], generator: torch.Generator | None, device: torch.device
+    ) -> tuple[Params, dict[int, Callable[[], None]]]:
+        """``generate_params`` for this call only: noise draws fill while the warps run."""
+        full = self._full_shape(shape)
+        params: Params = {}
+        waits: dict[int, Callable[[], None]] = {}
+        for i, t in enumerate(self.transforms):
+            if isinstance(t, RandomGaussianNoise):
+                sub, waits[i] = t.generate_params_async(full, generator, device=device)
+            else:
+                sub = t.generate_params(full, generator, device=device)
+            params.update({f"{i}.{k}": v for k, v in sub.items()})
+            full = t._out_shape(full)
+        return params, waits
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw fresh parameters for ``x`` and apply them (the same bits as ``apply``)."""
+        x4, restore = self._prepare(x)
+        params, waits = self._generate_fresh(x4.shape, generator, x4.device)
+        try:
+            return restore(self._run(x4, params, waits))
+        finally:
+            for wait in waits.values():
+                wait()
+
     def _child_params(self, params: Params, i: int) -> Params:
         prefix = f"{i}."
         return {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
 
     def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        return self._run(x, params, {})
+
+    def _run(
+        self, x: torch.Tensor, params: Params, waits: dict[int, Callable[[], None]]
+    ) -> torch.Tensor:
         out = x
         fresh = False  # whether `out` is our own buffer (safe to update in place)
         for seg in self._segments:
+            for i in seg:
+                if i in waits:
+                    waits.pop(i)()
             first = self.transforms[seg[0]]
             if isinstance(first, _Geometric) and first.value_range is None:
                 subs = [self._child_params(params, i) for i in seg]

@@ -13,14 +13,15 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
 from .. import _rng
-from .._checks import Interval
+from .._checks import Interval, check
 from ._base import (
+    _GEN,
     FILL,
     Augmentation,
     Draw,
@@ -38,6 +39,10 @@ from ._base import (
 )
 
 __all__ = ["RandomBrightness", "RandomContrast", "RandomErasing", "RandomGaussianNoise"]
+
+
+def _nothing() -> None:
+    return None
 
 
 STD = Setting("std", (Interval(float, 0, None),), 0.1, store=lambda o, v: float(v))
@@ -80,6 +85,33 @@ class RandomGaussianNoise(Augmentation):
         if not bool(apply.all()):
             params["noise"] = params["noise"] * apply.view(-1, 1, 1, 1).to(params["noise"].dtype)
         return params
+
+    def generate_params_async(
+        self,
+        shape: Sequence[int],
+        generator: torch.Generator | None = None,
+        *,
+        device: torch.device | str | None = None,
+    ) -> tuple[Params, Callable[[], None]]:
+        """``(params, wait)``: float32 :meth:`generate_params`, the noise filled by helper threads.
+
+        The parameters hold the same bits as ``generate_params`` from the same generator state
+        once ``wait()`` has returned; meanwhile the caller can work (``Compose`` resamples).
+        """
+        if self.same_on_batch:
+            return self.generate_params(shape, generator, device=device), _nothing
+        check("RandomGaussianNoise", "generator", generator, *_GEN)
+        full = self._full_shape(shape)
+        dev = torch.device(device) if device is not None else None
+        apply = _rng.bernoulli(full[0], self.p, generator, device=dev)
+        noise, fill = _rng.normal_async(full, self.std, generator, device=dev)
+
+        def wait() -> None:
+            fill()
+            if not bool(apply.all()):
+                noise.mul_(apply.view(-1, 1, 1, 1).to(noise.dtype))
+
+        return {"apply": apply, "noise": noise}, wait
 
     def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         noise = get(params, "noise", "RandomGaussianNoise")
