@@ -306,11 +306,12 @@ VALUE_RANGE = Setting(
 class Augmentation:
     """Base class: draws per-sample parameters, then applies them with a pure function.
 
-    Subclasses implement ``_draw(n, shape, generator, dtype, device) -> Params`` (the random
-    part, ``n`` rows) and ``_apply(x, params) -> Tensor`` (pure, on a float ``(N, C, H, W)``
-    batch, never modifying ``x``). The base class validates inputs, draws the per-sample
-    ``apply`` mask (probability ``p``), handles ``same_on_batch``, single images, low-precision
-    floats and integer images with a declared ``value_range``.
+    Subclasses declare ``settings`` and ``draws`` (see the module docstring) and implement
+    ``_apply(x, params) -> Tensor`` (pure, on a float ``(N, C, H, W)`` batch, never modifying
+    ``x``). From the declaration the base class builds the constructor (checks, stored values,
+    signature) and ``repr``, and ``generate_params`` draws the per-sample ``apply`` mask
+    (probability ``p``) and then each declared parameter; it also handles ``same_on_batch``,
+    single images, low-precision floats and integer images with a declared ``value_range``.
 
     Args:
         p: probability that each sample is transformed.
