@@ -7,9 +7,12 @@ kornia's ``RandomHorizontalFlip``. Ours and kornia are timed interleaved in the 
 of medians over rounds); the ratio is kornia's time over ours (above 1: we are faster). If
 ``benchmarks/eda.py`` is present its sentence rates are printed too.
 
-Run: ``python benchmarks/augment.py [--json] [--threads 2] [--repeats 30] [--no-text] [--cpu]``.
-``--cpu`` times process CPU time instead of wall time (use with ``--threads 1`` on a busy shared
-machine: CPU time is far less sensitive to other processes than wall time).
+Run: ``python benchmarks/augment.py [--json] [--threads 2] [--repeats 30] [--no-text] [--cpu]
+[--paired]``. ``--cpu`` times process CPU time instead of wall time (use with ``--threads 1`` on a
+busy shared machine: CPU time is far less sensitive to other processes than wall time).
+``--paired`` alternates single calls of ours and kornia's (``4 * repeats`` pairs, the order
+swapped every pair) and compares the medians: on a shared machine both then see the same load,
+where the default rounds of ``repeats`` calls can catch a burst on one side only.
 """
 
 from __future__ import annotations
@@ -138,8 +141,30 @@ def _compare_cpu(
     return Record("augment", name, statistics.median(a), statistics.median(b), reference)
 
 
-def cases(repeats: int, cpu: bool = False) -> list[Record]:
+def _compare_paired(
+    name: str, ours: Callable[[], object], ref: Callable[[], object], reference: str, repeats: int
+) -> Record:
+    for _ in range(3):
+        ours()
+        ref()
+    a: list[float] = []
+    b: list[float] = []
+    for i in range(4 * repeats):
+        pair = ((ours, a), (ref, b)) if i % 2 else ((ref, b), (ours, a))
+        for fn, times in pair:
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1e3)
+    return Record("augment", name, statistics.median(a), statistics.median(b), reference)
+
+
+def cases(repeats: int, cpu: bool = False, paired: bool = False) -> list[Record]:
     """Ours vs kornia, each case timed interleaved (median of medians over 3 rounds)."""
+    if paired:
+        return [
+            _compare_paired(name, ours, ref, reference, repeats)
+            for name, (ours, ref, reference) in _pairs().items()
+        ]
     if cpu:
         return [
             _compare_cpu(name, ours, ref, reference, repeats)
@@ -164,9 +189,10 @@ def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--no-text", action="store_true", help="skip the EDA sentence rates")
     p.add_argument("--cpu", action="store_true", help="time process CPU time, not wall time")
+    p.add_argument("--paired", action="store_true", help="alternate single calls (shared CPUs)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    records = cases(args.repeats, cpu=args.cpu)
+    records = cases(args.repeats, cpu=args.cpu, paired=args.paired)
     text = [] if args.no_text else _text_rows(max(3, args.repeats // 3))
     n = BATCH[0]
     if args.json:
@@ -178,7 +204,13 @@ def main() -> None:
         for t in text:
             print(json.dumps(t))
         return
-    clock = "process CPU time" if args.cpu else "wall time"
+    clock = (
+        "process CPU time"
+        if args.cpu
+        else "wall time, paired calls"
+        if args.paired
+        else "wall time"
+    )
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {BATCH}, {clock}")
     print(f"{'case':46s} {'ours img/s':>11s} {'kornia img/s':>13s} {'ratio':>7s}  reference")
     for r in records:
