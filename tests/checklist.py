@@ -13,6 +13,10 @@ layers) training output differs between draws; a state_dict round trip reproduce
 float32 and float64 inputs give outputs of the same dtype; ``repr`` shows the settings;
 ``torch.compile`` (aot_eager) gives the eager result; bad constructor arguments raise the exact
 one-line message.
+
+Augmentations are not modules (no train/eval, no state_dict): an :class:`AugmentationCase` runs
+the items that apply, ``repr``, bad inputs, replay (the same seed gives the same bits, drawn
+parameters replay the call exactly, another seed gives another draw) and dtypes.
 """
 
 from __future__ import annotations
@@ -122,6 +126,92 @@ def check_bad_inputs(case: ModuleCase) -> None:
         assert "\n" not in str(info.value)
 
 
+@dataclass
+class AugmentationCase:
+    """An augmentation under the checklist.
+
+    ``kind`` is ``"transform"`` (``aug(x, generator)``, with ``generate_params``/``apply``),
+    ``"mixer"`` (``aug.mix(x, y, generator)``, integer labels of ``num_classes`` classes) or
+    ``"text"`` (``aug(sentence, generator=seed)`` returns a list of sentences).
+    """
+
+    name: str
+    make: Callable[[], Any]
+    input_shape: Sequence[int] = (4, 3, 8, 8)
+    kind: str = "transform"
+    stochastic: bool = True
+    repr_contains: Sequence[str] = ()
+    bad: Sequence[tuple[Callable[[], Any], str]] = field(default_factory=list)
+    num_classes: int = 3
+    sentence: str = "the quick brown fox jumps over the lazy dog near the quiet river bank"
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _aug_data(case: AugmentationCase, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.rand(*case.input_shape, generator=_gen(0), dtype=dtype)
+    y = torch.arange(case.input_shape[0]) % case.num_classes
+    return x, y
+
+
+def _run(aug: Any, case: AugmentationCase, x: torch.Tensor, y: torch.Tensor, seed: int) -> Any:
+    if case.kind == "mixer":
+        return aug.mix(x, y, _gen(seed))
+    return aug(x, _gen(seed))
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, tuple):
+        return all(torch.equal(u, v) for u, v in zip(a, b))
+    return torch.equal(a, b)
+
+
+def check_replay(case: AugmentationCase) -> None:
+    aug = case.make()
+    if case.kind == "text":
+        first = aug(case.sentence, generator=0)
+        assert aug(case.sentence, generator=0) == first, "same seed must give the same output"
+        if case.stochastic:
+            others = [aug(case.sentence, generator=s) for s in range(1, 6)]
+            assert any(o != first for o in others), "other seeds should give other draws"
+        return
+    x, y = _aug_data(case, torch.float32)
+    before = x.clone()
+    out = _run(aug, case, x, y, 0)
+    assert torch.equal(x, before), f"{case.name} modified its input"
+    assert _equal(_run(aug, case, x, y, 0), out), "same seed must give the same bits"
+    params = aug.generate_params(x.shape, _gen(0))
+    saved = {k: v.clone() for k, v in params.items()}
+    replay = aug.apply(x, y, saved) if case.kind == "mixer" else aug.apply(x, saved)
+    assert _equal(replay, out), "apply(generate_params(shape, g)) must equal the call with g"
+    if case.stochastic:
+        assert not _equal(_run(aug, case, x, y, 1), out), "another seed should draw again"
+
+
+def check_aug_dtypes(case: AugmentationCase) -> None:
+    aug = case.make()
+    if case.kind == "text":
+        out = aug(case.sentence, generator=0)
+        assert isinstance(out, list) and all(isinstance(s, str) for s in out)
+        return
+    for dtype in (torch.float32, torch.float64):
+        x, y = _aug_data(case, dtype)
+        out = _run(aug, case, x, y, 0)
+        xm = out[0] if case.kind == "mixer" else out
+        assert xm.dtype == dtype and xm.shape[:2] == x.shape[:2], f"{case.name}: {xm.dtype}"
+        if case.kind == "mixer":
+            assert out[1].dtype == dtype and out[1].shape == (x.shape[0], case.num_classes)
+
+
+AUGMENTATION_CHECKS = {
+    "repr": check_repr,
+    "bad_inputs": check_bad_inputs,
+    "replay": check_replay,
+    "dtypes": check_aug_dtypes,
+}
+
 CHECKS = {
     "train_eval": check_train_eval,
     "state_dict": check_state_dict,
@@ -132,8 +222,9 @@ CHECKS = {
 }
 
 
-def run_checklist(case: ModuleCase, only: Sequence[str] | None = None) -> None:
-    """Run every checklist item (or ``only`` those named) on ``case``."""
-    for name, fn in CHECKS.items():
+def run_checklist(case: ModuleCase | AugmentationCase, only: Sequence[str] | None = None) -> None:
+    """Run every checklist item that applies (or ``only`` those named) on ``case``."""
+    checks: dict[str, Any] = AUGMENTATION_CHECKS if isinstance(case, AugmentationCase) else CHECKS
+    for name, fn in checks.items():
         if only is None or name in only:
             fn(case)

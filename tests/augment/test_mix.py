@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reglab.augment as A
-from reglab import ConfigError
-from reglab.augment import _random
+from reglab import ConfigError, _rng
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -22,7 +21,7 @@ def gen(seed: int = 0) -> torch.Generator:
 @pytest.mark.parametrize("alpha", [0.2, 1.0, 4.0])
 def test_beta_mean_and_variance(alpha):
     n = 200_000
-    lam = _random.beta(alpha, n, gen(1), dtype=torch.float64)
+    lam = _rng.beta(alpha, n, gen(1), dtype=torch.float64)
     var = 1 / (4 * (2 * alpha + 1))
     # sd of the sample mean: sqrt(var / n) <= 0.0008; tolerance about 6 sd
     assert lam.mean().item() == pytest.approx(0.5, abs=0.005)
@@ -35,7 +34,7 @@ def test_beta_mean_and_variance(alpha):
 def test_beta_distribution_matches_the_beta_cdf(alpha):
     special = pytest.importorskip("scipy.special", reason="scipy gives the Beta CDF")
     n = 20_000
-    lam = np.sort(_random.beta(alpha, n, gen(2), dtype=torch.float64).numpy())
+    lam = np.sort(_rng.beta(alpha, n, gen(2), dtype=torch.float64).numpy())
     cdf = special.betainc(alpha, alpha, lam)
     # Kolmogorov-Smirnov statistic; 1.95 / sqrt(n) is the 0.1% critical value
     d = max((np.arange(1, n + 1) / n - cdf).max(), (cdf - np.arange(n) / n).max())
@@ -43,11 +42,11 @@ def test_beta_distribution_matches_the_beta_cdf(alpha):
 
 
 def test_beta_small_alpha_has_no_nan_and_replays():
-    lam = _random.beta(0.01, 10_000, gen(3))
+    lam = _rng.beta(0.01, 10_000, gen(3))
     assert torch.isfinite(lam).all() and lam.min() >= 0 and lam.max() <= 1
     # most mass at the ends for a tiny alpha
     assert ((lam < 0.01) | (lam > 0.99)).float().mean() > 0.9
-    assert torch.equal(lam, _random.beta(0.01, 10_000, gen(3)))
+    assert torch.equal(lam, _rng.beta(0.01, 10_000, gen(3)))
 
 
 # ------------------------------------------------------------------------------ MixUp

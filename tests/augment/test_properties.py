@@ -24,11 +24,16 @@ def _make(name: str, h: int, w: int) -> A.Augmentation:
         "affine": lambda: A.RandomAffine(20.0, 0.2, (0.8, 1.2), (-5.0, 5.0, -5.0, 5.0)),
         "crop": lambda: A.RandomCrop((h, w), padding=1),
         "erasing": lambda: A.RandomErasing(p=1.0),
-        "noise": lambda: A.GaussianNoise(0.1),
+        "noise": lambda: A.RandomGaussianNoise(0.1),
         "brightness": lambda: A.RandomBrightness(0.2),
         "contrast": lambda: A.RandomContrast(0.5),
         "compose": lambda: A.Compose(
-            [A.RandomFlip(), A.RandomRotation(15.0), A.RandomTranslation(0.1), A.GaussianNoise(0.1)]
+            [
+                A.RandomFlip(),
+                A.RandomRotation(15.0),
+                A.RandomTranslation(0.1),
+                A.RandomGaussianNoise(0.1),
+            ]
         ),
     }[name]()
 
@@ -91,7 +96,9 @@ def test_input_is_not_modified():
     [
         "reglab.augment",
         "reglab.augment._base",
-        "reglab.augment.image",
+        "reglab.augment.geometric",
+        "reglab.augment.intensity",
+        "reglab.augment.container",
         "reglab.augment.mix",
         "reglab.augment.tabular",
     ],

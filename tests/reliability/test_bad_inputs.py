@@ -194,11 +194,16 @@ bad("RandomCrop.size", lambda f: A.RandomCrop(0), "'size'", "RandomCrop")
 bad("RandomErasing.scale", lambda f: A.RandomErasing(scale=(0.5, 0.1)), "'scale'", "RandomErasing")
 bad("RandomZoom.range", lambda f: A.RandomZoom((-1.0, 2.0)), "'range'", "RandomZoom")
 bad("RandomBrightness.p", lambda f: A.RandomBrightness(p=2.0), "'p'", "RandomBrightness")
-bad("GaussianNoise.aug_std", lambda f: A.GaussianNoise(std=-1.0), "'std'", "GaussianNoise")
+bad(
+    "RandomGaussianNoise.std",
+    lambda f: A.RandomGaussianNoise(std=-1.0),
+    "'std'",
+    "RandomGaussianNoise",
+)
 bad("MixUp.alpha", lambda f: A.MixUp(alpha=-1.0), "'alpha'", "MixUp")
 bad("CutMix.smoothing", lambda f: A.CutMix(1.0, label_smoothing=1.5), "'label_smoothing'", "CutMix")
 bad("Compose.items", lambda f: A.Compose([1, 2]), "'transforms'", "Compose")
-bad("tabular.GaussianNoise", lambda f: TB.GaussianNoise(std=-1.0), "'std'", "GaussianNoise")
+bad("tabular.FeatureNoise", lambda f: TB.FeatureNoise(std=-1.0), "'std'", "FeatureNoise")
 bad("EDA.alpha_sr", lambda f: EDA(alpha_sr=2.0), "'alpha_sr'", "EDA")
 bad("EDA.num_aug", lambda f: EDA(num_aug=-1), "'num_aug'", "EDA")
 

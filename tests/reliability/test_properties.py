@@ -317,7 +317,7 @@ OTHERS: dict[str, Callable[[], A.Augmentation]] = {
     "erasing": lambda: A.RandomErasing(p=1.0, value=0.0),
     "brightness": lambda: A.RandomBrightness(0.2),
     "contrast": lambda: A.RandomContrast(0.2),
-    "noise": lambda: A.GaussianNoise(0.1),
+    "noise": lambda: A.RandomGaussianNoise(0.1),
     "compose": lambda: A.Compose([A.RandomRotation(10), A.RandomTranslation(0.1)]),
 }
 
@@ -413,7 +413,7 @@ def test_flip_twice_is_the_identity(data, flip):
 )
 def test_mixing_gives_soft_labels_that_sum_to_one(mixer, n, k, alpha, eps, dtype, seed):
     if mixer == "tabular_mixup":
-        m: Any = TB.MixUp(alpha, num_classes=k, label_smoothing=eps)
+        m: Any = A.MixUp(alpha, num_classes=k, label_smoothing=eps, layout="tabular")
         x = _tensor((n, 5), dtype, 1.0, seed)
     else:
         cls = A.MixUp if mixer == "mixup" else A.CutMix
@@ -443,7 +443,7 @@ def test_mixing_gives_soft_labels_that_sum_to_one(mixer, n, k, alpha, eps, dtype
 )
 def test_tabular_noise_keeps_shape_dtype(n, dtype, std, seed):
     x = _tensor((n, 4), dtype, 1.0, seed)
-    aug = TB.GaussianNoise(std)
+    aug = TB.FeatureNoise(std)
     y = _works_or_config_error(lambda: aug(x, generator=_gen(seed)))
     if y is None:
         return

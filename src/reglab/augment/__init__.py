@@ -2,9 +2,12 @@
 
 Every augmentation draws per-sample parameters apart from applying them
 (``aug.generate_params(shape, generator)`` then ``aug.apply(x, params)``; ``aug(x, generator)``
-does both), so a batch can be replayed exactly. Text augmentation (EDA) lives in
-:mod:`reglab.augment.text` and tabular ones in :mod:`reglab.augment.tabular`; both are imported
-on demand.
+does both), so a batch can be replayed exactly. Geometric transforms live in
+:mod:`~reglab.augment.geometric`, intensity ones in :mod:`~reglab.augment.intensity`, ``Compose``
+in :mod:`~reglab.augment.container`, label mixing in :mod:`~reglab.augment.mix`, feature-vector
+noise in :mod:`reglab.augment.tabular`. Text augmentation (EDA), :mod:`reglab.augment.text`, is
+imported the first time it is touched (``reglab.augment.text`` works after
+``import reglab.augment``).
 
 Example:
     >>> import torch, reglab.augment as A
@@ -15,29 +18,29 @@ Example:
 
 from __future__ import annotations
 
+import importlib
+import warnings
+from typing import Any
+
 from . import tabular
 from ._base import Augmentation, Params
-from .image import (
-    Compose,
-    GaussianNoise,
+from .container import Compose
+from .geometric import (
     RandomAffine,
-    RandomBrightness,
-    RandomContrast,
     RandomCrop,
-    RandomErasing,
     RandomFlip,
     RandomRotation,
     RandomTranslation,
     RandomZoom,
     warp_affine,
 )
+from .intensity import RandomBrightness, RandomContrast, RandomErasing, RandomGaussianNoise
 from .mix import CutMix, LabelMixing, MixUp
 
 __all__ = [
     "Augmentation",
     "Compose",
     "CutMix",
-    "GaussianNoise",
     "LabelMixing",
     "MixUp",
     "Params",
@@ -47,9 +50,33 @@ __all__ = [
     "RandomCrop",
     "RandomErasing",
     "RandomFlip",
+    "RandomGaussianNoise",
     "RandomRotation",
     "RandomTranslation",
     "RandomZoom",
     "tabular",
+    "text",
     "warp_affine",
 ]
+
+# Submodules imported on first touch (as scipy does): text pulls in the word lists.
+_LAZY = ("text",)
+_DEPRECATED = {"GaussianNoise": ("RandomGaussianNoise", RandomGaussianNoise)}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _DEPRECATED:
+        new, obj = _DEPRECATED[name]
+        warnings.warn(
+            f"reglab.augment.{name} is deprecated; use reglab.augment.{new}.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return obj
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

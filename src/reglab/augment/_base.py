@@ -1,8 +1,32 @@
-"""The augmentation base class: per-sample parameters drawn apart from a pure ``apply``.
+"""The augmentation base class: declared settings and draws, and a pure ``apply``.
 
 ``aug(x, generator)`` is ``aug.apply(x, aug.generate_params(x.shape, generator))``: the parameters
 are a plain ``dict`` of tensors with one row per sample, so a batch can be replayed exactly, saved,
 or inspected (kornia's ``generate_parameters``/``apply_transform`` split).
+
+A subclass declares what it takes and what it draws; the base class derives the rest:
+
+* ``settings``: the constructor's own arguments (:class:`Setting`: name, constraints, default,
+  how the value is stored). With the keyword-only ``options`` every augmentation of a family
+  shares (``p``, ``same_on_batch``, ``value_range``; geometric ones add ``interpolation`` and
+  ``fill``) they make the constructor, its signature, its checks and ``repr``.
+* ``draws``: the per-sample parameters (:class:`Draw`: the key in ``params`` and the sampler
+  that fills it from :mod:`reglab._rng`), drawn in order by ``generate_params``.
+* what the parameters build: a geometric augmentation's ``build`` turns them into per-sample
+  matrices; every augmentation's ``_apply`` applies them to a batch.
+
+Example (an augmentation is its declaration and its ``_apply``):
+    >>> from reglab._checks import Interval
+    >>> class RandomGain(Augmentation):
+    ...     settings = (Setting("gain", (Interval(float, 0, None),), store=lambda o, v: (1.0, 1.0 + v)),)
+    ...     draws = (Draw("factor", uniform("gain")),)
+    ...     def _apply(self, x, params):
+    ...         f = torch.where(params["apply"], params["factor"], 1.0).view(-1, 1, 1, 1)
+    ...         return x * f.to(x.dtype)
+    >>> RandomGain(0.5, p=0.8)
+    RandomGain(gain=(1.0, 1.5), p=0.8)
+    >>> sorted(RandomGain(0.5).generate_params((4, 3, 8, 8), torch.Generator().manual_seed(0)))
+    ['apply', 'factor']
 
 Integer images: an augmentation computes in floating point. An integer image is accepted only
 when the augmentation (or the ``Compose`` holding it) declares the range of its values with
@@ -14,17 +38,20 @@ and, when given, clips the output to it.
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import torch
 
+from .. import _rng
 from .._checks import Boolean, Constraint, InstanceOf, Interval, NoneOk, check
 from ..errors import ConfigError, format_value
 
-__all__ = ["Augmentation", "Params"]
+__all__ = ["Augmentation", "Draw", "Params", "Setting"]
 
 Params = dict[str, torch.Tensor]
 
@@ -135,14 +162,156 @@ def as_range(value: float | Sequence[float], centre: float = 0.0) -> tuple[float
 _GEN = (InstanceOf(torch.Generator, description="a torch.Generator"), NoneOk())
 
 
+# ------------------------------------------------------------------------------ fill values
+FILL = (
+    Interval(float, None, None),
+    FloatSequence(None, "a float or a sequence of per-channel floats"),
+)
+
+
+def fill_tuple(fill: float | Sequence[float]) -> tuple[float, ...]:
+    """A fill value as a tuple of floats (one, or one per channel)."""
+    if isinstance(fill, (int, float)):
+        return (float(fill),)
+    return tuple(float(v) for v in fill)
+
+
+def fill_shown(fill: tuple[float, ...]) -> Any:
+    """How ``repr`` shows a fill: the float when there is one value, else the tuple."""
+    return fill[0] if len(fill) == 1 else fill
+
+
+def fill_tensor(
+    owner: str, fill: tuple[float, ...], c: int, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
+    """(1, C, 1, 1) fill values, or the error for a count that is neither 1 nor ``c``."""
+    if len(fill) not in (1, c):
+        raise ConfigError(
+            f"{owner} has a fill of {len(fill)} values for an image with {c} channels: "
+            f"give one value or one per channel."
+        )
+    return torch.tensor(fill, dtype=dtype, device=device).view(1, -1, 1, 1)
+
+
+# ------------------------------------------------------------------------------ declarations
+REQUIRED = inspect.Parameter.empty
+
+
+def _same(owner: str, value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A constructor argument: its name, the constraints it must meet, its default, its storage.
+
+    ``store(owner, value)`` turns the checked value into the attribute (e.g. ``d`` into the range
+    ``(-d, d)``); it may check further, as an element-wise check does. ``optional=True`` lets
+    ``None`` through unchecked (stored as ``None``). ``show`` is how ``repr`` prints the stored
+    value and ``hidden`` the stored values ``repr`` leaves out.
+    """
+
+    name: str
+    constraints: tuple[Constraint, ...] = ()
+    default: Any = REQUIRED
+    store: Callable[[str, Any], Any] = _same
+    optional: bool = False
+    show: Callable[[Any], Any] | None = None
+    hidden: Callable[[Any], bool] | None = None
+
+    def read(self, owner: str, value: Any) -> Any:
+        """Check ``value`` and return what the augmentation stores."""
+        if value is None and self.optional:
+            return None
+        if self.constraints:
+            check(owner, self.name, value, *self.constraints)
+        return self.store(owner, value)
+
+
+#: A sampler: ``(augmentation, n, shape, generator, dtype, device) -> tensor`` with ``n`` rows.
+Sampler = Callable[
+    [Any, int, tuple[int, ...], "torch.Generator | None", torch.dtype, "torch.device | None"],
+    torch.Tensor,
+]
+
+
+@dataclass(frozen=True)
+class Draw:
+    """A per-sample parameter: ``params[key] = sample(aug, n, shape, generator, dtype, device)``."""
+
+    key: str
+    sample: Sampler
+
+
+def uniform(setting: str, missing: float = 0.0, columns: int = 1) -> Sampler:
+    """Sampler of U[low, high) per sample from the ``(low, high)`` stored in ``setting``.
+
+    ``columns=2`` draws two columns from a stored ``(low1, high1, low2, high2)``. A setting
+    stored as ``None`` gives ``missing`` without a draw.
+    """
+
+    def sample(
+        aug: Any,
+        n: int,
+        shape: tuple[int, ...],
+        generator: torch.Generator | None,
+        dtype: torch.dtype,
+        device: torch.device | None,
+    ) -> torch.Tensor:
+        bounds = getattr(aug, setting)
+        size = (n,) if columns == 1 else (n, columns)
+        if bounds is None:
+            return torch.full(size, missing, dtype=dtype, device=_rng.device_of(generator, device))
+        cols = [
+            _rng.uniform(n, bounds[2 * j], bounds[2 * j + 1], generator, dtype=dtype, device=device)
+            for j in range(columns)
+        ]
+        return cols[0] if columns == 1 else torch.stack(cols, dim=1)
+
+    return sample
+
+
+def normal(setting: str) -> Sampler:
+    """Sampler of N(0, std^2) noise of the batch's shape, ``std`` stored in ``setting``."""
+
+    def sample(
+        aug: Any,
+        n: int,
+        shape: tuple[int, ...],
+        generator: torch.Generator | None,
+        dtype: torch.dtype,
+        device: torch.device | None,
+    ) -> torch.Tensor:
+        return _rng.normal(shape, getattr(aug, setting), generator, dtype=dtype, device=device)
+
+    return sample
+
+
+def p_option(default: float) -> Setting:
+    """The ``p`` option (per-sample probability) with another default."""
+    return replace(P, default=default)
+
+
+P = Setting("p", (Interval(float, 0, 1),), 1.0, store=lambda o, v: float(v))
+SAME_ON_BATCH = Setting("same_on_batch", (Boolean(),), False, hidden=lambda v: not v)
+VALUE_RANGE = Setting(
+    "value_range",
+    (ValueRange(),),
+    None,
+    store=lambda o, v: None if v is None else (float(v[0]), float(v[1])),
+    hidden=lambda v: v is None,
+)
+
+
 class Augmentation:
     """Base class: draws per-sample parameters, then applies them with a pure function.
 
-    Subclasses implement ``_draw(n, shape, generator, dtype, device) -> Params`` (the random
-    part, ``n`` rows) and ``_apply(x, params) -> Tensor`` (pure, on a float ``(N, C, H, W)``
-    batch, never modifying ``x``). The base class validates inputs, draws the per-sample
-    ``apply`` mask (probability ``p``), handles ``same_on_batch``, single images, low-precision
-    floats and integer images with a declared ``value_range``.
+    Subclasses declare ``settings`` and ``draws`` (see the module docstring) and implement
+    ``_apply(x, params) -> Tensor`` (pure, on a float ``(N, C, H, W)`` batch, never modifying
+    ``x``). From the declaration the base class builds the constructor (checks, stored values,
+    signature) and ``repr``, and ``generate_params`` draws the per-sample ``apply`` mask
+    (probability ``p``) and then each declared parameter; it also handles ``same_on_batch``,
+    single images, low-precision floats and integer images with a declared ``value_range``.
 
     Args:
         p: probability that each sample is transformed.
@@ -166,25 +335,53 @@ class Augmentation:
     _draws_mask: ClassVar[bool] = True
     # "image": (N, C, H, W) or (C, H, W); "features": (N, F) or (F,).
     _layout: ClassVar[str] = "image"
+    #: The constructor's own arguments, positional or keyword, in order.
+    settings: ClassVar[tuple[Setting, ...]] = ()
+    #: The keyword-only arguments shared by a family of augmentations.
+    options: ClassVar[tuple[Setting, ...]] = (P, SAME_ON_BATCH, VALUE_RANGE)
+    #: The per-sample parameters, drawn in this order (after the "apply" mask).
+    draws: ClassVar[tuple[Draw, ...]] = ()
 
-    def __init__(
-        self,
-        *,
-        p: float = 1.0,
-        same_on_batch: bool = False,
-        value_range: tuple[float, float] | None = None,
-    ) -> None:
+    p: float = 1.0
+    same_on_batch: bool = False
+    value_range: tuple[float, float] | None = None
+    _declared: ClassVar[inspect.Signature]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._declared = cls._signature()
+        if getattr(cls.__init__, "_declared", False):
+            # No __init__ of its own: a constructor whose signature is the declared one.
+            def __init__(self: Augmentation, *args: Any, **kwargs: Any) -> None:
+                Augmentation.__init__(self, *args, **kwargs)
+
+            __init__.__signature__ = cls._signature(with_self=True)  # type: ignore[attr-defined]
+            __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+            __init__._declared = True  # type: ignore[attr-defined]
+            cls.__init__ = __init__  # type: ignore[method-assign]
+
+    @classmethod
+    def _signature(cls, with_self: bool = False) -> inspect.Signature:
+        kind = inspect.Parameter
+        params = [kind("self", kind.POSITIONAL_OR_KEYWORD)] if with_self else []
+        params += [
+            kind(s.name, kind.POSITIONAL_OR_KEYWORD, default=s.default) for s in cls.settings
+        ]
+        params += [kind(s.name, kind.KEYWORD_ONLY, default=s.default) for s in cls.options]
+        return inspect.Signature(params)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         owner = type(self).__name__
-        check(owner, "p", p, Interval(float, 0, 1))
-        check(owner, "same_on_batch", same_on_batch, Boolean())
-        check(owner, "value_range", value_range, ValueRange())
-        self.p = float(p)
-        self.same_on_batch = same_on_batch
-        self.value_range = (
-            None if value_range is None else (float(value_range[0]), float(value_range[1]))
-        )
+        bound = type(self)._declared.bind(*args, **kwargs)
+        bound.apply_defaults()
+        for s in (*self.settings, *self.options):
+            setattr(self, s.name, s.read(owner, bound.arguments[s.name]))
+        self._setup()
 
     # ----------------------------------------------------------------------------- subclass API
+    def _setup(self) -> None:
+        """State derived from the settings (called at the end of ``__init__``)."""
+
     def _draw(
         self,
         n: int,
@@ -193,13 +390,14 @@ class Augmentation:
         dtype: torch.dtype,
         device: torch.device | None,
     ) -> Params:
-        return {}
+        return {d.key: d.sample(self, n, shape, generator, dtype, device) for d in self.draws}
 
     def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         raise NotImplementedError
 
-    def _repr_fields(self) -> list[tuple[str, Any]]:
-        return []
+    def _apply_fresh(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        """``_apply`` for parameters drawn by this call (free to reuse their buffers)."""
+        return self._apply(x, params)
 
     def _out_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """The batch shape after this augmentation (changed only by crops)."""
@@ -227,9 +425,7 @@ class Augmentation:
         dev = torch.device(device) if device is not None else None
         params: Params = {}
         if self._draws_mask:
-            from ._random import bernoulli
-
-            params["apply"] = bernoulli(m, self.p, generator, device=dev)
+            params["apply"] = _rng.bernoulli(m, self.p, generator, device=dev)
         params.update(self._draw(m, (m, *full[1:]), generator, dtype, dev))
         if self.same_on_batch and n != 1:
             params = {k: v.expand(n, *v.shape[1:]) for k, v in params.items()}
@@ -247,15 +443,14 @@ class Augmentation:
         # float32 parameters whatever the input's dtype, so that
         # aug(x, g) == aug.apply(x, aug.generate_params(x.shape, g)) for float64 inputs too.
         params = self.generate_params(x4.shape, generator, device=x4.device)
-        return restore(self._apply(x4, params))
+        return restore(self._apply_fresh(x4, params))
 
     def __repr__(self) -> str:
-        fields = list(self._repr_fields())
-        fields.append(("p", self.p))
-        if self.same_on_batch:
-            fields.append(("same_on_batch", True))
-        if self.value_range is not None:
-            fields.append(("value_range", self.value_range))
+        fields = []
+        for s in (*self.settings, *self.options):
+            value = getattr(self, s.name)
+            if s.hidden is None or not s.hidden(value):
+                fields.append((s.name, value if s.show is None else s.show(value)))
         inner = ", ".join(f"{k}={v!r}" for k, v in fields)
         return f"{type(self).__name__}({inner})"
 
@@ -375,3 +570,8 @@ def get(params: Params, key: str, owner: str) -> torch.Tensor:
             f"{owner}.apply needs params[{key!r}] (draw params with generate_params). "
             f"Got keys {sorted(params)} instead."
         ) from None
+
+
+Augmentation._declared = Augmentation._signature()
+Augmentation.__init__.__signature__ = Augmentation._signature(with_self=True)  # type: ignore[attr-defined]
+Augmentation.__init__._declared = True  # type: ignore[attr-defined]

@@ -23,11 +23,11 @@ from typing import Any, ClassVar
 
 import torch
 
-from .._checks import Interval, NoneOk, check
+from .. import _rng
+from .._checks import Interval, NoneOk, OneOf, check
 from ..errors import ConfigError, format_value
-from . import _random
 from ._base import Params, check_input_tensor, get, shape_ints
-from .image import _box_mask
+from .intensity import box_mask
 
 __all__ = ["CutMix", "LabelMixing", "MixUp"]
 
@@ -222,12 +222,17 @@ class MixUp(LabelMixing):
 
     ``x_i' = lam_i x_i + (1 - lam_i) x_j``, ``y_i' = lam_i y_i + (1 - lam_i) y_j`` with
     ``j = index[i]`` (a random permutation) and ``lam_i ~ Beta(alpha, alpha)`` per sample.
-    Inputs of any shape ``(N, ...)``.
+
+    ``layout="any"`` takes inputs of any shape ``(N, ...)`` with class targets (integer labels
+    or soft targets ``(N, K)``). ``layout="tabular"`` takes feature vectors ``(N, F)`` and also
+    regression targets: float targets of shape ``(N,)`` are mixed as values (returned as
+    ``(N,)``; no label smoothing).
 
     Args:
         alpha: Beta concentration (``> 0``); small values keep most mixes near one sample.
         num_classes: number of classes; required for integer labels.
         label_smoothing: ``eps`` in [0, 1).
+        layout: ``"any"`` or ``"tabular"``.
 
     Example:
         >>> import torch, reglab.augment as A
@@ -235,6 +240,10 @@ class MixUp(LabelMixing):
         >>> p = m.generate_params((4, 3), torch.Generator().manual_seed(0))
         >>> sorted(p), p["lam"].shape
         (['index', 'lam'], torch.Size([4]))
+        >>> x, y = torch.rand(6, 3), torch.rand(6)          # regression targets
+        >>> xm, ym = A.MixUp(0.4, layout="tabular").mix(x, y, torch.Generator().manual_seed(0))
+        >>> xm.shape, ym.shape
+        (torch.Size([6, 3]), torch.Size([6]))
     """
 
     def __init__(
@@ -242,12 +251,24 @@ class MixUp(LabelMixing):
         alpha: float = 0.2,
         num_classes: int | None = None,
         label_smoothing: float = 0.0,
+        *,
+        layout: str = "any",
     ) -> None:
         super().__init__(alpha, num_classes, label_smoothing)
+        check(type(self).__name__, "layout", layout, OneOf("any", "tabular"))
+        self.layout = layout
+        self._layout = "features" if layout == "tabular" else "any"  # type: ignore[misc]
+
+    def _regression_ok(self) -> bool:
+        return self.layout == "tabular"
+
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        return text if self.layout == "any" else f"{text[:-1]}, layout={self.layout!r})"
 
     def _draw(self, shape: tuple[int, ...], generator: torch.Generator | None) -> Params:
         n = shape[0]
-        lam = _random.beta(self.alpha, n, generator, dtype=torch.float64)
+        lam = _rng.beta(self.alpha, n, generator, dtype=torch.float64)
         index = torch.randperm(n, generator=generator, device=lam.device)
         return {"lam": lam, "index": index}
 
@@ -294,11 +315,11 @@ class CutMix(LabelMixing):
 
     def _draw(self, shape: tuple[int, ...], generator: torch.Generator | None) -> Params:
         n, _, h, w = shape
-        lam = _random.beta(self.alpha, n, generator, dtype=torch.float64)
+        lam = _rng.beta(self.alpha, n, generator, dtype=torch.float64)
         dev = lam.device
         index = torch.randperm(n, generator=generator, device=dev)
-        cy = _random.randint(torch.full((n,), h, device=dev), generator, device=dev)
-        cx = _random.randint(torch.full((n,), w, device=dev), generator, device=dev)
+        cy = _rng.randint(torch.full((n,), h, device=dev), generator, device=dev)
+        cx = _rng.randint(torch.full((n,), w, device=dev), generator, device=dev)
         cut = torch.sqrt(1 - lam)
         ch = (h * cut).floor().long()
         cw = (w * cut).floor().long()
@@ -319,7 +340,7 @@ class CutMix(LabelMixing):
                 f"{owner}.apply got boxes outside the ({h}, {w}) image: draw the params for "
                 f"this batch's shape."
             )
-        mask = _box_mask(box, h, w)
+        mask = box_mask(box, h, w)
         area = (box[:, 2] * box[:, 3]).to(torch.float64)
         weight = 1 - area / (h * w)
         return torch.where(mask, x[index], x), weight

@@ -1,10 +1,14 @@
-"""Augmentations for feature vectors ``(N, F)``: Gaussian noise per feature and MixUp.
+"""Augmentations for feature vectors ``(N, F)``: Gaussian noise per feature.
+
+MixUp of feature vectors (with regression targets) is ``reglab.augment.MixUp(alpha,
+layout="tabular")``. The old names ``GaussianNoise`` and ``MixUp`` of this module still work and
+warn (``DeprecationWarning``).
 
 Example:
     >>> import torch
     >>> from reglab.augment import tabular
     >>> x = torch.randn(32, 4) * torch.tensor([1.0, 10.0, 100.0, 0.1])
-    >>> noise = tabular.GaussianNoise(0.1).fit(x)
+    >>> noise = tabular.FeatureNoise(0.1).fit(x)
     >>> y = noise(x, generator=torch.Generator().manual_seed(0))
     >>> y.shape
     torch.Size([32, 4])
@@ -12,20 +16,21 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
 
-from .._checks import Boolean, Interval, check, check_floating, check_ndim
+from .._checks import Boolean, check_floating, check_ndim
 from ..errors import ConfigError
-from . import _random
-from ._base import Augmentation, Params, get
-from .mix import MixUp as _ImageMixUp
+from ._base import Augmentation, Draw, Params, Setting, get, normal
+from .intensity import STD
+from .mix import MixUp as _MixUp
 
-__all__ = ["GaussianNoise", "MixUp"]
+__all__ = ["FeatureNoise"]
 
 
-class GaussianNoise(Augmentation):
+class FeatureNoise(Augmentation):
     """Add Gaussian noise to each feature: ``x'_ij = x_ij + std * s_j * z_ij``, ``z ~ N(0, 1)``.
 
     With ``per_feature_scale=True`` the noise of feature ``j`` is scaled by that feature's
@@ -41,33 +46,23 @@ class GaussianNoise(Augmentation):
 
     Example:
         >>> import torch
-        >>> from reglab.augment.tabular import GaussianNoise
-        >>> aug = GaussianNoise(0.5, per_feature_scale=False)
+        >>> from reglab.augment.tabular import FeatureNoise
+        >>> aug = FeatureNoise(0.5, per_feature_scale=False)
         >>> y = aug(torch.zeros(4000, 2), generator=torch.Generator().manual_seed(0))
         >>> [round(v, 1) for v in y.std(0).tolist()]
         [0.5, 0.5]
     """
 
     _layout = "features"
+    settings = (STD, Setting("per_feature_scale", (Boolean(),), True))
+    draws = (Draw("noise", normal("std")),)
+    std: float
+    per_feature_scale: bool
 
-    def __init__(
-        self,
-        std: float = 0.1,
-        per_feature_scale: bool = True,
-        *,
-        p: float = 1.0,
-        same_on_batch: bool = False,
-        value_range: tuple[float, float] | None = None,
-    ) -> None:
-        super().__init__(p=p, same_on_batch=same_on_batch, value_range=value_range)
-        owner = type(self).__name__
-        check(owner, "std", std, Interval(float, 0, None))
-        check(owner, "per_feature_scale", per_feature_scale, Boolean())
-        self.std = float(std)
-        self.per_feature_scale = per_feature_scale
+    def _setup(self) -> None:
         self.scale_: torch.Tensor | None = None
 
-    def fit(self, x: torch.Tensor) -> GaussianNoise:
+    def fit(self, x: torch.Tensor) -> FeatureNoise:
         """Store each feature's population standard deviation from training features (N, F)."""
         owner = type(self).__name__
         check_floating(owner, x, "x")
@@ -86,16 +81,6 @@ class GaussianNoise(Augmentation):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         scale = state.get("scale")
         self.scale_ = None if scale is None else torch.as_tensor(scale, dtype=torch.float64)
-
-    def _draw(
-        self,
-        n: int,
-        shape: tuple[int, ...],
-        generator: torch.Generator | None,
-        dtype: torch.dtype,
-        device: torch.device | None,
-    ) -> Params:
-        return {"noise": _random.normal(shape, self.std, generator, dtype=dtype, device=device)}
 
     def _scale(self, x: torch.Tensor) -> torch.Tensor:
         owner = type(self).__name__
@@ -116,35 +101,36 @@ class GaussianNoise(Augmentation):
         return x.detach().std(0, correction=0)
 
     def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
-        noise = get(params, "noise", "GaussianNoise").to(device=x.device, dtype=x.dtype)
-        apply = get(params, "apply", "GaussianNoise").to(x.device)
+        noise = get(params, "noise", "FeatureNoise").to(device=x.device, dtype=x.dtype)
+        apply = get(params, "apply", "FeatureNoise").to(x.device)
         noise = noise * self._scale(x)
         if not bool(apply.all()):
             noise = noise * apply.view(-1, 1).to(x.dtype)
         return x + noise
 
-    def _repr_fields(self) -> list[tuple[str, Any]]:
-        return [("std", self.std), ("per_feature_scale", self.per_feature_scale)]
+
+def _tabular_mixup(
+    alpha: float = 0.2, num_classes: int | None = None, label_smoothing: float = 0.0
+) -> _MixUp:
+    """``MixUp(alpha, num_classes, label_smoothing, layout="tabular")`` (the old tabular MixUp)."""
+    return _MixUp(alpha, num_classes, label_smoothing, layout="tabular")
 
 
-class MixUp(_ImageMixUp):
-    """MixUp for feature vectors ``(N, F)``; targets may also be regression values.
+_tabular_mixup.mixes_labels = True  # type: ignore[attr-defined]
 
-    Same mixing as :class:`reglab.augment.MixUp` (``lam ~ Beta(alpha, alpha)`` per row, partner
-    from a random permutation). Integer labels need ``num_classes``; float targets of shape
-    ``(N, K)`` are mixed as soft targets, float targets of shape ``(N,)`` as regression values
-    (returned as ``(N,)``; no label smoothing).
+_DEPRECATED = {
+    "GaussianNoise": ("FeatureNoise", FeatureNoise),
+    "MixUp": ('reglab.augment.MixUp(..., layout="tabular")', _tabular_mixup),
+}
 
-    Example:
-        >>> import torch
-        >>> from reglab.augment.tabular import MixUp
-        >>> x, y = torch.rand(6, 3), torch.rand(6)          # regression targets
-        >>> xm, ym = MixUp(alpha=0.4).mix(x, y, torch.Generator().manual_seed(0))
-        >>> xm.shape, ym.shape
-        (torch.Size([6, 3]), torch.Size([6]))
-    """
 
-    _layout = "features"
-
-    def _regression_ok(self) -> bool:
-        return True
+def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED:
+        new, obj = _DEPRECATED[name]
+        warnings.warn(
+            f"reglab.augment.tabular.{name} is deprecated; use {new}.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return obj
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

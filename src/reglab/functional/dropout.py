@@ -2,27 +2,24 @@
 DropBlock, DropConnect, Gaussian dropout and noise, alpha dropout.
 
 Every function takes ``training`` and ``generator``; the same seeded generator gives the same mask
-on CPU. Masks on CPU come from :func:`keep_mask`, a sampler that slices 64-bit random words into
-16-bit draws, so the drop probability is exact up to a quantisation of at most 2**-17 and costs a
-fraction of ``torch.bernoulli``. On other devices (CUDA) plain :func:`dropout` calls torch's fused
-kernel when no generator is given.
+on CPU. Masks and Gaussian noise come from :mod:`reglab._rng`, the one random engine: masks slice
+64-bit random words into 16-bit draws, so the drop probability is exact up to a quantisation of
+at most 2**-17 and costs a fraction of ``torch.bernoulli``. On other devices (CUDA) plain
+:func:`dropout` calls torch's fused kernel when no generator is given.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import threading
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import _rng
 from .._checks import (
     Boolean,
     Constraint,
@@ -58,91 +55,11 @@ SELU_ALPHA_PRIME = -1.7580993408473766
 _P = Interval(float, 0, 1, closed="left")
 _SCALING = OneOf("inverted", "classic")
 _GEN = (InstanceOf(torch.Generator, description="a torch.Generator"), NoneOk())
-_LEVELS = 1 << 16  # p is quantised to multiples of 2**-16 (rounded, so the error is <= 2**-17)
 
 
 # --------------------------------------------------------------------------------------------
-# The mask sampler
+# The mask sampler (reglab._rng, the one random engine)
 # --------------------------------------------------------------------------------------------
-
-
-# Elements per independently seeded chunk of a mask. Fixed, so that a mask depends only on the
-# seed and the shape, never on how many threads drew it.
-_CHUNK = 1 << 18
-_SMALL = 1 << 13  # up to this many elements, torch's generator alone is quicker
-_pool_lock = threading.Lock()
-_pool: tuple[int, ThreadPoolExecutor] | None = None
-
-
-def _executor() -> ThreadPoolExecutor:
-    """The sampler's helper threads (recreated in a forked child, where threads do not survive)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool[0] != os.getpid():
-            _pool = (
-                os.getpid(),
-                ThreadPoolExecutor(max_workers=3, thread_name_prefix="reglab-mask"),
-            )
-        return _pool[1]
-
-
-def _fill_keep(out: np.ndarray, seed: int, chunks: range, threshold: int) -> None:
-    # Each 64-bit word from SFC64 gives four 16-bit draws, uniform on [-32768, 32767]; a unit is
-    # kept when its draw is >= threshold. numpy releases the GIL in both calls, so helper threads
-    # fill their chunks in parallel.
-    n = out.shape[0]
-    for i in chunks:
-        lo, hi = i * _CHUNK, min((i + 1) * _CHUNK, n)
-        words = np.random.SFC64(np.random.SeedSequence([seed, i])).random_raw((hi - lo + 3) // 4)
-        np.greater_equal(words.view(np.int16)[: hi - lo], threshold, out=out[lo:hi])
-
-
-def _is_compiling() -> bool:
-    # torch.compiler.is_compiling (torch >= 2.3) is constant-folded by dynamo; older torch: eager.
-    fn = getattr(torch.compiler, "is_compiling", None)
-    return bool(fn()) if fn is not None else False
-
-
-def _keep_mask_cpu(
-    shape: tuple[int, ...], p: float, generator: torch.Generator | None
-) -> torch.Tensor:
-    n = math.prod(shape)
-    k = round(p * _LEVELS)  # number of the 65536 equally likely draws that drop the unit
-    if k <= 0:
-        return torch.ones(shape, dtype=torch.bool)
-    if k >= _LEVELS:
-        return torch.zeros(shape, dtype=torch.bool)
-    threshold = k - _LEVELS // 2
-    if _is_compiling():
-        # The numpy sampler cannot be traced; inside a compiled graph draw with torch.rand
-        # (symbolic shapes allowed, p resolved to 2**-24). Checking here instead of decorating
-        # this function with torch.compiler.disable keeps torch._dynamo, and its seconds of
-        # start-up, out of `import reglab`.
-        u = torch.rand(shape) if generator is None else torch.rand(shape, generator=generator)
-        return u >= p
-    if n <= _SMALL:
-        # Small masks: torch's generator directly costs less than seeding numpy. randint draws
-        # one 32-bit word per element and 2**32 is a multiple of 2**16, so draws are uniform.
-        return torch.randint(_LEVELS, shape, generator=generator) >= k
-    # One 63-bit seed from the torch generator (so torch.manual_seed and explicit generators
-    # govern the mask) expanded by numpy's SFC64, which is about twice as fast as torch's serial
-    # mt19937 and, unlike it, can run in several threads at once.
-    seed = int(torch.empty((), dtype=torch.int64).random_(generator=generator))
-    keep = np.empty(n, dtype=np.bool_)
-    chunks = -(-n // _CHUNK)
-    workers = min(torch.get_num_threads(), chunks, 4)
-    if workers <= 1:
-        _fill_keep(keep, seed, range(chunks), threshold)
-    else:
-        pool = _executor()
-        jobs = [
-            pool.submit(_fill_keep, keep, seed, range(j, chunks, workers), threshold)
-            for j in range(1, workers)
-        ]
-        _fill_keep(keep, seed, range(0, chunks, workers), threshold)
-        for job in jobs:
-            job.result()
-    return torch.from_numpy(keep).view(shape)
 
 
 def keep_mask(
@@ -166,7 +83,7 @@ def keep_mask(
     shape = tuple(int(s) for s in shape)
     dev = torch.device("cpu") if device is None else torch.device(device)
     if dev.type == "cpu":
-        return _keep_mask_cpu(shape, p, generator)
+        return _rng.keep_mask(shape, p, generator)
     return torch.rand(shape, device=dev, generator=generator) >= p
 
 
@@ -269,7 +186,7 @@ def _dropout(
             return y if scale != 1.0 else (y.mul_(1.0 - p) if inplace else y * (1.0 - p))
         mask = keep_mask(x.shape, p, x.device, generator)
     else:
-        mask = _keep_mask_cpu(tuple(x.shape), p, generator)
+        mask = _rng.keep_mask(tuple(x.shape), p, generator)
     fn = _MaskedScaleInplace if inplace else _MaskedScale
     out: torch.Tensor = fn.apply(x, mask, scale)
     return out
@@ -629,7 +546,7 @@ def drop_connect(
 
 
 def _randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    return torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
+    return _rng.normal(x.shape, 1.0, generator, dtype=x.dtype, device=x.device)
 
 
 def _gaussian_dropout(
@@ -674,7 +591,8 @@ def _gaussian_noise(
 ) -> torch.Tensor:
     if not training or std == 0.0 or x.numel() == 0:
         return x
-    return x + _randn_like(x, generator).mul_(std)
+    noise = _rng.normal(x.shape, std, generator, dtype=x.dtype, device=x.device)
+    return x + noise
 
 
 def gaussian_noise(

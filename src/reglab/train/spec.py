@@ -276,7 +276,7 @@ def augmentation(
     rotation 10 degrees, translation 10%, scale 0.9-1.1 and shear 5 degrees in one resampling;
     ``flip`` horizontal; ``crop`` pad ``ceil(H/8)`` pixels and crop back; ``erasing`` cutout of
     2-20% of the area; ``noise`` Gaussian noise of std 0.1 (per-feature scaled on tabular
-    ``(F,)`` inputs). Several names joined by ``+`` are composed (geometric ones fused). Each
+    ``(F,)`` inputs; signals ``(C, L)`` take only ``noise``). Several names joined by ``+`` are composed (geometric ones fused). Each
     sample is transformed with probability ``p`` (``erasing``: ``p / 2``, its usual rate).
 
     Example:
@@ -305,7 +305,14 @@ def augmentation(
             )
         from ..augment import tabular as T
 
-        return T.GaussianNoise(0.1 * m, p=p)
+        return T.FeatureNoise(0.1 * m, p=p)
+    if input_shape is not None and len(input_shape) == 2:
+        if names != ["noise"]:
+            raise ConfigError(
+                f"Augmentation {name!r} needs images (C, H, W); the data are signals with "
+                f"input_shape {tuple(input_shape)}. Use augment=noise for signals."
+            )
+        return A.RandomGaussianNoise(0.1 * m, p=p)
     size = (input_shape[1], input_shape[2]) if input_shape is not None else None
     parts = [_image_augmentation(A, n, m, size, float(p)) for n in names]
     return parts[0] if len(parts) == 1 else A.Compose(parts)
@@ -327,7 +334,7 @@ def _image_augmentation(A: Any, name: str, m: float, size: tuple[int, int] | Non
     if name == "flip":
         return A.RandomFlip("horizontal", p=p / 2)
     if name == "noise":
-        return A.GaussianNoise(0.1 * m, p=p)
+        return A.RandomGaussianNoise(0.1 * m, p=p)
     if name == "erasing":
         return A.RandomErasing(scale=(0.02, max(0.02, min(0.2 * m, 1.0))), p=p / 2)
     # crop
