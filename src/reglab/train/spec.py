@@ -276,8 +276,9 @@ def augmentation(
     rotation 10 degrees, translation 10%, scale 0.9-1.1 and shear 5 degrees in one resampling;
     ``flip`` horizontal; ``crop`` pad ``ceil(H/8)`` pixels and crop back; ``erasing`` cutout of
     2-20% of the area; ``noise`` Gaussian noise of std 0.1 (per-feature scaled on tabular
-    ``(F,)`` inputs; signals ``(C, L)`` take only ``noise``). Several names joined by ``+`` are composed (geometric ones fused). Each
-    sample is transformed with probability ``p`` (``erasing``: ``p / 2``, its usual rate).
+    ``(F,)`` inputs; signals ``(C, L)`` take only ``noise``). Several names joined by ``+`` are
+    composed (geometric ones fused). Each sample is transformed with probability ``p``
+    (``erasing``: ``p / 2``, its usual rate).
 
     Example:
         >>> augmentation("rotate+noise", 0.5)
