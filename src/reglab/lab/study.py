@@ -521,8 +521,8 @@ def run_study(
         )
 
     try:
-        report(store.counts())
         emit(on_progress, "settings", **_settings(config, jobs, device))
+        report(store.counts())
         ran = run_workers(store, jobs, threads or 1, report, dataset, on_progress, device)
         report(store.counts())
     except KeyboardInterrupt:
