@@ -188,8 +188,8 @@ CASES = [
         bad=[
             (
                 lambda: MLP(Recipe(), (0, 3), 2),
-                "The 'input_shape' parameter of MLP must be a tuple of positive ints, (F,) or "
-                "(C, H, W). Got (0, 3) instead.",
+                "The 'input_shape' parameter of MLP must be a tuple of positive ints, (F,), "
+                "(C, L) or (C, H, W). Got (0, 3) instead.",
             ),
             (
                 lambda: MLP("dropout=0.3", (3,), 2),  # type: ignore[arg-type]

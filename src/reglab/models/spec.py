@@ -279,7 +279,8 @@ def check_input_shape(
         and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in input_shape)
     )
     if not ok:
-        allowed = " or ".join(layouts[n] for n in ndims)
+        names = [layouts[n] for n in ndims]
+        allowed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
         raise ConfigError(
             f"The 'input_shape' parameter of {owner} must be a tuple of positive ints, {allowed}. "
             f"Got {format_value(input_shape)} instead."

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reglab.lab.claims.arithmetic import CHECKS
-from reglab.lab.claims.table import CHECK_ARM, CLAIMS, NOTES, NoteClaim, Setting
+from reglab.lab.claims.table import CHECK_ARM, CLAIMS, NOTES, ClaimSetting, NoteClaim
 from reglab.lab.recipe import Recipe
 
 SEEDS = Path(__file__).resolve().parents[4] / "shared" / "seeds"
@@ -80,7 +80,7 @@ def test_settings_name_builtin_data_and_registered_models():
     from reglab.models import model_names
 
     for claim in CLAIMS.values():
-        s: Setting = claim.setting
+        s: ClaimSetting = claim.setting
         if set(claim.arms) == {CHECK_ARM}:
             continue
         assert s.data in BUILTIN_DATASETS and s.model in model_names(), claim.id

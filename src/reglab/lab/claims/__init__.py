@@ -9,6 +9,6 @@ from __future__ import annotations
 
 from .experiments import run_claim_cell
 from .rules import Finding, Verdict
-from .table import CLAIMS, NOTES, NoteClaim, Setting
+from .table import CLAIMS, NOTES, ClaimSetting, NoteClaim
 
-__all__ = ["CLAIMS", "NOTES", "Finding", "NoteClaim", "Setting", "Verdict", "run_claim_cell"]
+__all__ = ["CLAIMS", "NOTES", "ClaimSetting", "Finding", "NoteClaim", "Verdict", "run_claim_cell"]

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .arithmetic import CHECKS
-from .table import CHECK_ARM, NoteClaim, Setting
+from .table import CHECK_ARM, ClaimSetting, NoteClaim
 
 __all__ = ["SplitCache", "run_claim_cell"]
 
@@ -33,7 +33,7 @@ class SplitCache:
         self._data: dict[str, Any] = {}
         self._splits: dict[tuple[str, int, int, int], Any] = {}
 
-    def splits(self, setting: Setting, seed: int) -> Any:
+    def splits(self, setting: ClaimSetting, seed: int) -> Any:
         from ... import data as rd
 
         if setting.data not in self._data:

@@ -146,7 +146,7 @@ def _section(claim: NoteClaim, f: Mapping[str, Any], rows: Sequence[Row]) -> str
     return (
         f'<section id="{esc(claim.id)}">{fig}<p><b>Claim.</b> {esc(claim.statement)}</p>'
         f"<p><b>Notes:</b> {esc(', '.join(f['sources']))}</p>"
-        f"<p><b>Setting ({f['seeds']} seeds):</b> <code>{setting}</code></p>{note}"
+        f"<p><b>ClaimSetting ({f['seeds']} seeds):</b> <code>{setting}</code></p>{note}"
         f'<div class="verdict"><b>{esc(f["verdict"])}</b><ul>{reasons}</ul></div></section>'
     )
 

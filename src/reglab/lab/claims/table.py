@@ -1,7 +1,7 @@
 """The claims of the source notes, as data: statement, sources, experiment, decision rule.
 
 Each :class:`NoteClaim` names the notes that make it (their file names in ``NOTES``), the
-experiment that tests it (a :class:`Setting` and its arms: recipe changes on the setting's base
+experiment that tests it (a :class:`ClaimSetting` and its arms: recipe changes on the setting's base
 recipe, or an arithmetic check of :mod:`.arithmetic`) and the :mod:`.rules` rule that turns the
 measured rows into a verdict. Statements are our paraphrases; where a claim is only partly
 true, it is split (L1 in the loss versus the proximal step) or the statement says which part
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from .rules import AllOf, AtLeast, AtMost, Better, Differs, NotWorse, Rule, Same
 
-__all__ = ["CHECK_ARM", "CLAIMS", "NOTES", "NoteClaim", "Setting"]
+__all__ = ["CHECK_ARM", "CLAIMS", "NOTES", "ClaimSetting", "NoteClaim"]
 
 #: The source notes by short id (the files in the project's shared/seeds folder).
 NOTES: dict[str, str] = {
@@ -33,7 +33,7 @@ NOTES: dict[str, str] = {
 
 
 @dataclass(frozen=True)
-class Setting:
+class ClaimSetting:
     """Where a claim's arms train: data, split sizes, model, base recipe, epochs.
 
     ``quick_epochs`` replaces ``epochs`` under ``--quick``. ``target`` is the validation
@@ -53,7 +53,7 @@ class Setting:
 #: The arm name of an arithmetic check; its value in ``arms`` names the check.
 CHECK_ARM = "check"
 
-ARITHMETIC = Setting(data="none", model="none", epochs=1, quick_epochs=1)
+ARITHMETIC = ClaimSetting(data="none", model="none", epochs=1, quick_epochs=1)
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class NoteClaim:
     id: str
     statement: str
     sources: tuple[str, ...]
-    setting: Setting
+    setting: ClaimSetting
     arms: Mapping[str, str]
     rule: Rule
     metric: str
@@ -78,13 +78,13 @@ class NoteClaim:
         return ",".join(s for s in (self.setting.base, changes) if s)
 
 
-_IMAGE = Setting()
-_MLP = Setting(model="mlp", base="baseline,width=64")
-_SGD_MLP = Setting(model="mlp", base="baseline,optimizer=sgd,lr_schedule=constant,width=64")
-_LONG_RUN = Setting(base="baseline,lr_schedule=constant,lr=1e-2", epochs=100, quick_epochs=40)
+_IMAGE = ClaimSetting()
+_MLP = ClaimSetting(model="mlp", base="baseline,width=64")
+_SGD_MLP = ClaimSetting(model="mlp", base="baseline,optimizer=sgd,lr_schedule=constant,width=64")
+_LONG_RUN = ClaimSetting(base="baseline,lr_schedule=constant,lr=1e-2", epochs=100, quick_epochs=40)
 # Plain SGD without momentum, so an L1 term in the loss and the proximal step move each weight
 # by the same lr * l1 per step (momentum would amplify only the one inside the gradient).
-_SPARSE = Setting(
+_SPARSE = ClaimSetting(
     model="mlp",
     base="baseline,width=64,optimizer=sgd,momentum=0,lr=0.1,lr_schedule=constant",
     epochs=60,
@@ -245,7 +245,7 @@ _TABLE: tuple[NoteClaim, ...] = (
         "Batch norm needs batches large enough to estimate its statistics: at batch size 2 it "
         "falls behind layer and group norm, at 32 it keeps up with them.",
         ("001",),
-        Setting(model="mlp", base="baseline,width=64", epochs=20, quick_epochs=8),
+        ClaimSetting(model="mlp", base="baseline,width=64", epochs=20, quick_epochs=8),
         {
             f"{norm}@{bs}": f"norm={norm},batch_size={bs}"
             for norm in ("batch", "layer", "group")
@@ -280,7 +280,7 @@ _TABLE: tuple[NoteClaim, ...] = (
         "layernorm-harder-on-fcn",
         "On a fully connected network, layer norm makes a low training loss harder to reach.",
         ("002",),
-        Setting(model="mlp", base="baseline,width=64,lr_schedule=constant", epochs=30),
+        ClaimSetting(model="mlp", base="baseline,width=64,lr_schedule=constant", epochs=30),
         {"none": "", "layer": "norm=layer"},
         Better("train_loss", "layer", "none"),
         "train_loss",
@@ -301,7 +301,7 @@ _TABLE: tuple[NoteClaim, ...] = (
         "The initialisation scheme changes how well and how fast a network trains: on a deep "
         "ReLU MLP under SGD, Kaiming and Xavier initialisation end at different losses.",
         ("002", "003"),
-        Setting(
+        ClaimSetting(
             model="mlp",
             base="baseline,optimizer=sgd,lr=0.05,lr_schedule=constant,depth=6,width=64",
             epochs=20,

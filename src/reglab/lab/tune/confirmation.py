@@ -35,14 +35,16 @@ from .space import TuneConfig, apply_params
 
 __all__ = ["confirm", "evaluate", "run_cells"]
 
-Task = tuple[Recipe, int, Any, Any, str]  # (recipe, seed, splits, model, device)
+# (recipe, seed, splits, model[, device]): the device is "cpu" when left out
+Task = tuple[Any, ...]
 
 
 def _cell_row(item: tuple[Task, int]) -> dict[str, Any]:
     """Run one cell; its result row without the history."""
     from .. import run as lab_run
 
-    (recipe, seed, splits, model, device), threads = item
+    (recipe, seed, splits, model, *rest), threads = item
+    device = rest[0] if rest else "cpu"
     result = lab_run.run_cell(recipe, seed, splits, model=model, threads=threads, device=device)
     return result_parts(result)[0]
 
@@ -50,7 +52,7 @@ def _cell_row(item: tuple[Task, int]) -> dict[str, Any]:
 def run_cells(
     tasks: Sequence[tuple[str, Task]], jobs: int, threads: int
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Run ``(key, (recipe, seed, splits, model, device))`` cells, ``jobs`` at a time (in this process
+    """Run ``(key, (recipe, seed, splits, model[, device]))`` cells, ``jobs`` at a time (in this process
     when ``jobs`` is 1); yield ``(key, row)`` as each one ends."""
     items = [(task, threads) for _, task in tasks]
     for i, row in map_cells(_cell_row, items, jobs):
