@@ -334,3 +334,50 @@ def test_ctrl_c_while_worker_processes_start_stops_cleanly(tmp_path):
         "a worker interrupted while starting printed a traceback (see "
         f"/work/notes/requests-reliability.md):\n{text[-3000:]}"
     )
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_kill9_of_the_main_process_leaves_no_worker_and_the_rerun_completes(tmp_path):
+    # The OOM killer or kill -9 takes the study's main process alone: its workers must not go
+    # on training without a parent. They stop within seconds (parent-death signal), and the
+    # next run retries their cells, each exactly once.
+    data = write_npz(tmp_path / "data.npz")
+    recipes, seeds = 2, 3
+    cells = cell_keys(recipes, seeds)
+    out = tmp_path / "study"
+    args = [*study_args(data, recipes=recipes, seeds=seeds, heartbeat=(1, 3), jobs=2)]
+    args += ["--out", str(out)]
+    pidlog = tmp_path / "pids.log"
+    log = tmp_path / "study.log"
+    proc = start_cli(args, cli_env(sleep=0.3, pidlog=pidlog, main_sleep=0.6), log)
+    try:
+        workers = wait_for(
+            lambda: [p for p in _workers_of(proc.pid) if p in _pids(pidlog)],
+            180,
+            "a worker process to start a cell",
+        )
+        os.kill(proc.pid, signal.SIGKILL)  # the main process only, not its group
+        proc.wait(timeout=30)
+        # every process of the study's group, spawned workers and helpers, ends by itself
+        wait_for(lambda: not _group_alive(proc.pid), 15, "the study's workers to stop")
+    finally:
+        if _group_alive(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert workers
+    url = f"sqlite:///{out.resolve() / 'study.db'}"
+    assert poll_states(url)["COMPLETE"] < len(cells)  # the kill did cut the study short
+    rerun = tmp_path / "rerun.log"
+    again = start_cli(args, cli_env(), rerun)
+    try:
+        assert finish(again, rerun) == 0, rerun.read_text()[-3000:]
+    finally:
+        if again.poll() is None:
+            stop_group(again)
+    assert_each_cell_once(url, cells)

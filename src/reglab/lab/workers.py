@@ -25,6 +25,11 @@ The interrupt policy (Ctrl-C, SIGINT), the same for every command:
 5. Storage writes run under :func:`held_interrupt`: a claim, a completion or a release is never
    cut in half.
 
+No child outlives its parent: every worker and pool child calls :func:`watch_parent` first, so
+when the parent dies without cleaning up (``kill -9``, the kernel's OOM killer) the child ends
+within a second (at once on Linux, by the parent-death signal). Its claimed cell stops
+beating and is queued again for the next run.
+
 Progress reaches the caller as :class:`Event` objects through an ``on_progress`` callback; the
 library never prints (the CLI draws them).
 
@@ -38,9 +43,11 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -63,6 +70,7 @@ __all__ = [
     "torch_threads",
     "warm_up",
     "warn_progress_deprecated",
+    "watch_parent",
 ]
 
 
@@ -173,11 +181,40 @@ def warm_up() -> None:
     importlib.import_module("reglab.lab.run")
 
 
+def watch_parent(parent: int, interval: float = 0.5) -> None:
+    """End this process when process ``parent`` is gone (killed without a chance to clean up).
+
+    On Linux the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``); everywhere,
+    a daemon thread checks every ``interval`` seconds whether this process was re-parented.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:  # it died before the signal was armed
+        os._exit(1)
+
+    def poll() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=poll, name="reglab-watch-parent", daemon=True).start()
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 # -- long-lived workers ------------------------------------------------------------------------
 
 
 def _worker_main(
-    target: Callable[..., Any], args: tuple[Any, ...], errors: Any, arm: bool = True
+    target: Callable[..., Any],
+    args: tuple[Any, ...],
+    errors: Any,
+    arm: bool = True,
+    parent: int | None = None,
 ) -> None:
     """Entry point of a spawned worker: arm the interrupt, run ``target``, exit with a code.
 
@@ -189,6 +226,8 @@ def _worker_main(
     # the work, which the target releases for another worker. The codes are this child's exit
     # status (multiprocessing reads SystemExit); an exception left to multiprocessing would
     # print a traceback.
+    if parent is not None:
+        watch_parent(parent)
     if arm:
         signal.signal(signal.SIGINT, interrupt_once)
     try:
@@ -238,7 +277,9 @@ class WorkerGroup:
         old = signal.signal(signal.SIGINT, signal.SIG_IGN)
         arm = old != signal.SIG_IGN
         p = self._ctx.Process(
-            target=_worker_main, args=(target, args, self._errors, arm), daemon=False
+            target=_worker_main,
+            args=(target, args, self._errors, arm, os.getpid()),
+            daemon=False,
         )
         try:
             p.start()
@@ -327,7 +368,9 @@ def map_cells(
         for i, item in enumerate(items):
             yield i, fn(item)
         return
-    pool = mp.get_context("spawn").Pool(min(jobs, len(items)), initializer=ignore_interrupt)
+    pool = mp.get_context("spawn").Pool(
+        min(jobs, len(items)), initializer=_pool_child, initargs=(os.getpid(),)
+    )
     try:
         yield from pool.imap_unordered(_indexed, [(i, fn, item) for i, item in enumerate(items)])
         pool.close()
@@ -336,6 +379,11 @@ def map_cells(
         raise
     finally:
         pool.join()
+
+
+def _pool_child(parent: int) -> None:
+    ignore_interrupt()
+    watch_parent(parent)
 
 
 def _indexed(task: tuple[int, Callable[[Any], Any], Any]) -> tuple[int, Any]:
