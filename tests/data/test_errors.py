@@ -18,8 +18,7 @@ import pytest
 import torch
 
 from reglab import ConfigError
-from reglab.data import load_dataset, split
-from reglab.data._dataset import make_dataset
+from reglab.data import load_dataset, make_dataset, split
 from reglab.data.files import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC
 from tests.data.test_formats import (
     write_cifar_batch,

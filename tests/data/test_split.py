@@ -16,9 +16,9 @@ from reglab.data import (
     StandardScaler,
     list_datasets,
     load_dataset,
+    make_dataset,
     split,
 )
-from reglab.data._dataset import make_dataset
 
 
 @pytest.fixture(scope="module")

@@ -82,7 +82,7 @@ def test_trials_never_see_the_test_split(monkeypatch: pytest.MonkeyPatch, tmp_pa
 def test_partitions_and_evaluation_draws_keep_the_test_examples_out_of_the_search() -> None:
     import torch
 
-    from reglab.data._dataset import make_dataset
+    from reglab.data import make_dataset
 
     n = 240
     # 1x1x2 "images" (not rescaled) whose first pixel is the row number: every example traced
@@ -236,7 +236,7 @@ def test_confirmation_picks_the_best_mean_over_all_partitions(
 ) -> None:
     import torch
 
-    from reglab.data._dataset import make_dataset
+    from reglab.data import make_dataset
 
     ds = make_dataset(torch.rand(120, 3), torch.arange(120) % 3, name="rows")
     config = TuneConfig(data="iris", train_size=30, val_size=30, partitions=2, confirm=3)

@@ -17,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from ._dataset import Dataset
+from ._dataset import Dataset, make_dataset
 from ._load import load_dataset
 from .builtin import BUILTIN_DATASETS, DatasetInfo, list_datasets
 from .encode import TableEncoder
@@ -34,6 +34,7 @@ __all__ = [
     "default_sizes",
     "list_datasets",
     "load_dataset",
+    "make_dataset",
     "pool_size",
     "split",
 ]
