@@ -21,7 +21,8 @@ parameters replay the call exactly, another seed gives another draw) and dtypes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import copy
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -222,9 +223,68 @@ CHECKS = {
 }
 
 
-def run_checklist(case: ModuleCase | AugmentationCase, only: Sequence[str] | None = None) -> None:
+@dataclass
+class CallbackCase:
+    """A training callback under the checklist: made by ``make``, fed ``curve`` (one metrics
+    dict per epoch) through ``step(metrics, model)``; ``repr_contains`` and ``bad`` as for
+    modules."""
+
+    name: str
+    make: Callable[[], Any]
+    curve: Sequence[Mapping[str, float]]
+    repr_contains: Sequence[str] = ()
+    bad: Sequence[tuple[Callable[[], Any], str]] = ()
+
+
+def _decisions(cb: Any, curve: Sequence[Mapping[str, float]], model: nn.Module) -> list[bool]:
+    return [bool(cb.step(dict(m), model)) for m in curve]
+
+
+def check_callback_state_dict(case: CallbackCase) -> None:
+    """Stopped halfway, saved and loaded into a fresh callback: the same decisions follow."""
+    model = nn.Linear(2, 2)
+    whole = case.make()
+    expected = _decisions(whole, case.curve, model)
+    half = len(case.curve) // 2
+    first = case.make()
+    _decisions(first, case.curve[:half], model)
+    resumed = case.make()
+    resumed.load_state_dict(copy.deepcopy(first.state_dict()))
+    assert _decisions(resumed, case.curve[half:], model) == expected[half:], case.name
+    assert any(expected), f"{case.name}: the scripted curve must make the callback act"
+
+
+def check_callback_repr(case: CallbackCase) -> None:
+    text = repr(case.make())
+    for part in (case.name, *case.repr_contains):
+        assert part in text, f"{part!r} not in {text!r}"
+
+
+def check_callback_bad_inputs(case: CallbackCase) -> None:
+    for call, message in case.bad:
+        with pytest.raises(ConfigError) as info:
+            call()
+        assert str(info.value) == message
+
+
+CALLBACK_CHECKS: dict[str, Callable[[CallbackCase], None]] = {
+    "state_dict": check_callback_state_dict,
+    "repr": check_callback_repr,
+    "bad_inputs": check_callback_bad_inputs,
+}
+
+
+def run_checklist(
+    case: ModuleCase | AugmentationCase | CallbackCase, only: Sequence[str] | None = None
+) -> None:
     """Run every checklist item that applies (or ``only`` those named) on ``case``."""
-    checks: dict[str, Any] = AUGMENTATION_CHECKS if isinstance(case, AugmentationCase) else CHECKS
+    checks: dict[str, Any] = (
+        AUGMENTATION_CHECKS
+        if isinstance(case, AugmentationCase)
+        else CALLBACK_CHECKS
+        if isinstance(case, CallbackCase)
+        else CHECKS
+    )
     for name, fn in checks.items():
         if only is None or name in only:
             fn(case)
