@@ -17,6 +17,7 @@ each option), and must return 0. What a command needs from outside gets a real s
   runs/tune/best.toml``, ``--join`` on a study a first machine started): that command runs first,
   shortened the same way.
 
+``pytest ...`` lines are not run (that is this suite), but the test files they name must exist.
 A command that cannot run here must be a key of ``EXPECTED_UNRUNNABLE`` with its reason, and
 ``test_unrunnable_commands_are_in_the_readme`` checks that every key is a README command, so the
 commands not run are exactly the listed ones.
@@ -316,6 +317,24 @@ def _command_params() -> list[object]:
 def test_readme_has_commands_and_blocks() -> None:
     assert any(c.subcommand == "study" for c in COMMANDS), "no `reglab study` command parsed"
     assert len(BLOCKS) >= 5, f"only {len(BLOCKS)} python blocks parsed from README.md"
+
+
+def test_pytest_paths_exist() -> None:
+    """A README ``pytest PATH`` line (not run: that is this suite) names test files that exist."""
+    root = README.parent
+    for fence in _fences(README.read_text(encoding="utf-8")):
+        if fence.lang not in _SHELL_LANGS:
+            continue
+        for offset, raw in enumerate(fence.text.splitlines()):
+            words = shlex.split(raw.strip().removeprefix("$ "), comments=True)
+            if not words or Path(words[0]).name != "pytest":
+                continue
+            for word in words[1:]:
+                if not word.startswith("-"):
+                    path = word.split("::")[0]
+                    assert (root / path).exists(), (
+                        f"README.md line {fence.line + offset}: {path} does not exist"
+                    )
 
 
 def test_unrunnable_commands_are_in_the_readme() -> None:
