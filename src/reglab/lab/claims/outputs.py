@@ -114,7 +114,9 @@ def _html(
                 f'<a href="#{f["id"]}">{esc(f["id"])}</a>',
                 f"<b>{esc(f['verdict'])}</b>",
                 esc(", ".join(s[:3] for s in f["sources"])),
-                esc(f["text"][:160] + ("..." if len(f["text"]) > 160 else "")),
+                "<span style='display:block;text-align:left'>"
+                + esc(f["text"][:160] + ("..." if len(f["text"]) > 160 else ""))
+                + "</span>",
             ]
             for f in findings
         ],
