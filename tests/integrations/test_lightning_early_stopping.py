@@ -75,7 +75,12 @@ def run_lightning(kwargs: dict[str, Any], values: list[float]) -> dict[str, Any]
     stop = es.stopped_epoch if es.stop_reason is not None else None
     if stop is not None:
         assert trainer.current_epoch == stop + 1  # no epoch ran after the stop
-    return {"stop": stop, "best_epoch": es.best_epoch, "stopped_epoch": es.stopped_epoch, "weights": tag}
+    return {
+        "stop": stop,
+        "best_epoch": es.best_epoch,
+        "stopped_epoch": es.stopped_epoch,
+        "weights": tag,
+    }
 
 
 def run_reglab(kwargs: dict[str, Any], values: list[float]) -> dict[str, Any]:
@@ -91,7 +96,12 @@ def run_reglab(kwargs: dict[str, Any], values: list[float]) -> dict[str, Any]:
             break
     es.finish(model)
     tag = int(model.w[0, 0].item())
-    return {"stop": stop, "best_epoch": es.best_epoch, "stopped_epoch": es.stopped_epoch, "weights": tag}
+    return {
+        "stop": stop,
+        "best_epoch": es.best_epoch,
+        "stopped_epoch": es.stopped_epoch,
+        "weights": tag,
+    }
 
 
 HAND: list[tuple[dict[str, Any], list[float]]] = [

@@ -52,7 +52,10 @@ class Lit(pl.LightningModule):
         opt = torch.optim.SGD(self.net.parameters(), lr=self.lr, momentum=0.9)
         if self.gamma is None:
             return opt
-        return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.StepLR(opt, 1, self.gamma)}
+        return {
+            "optimizer": opt,
+            "lr_scheduler": torch.optim.lr_scheduler.StepLR(opt, 1, self.gamma),
+        }
 
 
 def _trainer(epochs: int, callbacks: list[Any], **kwargs: Any) -> Any:
@@ -198,7 +201,9 @@ def test_weight_decay_from_configure_optimizers_with_a_scheduler() -> None:
 
     class LitWD(Lit):
         def configure_optimizers(self) -> Any:
-            opt = rl.WeightDecay(torch.optim.SGD(self.net.parameters(), lr=0.1), 0.5, params=self.net)
+            opt = rl.WeightDecay(
+                torch.optim.SGD(self.net.parameters(), lr=0.1), 0.5, params=self.net
+            )
             return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.StepLR(opt, 1, 0.5)}
 
     net = _net(bn=False)

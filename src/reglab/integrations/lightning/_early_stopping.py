@@ -63,7 +63,11 @@ class EarlyStopping(pl.Callback):
     ) -> None:
         super().__init__()
         check(
-            "EarlyStopping", "check_on_train_epoch_end", check_on_train_epoch_end, NoneOk(), Boolean()
+            "EarlyStopping",
+            "check_on_train_epoch_end",
+            check_on_train_epoch_end,
+            NoneOk(),
+            Boolean(),
         )
         self.decision = _Decision(
             monitor=monitor,

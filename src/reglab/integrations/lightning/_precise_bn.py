@@ -42,7 +42,9 @@ class PreciseBN(pl.Callback):
 
     def __init__(self, num_batches: int = 200, batches: Iterable[Any] | None = None) -> None:
         super().__init__()
-        self.num_batches = int(check("PreciseBN", "num_batches", num_batches, Interval(int, 1, None)))
+        self.num_batches = int(
+            check("PreciseBN", "num_batches", num_batches, Interval(int, 1, None))
+        )
         self.batches = batches
         #: batches used by the last recalibration (0 before the first)
         self.last_used = 0
