@@ -238,3 +238,16 @@ def test_reglab_does_not_import_lightning_and_the_error_without_it_is_one_line()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     lines = [line for line in out.stdout.splitlines() if line.startswith("ERR")]
     assert len(lines) == 1 and "pip install 'reglab[lightning]'" in lines[0], out.stdout
+
+
+@pytest.mark.slow
+def test_the_example_study_runs_and_writes_a_report(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "lightning_study.py"
+    out = tmp_path / "study"
+    args = [sys.executable, str(script), "--out", str(out), "--epochs", "2", "--seeds", "1"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "5/5 cells" in done.stdout
+    assert (out / "report.html").is_file() and (out / "results.csv").is_file()

@@ -8,7 +8,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
-from ..._checks import Boolean, NoneOk, check
+from ..._checks import Boolean, InstanceOf, NoneOk, check
 from ...callbacks import EarlyStopping as _Decision
 from ...callbacks import StopReason
 
@@ -86,6 +86,32 @@ class EarlyStopping(pl.Callback):
         self._on_epoch_end = bool(check_on_train_epoch_end)
         #: why training stopped (None while running or when it ran all its epochs)
         self.stop_reason: StopReason | None = None
+
+    @classmethod
+    def from_decision(
+        cls, decision: _Decision, check_on_train_epoch_end: bool | None = None
+    ) -> EarlyStopping:
+        """The callback around an existing :class:`reglab.callbacks.EarlyStopping` (one that a
+        recipe's ``parts()`` made, say), used as it is: its arguments and state are kept.
+
+        Example:
+            >>> import reglab as rl
+            >>> EarlyStopping.from_decision(rl.EarlyStopping(patience=4)).decision.patience
+            4
+        """
+        check("EarlyStopping", "decision", decision, InstanceOf(_Decision))
+        made = cls(monitor=decision.monitor, mode=decision.direction)
+        made.decision = decision
+        check(
+            "EarlyStopping",
+            "check_on_train_epoch_end",
+            check_on_train_epoch_end,
+            NoneOk(),
+            Boolean(),
+        )
+        made.check_on_train_epoch_end = check_on_train_epoch_end
+        made._on_epoch_end = bool(check_on_train_epoch_end)
+        return made
 
     # -- what the decision knows -----------------------------------------------------------------
 

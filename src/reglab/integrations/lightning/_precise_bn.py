@@ -25,7 +25,8 @@ class PreciseBN(pl.Callback):
     norm's statistics become the equal-weight average over the ``B`` batches,
     ``running_mean = 1/B sum_b mu_b`` and ``running_var = 1/B sum_b s_b^2``. The batches are the
     first ``num_batches`` of ``batches`` or, by default, of ``trainer.train_dataloader`` (a
-    sequence of ``(x, ...)``; ``x`` goes to the module's ``forward``); the global random state is
+    sequence of ``(x, ...)``; ``x`` goes to the LightningModule's ``forward``, which it must
+    define); the global random state is
     left as it was, so the training batches that follow are the same as without it. Under a
     distributed strategy the statistics are averaged over the ranks.
 
