@@ -114,8 +114,9 @@ def test_trainer_with_regularization_ends_with_fits_weights_bitwise(gamma: float
     print(f"max |w_fit - w_lightning| = {diff:.3g} (gamma={gamma})")
     assert diff == 0.0
     assert _max_diff(_net(), theirs) > 1e-3  # training moved the weights
-    if gamma is None:  # ProximalL1 zeroed some weights
+    if gamma is None:  # ProximalL1 zeroed some weights, MaxNorm holds the last layer's rows
         assert any(float((p == 0).sum()) > 0 for p in theirs.parameters())
+        assert float(theirs[3].weight.norm(dim=1).max()) == pytest.approx(0.9)
 
 
 def test_without_the_callback_the_weights_differ() -> None:
