@@ -3,10 +3,11 @@
 One ``lightning.pytorch.Trainer`` run per case and round (rounds interleave the cases): an MLP
 on random data, ``--steps`` optimizer steps per epoch, one validation batch per epoch. Two
 timer callbacks (first and last in the list) time each step from ``on_train_batch_start`` to
-``on_train_batch_end``, so a step includes Regularization's work at both its hooks; epochs are
-timed from ``on_train_epoch_start`` to ``on_train_epoch_end`` (after validation, PreciseBN and
-EarlyStopping). Reported: the median step, the overhead per step against ``none`` and the
-median epoch divided by the steps (the per-epoch callbacks spread over the steps).
+``on_train_batch_end``, so a step includes Regularization's work at both its hooks; epochs
+are timed from ``on_train_epoch_start`` to ``on_train_epoch_end`` (after validation,
+PreciseBN and LightningEarlyStopping). Reported: the median step, the overhead per step
+against ``none`` and the median epoch divided by the steps (the per-epoch callbacks spread
+over the steps).
 
 Run: ``python benchmarks/lightning.py [--json] [--threads 1] [--steps 50] [--epochs 4]``.
 """
@@ -35,7 +36,7 @@ from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 import reglab as rl  # noqa: E402
-from reglab.integrations.lightning import EarlyStopping, PreciseBN, Regularization  # noqa: E402
+from reglab.integrations.lightning import LightningEarlyStopping, PreciseBN, Regularization  # noqa: E402
 
 
 class Net(pl.LightningModule):
@@ -98,13 +99,13 @@ def _regularization() -> pl.Callback:
 CASES: dict[str, Callable[[], list[pl.Callback]]] = {
     "none": lambda: [],
     "Regularization(L1,L2,ProximalL1,MaxNorm)": lambda: [_regularization()],
-    "EarlyStopping(restore_best_weights)": lambda: [
-        EarlyStopping(patience=100, restore_best_weights=True)
+    "LightningEarlyStopping(restore_best_weights)": lambda: [
+        LightningEarlyStopping(patience=100, restore_best_weights=True)
     ],
     "PreciseBN(10)": lambda: [PreciseBN(num_batches=10)],
     "all three": lambda: [
         _regularization(),
-        EarlyStopping(patience=100, restore_best_weights=True),
+        LightningEarlyStopping(patience=100, restore_best_weights=True),
         PreciseBN(num_batches=10),
     ],
 }

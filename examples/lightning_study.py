@@ -25,7 +25,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import reglab as rl
-from reglab.integrations.lightning import EarlyStopping, PreciseBN, Regularization
+from reglab.integrations.lightning import LightningEarlyStopping, PreciseBN, Regularization
 from reglab.lab.report import summary_table
 from reglab.lab.study import StudyConfig, run_study
 from reglab.models import build_model
@@ -93,7 +93,7 @@ def run(recipe: Any, splits: Any, seed: int, device: str) -> dict[str, Any]:
         callbacks.append(Regularization(weight_side))
     for cb in parts["callbacks"]:
         if isinstance(cb, rl.EarlyStopping):
-            callbacks.append(EarlyStopping.from_decision(cb))
+            callbacks.append(LightningEarlyStopping.from_decision(cb))
     if recipe.norm == "batch":
         callbacks.append(PreciseBN(num_batches=10))
     module = Classifier(net, parts, plan.batch, seed)
@@ -116,7 +116,7 @@ def run(recipe: Any, splits: Any, seed: int, device: str) -> dict[str, Any]:
         part: evaluate(net, ((x.to(device), y.to(device)) for x, y in _loader(getattr(splits, part), 512)))
         for part in ("train", "val", "test")
     }  # fmt: skip
-    stopper = next((c for c in callbacks if isinstance(c, EarlyStopping)), None)
+    stopper = next((c for c in callbacks if isinstance(c, LightningEarlyStopping)), None)
     return {
         **{f"{p}_loss": s[0] for p, s in scores.items()},
         **{f"{p}_acc": s[1] for p, s in scores.items()},

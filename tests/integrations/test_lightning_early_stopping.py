@@ -1,4 +1,4 @@
-"""The Lightning EarlyStopping stops where reglab's and Keras's do, and restores the best epoch."""
+"""The Lightning LightningEarlyStopping stops where reglab's and Keras's do, and restores the best epoch."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import reglab as rl
 from reglab.callbacks import StopReason
 
 pl = pytest.importorskip("lightning.pytorch", reason="needs the lightning extra")
-from reglab.integrations.lightning import EarlyStopping  # noqa: E402
+from reglab.integrations.lightning import LightningEarlyStopping  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
 
@@ -66,7 +66,7 @@ def _trainer(epochs: int, callbacks: list[Any], **kwargs: Any) -> Any:
 
 def run_lightning(kwargs: dict[str, Any], values: list[float]) -> dict[str, Any]:
     monitor = kwargs.get("monitor", "val_loss")
-    es = EarlyStopping(check_finite=False, **kwargs)
+    es = LightningEarlyStopping(check_finite=False, **kwargs)
     module = Scripted(values, monitor)
     trainer = _trainer(len(values), [es])
     trainer.fit(module, _loader(), _loader())
@@ -207,7 +207,7 @@ def test_restores_a_trained_models_best_parameters_and_batchnorm_buffers() -> No
     x, y = torch.randn(32, 4), torch.randint(0, 2, (32,))
     loader = DataLoader(TensorDataset(x, y), batch_size=8)
     module = Net()
-    es = EarlyStopping(patience=2, restore_best_weights=True)
+    es = LightningEarlyStopping(patience=2, restore_best_weights=True)
     _trainer(6, [es]).fit(module, loader, loader)
     assert (es.stop_reason, es.best_epoch, es.stopped_epoch) == (StopReason.PATIENCE, 1, 3)
     final = module.state_dict()
@@ -218,7 +218,7 @@ def test_restores_a_trained_models_best_parameters_and_batchnorm_buffers() -> No
 
 def test_state_is_saved_in_and_restored_from_lightning_checkpoints(tmp_path: Any) -> None:
     values = [1.0, 0.5, 0.6, 0.7, 0.8, 0.9]
-    es = EarlyStopping(patience=3, restore_best_weights=True)
+    es = LightningEarlyStopping(patience=3, restore_best_weights=True)
     trainer = _trainer(3, [es])
     trainer.fit(Scripted(values), _loader(), _loader())
     path = tmp_path / "run.ckpt"
@@ -227,7 +227,7 @@ def test_state_is_saved_in_and_restored_from_lightning_checkpoints(tmp_path: Any
     assert (saved["wait"], saved["best_epoch"], saved["epoch"]) == (1, 1, 3)
     assert saved["best_weights"]["w"].eq(1).all() and saved["best_weights"]["b"].eq(1).all()
 
-    resumed = EarlyStopping(patience=3, restore_best_weights=True)
+    resumed = LightningEarlyStopping(patience=3, restore_best_weights=True)
     module = Scripted(values)
     trainer = _trainer(6, [resumed])
     trainer.fit(module, _loader(), _loader(), ckpt_path=path)
@@ -240,7 +240,7 @@ def test_state_is_saved_in_and_restored_from_lightning_checkpoints(tmp_path: Any
 
 
 def test_decides_after_validation_when_it_runs_less_than_once_an_epoch() -> None:
-    es = EarlyStopping(patience=0)
+    es = LightningEarlyStopping(patience=0)
     module = Scripted([1.0, 1.0, 2.0, 2.0, 3.0, 3.0])
     trainer = _trainer(6, [es], check_val_every_n_epoch=2)
     trainer.fit(module, _loader(), _loader())
@@ -250,7 +250,7 @@ def test_decides_after_validation_when_it_runs_less_than_once_an_epoch() -> None
 
 
 def test_a_missing_monitor_is_a_one_line_config_error() -> None:
-    es = EarlyStopping(monitor="val_acc")
+    es = LightningEarlyStopping(monitor="val_acc")
     with pytest.raises(rl.ConfigError, match="'val_acc', which is not among the metrics"):
         _trainer(2, [es]).fit(Scripted([1.0, 2.0]), _loader(), _loader())
 
@@ -273,7 +273,7 @@ class PerRank(Scripted):
         return (self.w * 0).sum()  # a zero gradient: the step leaves w at the epoch number
 
     def on_train_end(self) -> None:
-        es = next(cb for cb in self.trainer.callbacks if isinstance(cb, EarlyStopping))
+        es = next(cb for cb in self.trainer.callbacks if isinstance(cb, LightningEarlyStopping))
         row = [es.stopped_epoch, es.best_epoch, float(self.w[0, 0]), float(self.b[0])]
         with open(f"{self.out}/rank{self.global_rank}.txt", "w") as f:
             f.write(" ".join(map(str, row)))
@@ -283,7 +283,7 @@ class PerRank(Scripted):
 def test_ranks_take_one_decision_under_ddp(tmp_path: Any) -> None:
     """Alone, rank 0 would stop at epoch 3 restoring epoch 1; on the mean curve
     1.0, 0.75, 0.55, 0.9, 0.9 both ranks stop at epoch 4 and restore epoch 2."""
-    es = EarlyStopping(patience=2, restore_best_weights=True)
+    es = LightningEarlyStopping(patience=2, restore_best_weights=True)
     trainer = pl.Trainer(
         max_epochs=6,
         accelerator="cpu",

@@ -12,10 +12,10 @@ from ..._checks import Boolean, InstanceOf, NoneOk, check
 from ...callbacks import EarlyStopping as _Decision
 from ...callbacks import StopReason
 
-__all__ = ["EarlyStopping"]
+__all__ = ["LightningEarlyStopping"]
 
 
-class EarlyStopping(pl.Callback):
+class LightningEarlyStopping(pl.Callback):
     """reglab's :class:`reglab.callbacks.EarlyStopping` as a Lightning callback.
 
     The decision is made by a :class:`reglab.callbacks.EarlyStopping` (``self.decision``) once
@@ -41,7 +41,7 @@ class EarlyStopping(pl.Callback):
             validation (False); None: True when validation runs once per epoch.
 
     Example:
-        >>> es = EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
+        >>> es = LightningEarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
         >>> es.decision
         EarlyStopping(monitor='val_loss', mode='auto', patience=3, restore_best_weights=True)
     """
@@ -63,7 +63,7 @@ class EarlyStopping(pl.Callback):
     ) -> None:
         super().__init__()
         check(
-            "EarlyStopping",
+            "LightningEarlyStopping",
             "check_on_train_epoch_end",
             check_on_train_epoch_end,
             NoneOk(),
@@ -90,20 +90,20 @@ class EarlyStopping(pl.Callback):
     @classmethod
     def from_decision(
         cls, decision: _Decision, check_on_train_epoch_end: bool | None = None
-    ) -> EarlyStopping:
+    ) -> LightningEarlyStopping:
         """The callback around an existing :class:`reglab.callbacks.EarlyStopping` (one that a
         recipe's ``parts()`` made, say), used as it is: its arguments and state are kept.
 
         Example:
             >>> import reglab as rl
-            >>> EarlyStopping.from_decision(rl.EarlyStopping(patience=4)).decision.patience
+            >>> LightningEarlyStopping.from_decision(rl.EarlyStopping(patience=4)).decision.patience
             4
         """
-        check("EarlyStopping", "decision", decision, InstanceOf(_Decision))
+        check("LightningEarlyStopping", "decision", decision, InstanceOf(_Decision))
         made = cls(monitor=decision.monitor, mode=decision.direction)
         made.decision = decision
         check(
-            "EarlyStopping",
+            "LightningEarlyStopping",
             "check_on_train_epoch_end",
             check_on_train_epoch_end,
             NoneOk(),
@@ -185,4 +185,4 @@ class EarlyStopping(pl.Callback):
             trainer.should_stop = True
 
     def __repr__(self) -> str:
-        return f"lightning.{self.decision!r}"
+        return f"Lightning{self.decision!r}"

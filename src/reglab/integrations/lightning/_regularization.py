@@ -34,7 +34,9 @@ class Regularization(pl.Callback):
       constraint (``MaxNorm``, ``UnitNorm``).
 
     ``P`` is fit's selection, :func:`reglab.regularized_parameters` of the LightningModule
-    (weights outside normalization layers, no biases), or ``params(pl_module)`` when given.
+    (weights outside normalization layers, no biases), or ``params(pl_module)`` when given,
+    taken in ``on_fit_start``: strategies that keep the module's parameter objects (single
+    device, DDP) are supported; sharding ones (FSDP, DeepSpeed) replace them and are not.
     Input augmentations and label mixers change the batch, which happens in ``training_step``:
     they are refused here (apply them there).
 
