@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -28,6 +30,13 @@ from .progress import Display
     multiple=True,
     help='A recipe spec ("dropout=0.3,weight_decay=5e-4,augment=affine") or a TOML '
     "file; repeatable.",
+)
+@click.option(
+    "--cell",
+    default=None,
+    metavar="MODULE:FUNCTION",
+    help="Run each cell with your own training function run(recipe, splits, seed, device) "
+    "returning the measured row, instead of reglab's fit (the current folder is importable).",
 )
 @click.option("--seeds", default=3, show_default=True, type=int, help="Seeds per recipe.")
 @click.option("--epochs", default=None, type=int, help="Override each recipe's epoch budget.")
@@ -74,6 +83,7 @@ def study(
     device: str,
     recipe_names: str | None,
     recipe_specs: tuple[str, ...],
+    cell: str | None,
     seeds: int,
     epochs: int | None,
     jobs: int | None,
@@ -107,7 +117,10 @@ def study(
             recipes=tuple(resolve_recipes(recipe_names, recipe_specs)),
             seeds=seeds,
             epochs=epochs,
+            cell=cell,
         )
+    if config.cell is not None and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # `--cell mymodule:run` next to the command, as python -m
     try:
         with Display(progress, "study") as display:
             outcome = run_study(

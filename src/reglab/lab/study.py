@@ -28,9 +28,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._checks import Interval, OneOf, check
+from .._checks import Interval, NoneOk, OneOf, check
 from ..errors import ConfigError
 from .cells import DIVERGED, check_builds, lab_device, model_kind, result_parts, split_size
+from .custom_cell import CellSpec, as_cell_spec, load_cell, run_custom_cell
 from .storage import Cell, Claim, StudyStore, json_safe, sqlite_url
 from .workers import (
     ProgressCallback,
@@ -80,7 +81,10 @@ class StudyConfig:
     ``train_size``/``val_size`` None fit the data (:func:`reglab.data.default_sizes`: at most
     200 / 300, never more than half / a quarter of the rows train and validation come from);
     ``test`` is ``"official"``, ``"random"`` or None (official where the files have one).
-    :func:`prepare` makes the sizes explicit and records the split in ``data_info``.
+    :func:`prepare` makes the sizes explicit and records the split in ``data_info``. ``cell``
+    is None (each cell runs :func:`reglab.lab.run.run_cell`) or a spec ``"package.module:run"``
+    of the user's training function (a module-level function is stored as its spec; see
+    :func:`execute_cell`).
     """
 
     data: str = "digits"
@@ -94,9 +98,12 @@ class StudyConfig:
     recipe_defs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     test: str | None = None
     data_info: Mapping[str, Any] = field(default_factory=dict)
+    cell: str | None = None
 
     def __post_init__(self) -> None:
         owner = "StudyConfig"
+        object.__setattr__(self, "cell", as_cell_spec(self.cell))
+        check(owner, "cell", self.cell, NoneOk(), CellSpec())
         check(owner, "seeds", self.seeds, Interval(int, 1, None))
         check(owner, "test", self.test, OneOf("official", "random", None))
         if self.epochs is not None:
@@ -205,11 +212,22 @@ class _DataCache:
 def execute_cell(
     config: StudyConfig, cell: Cell, cache: _DataCache | None = None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Train one cell and return its result row and history (deterministic for the seed)."""
+    """Train one cell and return its result row and history (deterministic for the seed).
+
+    With ``config.cell`` set, the user's function runs the cell instead of ``run_cell``:
+    ``run(recipe, splits, seed, device)`` gets the recipe (``epochs`` overridden when the study
+    sets it; ``recipe.parts(model, ...)`` gives the optimizer, penalties, callbacks and loss),
+    the :class:`reglab.data.Splits` of the seed, the seed (the global torch generator is seeded
+    with it, and restored afterwards) and the device string. It returns the row: a dict or an
+    object with ``to_dict()`` (a ``CellResult``), with ``train_acc``/``val_acc``/``test_acc`` or
+    the ``*_loss`` columns, ``epochs`` (or ``epochs_run``) and optionally ``history`` (rows).
+    """
     from .run import run_cell
 
     cache = cache or _DataCache(config)
     splits = cache.splits(cell.seed)
+    if config.cell is not None:
+        return run_custom_cell(config, cell, splits, str(cache.device))
     result = run_cell(
         config.recipe(cell.recipe),
         cell.seed,
@@ -271,6 +289,8 @@ def prepare(config: StudyConfig) -> tuple[StudyConfig, Any]:
             "data_info": json_safe(info),
         }
     )
+    if config.cell is not None:
+        load_cell(config.cell)  # a bad spec fails before anything is stored
     recipes = [config.recipe(name) for name in config.recipes]
     if config.epochs is not None:
         recipes = [r.replace(epochs=config.epochs) for r in recipes]
