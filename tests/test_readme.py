@@ -380,6 +380,14 @@ def test_readme_command(
 
 # Per heading: the reader's own objects a block uses without defining them.
 PRELUDES: dict[str, str] = {
+    "With Lightning": """
+        import torch
+        from torch.utils.data import DataLoader, TensorDataset
+        _g = torch.Generator().manual_seed(0)
+        _data = TensorDataset(torch.randn(64, 784, generator=_g), torch.randint(0, 10, (64,)))
+        train_loader = DataLoader(_data, batch_size=32)
+        val_loader = DataLoader(_data, batch_size=64)
+    """,
     "A quick tour": """
         import reglab.data as rd
         _sp = rd.split(rd.load_dataset("digits"), train_size=100, val_size=100, seed=0)
