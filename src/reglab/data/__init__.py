@@ -6,7 +6,8 @@ file, image folder, MNIST IDX or CIFAR-10 folder into a :class:`Dataset`, each h
 smallest exact dtype (uint8 images stay uint8); ``split`` makes stratified, seeded
 train/validation/test splits (keeping an official test split where the data has one), encodes
 raw tables (:class:`TableEncoder`) and standardizes features with training statistics only;
-``default_sizes(pool_size(ds))`` gives train/validation sizes that fit any dataset.
+``default_sizes(pool_size(ds))`` gives train/validation sizes that fit any dataset;
+``text.py`` holds the word tokenizer and the :class:`Vocabulary` fit on training texts.
 
 Example:
     >>> import reglab.data as rd
@@ -22,6 +23,7 @@ from ._load import load_dataset
 from .builtin import BUILTIN_DATASETS, DatasetInfo, list_datasets
 from .encode import TableEncoder
 from .split import TEST_SOURCES, Splits, StandardScaler, default_sizes, pool_size, split
+from .text import Vocabulary, tokenize
 
 __all__ = [
     "BUILTIN_DATASETS",
@@ -31,10 +33,12 @@ __all__ = [
     "Splits",
     "StandardScaler",
     "TableEncoder",
+    "Vocabulary",
     "default_sizes",
     "list_datasets",
     "load_dataset",
     "make_dataset",
     "pool_size",
     "split",
+    "tokenize",
 ]

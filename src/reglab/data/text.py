@@ -1,0 +1,145 @@
+"""Text as token ids: a regex word tokenizer and a vocabulary fit on the training texts only.
+
+:func:`tokenize` lower-cases a text and splits it into words (letters and digits, with an inner
+apostrophe kept: ``"don't"``). :meth:`Vocabulary.fit` counts the tokens of the training texts
+and keeps those seen at least ``min_freq`` times, the ``max_size`` most frequent (ties in
+alphabetical order, so the same texts always give the same ids). Id 0 is padding and id 1 the
+out-of-vocabulary token: a word that only validation or test texts contain maps to 1.
+:meth:`Vocabulary.encode` turns texts into a padded ``(N, L)`` id matrix and their lengths;
+a text with no token is an all-padding row of length 0, and :meth:`Vocabulary.describe` counts
+such rows and the share of out-of-vocabulary tokens.
+
+Example:
+    >>> vocab = Vocabulary.fit(["a good film", "a bad film", "good"], min_freq=2)
+    >>> vocab.itos
+    ('<pad>', '<oov>', 'a', 'film', 'good')
+    >>> ids, lengths = vocab.encode(["a great film", ""])
+    >>> ids.tolist(), lengths.tolist()
+    ([[2, 1, 3], [0, 0, 0]], [3, 0])
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import torch
+
+from .._checks import Interval, NoneOk, check
+from ..errors import ConfigError, format_value
+
+__all__ = ["OOV", "PAD", "Vocabulary", "tokenize"]
+
+PAD, OOV = 0, 1
+_SPECIAL = ("<pad>", "<oov>")
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased words of ``text`` (letters and digits; inner apostrophes kept).
+
+    Example:
+        >>> tokenize("Don't miss it: 10/10!")
+        ["don't", 'miss', 'it', '10', '10']
+    """
+    if not isinstance(text, str):
+        raise ConfigError(f"tokenize expects a str. Got {format_value(text)} instead.")
+    return _WORD.findall(text.lower())
+
+
+def _texts(owner: str, texts: Any) -> list[str]:
+    if isinstance(texts, str) or not isinstance(texts, Iterable):
+        raise ConfigError(
+            f"The 'texts' parameter of {owner} must be a sequence of str. "
+            f"Got {format_value(texts)} instead."
+        )
+    out = list(texts)
+    for i, t in enumerate(out):
+        if not isinstance(t, str):
+            raise ConfigError(
+                f"The 'texts' parameter of {owner} must be a sequence of str. Got "
+                f"{format_value(t)} at position {i} instead."
+            )
+    return out
+
+
+class Vocabulary:
+    """Token ids fit on training texts: 0 padding, 1 out of vocabulary, then by frequency.
+
+    Build it with :meth:`fit`; ``itos`` lists the tokens by id, ``stoi`` maps them back.
+    """
+
+    def __init__(self, tokens: Sequence[str]) -> None:
+        self.itos: tuple[str, ...] = (*_SPECIAL, *tokens)
+        self.stoi: dict[str, int] = {t: i for i, t in enumerate(self.itos)}
+        if len(self.stoi) != len(self.itos):
+            raise ConfigError("Vocabulary tokens must be distinct (and not '<pad>' or '<oov>').")
+
+    @classmethod
+    def fit(
+        cls, texts: Iterable[str], *, min_freq: int = 1, max_size: int | None = None
+    ) -> Vocabulary:
+        """The vocabulary of ``texts``: tokens seen ``min_freq`` times or more, the
+        ``max_size`` most frequent of them (ties alphabetical); None keeps them all."""
+        check("Vocabulary.fit", "min_freq", min_freq, Interval(int, 1, None))
+        check("Vocabulary.fit", "max_size", max_size, Interval(int, 1, None), NoneOk())
+        counts = Counter(tok for t in _texts("Vocabulary.fit", texts) for tok in tokenize(t))
+        kept = sorted(
+            (t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t)
+        )
+        return cls(kept if max_size is None else kept[:max_size])
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __repr__(self) -> str:
+        return f"Vocabulary(size={len(self)})"
+
+    def ids(self, text: str) -> list[int]:
+        """The ids of one text's tokens (1 for a token outside the vocabulary)."""
+        return [self.stoi.get(tok, OOV) for tok in tokenize(text)]
+
+    def encode(
+        self, texts: Iterable[str], *, max_length: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(ids, lengths)``: int64 ``(N, L)`` ids padded with 0 to the longest text (at most
+        ``max_length``: longer texts keep their first ``max_length`` tokens), and the lengths.
+        """
+        check("Vocabulary.encode", "max_length", max_length, Interval(int, 1, None), NoneOk())
+        rows = [self.ids(t) for t in _texts("Vocabulary.encode", texts)]
+        if max_length is not None:
+            rows = [r[:max_length] for r in rows]
+        width = max((len(r) for r in rows), default=0) or 1
+        ids = torch.full((len(rows), width), PAD, dtype=torch.int64)
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = torch.tensor(r, dtype=torch.int64)
+        return ids, torch.tensor([len(r) for r in rows], dtype=torch.int64)
+
+    def describe(self, texts: Iterable[str]) -> dict[str, Any]:
+        """``size``, ``tokens``, ``oov`` (share of tokens outside the vocabulary) and ``empty``
+        (texts with no token) of ``texts`` under this vocabulary."""
+        rows = [self.ids(t) for t in _texts("Vocabulary.describe", texts)]
+        tokens = sum(len(r) for r in rows)
+        oov = sum(r.count(OOV) for r in rows)
+        return {
+            "size": len(self),
+            "tokens": tokens,
+            "oov": oov / tokens if tokens else 0.0,
+            "empty": sum(not r for r in rows),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """The tokens by id (the special ones left out)."""
+        return {"tokens": list(self.itos[len(_SPECIAL) :])}
+
+    @classmethod
+    def from_state_dict(cls, state: Mapping[str, Any]) -> Vocabulary:
+        """The inverse of :meth:`state_dict`."""
+        if not isinstance(state, Mapping) or not isinstance(state.get("tokens"), list):
+            raise ConfigError(
+                "Vocabulary.from_state_dict expects a Vocabulary state_dict ({'tokens': [...]}). "
+                f"Got {format_value(state)} instead."
+            )
+        return cls(state["tokens"])
