@@ -68,7 +68,6 @@ def test_a_table_with_strings_and_missing_values_runs_and_lists_its_encoding(tmp
 
 
 def test_the_official_test_split_is_kept_and_random_on_request(tmp_path):
-    pytest.importorskip("mnist1d", reason="the mnist1d extra is installed by `make test`")
     base = {"data": "mnist1d", "recipes": ("baseline",), "train_size": 100, "val_size": 50}
     official, _ = prepare(StudyConfig(**base))
     random, _ = prepare(StudyConfig(**base, test="random"))
@@ -80,7 +79,6 @@ def test_the_official_test_split_is_kept_and_random_on_request(tmp_path):
 
 
 def test_signals_train_with_the_1d_cnn_and_noise_augmentation(tmp_path):
-    pytest.importorskip("mnist1d", reason="the mnist1d extra is installed by `make test`")
     summary, _ = _run(
         tmp_path, data="mnist1d", recipes=("baseline", "augment"), train_size=100, val_size=50
     )
@@ -111,3 +109,16 @@ def test_auto_is_the_cpu_here_without_cuda():
     import torch
 
     assert lab_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_tuning_on_signals_turns_image_transforms_into_noise():
+    # As a study does: the base recipe's affine transforms cannot act on (C, L) signals.
+    from reglab import data as rd
+    from reglab.lab.tune import TuneConfig
+    from reglab.lab.tune.search import Objective
+
+    config = TuneConfig(data="mnist1d", base="all", train_size=100, val_size=50)
+    objective = Objective(config, rd.load_dataset("mnist1d"))
+    assert objective.kind == "signal" and objective.model == "cnn1d"
+    assert objective.base.augment == "noise"
+    assert (objective.train_size, objective.val_size) == (100, 50)

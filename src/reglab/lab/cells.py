@@ -24,6 +24,7 @@ from ..errors import ConfigError, format_value
 __all__ = [
     "AUTO_MODELS",
     "DIVERGED",
+    "NOISE_KINDS",
     "check_builds",
     "lab_device",
     "model_kind",
@@ -41,6 +42,9 @@ def split_size(owner: str, name: str, value: Any) -> int | float:
         return check(owner, name, value, Interval(float, 0, 1, closed="neither"))
     return int(check(owner, name, value, Interval(int, 0, None), Interval(float, 0, None)))
 
+
+#: Data kinds whose only augmentation is Gaussian noise (the image transforms do not apply).
+NOISE_KINDS = ("tabular", "signal")
 
 #: The model ``--model auto`` picks for each data kind (the MLP for any other kind).
 AUTO_MODELS = {"image": "cnn", "signal": "cnn1d", "tabular": "mlp"}

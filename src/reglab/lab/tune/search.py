@@ -34,7 +34,7 @@ from typing import Any
 
 from ...errors import ConfigError
 from ...models import resolve_size
-from ..cells import lab_device, model_kind
+from ..cells import NOISE_KINDS, lab_device, model_kind
 from ..storage import open_rdb_storage, redact
 from ..workers import ProgressCallback, WorkerGroup, emit, torch_threads
 from .space import TuneConfig, apply_params, search_space
@@ -109,11 +109,9 @@ class Objective:
         self.config = config
         self.dataset = dataset
         self.device = lab_device(config.device, "run_tune")
-        train_size, val_size = config.train_size, config.val_size
-        if train_size is None or val_size is None:
-            fit_train, fit_val = rd.default_sizes(rd.pool_size(dataset, config.test))
-            train_size = fit_train if train_size is None else train_size
-            val_size = fit_val if val_size is None else val_size
+        train_size, val_size = rd.fitted_sizes(
+            dataset, config.train_size, config.val_size, config.test
+        )
         self.train_size, self.val_size = train_size, val_size
         self.splits = rd.split(
             dataset,
@@ -126,7 +124,7 @@ class Objective:
         self.model = model_kind(config.model, self.kind)
         # The first trial is the base recipe exactly: sizes left to the model are made explicit.
         self.base = resolve_size(config.base_recipe(), self.model)
-        if self.kind == "tabular" and self.base.augment not in (None, "noise"):
+        if self.kind in NOISE_KINDS and self.base.augment not in (None, "noise"):
             # As in a study: image transforms become Gaussian feature noise on tabular data.
             self.base = self.base.replace(augment="noise")
         self.space = search_space(config.space, self.kind, self.base)

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..._checks import Interval, OneOf, check
 from ...errors import ConfigError
-from ..cells import split_size
+from ..cells import NOISE_KINDS, split_size
 from ..recipe import BUILTIN_RECIPES, Recipe
 
 __all__ = ["SPACE", "TuneConfig", "apply_params", "search_space", "start_params"]
@@ -197,7 +197,7 @@ def start_params(base: Recipe, space: Mapping[str, Any]) -> dict[str, Any]:
 def apply_params(base: Recipe, params: Mapping[str, Any], kind: str, name: str) -> Recipe:
     """The base recipe with the searched strengths applied."""
     changes = dict(params)
-    if kind == "tabular" and "augment_magnitude" in changes:
+    if kind in NOISE_KINDS and "augment_magnitude" in changes:
         changes["augment"] = "noise"
     if "l1" in changes and changes["l1"] <= 1.0001e-7:
         changes["l1"] = 0.0  # the bottom of the range means "no L1"
