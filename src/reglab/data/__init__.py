@@ -22,7 +22,15 @@ from ._dataset import Dataset, make_dataset
 from ._load import load_dataset
 from .builtin import BUILTIN_DATASETS, DatasetInfo, list_datasets
 from .encode import TableEncoder
-from .split import TEST_SOURCES, Splits, StandardScaler, default_sizes, pool_size, split
+from .split import (
+    TEST_SOURCES,
+    Splits,
+    StandardScaler,
+    default_sizes,
+    fitted_sizes,
+    pool_size,
+    split,
+)
 from .text import Vocabulary, tokenize
 
 __all__ = [
@@ -35,6 +43,7 @@ __all__ = [
     "TableEncoder",
     "Vocabulary",
     "default_sizes",
+    "fitted_sizes",
     "list_datasets",
     "load_dataset",
     "make_dataset",

@@ -282,6 +282,29 @@ def default_sizes(n_pool: int) -> tuple[int, int]:
     return min(DEFAULT_TRAIN_SIZE, max(1, n_pool // 2)), min(DEFAULT_VAL_SIZE, n_pool // 4)
 
 
+def fitted_sizes(
+    dataset: Dataset,
+    train_size: int | float | None,
+    val_size: int | float | None,
+    test: str | None = None,
+) -> tuple[int | float, int | float]:
+    """``(train_size, val_size)`` with each one left None replaced by :func:`default_sizes` of
+    the dataset's pool (the rows outside an official test split).
+
+    Example:
+        >>> from reglab.data import load_dataset
+        >>> fitted_sizes(load_dataset("wine"), None, 30)
+        (89, 30)
+    """
+    if train_size is not None and val_size is not None:
+        return train_size, val_size
+    fit_train, fit_val = default_sizes(pool_size(dataset, test))
+    return (
+        fit_train if train_size is None else train_size,
+        fit_val if val_size is None else val_size,
+    )
+
+
 def pool_size(dataset: Dataset, test: str | None = None) -> int:
     """Rows train and validation are drawn from: those outside the official test split, or all.
 

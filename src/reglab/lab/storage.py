@@ -74,9 +74,9 @@ class Claim:
     cell: Cell
 
 
-def sqlite_url(out_dir: str | Path) -> str:
-    """The default storage: ``study.db`` in the output folder."""
-    return f"sqlite:///{Path(out_dir).resolve() / 'study.db'}"
+def sqlite_url(out_dir: str | Path, name: str = "study.db") -> str:
+    """The default storage: ``name`` (``study.db``) in the output folder."""
+    return f"sqlite:///{Path(out_dir).resolve() / name}"
 
 
 def _optuna() -> Any:

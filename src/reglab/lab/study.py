@@ -30,12 +30,21 @@ from typing import Any
 
 from .._checks import Interval, NoneOk, OneOf, check
 from ..errors import ConfigError
-from .cells import DIVERGED, check_builds, lab_device, model_kind, result_parts, split_size
+from .cells import (
+    DIVERGED,
+    NOISE_KINDS,
+    check_builds,
+    lab_device,
+    model_kind,
+    result_parts,
+    split_size,
+)
 from .custom_cell import CellSpec, as_cell_spec, load_cell, run_custom_cell
 from .storage import Cell, Claim, StudyStore, json_safe, sqlite_url
 from .workers import (
     ProgressCallback,
     WorkerGroup,
+    cells_reporter,
     default_jobs,
     emit,
     held_interrupt,
@@ -253,7 +262,7 @@ def _adapt_builtin(name: str, definition: Mapping[str, Any], kind: str) -> dict[
 
     d = dict(definition)
     builtin = BUILTIN_RECIPES.get(name)
-    if kind not in ("tabular", "signal") or builtin is None or d != builtin.to_dict():
+    if kind not in NOISE_KINDS or builtin is None or d != builtin.to_dict():
         return d
     if d.get("augment") not in (None, "noise"):
         d["augment"] = "noise"
@@ -272,11 +281,7 @@ def prepare(config: StudyConfig) -> tuple[StudyConfig, Any]:
     from .. import data as rd
 
     dataset = rd.load_dataset(config.data, target=config.target)
-    train_size, val_size = config.train_size, config.val_size
-    if train_size is None or val_size is None:
-        fit_train, fit_val = rd.default_sizes(rd.pool_size(dataset, config.test))
-        train_size = fit_train if train_size is None else train_size
-        val_size = fit_val if val_size is None else val_size
+    train_size, val_size = rd.fitted_sizes(dataset, config.train_size, config.val_size, config.test)
     splits = rd.split(dataset, train_size=train_size, val_size=val_size, seed=0, test=config.test)
     defs = {n: _adapt_builtin(n, config.recipe_defs[n], splits.kind) for n in config.recipes}
     info = {"rows": len(dataset), "kind": splits.kind, **splits.describe()}
@@ -530,15 +535,7 @@ def run_study(
     jobs = max(1, min(jobs, pending))
     t0 = time.perf_counter()
 
-    def report(counts: Mapping[str, int]) -> None:
-        done = min(counts.get("done", 0), len(cells))
-        emit(
-            on_progress,
-            "cells",
-            done,
-            len(cells),
-            **{k: v for k, v in counts.items() if k != "done"},
-        )
+    report = cells_reporter(on_progress, len(cells))
 
     try:
         emit(on_progress, "settings", **_settings(config, jobs, device))

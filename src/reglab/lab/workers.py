@@ -61,6 +61,7 @@ __all__ = [
     "Event",
     "ProgressCallback",
     "WorkerGroup",
+    "cells_reporter",
     "default_jobs",
     "emit",
     "held_interrupt",
@@ -99,6 +100,19 @@ def emit(
     """Send one :class:`Event` to ``on_progress`` (nothing when it is None)."""
     if on_progress is not None:
         on_progress(Event(kind, done, total, info))
+
+
+def cells_reporter(
+    on_progress: ProgressCallback | None, total: int
+) -> Callable[[Mapping[str, int]], None]:
+    """A callback turning storage counts into ``"cells"`` events (``done`` of ``total``, the
+    other counts as info), as a study and a claims run report them."""
+
+    def report(counts: Mapping[str, int]) -> None:
+        rest = {k: v for k, v in counts.items() if k != "done"}
+        emit(on_progress, "cells", min(counts.get("done", 0), total), total, **rest)
+
+    return report
 
 
 def warn_progress_deprecated(owner: str, progress: bool | None) -> None:

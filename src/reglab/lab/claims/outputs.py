@@ -68,8 +68,9 @@ def _setting(claim: NoteClaim, quick: bool) -> dict[str, Any]:
     if set(claim.arms) == {CHECK_ARM}:
         return {"arms": arms}
     s = asdict(claim.setting)
-    s["epochs"] = s.pop("quick_epochs") if quick else s["epochs"]
-    s.pop("quick_epochs", None)
+    quick_epochs = s.pop("quick_epochs")
+    if quick:
+        s["epochs"] = quick_epochs
     return {**s, "arms": arms}
 
 

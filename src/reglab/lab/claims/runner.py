@@ -24,9 +24,9 @@ from typing import Any
 
 from ..._checks import Interval, NoneOk, check
 from ...errors import ConfigError
-from ..storage import Cell, StudyStore
+from ..storage import Cell, StudyStore, sqlite_url
 from ..study import CellExecutor, run_workers
-from ..workers import ProgressCallback, default_jobs, emit
+from ..workers import ProgressCallback, cells_reporter, default_jobs
 from .experiments import SplitCache, run_claim_cell
 from .table import CLAIMS, NoteClaim
 
@@ -140,15 +140,13 @@ def run_claims(
     config = ClaimsConfig(_selection(only), seeds, bool(quick))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    url = storage or f"sqlite:///{(out / 'claims.db').resolve()}"
+    url = storage or sqlite_url(out, "claims.db")
     store = StudyStore(url)
     cells = config.cells()
     store.create(config.to_dict(), cells)
     t0 = time.perf_counter()
 
-    def report(counts: Mapping[str, int]) -> None:
-        rest = {k: v for k, v in counts.items() if k != "done"}
-        emit(on_progress, "cells", min(counts.get("done", 0), len(cells)), len(cells), **rest)
+    report = cells_reporter(on_progress, len(cells))
 
     pending = len(cells) - len(store.complete_counts_per_cell())
     try:
