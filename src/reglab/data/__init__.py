@@ -18,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from ._dataset import Dataset, make_dataset
+from ._dataset import Dataset, make_dataset, make_text_dataset
 from ._load import load_dataset
 from .builtin import BUILTIN_DATASETS, DatasetInfo, list_datasets
 from .encode import TableEncoder
@@ -47,6 +47,7 @@ __all__ = [
     "list_datasets",
     "load_dataset",
     "make_dataset",
+    "make_text_dataset",
     "pool_size",
     "split",
     "tokenize",

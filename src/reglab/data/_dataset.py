@@ -20,7 +20,7 @@ from torch.utils.data import (
 from .._checks import InstanceOf, Interval, NoneOk, OneOf, check
 from ..errors import ConfigError
 
-__all__ = ["TASKS", "Dataset", "encode_labels", "infer_task", "make_dataset"]
+__all__ = ["TASKS", "Dataset", "encode_labels", "infer_task", "make_dataset", "make_text_dataset"]
 
 TASKS = ("classification", "regression")
 
@@ -63,6 +63,11 @@ class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
     ``None`` for a numeric column (NaN where missing); ``reglab.data.split`` fits the encoder on the
     training rows.
 
+    A text dataset (``kind="text"``) keeps its raw strings in ``texts``; ``data`` holds int64
+    positions into ``texts`` (so :meth:`subset` shares the strings instead of copying them) and
+    :meth:`text_rows` gives a part's texts. Its features are token ids, made by a
+    :class:`reglab.data.text.Vocabulary` fit on the training split, so :meth:`features` refuses.
+
     ``Dataset(X=..., y=..., ...)`` and ``dataclasses.replace(ds, X=...)`` take ``X`` as final
     float features (no divisor or standardization; an ``official_test`` mask of another length
     is dropped); :meth:`subset` keeps the stored dtype and the mask.
@@ -95,6 +100,7 @@ class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
     std: Tensor | None
     official_test: Tensor | None
     categories: tuple[tuple[str, ...] | None, ...] | None
+    texts: tuple[str, ...] | None
 
     def __init__(
         self,
@@ -114,6 +120,7 @@ class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
         std: Tensor | None = None,
         official_test: Tensor | None = None,
         categories: tuple[tuple[str, ...] | None, ...] | None = None,
+        texts: tuple[str, ...] | None = None,
     ) -> None:
         if X is not None:  # final float features: nothing left to apply per batch
             data, divisor, mean, std, categories = X, 1.0, None, None, None
@@ -139,6 +146,7 @@ class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
             "std": std,
             "official_test": official_test,
             "categories": categories,
+            "texts": texts,
         }
         for key, value in values.items():
             object.__setattr__(self, key, value)
@@ -199,6 +207,11 @@ class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
 
     def features(self, index: Index = None) -> Tensor:
         """float32 features of the rows ``index`` (a tensor of rows, a slice, an int or all)."""
+        if self.texts is not None:
+            raise ConfigError(
+                f"{self.name}: a text dataset has no float features; its token ids come from a "
+                "reglab.data.text.Vocabulary fit on the training split (see Dataset.text_rows)."
+            )
         if self.categories is not None:
             raise ConfigError(
                 f"{self.name}: the table has string columns or missing values that are encoded "
@@ -215,6 +228,22 @@ class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
         if self.std is not None:
             x = x / self.std
         return x
+
+    def text_rows(self, index: Index = None) -> list[str]:
+        """The texts of the rows ``index`` (all by default) of a text dataset.
+
+        Example:
+            >>> ds = make_text_dataset(["good", "bad", "fine"], [1, 0, 1], name="toy")
+            >>> ds.subset(torch.tensor([2, 0])).text_rows()
+            ['fine', 'good']
+        """
+        if self.texts is None:
+            raise ConfigError(
+                f"{self.name}: text_rows needs a text dataset; this one is {self.kind}."
+            )
+        rows = self.data if index is None else self.data[index]
+        texts = self.texts
+        return [texts[i] for i in rows.reshape(-1).tolist()]
 
     def tensors(self, start: int | None = None, stop: int | None = None) -> tuple[Tensor, Tensor]:
         """``(X, y)`` of rows ``start:stop`` (all by default): the pair ``reglab.fit`` accepts."""
@@ -303,6 +332,8 @@ class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
 
     def flat(self) -> Dataset:
         """Images ``(C, H, W)`` or signals ``(C, L)`` as tabular features; tables unchanged."""
+        if self.texts is not None:
+            raise ConfigError(f"{self.name}: a text dataset cannot be flattened into features.")
         if self.kind == "tabular":
             return self
         shape = self.input_shape
@@ -331,6 +362,7 @@ def _with(ds: Dataset, **changes: Any) -> Dataset:
         for key in (
             "y", "task", "name", "kind", "input_shape", "num_classes", "class_names",
             "feature_names", "data", "divisor", "mean", "std", "official_test", "categories",
+            "texts",
         )
     }  # fmt: skip
     fields.update(changes)
@@ -465,3 +497,45 @@ def make_dataset(
         class_names=names,
         feature_names=tuple(feature_names) if feature_names is not None else (),
     )
+
+
+def make_text_dataset(
+    texts: Sequence[str],
+    y: Any,
+    *,
+    name: str,
+    task: str | None = None,
+    class_names: Sequence[str] | None = None,
+    source: str | None = None,
+    official_test: Any = None,
+) -> Dataset:
+    """A text ``Dataset``: one string per sample and its target (labels encoded as in
+    :func:`make_dataset`); ``official_test`` is a bool mask of the official test rows.
+
+    Example:
+        >>> ds = make_text_dataset(["a fine film", "dull"], ["pos", "neg"], name="toy")
+        >>> ds.kind, ds.class_names, ds.y.tolist(), ds.text_rows()
+        ('text', ('neg', 'pos'), [1, 0], ['a fine film', 'dull'])
+    """
+    source = source or name
+    if isinstance(texts, str) or not isinstance(texts, Sequence):
+        raise ConfigError(f"{source}: texts must be a sequence of str. Got {type(texts).__name__}.")
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise ConfigError(
+            f"{source}: texts must be str; row {bad} holds {type(texts[bad]).__name__} "
+            f"{texts[bad]!r}."
+        )
+    positions = np.arange(len(texts), dtype=np.int64).reshape(-1, 1)
+    ds = make_dataset(
+        positions,
+        y,
+        name=name,
+        task=task,
+        kind="text",
+        class_names=class_names,
+        source=source,
+        official_test=official_test,
+    )
+    rows = torch.arange(len(texts), dtype=torch.int64)
+    return _with(ds, data=rows, input_shape=(), texts=tuple(texts))
