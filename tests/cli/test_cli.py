@@ -85,7 +85,7 @@ BAD = [
     (
         ["study", "--recipes", "baseline,nope"],
         "reglab: error: The 'recipes' parameter of StudyConfig must be one of 'all', 'augment', "
-        "'baseline', 'batchnorm', 'dropout', 'early_stopping', 'weight_decay'. "
+        "'baseline', 'batchnorm', 'dropout', 'early_stopping', 'eda', 'weight_decay'. "
         "Got 'nope' instead.",
     ),
     (

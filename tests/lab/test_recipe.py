@@ -35,7 +35,7 @@ KEYS = ", ".join(Recipe.keys())
         ({"l2": math.nan}, "The 'l2' parameter of Recipe must be a float in [0, inf). Got nan instead."),
         ({"weight_decay_mode": "adamw"}, "The 'weight_decay_mode' parameter of Recipe must be one of 'decoupled', 'coupled', 'independent'. Got 'adamw' instead."),
         ({"max_norm": 0.0}, "The 'max_norm' parameter of Recipe must be a float in (0, inf) or None. Got 0.0 instead."),
-        ({"augment": "rotate+zoom"}, "The 'augment' parameter of Recipe must be one of 'affine', 'crop', 'erasing', 'flip', 'noise', 'rotate', 'translate' (or several joined by '+') or None. Got 'rotate+zoom' instead."),
+        ({"augment": "rotate+zoom"}, "The 'augment' parameter of Recipe must be one of 'affine', 'crop', 'erasing', 'flip', 'noise', 'rotate', 'translate' (or several joined by '+'), or 'eda' for text or None. Got 'rotate+zoom' instead."),
         ({"augment_magnitude": 0}, "The 'augment_magnitude' parameter of Recipe must be a float in (0, 10]. Got 0 instead."),
         ({"augment_p": 0.0}, "The 'augment_p' parameter of Recipe must be a float in (0, 1]. Got 0.0 instead."),
         ({"label_smoothing": 1}, "The 'label_smoothing' parameter of Recipe must be a float in [0, 1). Got 1 instead."),
@@ -77,7 +77,7 @@ def test_builtins_switch_on_one_technique_each():
         "augment": "augment=affine,augment_p=0.5",
         "early_stopping": "early_stopping=10",
     }
-    assert list(BUILTIN_RECIPES) == [*expected, "all"]
+    assert list(BUILTIN_RECIPES) == [*expected, "all", "eda"]
     for name, summary in expected.items():
         assert BUILTIN_RECIPES[name].name == name
         assert BUILTIN_RECIPES[name].summary() == summary
@@ -123,9 +123,9 @@ def test_spec_round_trips_through_summary():
         ("dropout=lots", "The 'dropout' parameter of Recipe must be a float in [0, 1). Got 'lots' instead."),
         ("early_stopping=2.5", "The 'early_stopping' parameter of Recipe must be an int in [0, inf) or None. Got '2.5' instead."),
         ("dropout=0.1,dropout=0.2", "Recipe spec 'dropout=0.1,dropout=0.2' sets 'dropout' twice."),
-        ("fancy,dropout=0.1", "Unknown built-in recipe 'fancy' in 'fancy,dropout=0.1'. Valid names: baseline, dropout, weight_decay, batchnorm, augment, early_stopping, all."),
-        ("dropout=0.1,all", "Recipe spec item 'all' in 'dropout=0.1,all' is not key=value; only the first item may be a built-in recipe name (baseline, dropout, weight_decay, batchnorm, augment, early_stopping, all)."),
-        ("  ", "A recipe spec must be a non-empty string like 'dropout=0.3,augment=affine' or a built-in name (baseline, dropout, weight_decay, batchnorm, augment, early_stopping, all). Got '  ' instead."),
+        ("fancy,dropout=0.1", "Unknown built-in recipe 'fancy' in 'fancy,dropout=0.1'. Valid names: baseline, dropout, weight_decay, batchnorm, augment, early_stopping, all, eda."),
+        ("dropout=0.1,all", "Recipe spec item 'all' in 'dropout=0.1,all' is not key=value; only the first item may be a built-in recipe name (baseline, dropout, weight_decay, batchnorm, augment, early_stopping, all, eda)."),
+        ("  ", "A recipe spec must be a non-empty string like 'dropout=0.3,augment=affine' or a built-in name (baseline, dropout, weight_decay, batchnorm, augment, early_stopping, all, eda). Got '  ' instead."),
     ],
 )  # fmt: skip
 def test_spec_errors(spec, message):
@@ -159,7 +159,7 @@ def test_toml_round_trip(tmp_path):
     [
         ("dropuot = 0.3\n", f"Recipe file '{{p}}' has an unknown key 'dropuot'. Did you mean 'dropout'? Valid keys: {KEYS}."),
         ("dropout = 2.0\n", "The 'dropout' parameter of Recipe must be a float in [0, 1). Got 2.0 instead."),
-        ('base = "nope"\n', "Unknown built-in recipe 'nope' in '{p}'. Valid names: baseline, dropout, weight_decay, batchnorm, augment, early_stopping, all."),
+        ('base = "nope"\n', "Unknown built-in recipe 'nope' in '{p}'. Valid names: baseline, dropout, weight_decay, batchnorm, augment, early_stopping, all, eda."),
         ("dropout = \n", "Cannot read recipe file '{p}': Invalid value (at line 1, column 11)."),
     ],
 )  # fmt: skip

@@ -265,7 +265,7 @@ def test_config_round_trips_through_its_stored_form() -> None:
         (
             {"recipes": ("baseline", "nope")},
             "The 'recipes' parameter of StudyConfig must be one of 'all', 'augment', "
-            "'baseline', 'batchnorm', 'dropout', 'early_stopping', 'weight_decay'. "
+            "'baseline', 'batchnorm', 'dropout', 'early_stopping', 'eda', 'weight_decay'. "
             "Got 'nope' instead.",
         ),
         (

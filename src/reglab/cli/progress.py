@@ -29,6 +29,14 @@ def settings_line(label: str, i: dict[str, Any]) -> str:
     parts = " / ".join(f"{k} {v}" for k, v in sizes.items())
     source = f" ({i['test_source']} test split)" if i.get("test_source") else ""
     encoded = f"; {i['encoded_columns']} columns encoded" if i.get("encoded_columns") else ""
+    text = i.get("text") or {}
+    if text.get("column"):
+        how = " (detected)" if text.get("detected") else ""
+        encoded += f"; text column {text['column']!r}{how}"
+    if text.get("vocabulary"):
+        oov = text.get("parts", {}).get("val", {}).get("oov")
+        share = f", {100 * oov:.1f}% of validation tokens out of it" if oov is not None else ""
+        encoded += f"; vocabulary {text['vocabulary']:,} words from train{share}"
     return (
         f"{label}: {i['data']} ({i['rows']} rows): {parts}{source}{encoded}; model {i['model']}; "
         f"{i['recipes']} recipes x {i['seeds']} seeds; {i['jobs']} workers on {i['device']}"

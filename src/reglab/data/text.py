@@ -7,7 +7,10 @@ alphabetical order, so the same texts always give the same ids). Id 0 is padding
 out-of-vocabulary token: a word that only validation or test texts contain maps to 1.
 :meth:`Vocabulary.encode` turns texts into a padded ``(N, L)`` id matrix and their lengths;
 a text with no token is an all-padding row of length 0, and :meth:`Vocabulary.describe` counts
-such rows and the share of out-of-vocabulary tokens.
+such rows and the share of out-of-vocabulary tokens. :class:`EncodedTexts` holds an encoded
+split and makes length-aware batches: each batch is padded to its own longest text only, and
+shuffled batches hold texts of similar length (sorted within pools of 50 batches, the pools and
+the batch order shuffled), so little of a batch is padding.
 
 Example:
     >>> vocab = Vocabulary.fit(["a good film", "a bad film", "good"], min_freq=2)
@@ -22,17 +25,32 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import Tensor
 
-from .._checks import Interval, NoneOk, check
+from .._checks import InstanceOf, Interval, NoneOk, check
 from ..errors import ConfigError, format_value
 
-__all__ = ["OOV", "PAD", "Vocabulary", "tokenize"]
+__all__ = [
+    "DEFAULT_MAX_LENGTH",
+    "DEFAULT_MAX_SIZE",
+    "OOV",
+    "PAD",
+    "EncodedTexts",
+    "Vocabulary",
+    "tokenize",
+]
 
 PAD, OOV = 0, 1
+#: The lab's vocabulary and truncation: the 50,000 most frequent training tokens, texts cut
+#: after 400 tokens (a long review's first 400 words; a sentence is never cut).
+DEFAULT_MAX_SIZE, DEFAULT_MAX_LENGTH = 50_000, 400
+# Batches sorted by length together (a pool) when shuffled batches are length-aware.
+_POOL_BATCHES = 50
 _SPECIAL = ("<pad>", "<oov>")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 
@@ -143,3 +161,77 @@ class Vocabulary:
                 f"Got {format_value(state)} instead."
             )
         return cls(state["tokens"])
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedTexts:
+    """An encoded split: ``ids`` ``(N, L)`` padded with 0, ``lengths`` ``(N,)``, targets ``y``.
+
+    :meth:`batches` pads each batch to its longest text only. Build it with
+    :meth:`from_texts`; ``ids`` are stored as int32 and given to models as int64.
+
+    Example:
+        >>> vocab = Vocabulary.fit(["a good film", "a bad one", "good"])
+        >>> enc = EncodedTexts.from_texts(vocab, ["good", "a good film"], torch.tensor([1, 1]))
+        >>> [tuple(x.shape) for x, _ in enc.batches(1)]
+        [(1, 1), (1, 3)]
+    """
+
+    ids: Tensor
+    lengths: Tensor
+    y: Tensor
+
+    @classmethod
+    def from_texts(
+        cls,
+        vocab: Vocabulary,
+        texts: Sequence[str],
+        y: Tensor,
+        *,
+        max_length: int | None = DEFAULT_MAX_LENGTH,
+    ) -> EncodedTexts:
+        """Encode ``texts`` with ``vocab`` (cut after ``max_length`` tokens)."""
+        check("EncodedTexts.from_texts", "vocab", vocab, InstanceOf(Vocabulary))
+        ids, lengths = vocab.encode(texts, max_length=max_length)
+        if len(y) != len(lengths):
+            raise ConfigError(
+                f"EncodedTexts.from_texts needs one target per text ({len(lengths)} texts). "
+                f"Got {len(y)} targets instead."
+            )
+        return cls(ids.to(torch.int32), lengths, y)
+
+    def __len__(self) -> int:
+        return int(self.lengths.shape[0])
+
+    def to(self, device: torch.device | str) -> EncodedTexts:
+        """The split on ``device``."""
+        return EncodedTexts(self.ids.to(device), self.lengths.to(device), self.y.to(device))
+
+    def order(self, shuffle: bool, batch_size: int, generator: torch.Generator | None) -> Tensor:
+        """Row order of one pass: by length (stable) without ``shuffle``; else length-aware
+        random batches (pools of 50 batches sorted by length, the batch order shuffled)."""
+        lengths = self.lengths.cpu()
+        if not shuffle:
+            return torch.sort(lengths, stable=True).indices
+        perm = torch.randperm(len(self), generator=generator)
+        pool = batch_size * _POOL_BATCHES
+        parts = [
+            chunk[torch.sort(lengths[chunk], stable=True).indices] for chunk in perm.split(pool)
+        ]
+        batches = torch.cat(parts).split(batch_size)
+        shuffled = torch.randperm(len(batches), generator=generator).tolist()
+        return torch.cat([batches[i] for i in shuffled])
+
+    def batches(
+        self,
+        batch_size: int = 256,
+        *,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> Iterator[tuple[Tensor, Tensor]]:
+        """``(ids, y)`` batches, ids int64 ``(B, longest length in the batch)`` (at least 1)."""
+        check("EncodedTexts.batches", "batch_size", batch_size, Interval(int, 1, None))
+        order = self.order(shuffle, batch_size, generator).to(self.ids.device)
+        for idx in order.split(batch_size):
+            width = max(1, int(self.lengths[idx].max()))
+            yield self.ids[idx, :width].to(torch.int64), self.y[idx]

@@ -116,6 +116,9 @@ def result_parts(result: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 def check_builds(recipes: Iterable[Any], splits: Any, model: str) -> None:
     """Build each recipe's model and training parts once (a bad one raises its ConfigError).
 
+    On text the model's input is the vocabulary of the training split, and a recipe with EDA
+    finds its WordNet database here.
+
     The global random state is left as it was, so the check changes no later draw.
     """
     import torch
@@ -123,7 +126,19 @@ def check_builds(recipes: Iterable[Any], splits: Any, model: str) -> None:
     from ..models import build_model
 
     classes = splits.num_classes if splits.task == "classification" else None
+    shape = tuple(splits.input_shape)
+    if splits.kind == "text":
+        from ..data.text import DEFAULT_MAX_SIZE, Vocabulary
+        from .text import eda_for
+
+        vocab = Vocabulary.fit(splits.train.text_rows(), max_size=DEFAULT_MAX_SIZE)
+        shape = (len(vocab),)
+    from .text import check_augment_kind
+
     with torch.random.fork_rng(devices=[]):
         for recipe in recipes:
-            net = build_model(recipe, splits.input_shape, splits.num_outputs, kind=model)
-            recipe.parts(net, input_shape=tuple(splits.input_shape), num_classes=classes)
+            check_augment_kind(recipe, splits.kind)
+            if splits.kind == "text":
+                eda_for(recipe, len(splits.train))  # no WordNet: the one-line error, now
+            net = build_model(recipe, shape, splits.num_outputs, kind=model)
+            recipe.parts(net, input_shape=shape, num_classes=classes)

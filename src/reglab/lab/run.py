@@ -33,6 +33,7 @@ from ..models import ModelFactory, build_model
 from ..train import EVAL_BATCH_SIZE
 from ..train import evaluate as train_evaluate
 from .recipe import Recipe
+from .text import check_augment_kind, encode_cell
 
 __all__ = ["CellResult", "eval_batch_size", "evaluate", "run_cell"]
 
@@ -150,10 +151,9 @@ def eval_batch_size(input_shape: Sequence[int]) -> int:
     return min(EVAL_BATCH_SIZE, max(64, 2 ** int(math.log2(max(1, 2**18 // values)))))
 
 
-def _score(net: nn.Module, ds: Any, task: str, device: torch.device) -> tuple[float, float | None]:
-    """One batched pass over a whole split (features made per batch, moved per batch)."""
-    batches = _Batches(ds, eval_batch_size(ds.input_shape), None, device)
-    return train_evaluate(net, batches, task=task)
+def _split_batches(ds: Any, device: torch.device) -> _Batches:
+    """A whole split in evaluation batches (features made per batch, moved per batch)."""
+    return _Batches(ds, eval_batch_size(ds.input_shape), None, device)
 
 
 def _part(splits: Any, part: str) -> Any:
@@ -210,26 +210,38 @@ def run_cell(
     with _threads(threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         train_ds, val_ds, test_ds = (_part(splits, p) for p in ("train", "val", "test"))
-        net = build_model(recipe, splits.input_shape, splits.num_outputs, kind=model).to(dev)
-        if len(splits.input_shape) == 3:
+        check_augment_kind(recipe, splits.kind)
+        gen = torch.Generator().manual_seed(seed)
+        text = encode_cell(recipe, seed, splits).to(dev) if splits.kind == "text" else None
+        input_shape = text.input_shape if text is not None else tuple(splits.input_shape)
+        net = build_model(recipe, input_shape, splits.num_outputs, kind=model).to(dev)
+        if len(input_shape) == 3:
             # NHWC convolutions and pooling are about a third cheaper on CPU for the lab's
             # small images; results are the same up to float rounding.
             net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         parts = recipe.parts(
             net,
-            input_shape=tuple(splits.input_shape),
+            input_shape=input_shape,
             num_classes=splits.num_classes if task == "classification" else None,
         )
         parts["callbacks"] = [*parts["callbacks"], *callbacks]
         if parts["loss"] is None and task == "regression":
             parts["loss"] = nn.MSELoss()
-        gen = torch.Generator().manual_seed(seed)
-        train = _Batches(train_ds, recipe.batch_size, gen, dev)
-        val = _Batches(val_ds, eval_batch_size(val_ds.input_shape), None, dev)
+        train: Any
+        val: Any
+        scored: list[Any]
+        if text is not None:
+            train = text.train_batches(recipe.batch_size, gen, dev)
+            val = text.eval_batches("val")
+            scored = [text.eval_batches(p) for p in ("train", "val", "test")]
+        else:
+            train = _Batches(train_ds, recipe.batch_size, gen, dev)
+            val = _Batches(val_ds, eval_batch_size(val_ds.input_shape), None, dev)
+            scored = [_split_batches(ds, dev) for ds in (train_ds, val_ds, test_ds)]
         history = _fit(net, train, val, parts, dev, seed)
-        train_loss, train_acc = _score(net, train_ds, task, dev)
-        val_loss, val_acc = _score(net, val_ds, task, dev)
-        test_loss, test_acc = _score(net, test_ds, task, dev)
+        (train_loss, train_acc), (val_loss, val_acc), (test_loss, test_acc) = (
+            train_evaluate(net, batches, task=task) for batches in scored
+        )
         weights = [p.detach() for p in net.parameters() if p.dim() >= 2]
         weight_norm = math.sqrt(sum(float((w.double() ** 2).sum()) for w in weights))
         numel = sum(w.numel() for w in weights)
@@ -264,8 +276,8 @@ def run_cell(
 
 def _fit(
     net: nn.Module,
-    train: _Batches,
-    val: _Batches,
+    train: Any,
+    val: Any,
     parts: dict[str, Any],
     device: torch.device,
     seed: int,

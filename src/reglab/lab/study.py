@@ -41,6 +41,7 @@ from .cells import (
 )
 from .custom_cell import CellSpec, as_cell_spec, load_cell, run_custom_cell
 from .storage import Cell, Claim, StudyStore, json_safe, sqlite_url
+from .text import text_info
 from .workers import (
     ProgressCallback,
     WorkerGroup,
@@ -262,13 +263,43 @@ def _adapt_builtin(name: str, definition: Mapping[str, Any], kind: str) -> dict[
 
     d = dict(definition)
     builtin = BUILTIN_RECIPES.get(name)
-    if kind not in NOISE_KINDS or builtin is None or d != builtin.to_dict():
+    if kind == "text":
+        return _text_builtin(name, d)
+    if kind not in NOISE_KINDS or builtin is None or d != builtin.to_dict() or name == "eda":
         return d
     if d.get("augment") not in (None, "noise"):
         d["augment"] = "noise"
         what = "feature noise on tabular data" if kind == "tabular" else "noise on signals"
         d["description"] = f"{d.get('description') or name}; Gaussian {what}"
     return d
+
+
+def _text_builtin(name: str, d: dict[str, Any]) -> dict[str, Any]:
+    """A built-in recipe (unchanged, by name) as its text version (``TEXT_RECIPES``)."""
+    from .recipe import BUILTIN_RECIPES, TEXT_RECIPES
+
+    builtin = BUILTIN_RECIPES.get(name)
+    if builtin is None or name not in TEXT_RECIPES or d != builtin.to_dict():
+        return d
+    return TEXT_RECIPES[name].to_dict()
+
+
+def _for_text(config: StudyConfig) -> StudyConfig:
+    """The default recipes of a text study: the text built-ins (``eda`` in, ``batchnorm`` and
+    ``augment`` out); any other choice stays."""
+    from .recipe import BUILTIN_RECIPES, TEXT_RECIPES
+
+    unchanged = all(config.recipe_defs[n] == BUILTIN_RECIPES[n].to_dict() for n in DEFAULT_RECIPES)
+    if tuple(config.recipes) != DEFAULT_RECIPES or not unchanged:
+        return config
+    names = tuple(TEXT_RECIPES)
+    return StudyConfig.from_dict(
+        {
+            **config.to_dict(),
+            "recipes": names,
+            "recipe_defs": {n: BUILTIN_RECIPES[n].to_dict() for n in names},
+        }
+    )
 
 
 def prepare(config: StudyConfig) -> tuple[StudyConfig, Any]:
@@ -283,8 +314,12 @@ def prepare(config: StudyConfig) -> tuple[StudyConfig, Any]:
     dataset = rd.load_dataset(config.data, target=config.target)
     train_size, val_size = rd.fitted_sizes(dataset, config.train_size, config.val_size, config.test)
     splits = rd.split(dataset, train_size=train_size, val_size=val_size, seed=0, test=config.test)
+    if splits.kind == "text":
+        config = _for_text(config)
     defs = {n: _adapt_builtin(n, config.recipe_defs[n], splits.kind) for n in config.recipes}
     info = {"rows": len(dataset), "kind": splits.kind, **splits.describe()}
+    if splits.kind == "text":
+        info["text"] = {**info.get("text", {}), **text_info(splits)}
     config = StudyConfig.from_dict(
         {
             **config.to_dict(),
@@ -571,6 +606,7 @@ def _settings(config: StudyConfig, jobs: int, device: str) -> dict[str, Any]:
         "jobs": jobs,
         "device": device,
         "encoded_columns": len(info.get("encoding", [])),
+        "text": info.get("text"),
     }
 
 

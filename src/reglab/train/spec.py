@@ -24,27 +24,33 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._checks import Constraint, Interval, NoneOk, OneOf, validate, validate_fields
+from .._checks import Boolean, Constraint, Interval, NoneOk, OneOf, validate, validate_fields
 from ..errors import ConfigError
 
 __all__ = [
     "AUGMENTATIONS",
     "REGULARIZATION_CONSTRAINTS",
     "REGULARIZATION_FIELDS",
+    "TEXT_AUGMENTATIONS",
     "RegularizationSpec",
     "augmentation",
 ]
 
 #: Augmentation names a spec accepts (join several with ``+``: ``"rotate+noise"``).
 AUGMENTATIONS = ("affine", "crop", "erasing", "flip", "noise", "rotate", "translate")
+#: Augmentations of text, made on the sentences before they are encoded (never joined by ``+``).
+TEXT_AUGMENTATIONS = ("eda",)
 
 
 class _AugmentName(Constraint):
     def is_satisfied_by(self, value: Any) -> bool:
+        if value in TEXT_AUGMENTATIONS:
+            return True
         return isinstance(value, str) and all(p in AUGMENTATIONS for p in value.split("+"))
 
     def __str__(self) -> str:
-        return "one of " + ", ".join(repr(a) for a in AUGMENTATIONS) + " (or several joined by '+')"
+        names = ", ".join(repr(a) for a in AUGMENTATIONS)
+        return f"one of {names} (or several joined by '+'), or 'eda' for text"
 
 
 _RATE = Interval(float, 0, 1, closed="left")
@@ -62,6 +68,9 @@ REGULARIZATION_CONSTRAINTS: dict[str, list[Constraint]] = {
     "augment": [_AugmentName(), NoneOk()],
     "augment_magnitude": [Interval(float, 0, 10, closed="right")],
     "augment_p": [Interval(float, 0, 1, closed="right")],
+    "eda_alpha": [Interval(float, 0, 1, closed="right"), NoneOk()],
+    "eda_num_aug": [Interval(int, 1, None), NoneOk()],
+    "eda_per_epoch": [Boolean()],
     "mixup": [_STRENGTH],
     "cutmix": [_STRENGTH],
     "label_smoothing": [_RATE],
@@ -91,6 +100,11 @@ class RegularizationSpec:
         augment: augmentation name(s) from :data:`AUGMENTATIONS` (``"rotate+noise"``), scaled by
             ``augment_magnitude`` (1.0 = the strengths of :func:`augmentation`), each sample
             augmented with probability ``augment_p`` (the rest pass through unchanged).
+            ``"eda"`` is for text: Wei & Zou's EDA copies of each training sentence, made by the
+            lab before encoding (:func:`reglab.lab.text.eda_for`), not by :meth:`parts`.
+        eda_alpha, eda_num_aug: EDA's share of words changed per operation and augmented copies
+            per sentence; None takes Wei & Zou's Table 3 preset for the training-set size.
+        eda_per_epoch: draw new EDA copies each epoch instead of once per seed before training.
         mixup, cutmix: Beta(alpha, alpha) concentration; 0 switches them off. With both on,
             each batch is mixed by one or the other with equal probability.
         label_smoothing: ``eps`` of the smoothed targets ``(1 - eps) y + eps / K``.
@@ -118,6 +132,9 @@ class RegularizationSpec:
     augment: str | None = None
     augment_magnitude: float = 1.0
     augment_p: float = 1.0
+    eda_alpha: float | None = None
+    eda_num_aug: int | None = None
+    eda_per_epoch: bool = False
     mixup: float = 0.0
     cutmix: float = 0.0
     label_smoothing: float = 0.0
@@ -192,7 +209,7 @@ class RegularizationSpec:
             reg.append(ProximalL1(self.proximal_l1))
         if self.max_norm is not None:
             reg.append(MaxNorm(self.max_norm))
-        if self.augment is not None:
+        if self.augment is not None and self.augment not in TEXT_AUGMENTATIONS:
             reg.append(
                 augmentation(self.augment, self.augment_magnitude, input_shape, p=self.augment_p)
             )
@@ -295,6 +312,11 @@ def augmentation(
             "p": [Interval(float, 0, 1, closed="right")],
         },
     )
+    if name in TEXT_AUGMENTATIONS:
+        raise ConfigError(
+            f"Augmentation {name!r} acts on sentences, not on batches of tensors: the lab makes "
+            "the copies before encoding (reglab.augment.text.EDA for your own loop)."
+        )
     m = float(magnitude)
     tabular = input_shape is not None and len(input_shape) == 1
     names = name.split("+")
