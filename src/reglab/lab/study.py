@@ -289,8 +289,9 @@ def _for_text(config: StudyConfig) -> StudyConfig:
     ``augment`` out); any other choice stays."""
     from .recipe import BUILTIN_RECIPES, TEXT_RECIPES
 
-    unchanged = all(config.recipe_defs[n] == BUILTIN_RECIPES[n].to_dict() for n in DEFAULT_RECIPES)
-    if tuple(config.recipes) != DEFAULT_RECIPES or not unchanged:
+    if tuple(config.recipes) != DEFAULT_RECIPES or any(
+        config.recipe_defs[n] != BUILTIN_RECIPES[n].to_dict() for n in DEFAULT_RECIPES
+    ):
         return config
     names = tuple(TEXT_RECIPES)
     return StudyConfig.from_dict(
