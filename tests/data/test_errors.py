@@ -31,10 +31,10 @@ from tests.data.test_formats import (
 Case = Callable[[Path], tuple[Callable[[], Any], str]]
 CASES: list[tuple[str, Case]] = []
 
-BUILTINS = "breast_cancer, diabetes, digits, fashion_mnist, iris, mnist1d, wine"
+BUILTINS = "breast_cancer, diabetes, digits, fashion_mnist, iris, mnist1d, rotten_tomatoes, wine"
 WHAT_WORKS = (
-    f"a built-in dataset ({BUILTINS}), a .csv/.tsv/.parquet/.npz file, or a folder (one "
-    "sub-folder of images per class, MNIST IDX files, or CIFAR-10 batches)"
+    f"a built-in dataset ({BUILTINS}), a .csv/.tsv/.parquet/.jsonl/.npz file, or a folder (one "
+    "sub-folder of images or of .txt files per class, MNIST IDX files, or CIFAR-10 batches)"
 )
 
 

@@ -39,6 +39,7 @@ def test_list_datasets_matches_what_loads():
         "fashion_mnist",
         "iris",
         "mnist1d",
+        "rotten_tomatoes",
         "wine",
     )
     for info in infos:
@@ -54,7 +55,10 @@ def test_list_datasets_matches_what_loads():
             assert ds.y.dtype == torch.int64 and set(ds.y.tolist()) == set(range(ds.num_classes))
         else:
             assert ds.y.dtype == torch.float32
-        assert ds.X.dtype == torch.float32
+        if info.kind == "text":  # token ids come from a vocabulary fit on the training split
+            assert ds.kind == "text" and len(ds.text_rows()) == info.n_samples
+        else:
+            assert ds.X.dtype == torch.float32
 
 
 def test_digits_are_images_scaled_by_16(digits):

@@ -18,7 +18,7 @@ def datasets() -> None:
     )
     for d in rows:
         classes = "-" if d.num_classes is None else str(d.num_classes)
-        shape = "x".join(str(s) for s in d.input_shape)
+        shape = "text" if d.kind == "text" else "x".join(str(s) for s in d.input_shape)
         click.echo(
             f"{d.name:15s} {d.task:15s} {d.n_samples:7d}  {shape:10s} {classes:>7s}  "
             f"{d.official_split:11s}  {d.description} ({d.source})"
@@ -26,8 +26,10 @@ def datasets() -> None:
         if not d.installed:
             click.echo(f"{'':15s} not installed; install it with: {d.install}")
     click.echo(
-        "\nAlso: a CSV/Parquet file (--target COLUMN; string columns and missing values are "
-        "encoded on the training split), an .npz (X, y), an image folder, MNIST IDX files or "
-        "CIFAR-10 batches in a folder (IDX t10k-* and CIFAR test_batch are the official test "
+        "\nAlso: a CSV/Parquet/JSON Lines file (--target COLUMN; string columns and missing "
+        "values are encoded on the training split; --text COLUMN, or one detected column of long "
+        "texts, makes it text data), an .npz (X, y), a folder of one sub-folder of images or of "
+        ".txt files per class (aclImdb's train/ and test/ too), MNIST IDX files or CIFAR-10 "
+        "batches in a folder (test/, IDX t10k-* and CIFAR test_batch are the official test "
         "split)."
     )

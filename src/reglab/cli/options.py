@@ -27,8 +27,8 @@ def parse_size(text: str | None, name: str, command: str = "study") -> int | flo
 
 
 def data_options(train_help: str, val_help: str) -> Callable[[Any], Any]:
-    """The options ``reglab study`` and ``reglab tune`` share: data, target, split sizes, test
-    split, model, device.
+    """The options ``reglab study`` and ``reglab tune`` share: data, target, text column, split
+    sizes, test split, model, device.
 
     The split-size help differs per command (what the validation examples are used for).
     """
@@ -40,6 +40,13 @@ def data_options(train_help: str, val_help: str) -> Callable[[Any], Any]:
             help="Built-in dataset name (see `reglab datasets`) or a path to a file/folder.",
         ),
         click.option("--target", default=None, help="Label column of a CSV/Parquet file."),
+        click.option(
+            "--text",
+            default=None,
+            help="Text column of a CSV/TSV/Parquet/JSON Lines file (the other feature columns "
+            "are ignored). Default: the one string column of long texts, when there is exactly "
+            "one.",
+        ),
         click.option(
             "--train-size",
             default=None,

@@ -76,6 +76,7 @@ from .progress import Display
 def study(
     data: str,
     target: str | None,
+    text: str | None,
     train_size: str | None,
     val_size: str | None,
     test: str | None,
@@ -110,6 +111,7 @@ def study(
         config = StudyConfig(
             data=data,
             target=target,
+            text=text,
             train_size=parse_size(train_size, "--train-size"),
             val_size=parse_size(val_size, "--val-size"),
             test=test,

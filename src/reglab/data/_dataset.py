@@ -67,6 +67,8 @@ class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
     positions into ``texts`` (so :meth:`subset` shares the strings instead of copying them) and
     :meth:`text_rows` gives a part's texts. Its features are token ids, made by a
     :class:`reglab.data.text.Vocabulary` fit on the training split, so :meth:`features` refuses.
+    Texts read from a table column name it in ``feature_names``; ``text_detected`` is True when
+    the loader chose that column itself (no ``text=`` given).
 
     ``Dataset(X=..., y=..., ...)`` and ``dataclasses.replace(ds, X=...)`` take ``X`` as final
     float features (no divisor or standardization; an ``official_test`` mask of another length
@@ -101,6 +103,7 @@ class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
     official_test: Tensor | None
     categories: tuple[tuple[str, ...] | None, ...] | None
     texts: tuple[str, ...] | None
+    text_detected: bool
 
     def __init__(
         self,
@@ -121,6 +124,7 @@ class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
         official_test: Tensor | None = None,
         categories: tuple[tuple[str, ...] | None, ...] | None = None,
         texts: tuple[str, ...] | None = None,
+        text_detected: bool = False,
     ) -> None:
         if X is not None:  # final float features: nothing left to apply per batch
             data, divisor, mean, std, categories = X, 1.0, None, None, None
@@ -147,6 +151,7 @@ class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
             "official_test": official_test,
             "categories": categories,
             "texts": texts,
+            "text_detected": bool(text_detected),
         }
         for key, value in values.items():
             object.__setattr__(self, key, value)
@@ -362,7 +367,7 @@ def _with(ds: Dataset, **changes: Any) -> Dataset:
         for key in (
             "y", "task", "name", "kind", "input_shape", "num_classes", "class_names",
             "feature_names", "data", "divisor", "mean", "std", "official_test", "categories",
-            "texts",
+            "texts", "text_detected",
         )
     }  # fmt: skip
     fields.update(changes)

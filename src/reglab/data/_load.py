@@ -11,14 +11,18 @@ from ._dataset import TASKS, Dataset
 from .builtin import BUILTIN_DATASETS, load_builtin
 from .files import (
     IMAGE_SUFFIXES,
+    JSONL_SUFFIXES,
     cifar_batch_files,
     idx_image_files,
     load_cifar10,
     load_csv,
     load_image_folder,
+    load_jsonl,
     load_mnist_idx,
     load_npz,
     load_parquet,
+    load_text_folder,
+    text_class_dirs,
 )
 
 __all__ = ["load_dataset"]
@@ -28,18 +32,22 @@ _FILE_KINDS = {
     ".tsv": "TSV",
     ".parquet": "Parquet",
     ".pq": "Parquet",
+    **dict.fromkeys(JSONL_SUFFIXES, "JSON Lines"),
     ".npz": "NPZ",
 }
 _WHAT_WORKS = (
-    f"a built-in dataset ({', '.join(BUILTIN_DATASETS)}), a .csv/.tsv/.parquet/.npz file, or a "
-    "folder (one sub-folder of images per class, MNIST IDX files, or CIFAR-10 batches)"
+    f"a built-in dataset ({', '.join(BUILTIN_DATASETS)}), a .csv/.tsv/.parquet/.jsonl/.npz file, "
+    "or a folder (one sub-folder of images or of .txt files per class, MNIST IDX files, or "
+    "CIFAR-10 batches)"
 )
+_ONE_FORMAT = ["MNIST IDX files", "CIFAR-10 batches", "one sub-folder of images per class"]
 
 
 def load_dataset(
     name_or_path: str | os.PathLike[str],
     *,
     target: str | None = None,
+    text: str | None = None,
     task: str | None = None,
     flatten: bool = False,
     image_size: tuple[int, int] | None = None,
@@ -47,17 +55,24 @@ def load_dataset(
 ) -> Dataset:
     """Load a built-in dataset by name, or a user's file or folder, as a ``Dataset``.
 
-    A string that names a built-in dataset loads it; anything else is a path. Files: CSV/TSV and
-    Parquet (``target`` names the label column; string columns and missing values are kept raw
-    and encoded by ``split``), NPZ (arrays ``X``, ``y``). Folders: one sub-folder of images per
-    class, MNIST IDX files, or CIFAR-10 python batches (IDX ``t10k-*`` files and CIFAR's
-    ``test_batch`` are marked as the official test split); a folder mixing these is an error.
+    A string that names a built-in dataset loads it; anything else is a path. Files: CSV/TSV,
+    Parquet and JSON Lines (``.jsonl``/``.ndjson``, one object per line) tables (``target`` names
+    the label column; string columns and missing values are kept raw and encoded by ``split``),
+    NPZ (arrays ``X``, ``y``). A table gives a text dataset (``kind="text"``) from the column
+    ``text`` names, every other feature column ignored; without ``text``, from its one long-text
+    column when exactly one string column has a median of at least 4 words per cell and mostly
+    distinct cells (``Dataset.text_detected``). Folders: one sub-folder of images or of UTF-8
+    ``.txt`` files per class (the aclImdb ``train/``, ``test/`` layout too: a class only train
+    has, like ``unsup``, is skipped), MNIST IDX files, or CIFAR-10 python batches (``test/``
+    texts, IDX ``t10k-*`` files and CIFAR's ``test_batch`` are marked as the official test
+    split); a folder mixing these is an error.
     The task is inferred (strings or at most 20 distinct integers: classification; otherwise
     regression) unless ``task`` says it. 8-bit images are held as uint8 (``Dataset.data``).
 
     Args:
         name_or_path: built-in name (see ``list_datasets``) or a path.
-        target: label column of a CSV/Parquet file.
+        target: label column of a CSV/Parquet/JSON Lines file.
+        text: text column of a CSV/Parquet/JSON Lines file (None: detect a long-text column).
         task: ``"classification"``, ``"regression"`` or ``None`` to infer.
         flatten: give images as ``(N, C*H*W)`` tabular features.
         image_size: image folder only: resize every image to ``(H, W)``; ``None`` requires
@@ -72,7 +87,12 @@ def load_dataset(
     """
     owner = "load_dataset"
     _check_options(owner, name_or_path, target, task, flatten, image_size, channels)
+    check(owner, "text", text, NoneOk(), InstanceOf(str, description="a column name (str)"))
     if isinstance(name_or_path, str) and name_or_path in BUILTIN_DATASETS:
+        if text is not None:
+            raise param_error(
+                "text", owner, f"None for the built-in dataset {name_or_path!r}", text
+            )
         return _load_builtin_name(owner, name_or_path, target, task, flatten, image_size, channels)
     path = Path(name_or_path)
     if not path.exists():
@@ -84,8 +104,9 @@ def load_dataset(
             "or give the path of a file or folder."
         )
     if path.is_file():
-        ds = _load_file(owner, path, target, task, image_size, channels)
+        ds = _load_file(owner, path, target, text, task, image_size, channels)
     else:
+        _no_column(owner, "text", text, str(path))
         ds = _load_folder(owner, path, target, task, image_size, channels)
     return ds.flat() if flatten else ds
 
@@ -144,11 +165,12 @@ def _load_file(
     owner: str,
     path: Path,
     target: str | None,
+    text: str | None,
     task: str | None,
     image_size: tuple[int, int] | None,
     channels: str,
 ) -> Dataset:
-    """A CSV/TSV, Parquet or NPZ file, chosen by its suffix."""
+    """A CSV/TSV, Parquet, JSON Lines or NPZ file, chosen by its suffix."""
     suffix = path.suffix.lower()
     if suffix not in _FILE_KINDS:
         raise ConfigError(
@@ -156,10 +178,14 @@ def _load_file(
         )
     _no_image_options(owner, image_size, channels, str(path))
     if suffix in (".csv", ".tsv"):
-        return load_csv(path, target=target, task=task, delimiter="\t" if suffix == ".tsv" else ",")
+        delimiter = "\t" if suffix == ".tsv" else ","
+        return load_csv(path, target=target, task=task, delimiter=delimiter, text=text)
     if suffix in (".parquet", ".pq"):
-        return load_parquet(path, target=target, task=task)
-    _no_target(owner, target, str(path))
+        return load_parquet(path, target=target, task=task, text=text)
+    if suffix in JSONL_SUFFIXES:
+        return load_jsonl(path, target=target, task=task, text=text)
+    _no_column(owner, "target", target, str(path))
+    _no_column(owner, "text", text, str(path))
     return load_npz(path, task=task)
 
 
@@ -171,15 +197,21 @@ def _load_folder(
     image_size: tuple[int, int] | None,
     channels: str,
 ) -> Dataset:
-    """CIFAR-10 batches, MNIST IDX files, or else one sub-folder of images per class."""
-    _no_target(owner, target, str(path))
+    """CIFAR-10 batches, MNIST IDX files, one sub-folder of .txt files per class, or else one
+    sub-folder of images per class."""
+    _no_column(owner, "target", target, str(path))
     if task == "regression":
         raise param_error(
             "task", owner, f"None or 'classification' for the folder {str(path)!r}", task
         )
-    cifar, idx = cifar_batch_files(path), idx_image_files(path)
-    if cifar or idx:
-        _one_format(path, cifar, idx)
+    if not any(not p.name.startswith(".") for p in path.iterdir()):
+        raise ConfigError(f"{path}: the folder is empty. Expected {_WHAT_WORKS}.")
+    cifar, idx, text_dirs = cifar_batch_files(path), idx_image_files(path), text_class_dirs(path)
+    if cifar or idx or text_dirs:
+        _one_format(path, cifar, idx, text_dirs)
+    if text_dirs:
+        _no_image_options(owner, image_size, channels, str(path))
+        return load_text_folder(path)
     if cifar:
         _no_image_options(owner, image_size, channels, str(path))
         return load_cifar10(path)
@@ -193,8 +225,8 @@ def _load_folder(
     )
 
 
-def _one_format(path: Path, cifar: list[Path], idx: list[Path]) -> None:
-    """A folder holds CIFAR-10 batches, IDX files or images, never two of them."""
+def _one_format(path: Path, cifar: list[Path], idx: list[Path], text_dirs: list[Path]) -> None:
+    """A folder holds CIFAR-10 batches, IDX files, texts or images, never two of them."""
     found = []
     if idx:
         found.append(f"MNIST IDX files ({idx[0].name!r})")
@@ -203,10 +235,14 @@ def _one_format(path: Path, cifar: list[Path], idx: list[Path]) -> None:
     image = _first_image(path)
     if image is not None:
         found.append(f"image files ({image.relative_to(path).as_posix()!r})")
+    formats = list(_ONE_FORMAT)
+    if text_dirs:
+        found.append(f"text files ({text_dirs[0].relative_to(path).as_posix() + '/'!r})")
+        formats.append("one sub-folder of .txt files per class")
     if len(found) > 1:
         raise ConfigError(
             f"{path}: the folder mixes formats: {' and '.join(found)}; a folder must hold one "
-            "format: MNIST IDX files, CIFAR-10 batches, or one sub-folder of images per class."
+            f"format: {', '.join(formats[:-1])}, or {formats[-1]}."
         )
 
 
@@ -225,11 +261,13 @@ def _builtin_task(name: str) -> str:
     return "regression" if name == "diabetes" else "classification"
 
 
-def _no_target(owner: str, target: str | None, what: str) -> None:
-    if target is not None:
-        raise param_error(
-            "target", owner, f"None for {what!r} (only CSV/Parquet files have columns)", target
-        )
+def _no_column(owner: str, name: str, value: str | None, what: str) -> None:
+    """``target``/``text`` name a column: only tables have them."""
+    if value is not None:
+        why = "only CSV/Parquet files have columns"
+        if name == "text":
+            why = "a text column is read from a CSV/TSV, Parquet or JSON Lines file"
+        raise param_error(name, owner, f"None for {what!r} ({why})", value)
 
 
 def _no_image_options(owner: str, image_size: object, channels: str, what: str) -> None:

@@ -140,14 +140,21 @@ class Splits:
         )
 
     def describe(self) -> dict[str, Any]:
-        """What ``summary.json`` records: ``sizes``, ``test_source`` and ``encoding``.
+        """What ``summary.json`` records: ``sizes``, ``test_source`` and ``encoding``; for text
+        data also ``text``: the table column the texts came from (None for text files) and
+        whether the loader detected it.
 
         Example:
             >>> from reglab.data import load_dataset
             >>> split(load_dataset("iris"), train_size=60, val_size=30).describe()
             {'sizes': {'train': 60, 'val': 30, 'test': 60}, 'test_source': 'random', 'encoding': []}
         """
-        return {"sizes": self.sizes, "test_source": self.test_source, "encoding": self.encoding}
+        out = {"sizes": self.sizes, "test_source": self.test_source, "encoding": self.encoding}
+        if self.train.texts is not None:
+            names = self.train.feature_names
+            column = names[0] if names else None
+            out["text"] = {"column": column, "detected": self.train.text_detected}
+        return out
 
     @property
     def task(self) -> str:

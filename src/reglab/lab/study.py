@@ -90,7 +90,8 @@ class StudyConfig:
     each recipe's full definition, so workers on other machines train exactly the same thing.
     ``train_size``/``val_size`` None fit the data (:func:`reglab.data.default_sizes`: at most
     200 / 300, never more than half / a quarter of the rows train and validation come from);
-    ``test`` is ``"official"``, ``"random"`` or None (official where the files have one).
+    ``test`` is ``"official"``, ``"random"`` or None (official where the files have one);
+    ``target`` and ``text`` name a table's label and text columns (``reglab.data.load_dataset``).
     :func:`prepare` makes the sizes explicit and records the split in ``data_info``. ``cell``
     is None (each cell runs :func:`reglab.lab.run.run_cell`) or a spec ``"package.module:run"``
     of the user's training function (a module-level function is stored as its spec; see
@@ -99,6 +100,7 @@ class StudyConfig:
 
     data: str = "digits"
     target: str | None = None
+    text: str | None = None
     train_size: int | float | None = None
     val_size: int | float | None = None
     model: str = "auto"
@@ -207,7 +209,9 @@ class _DataCache:
         from .. import data as rd
 
         if self._dataset is None:
-            self._dataset = rd.load_dataset(self.config.data, target=self.config.target)
+            self._dataset = rd.load_dataset(
+                self.config.data, target=self.config.target, text=self.config.text
+            )
         if seed not in self._splits:
             self._splits[seed] = rd.split(
                 self._dataset,
@@ -312,7 +316,7 @@ def prepare(config: StudyConfig) -> tuple[StudyConfig, Any]:
     """
     from .. import data as rd
 
-    dataset = rd.load_dataset(config.data, target=config.target)
+    dataset = rd.load_dataset(config.data, target=config.target, text=config.text)
     train_size, val_size = rd.fitted_sizes(dataset, config.train_size, config.val_size, config.test)
     splits = rd.split(dataset, train_size=train_size, val_size=val_size, seed=0, test=config.test)
     if splits.kind == "text":

@@ -1,11 +1,15 @@
-"""User files: CSV, Parquet, NPZ, image folders, MNIST IDX files and CIFAR-10 python batches.
+"""User files: CSV, Parquet, JSON Lines, NPZ, image and text folders, MNIST IDX files and
+CIFAR-10 python batches.
 
 One module per format, each with one entry function that returns a ``Dataset``:
 
 * ``table.py``: ``load_csv`` and ``load_parquet`` (both read into ``Column`` objects, then
   ``table_dataset`` builds the dataset);
+* ``jsonl.py``: ``load_jsonl`` (JSON Lines, read into the same ``Column`` objects);
 * ``npz.py``: ``load_npz``;
 * ``image_folder.py``: ``load_image_folder``;
+* ``text_folder.py``: ``load_text_folder`` (and ``text_class_dirs``, which ``load_dataset``
+  uses to recognise the folder);
 * ``idx.py``: ``load_mnist_idx`` (and ``idx_image_files``, which ``load_dataset`` uses to
   recognise the folder);
 * ``cifar.py``: ``load_cifar10``, ``cifar_batch_files`` and ``safe_unpickle``;
@@ -20,6 +24,14 @@ Decisions (the README repeats them):
   and ``reglab.data.split`` encodes it on the training rows (``reglab.data.encode``); a missing
   target is an error. Nested or binary Parquet columns are an error naming the column. String
   class labels are encoded ``0..K-1`` in sorted order and their names kept.
+* **JSON Lines** (``.jsonl``, ``.ndjson``): one JSON object per line, keys are columns; each
+  value becomes the token a CSV cell would hold, so the table is read as a CSV is (``null`` or
+  an absent key is missing); list or object values are an error naming the column and line.
+* **Text column** (CSV, Parquet, JSON Lines): ``text=COLUMN`` makes a text dataset from that
+  string column and the target, other columns ignored; without it, exactly one long-text
+  column (median of at least 4 words, mostly distinct cells) is detected and used
+  (``Dataset.text_detected``); several long-text columns stay a table. Empty cells are kept as
+  empty texts; a column of numbers only is an error listing the string columns.
 * **NPZ**: arrays ``X`` and ``y`` (optional ``class_names``, ``feature_names``), loaded with
   ``allow_pickle=False``. ``X`` of shape ``(N, F)`` is tabular, ``(N, H, W)`` or ``(N, C, H, W)``
   is images; integer images are divided by 255 (uint8 ones stay uint8, divided per batch),
@@ -29,6 +41,10 @@ Decisions (the README repeats them):
   Without ``image_size`` all images must share one size; with ``image_size=(H, W)`` each is
   resized (bilinear). 8-bit images stay uint8 (divided by 255 per batch); 16-bit grayscale is
   divided by 65535.
+* **Text folder**: one sub-folder of UTF-8 ``.txt`` files per class (a byte-order mark is
+  dropped; a file that is not UTF-8 is an error naming it), at least two classes; the aclImdb
+  layout ``train/<class>/*.txt`` + ``test/<class>/*.txt`` keeps ``test/`` as the official test
+  split and skips a class folder only ``train/`` has (``unsup``).
 * **MNIST IDX**: ``<prefix>-images-idx3-ubyte`` with ``<prefix>-labels-idx1-ubyte`` (``.gz``
   optional, ``.idx`` spelled with a dot also accepted); ``train`` files first, uint8 pixels
   (divided by 255 per batch); ``t10k-*``/``test-*`` rows are the official test split.
@@ -48,21 +64,28 @@ from __future__ import annotations
 from .cifar import CIFAR10_CLASSES, cifar_batch_files, load_cifar10, safe_unpickle
 from .idx import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, idx_image_files, load_mnist_idx
 from .image_folder import IMAGE_SUFFIXES, load_image_folder
+from .jsonl import JSONL_SUFFIXES, load_jsonl
 from .npz import load_npz
 from .table import load_csv, load_parquet
+from .text_folder import TEXT_SUFFIX, load_text_folder, text_class_dirs
 
 __all__ = [
     "CIFAR10_CLASSES",
     "IDX_IMAGES_MAGIC",
     "IDX_LABELS_MAGIC",
     "IMAGE_SUFFIXES",
+    "JSONL_SUFFIXES",
+    "TEXT_SUFFIX",
     "cifar_batch_files",
     "idx_image_files",
     "load_cifar10",
     "load_csv",
     "load_image_folder",
+    "load_jsonl",
     "load_mnist_idx",
     "load_npz",
     "load_parquet",
+    "load_text_folder",
     "safe_unpickle",
+    "text_class_dirs",
 ]

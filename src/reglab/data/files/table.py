@@ -11,6 +11,14 @@ labels become integers (class names read ``"3"``, not ``"3.0"``). Parquet column
 float, decimal, boolean, string, categorical (dictionary) and date/time types are read; nested
 (list, struct, map, union) and binary columns are an error naming the column.
 
+**Text.** ``text=COLUMN`` makes a text dataset (``kind="text"``) from that string column and the
+target; every other column is then ignored. Without ``text``, a table in which exactly one
+feature column is *long text* becomes a text dataset from that column (``Dataset.text_detected``
+is True); a column is long text when it holds strings, the median of its cells has at least 4
+words (whitespace-separated) and more than half of its non-empty cells are distinct. A table
+with several such columns, or none, stays a table (string columns are categories). An empty or
+missing cell of the text column is kept as an empty text.
+
 Both formats are read into :class:`Column` objects (float64 values with NaN where missing, or
 strings) and :func:`table_dataset` turns the columns into a ``Dataset``, so a new column kind
 is one more branch there.
@@ -34,10 +42,22 @@ from typing import Any
 import numpy as np
 
 from ...errors import ConfigError
-from .._dataset import Dataset, make_dataset
+from .._dataset import Dataset, _with, make_dataset, make_text_dataset
 from ._common import MISSING_TOKENS, join_names, one_line, row_count, show_path
 
-__all__ = ["Column", "column_from_tokens", "load_csv", "load_parquet", "table_dataset"]
+__all__ = [
+    "LONG_TEXT_WORDS",
+    "Column",
+    "column_from_tokens",
+    "is_long_text",
+    "load_csv",
+    "load_parquet",
+    "table_dataset",
+]
+
+# A string column whose median cell has at least this many words is long text (see the module
+# docstring for the whole rule).
+LONG_TEXT_WORDS = 4
 
 
 class Column:
@@ -67,14 +87,20 @@ def column_from_tokens(name: str, tokens: list[str]) -> Column:
 
 
 def load_csv(
-    path: str | Path, *, target: str | None, task: str | None = None, delimiter: str = ","
+    path: str | Path,
+    *,
+    target: str | None,
+    task: str | None = None,
+    delimiter: str = ",",
+    text: str | None = None,
 ) -> Dataset:
-    """Read a CSV file with a header row; ``target`` names the label column."""
+    """Read a CSV file with a header row; ``target`` names the label column, ``text`` a text
+    column (see the module docstring)."""
     path = Path(path)
     header, rows = _read_csv(path, delimiter)
     _check_header(path, header, rows)
     columns = [column_from_tokens(h, [r[j] for r in rows]) for j, h in enumerate(header)]
-    return table_dataset(columns, target=target, task=task, path=path)
+    return table_dataset(columns, target=target, task=task, path=path, text=text)
 
 
 def _read_csv(path: Path, delimiter: str) -> tuple[list[str], list[list[str]]]:
@@ -135,8 +161,11 @@ def _check_header(path: Path, header: list[str], rows: list[list[str]]) -> None:
 # --------------------------------------------------------------------------- Parquet
 
 
-def load_parquet(path: str | Path, *, target: str | None, task: str | None = None) -> Dataset:
-    """Read a Parquet file with pyarrow; ``target`` names the label column."""
+def load_parquet(
+    path: str | Path, *, target: str | None, task: str | None = None, text: str | None = None
+) -> Dataset:
+    """Read a Parquet file with pyarrow; ``target`` names the label column, ``text`` a text
+    column."""
     path = Path(path)
     try:
         import pyarrow as pa
@@ -157,7 +186,7 @@ def load_parquet(path: str | Path, *, target: str | None, task: str | None = Non
     ]
     if table.num_rows == 0:
         raise ConfigError(f"{show_path(path)}: the Parquet file has no rows.")
-    return table_dataset(columns, target=target, task=task, path=path)
+    return table_dataset(columns, target=target, task=task, path=path, text=text)
 
 
 def _parquet_column(name: str, chunked: Any, path: Path) -> Column:
@@ -194,14 +223,27 @@ def _parquet_column(name: str, chunked: Any, path: Path) -> Column:
 
 
 def table_dataset(
-    columns: list[Column], *, target: str | None, task: str | None, path: Path
+    columns: list[Column],
+    *,
+    target: str | None,
+    task: str | None,
+    path: Path,
+    text: str | None = None,
 ) -> Dataset:
-    """The ``Dataset`` of a table: ``target`` is the label column, the others the features."""
+    """The ``Dataset`` of a table: ``target`` is the label column, the others the features (or
+    the text column alone: ``text``, or the one long-text column found)."""
     target = _check_target(columns, target, path)
     y_col = next(c for c in columns if c.name == target)
     _check_missing([y_col], path)
     features = [c for c in columns if c.name != target]
     _check_features(features, target, path)
+    text_col = _text_column(features, text, target, path)
+    if text_col is not None:
+        texts = ["" if m else str(v) for v, m in zip(text_col.values, text_col.missing)]
+        ds = make_text_dataset(
+            texts, _labels(y_col), name=path.stem, task=task, source=show_path(path)
+        )
+        return _with(ds, feature_names=(text_col.name,), text_detected=text is None)
     raw = any(not c.numeric or c.missing.any() for c in features)
     categories: tuple[tuple[str, ...] | None, ...] | None = None
     if raw:
@@ -210,18 +252,70 @@ def table_dataset(
         categories = tuple(vocab for _, vocab in coded)
     else:
         X = np.stack([c.values for c in features], axis=1)
-    y = y_col.values
-    if y_col.numeric and np.all(y == np.round(y)) and np.all(np.abs(y) < 2**53):
-        y = y.astype(np.int64)  # class names read "3", not "3.0"
     return make_dataset(
         X,
-        y,
+        _labels(y_col),
         name=path.stem,
         task=task,
         feature_names=[c.name for c in features],
         source=show_path(path),
         categories=categories,
     )
+
+
+def _labels(y_col: Column) -> np.ndarray:
+    """The target's values; integral floats as int64 (class names read "3", not "3.0")."""
+    y = y_col.values
+    if y_col.numeric and np.all(y == np.round(y)) and np.all(np.abs(y) < 2**53):
+        return y.astype(np.int64)
+    return y
+
+
+def is_long_text(column: Column) -> bool:
+    """Strings whose median cell has ``LONG_TEXT_WORDS`` words or more, mostly distinct.
+
+    Example:
+        >>> cells = ["a fine film indeed", "dull from start to end", "ok"]
+        >>> is_long_text(Column("review", np.array(cells, dtype=object), np.zeros(3, bool)))
+        True
+    """
+    if column.numeric:
+        return False
+    present = [str(v) for v, m in zip(column.values, column.missing) if not m]
+    if not present:
+        return False
+    words = np.median([len(v.split()) for v in present])
+    return bool(words >= LONG_TEXT_WORDS) and len(set(present)) * 2 > len(present)
+
+
+def _text_column(
+    features: list[Column], text: str | None, target: str, path: Path
+) -> Column | None:
+    """The column ``text`` names, else the one long-text column, else None (a table)."""
+    strings = [c.name for c in features if not c.numeric]
+    if text is None:
+        long = [c for c in features if is_long_text(c)]
+        return long[0] if len(long) == 1 else None
+    available = (
+        f"String columns: {join_names(strings)}."
+        if strings
+        else f"The table has no string columns (columns: {join_names([c.name for c in features])})."
+    )
+    if text == target:
+        raise ConfigError(
+            f"{show_path(path)}: the text column {text!r} is also the target; name another "
+            f"column. {available}"
+        )
+    column = next((c for c in features if c.name == text), None)
+    if column is None:
+        raise ConfigError(f"{show_path(path)}: no text column {text!r}. {available}")
+    if column.numeric:
+        what = "is empty in every row" if column.missing.all() else "holds numbers only"
+        raise ConfigError(
+            f"{show_path(path)}: the text column {text!r} {what}; a text column holds strings. "
+            f"{available}"
+        )
+    return column
 
 
 def _raw_values(column: Column) -> tuple[np.ndarray, tuple[str, ...] | None]:

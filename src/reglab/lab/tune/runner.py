@@ -91,7 +91,7 @@ def run_tune(
     if timeout is not None:
         check("run_tune", "timeout", timeout, Interval(float, 0, None, closed="neither"))
     out = Path(out_dir)
-    dataset = rd.load_dataset(config.data, target=config.target)
+    dataset = rd.load_dataset(config.data, target=config.target, text=config.text)
     objective = Objective(config, dataset)  # a bad split, model or recipe fails here
     start = start_params(objective.base, objective.space)
     # Build the first trial's model and parts once, so a bad --model fails before the search.

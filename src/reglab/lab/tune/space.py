@@ -49,7 +49,7 @@ class TuneConfig:
     """What ``reglab tune`` searches: data, split, model, base recipe, space and budget.
 
     Args:
-        data, target, train_size, val_size, test, model: as for
+        data, target, text, train_size, val_size, test, model: as for
             :class:`~reglab.lab.study.StudyConfig` (sizes None fit the data).
         device: where every trial and evaluation trains (``"auto"``, ``"cpu"``, ``"cuda"``,
             ``"cuda:N"``, ``"mps"``).
@@ -70,6 +70,7 @@ class TuneConfig:
 
     data: str = "digits"
     target: str | None = None
+    text: str | None = None
     train_size: int | float | None = None
     val_size: int | float | None = None
     model: str = "auto"
