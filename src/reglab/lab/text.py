@@ -129,14 +129,13 @@ class TextBatches:
         texts: Sequence[str] = (),
         vocab: Vocabulary | None = None,
         seed: int = 0,
+        evaluation: Any = None,
     ) -> None:
-        self.data, self.batch_size, self.generator, self.device = (
-            data,
-            batch_size,
-            generator,
-            device,
-        )
+        self.data, self.batch_size, self.generator = data, batch_size, generator
+        self.device = device
         self.eda, self.texts, self.vocab, self.seed = eda, list(texts), vocab, seed
+        #: What fit scores the training split on (the sentences without their copies).
+        self.evaluation = evaluation
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -175,11 +174,13 @@ class _Eval:
 @dataclass
 class TextCell:
     """A text cell's data: the vocabulary, the encoded training sentences (with their EDA copies
-    when made once), validation and test, the EDA drawn per epoch (or None), and the model's
+    when made once), the training sentences alone (``scored``: what train accuracy and the gap
+    are measured on), validation and test, the EDA drawn per epoch (or None), and the model's
     ``input_shape`` ``(vocabulary size,)``."""
 
     vocab: Vocabulary
     train: EncodedTexts
+    scored: EncodedTexts
     val: EncodedTexts
     test: EncodedTexts
     train_texts: list[str]
@@ -191,7 +192,8 @@ class TextCell:
         return (len(self.vocab),)
 
     def to(self, device: torch.device) -> TextCell:
-        self.train, self.val, self.test = (d.to(device) for d in (self.train, self.val, self.test))
+        parts = (self.train, self.scored, self.val, self.test)
+        self.train, self.scored, self.val, self.test = (d.to(device) for d in parts)
         return self
 
     def train_batches(
@@ -206,10 +208,13 @@ class TextCell:
             texts=self.train_texts,
             vocab=self.vocab,
             seed=self.seed,
+            evaluation=self.eval_batches("train"),
         )
 
     def eval_batches(self, part: str, batch_size: int = 256) -> _Eval:
-        return _Eval(getattr(self, part), batch_size)
+        """Evaluation batches of ``"train"`` (the sentences without copies), ``"val"`` or
+        ``"test"``."""
+        return _Eval(self.scored if part == "train" else getattr(self, part), batch_size)
 
 
 def _check_text(splits: Any) -> None:
@@ -232,9 +237,12 @@ def encode_cell(recipe: Any, seed: int, splits: Any) -> TextCell:
     else:
         fit_texts, fit_y = texts, y
     vocab = Vocabulary.fit(fit_texts, max_size=DEFAULT_MAX_SIZE)
+    train = EncodedTexts.from_texts(vocab, fit_texts, fit_y)
+    scored = train if fit_texts is texts else EncodedTexts.from_texts(vocab, texts, y)
     return TextCell(
         vocab=vocab,
-        train=EncodedTexts.from_texts(vocab, fit_texts, fit_y),
+        train=train,
+        scored=scored,
         val=EncodedTexts.from_texts(vocab, splits.val.text_rows(), splits.val.y.cpu()),
         test=EncodedTexts.from_texts(vocab, splits.test.text_rows(), splits.test.y.cpu()),
         train_texts=texts,

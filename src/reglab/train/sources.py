@@ -71,7 +71,12 @@ class TensorSource:
 
 
 class LoaderSource:
-    """A DataLoader (or any re-iterable of ``(inputs, targets)`` batches) used as it is."""
+    """A DataLoader (or any re-iterable of ``(inputs, targets)`` batches) used as it is.
+
+    fit scores the training data on the same batches, unless the iterable names other ones in
+    an ``evaluation`` attribute (another re-iterable of batches: for example the training rows
+    without their augmented copies, in larger batches).
+    """
 
     def __init__(
         self,
@@ -86,12 +91,13 @@ class LoaderSource:
         self.device = device
         self.non_blocking = device.type == "cuda"
         self.train_loader: Iterable[Any] = loader
-        self.eval_loader: Iterable[Any] = loader
+        scored = getattr(loader, "evaluation", None)
+        self.eval_loader: Iterable[Any] = loader if scored is None else scored
         world = world or World()
         if world.active:
             if name == "train":
                 self.train_loader = train_loader(loader, name, world, shuffle_seed)
-            self.eval_loader = eval_loader(loader, world)
+            self.eval_loader = eval_loader(self.eval_loader, world)
         sampler = getattr(self.train_loader, "sampler", None)
         self._set_epoch = getattr(sampler, "set_epoch", None)
 
