@@ -478,15 +478,12 @@ def render_html(
         figure_html(t, c, b64)
         for t, c, b64 in (_figures(main_rows, summary) if summary and plots else [])
     )
-    sweep = ""
+    sweep, at = "", ""
     if by_size:
+        at = f" at the largest training size ({largest} examples)"
         sweep = "<h2>Training sizes</h2>" + size_table(by_size, task)
         if plots:
             sweep += figure_html(*size_figure(pyplot(), by_size, task))
-        sweep += (
-            f"<p class='sub'>The results and plots above are at the largest training size, "
-            f"{largest} examples.</p>"
-        )
     problems = ""
     diverged = [
         cell_key(r["recipe"], r["seed"], r.get("train_size") if by_size else None)
@@ -510,8 +507,8 @@ def render_html(
         for n, d in (config.get("recipe_defs") or {}).items()
     )
     page = f"""<p class="sub">{settings}</p>{_data_html(config.get("data_info") or {})}
-<div class="verdict">{_verdict(summary)}</div>{problems}
-<h2>Results</h2>{table}
+<div class="verdict">{"At the largest training size: " if by_size else ""}{_verdict(summary)}</div>{problems}
+<h2>Results{at}</h2>{table}
 <p class="sub">Validation decides (early stopping, the verdict); the test split only reports.
 Intervals are 95% Student-t over seeds.</p>
 {sweep}{figures}
