@@ -16,7 +16,7 @@ import torch
 import reglab.data as rd
 from reglab import ConfigError
 from reglab.lab.report import summary_table, write_outputs
-from reglab.lab.splits import SplitCache, check_train_sizes, nested_order
+from reglab.lab.splits import StudySplits, check_train_sizes, nested_order
 from reglab.lab.storage import Cell, StudyStore, sqlite_url
 from reglab.lab.study import StudyConfig, prepare, run_study
 
@@ -167,7 +167,7 @@ def test_nested_order_keeps_every_prefix_stratified() -> None:
 
 def test_val_and_test_rows_are_the_same_at_every_size() -> None:
     cfg, dataset = prepare(StudyConfig(data="digits", train_sizes=(20, 50, 120), **QUICK))
-    cache = SplitCache(cfg, dataset)
+    cache = StudySplits(cfg, dataset)
     for seed in (0, 1):
         largest = rd.split(dataset, train_size=120, val_size=30, seed=seed)
         previous = None
@@ -190,7 +190,7 @@ def test_sized_splits_scale_on_their_own_training_rows() -> None:
     cfg, dataset = prepare(
         StudyConfig(data="wine", train_sizes=(20, 80), val_size=30, recipes=("baseline",))
     )
-    small = SplitCache(cfg, dataset).splits(0, 20)
+    small = StudySplits(cfg, dataset).splits(0, 20)
     assert small.train.X.mean(0).abs().max() < 1e-5  # standardized with these 20 rows only
     assert small.val.X.mean(0).abs().max() > 1e-3
 

@@ -1,6 +1,6 @@
 """Each study worker's splits: the data loaded once, split once per seed (and training size).
 
-:class:`SplitCache` is what a worker keeps between cells. A training-size sweep
+:class:`StudySplits` is what a worker keeps between cells. A training-size sweep
 (``StudyConfig.train_sizes``) trains every recipe at several training sizes. For a seed,
 the data is split once, for the largest size ``N`` (:func:`reglab.data.split`, stratified and
 seeded as in any study); a smaller size ``n`` trains on the first ``n`` rows of
@@ -38,10 +38,10 @@ from torch import Tensor
 
 from ..errors import ConfigError, format_value
 
-__all__ = ["SplitCache", "check_train_sizes", "nested_order", "sized_splits"]
+__all__ = ["StudySplits", "check_train_sizes", "nested_order", "sized_splits"]
 
 
-class SplitCache:
+class StudySplits:
     """Each worker loads the data once and splits it once per seed (and size), on its device.
 
     ``config`` is the :class:`~reglab.lab.study.StudyConfig`. The splits keep the stored dtype

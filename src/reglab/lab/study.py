@@ -40,7 +40,7 @@ from .cells import (
     split_size,
 )
 from .custom_cell import CellSpec, as_cell_spec, load_cell, run_custom_cell
-from .splits import SplitCache, check_train_sizes
+from .splits import StudySplits, check_train_sizes
 from .storage import Cell, Claim, StudyStore, cell_key, json_safe, sqlite_url
 from .workers import (
     ProgressCallback,
@@ -94,7 +94,7 @@ class StudyConfig:
     :func:`prepare` makes the sizes explicit and records the split in ``data_info``.
     ``train_sizes`` (distinct counts, ascending; exclusive with ``train_size``) makes the study a
     training-size sweep: every (recipe, seed) cell runs at each size, on nested training
-    subsets with one validation and test split per seed (:mod:`reglab.lab.sizes`). ``cell``
+    subsets with one validation and test split per seed (:mod:`reglab.lab.splits`). ``cell``
     is None (each cell runs :func:`reglab.lab.run.run_cell`) or a spec ``"package.module:run"``
     of the user's training function (a module-level function is stored as its spec; see
     :func:`execute_cell`).
@@ -210,7 +210,7 @@ class StudyOutcome:
 
 
 def execute_cell(
-    config: StudyConfig, cell: Cell, cache: SplitCache | None = None
+    config: StudyConfig, cell: Cell, cache: StudySplits | None = None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Train one cell and return its result row and history (deterministic for the seed).
 
@@ -224,7 +224,7 @@ def execute_cell(
     """
     from .run import run_cell
 
-    cache = cache or SplitCache(config)
+    cache = cache or StudySplits(config)
     splits = cache.splits(cell.seed, cell.train_size)
     if config.cell is not None:
         row, history = run_custom_cell(config, cell, splits, str(cache.device))
@@ -431,7 +431,7 @@ def cell_executor(
         executor: CellExecutor = factory(config)
         return executor
     study_config = StudyConfig.from_dict(config)
-    cache = SplitCache(study_config, dataset, device)
+    cache = StudySplits(study_config, dataset, device)
     return lambda cell: execute_cell(study_config, cell, cache)
 
 
