@@ -7,7 +7,7 @@ Commands: the lines of fenced ``bash``/``console``/``sh`` blocks that start with
 ``.venv/bin/reglab `` (``make ...`` lines are not commands of reglab: ``make demo`` is the 60 s
 demo and ``make test`` runs this suite). Each runs through :func:`reglab.cli.main` in a fresh
 temporary folder (relative ``--out`` paths land there), shortened by ``SHORTEN`` (set or replace
-each option), and must return 0. What a command needs from outside gets a real stand-in:
+each option) and ``REPLACE`` (replace an option the command sets), and must return 0. What a command needs from outside gets a real stand-in:
 
 * files it reads (``--data data.csv``, ``--recipe strong.toml``): written by ``INPUT_FILES``;
 * ``--model package.module:factory``: a small factory module written to the folder;
@@ -78,6 +78,9 @@ DEFAULTS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
     ],
     "study": [("--recipes", "baseline,dropout", ("--recipes", "--recipe", "--join", "--resume"))],
 }
+
+# Options replaced only where the command sets them: a training-size sweep runs two small sizes.
+REPLACE: dict[str, list[tuple[str, str]]] = {"study": [("--train-sizes", "20,40")]}
 
 # README commands (as written, comment stripped) that are not run here, with the reason.
 EXPECTED_UNRUNNABLE: dict[str, str] = {}
@@ -160,9 +163,13 @@ BLOCKS = readme_python_blocks()
 
 
 def shorten(argv: tuple[str, ...]) -> list[str]:
-    """``argv`` with the options of ``SHORTEN[argv[0]]`` set (replaced where present)."""
+    """``argv`` with the options of ``SHORTEN[argv[0]]`` set (replaced where present), those
+    of ``REPLACE`` replaced where present, and ``DEFAULTS`` added where none of theirs is."""
     out = list(argv)
     command = argv[0] if argv else ""
+    for name, value in REPLACE.get(command, []):
+        if name in out[:-1]:
+            out[out.index(name) + 1] = value
     for name, value in SHORTEN.get(command, []):
         if name in out:
             i = out.index(name)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import ConfigError
 from .options import data_options, parse_size
 from .progress import Display
 
@@ -16,6 +17,13 @@ from .progress import Display
 @data_options(
     "Training examples: a count or a fraction.",
     "Validation examples (early stopping, recipe choice): a count or a fraction.",
+)
+@click.option(
+    "--train-sizes",
+    default=None,
+    metavar="N,N,...",
+    help="A training-size sweep: run every recipe and seed at each of these training sizes "
+    "(ascending counts), with the same validation and test rows at every size.",
 )
 @click.option(
     "--recipes",
@@ -80,6 +88,7 @@ def study(
     train_size: str | None,
     val_size: str | None,
     test: str | None,
+    train_sizes: str | None,
     model: str,
     device: str,
     recipe_names: str | None,
@@ -113,6 +122,7 @@ def study(
             target=target,
             text=text,
             train_size=parse_size(train_size, "--train-size"),
+            train_sizes=_parse_sizes(train_sizes, train_size),
             val_size=parse_size(val_size, "--val-size"),
             test=test,
             model=model,
@@ -152,6 +162,24 @@ def study(
         )
     if outcome.rows:
         click.echo(f"report: {outcome.out_dir / 'report.html'}")
+
+
+def _parse_sizes(text: str | None, train_size: str | None) -> tuple[int, ...] | None:
+    """``"500,2000"`` as counts; exclusive with ``--train-size``."""
+    if text is None:
+        return None
+    if train_size is not None:
+        raise ConfigError(
+            "The '--train-size' and '--train-sizes' options of reglab study are exclusive: give "
+            f"one. Got --train-size {train_size} and --train-sizes {text} instead."
+        )
+    parts = [p.strip() for p in text.split(",")]
+    if not all(p.isdigit() for p in parts):
+        raise ConfigError(
+            "The '--train-sizes' option of reglab study must be comma-separated counts "
+            f"(e.g. 500,2000,5000). Got {text!r} instead."
+        )
+    return tuple(int(p) for p in parts)
 
 
 def _say_interrupted(url: str, total: int) -> None:

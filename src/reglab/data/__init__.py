@@ -32,6 +32,7 @@ from .split import (
     fitted_sizes,
     pool_size,
     split,
+    split_rows,
 )
 from .text import Vocabulary, tokenize
 
@@ -52,5 +53,6 @@ __all__ = [
     "make_text_dataset",
     "pool_size",
     "split",
+    "split_rows",
     "tokenize",
 ]

@@ -42,7 +42,15 @@ from ..errors import ConfigError, param_error
 from ._dataset import CHUNK_ROWS, Dataset, _with
 from .encode import TableEncoder
 
-__all__ = ["TEST_SOURCES", "Splits", "StandardScaler", "default_sizes", "pool_size", "split"]
+__all__ = [
+    "TEST_SOURCES",
+    "Splits",
+    "StandardScaler",
+    "default_sizes",
+    "pool_size",
+    "split",
+    "split_rows",
+]
 
 TEST_SOURCES = ("official", "random")
 # Default train / validation sizes: at most these, and at most 1/2 and 1/4 of the pool.
@@ -381,6 +389,31 @@ def split(
         train_idx, val_idx = pool[train_idx], pool[val_idx]
         test_idx = torch.nonzero(dataset.official_test).flatten()
     return _scaled_splits(dataset, train_idx, val_idx, test_idx, scale, scale_target, source)
+
+
+def split_rows(
+    dataset: Dataset,
+    train_index: Tensor,
+    val_index: Tensor,
+    test_index: Tensor,
+    *,
+    test_source: str = "random",
+) -> Splits:
+    """The :class:`Splits` of given rows, assembled as :func:`split` assembles its own: encoding
+    and scaling (tabular data) fit on the training rows only.
+
+    Example:
+        >>> from reglab.data import load_dataset
+        >>> ds = load_dataset("iris")
+        >>> sp = split_rows(ds, torch.arange(0, 150, 2), torch.arange(1, 150, 4), torch.arange(3, 150, 4))
+        >>> len(sp.train), len(sp.val), len(sp.test), sp.scaler is not None
+        (75, 38, 37, True)
+    """
+    check(
+        "split_rows", "dataset", dataset, InstanceOf(Dataset, description="a reglab.data.Dataset")
+    )
+    check("split_rows", "test_source", test_source, OneOf(*TEST_SOURCES))
+    return _scaled_splits(dataset, train_index, val_index, test_index, None, False, test_source)
 
 
 def _test_source(dataset: Dataset, test: str | None) -> str:

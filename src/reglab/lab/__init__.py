@@ -6,6 +6,8 @@ One module per capability, each importing only those above it in this list:
 * ``cells`` — what a study and a tuning run share about a cell (split sizes, model kind, rows);
 * ``storage`` — cells and trials in an Optuna database; ``workers`` — worker processes, the
   interrupt policy and progress events; ``render`` — the HTML, table and PNG parts of a page;
+  ``splits`` — each worker's splits, and a training-size sweep's nested training subsets;
+* ``sweep_report`` — a sweep's plot and table across the training sizes;
 * ``report`` — a study's statistics and files; ``study`` — :func:`~reglab.lab.study.run_study`
   and recipe resolution; ``tune/`` — :func:`~reglab.lab.tune.run_tune` (space, search,
   confirmation, outputs).

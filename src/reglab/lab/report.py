@@ -7,7 +7,10 @@ score and then reports its test score, so the test split never chooses anything.
 Confidence intervals are Student-t intervals over seeds: ``mean ± t(0.975, n-1) * sd / sqrt(n)``.
 The comparison with the baseline is paired by seed (same split and initial draw per seed).
 The page is built from :mod:`reglab.lab.render`; :func:`summary_table` gives the same results as
-text lines for a terminal.
+text lines for a terminal. A training-size sweep (rows of several ``train_size`` values) is
+summarized per size, and compared with the baseline within each size; the page's main results
+are those of the largest size, and :mod:`reglab.lab.sweep_report` adds the plot and table
+across the sizes.
 
 Example:
     >>> rows = [{"recipe": "baseline", "seed": s, "test_acc": a} for s, a in enumerate([0.9, 0.92])]
@@ -27,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from .render import atomic_write, clip01, csv_text, figure_html, html_page, html_table, png, pyplot
-from .storage import json_safe
+from .storage import cell_key, json_safe
+from .sweep_report import size_figure, size_table, train_sizes
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -42,6 +46,7 @@ __all__ = [
 RESULT_COLUMNS = (
     "recipe",
     "seed",
+    "train_size",
     "status",
     "train_acc",
     "val_acc",
@@ -426,8 +431,13 @@ def render_html(
     failed_cells: Sequence[str] = (),
     *,
     plots: bool = True,
+    by_size: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """The whole report as one HTML string (plots as embedded PNGs; ``plots=False`` skips them)."""
+    """The whole report as one HTML string (plots as embedded PNGs; ``plots=False`` skips them).
+
+    ``by_size`` (a sweep: ``{"train_size": n, "recipes": summarize(rows of n)}`` per size) adds
+    the sweep's plot and table; ``summary`` and the other plots are then the largest size's.
+    """
     task = summary[0]["task"] if summary else "classification"
     test_key, val_key, _ = _metric(task)
     esc = html.escape
@@ -462,12 +472,24 @@ def render_html(
         ]
         body.append(cells)
     table = html_table(head, body)
+    largest = by_size[-1]["train_size"] if by_size else None
+    main_rows = [r for r in rows if largest is None or r.get("train_size") == largest]
     figures = "".join(
         figure_html(t, c, b64)
-        for t, c, b64 in (_figures(rows, summary) if summary and plots else [])
+        for t, c, b64 in (_figures(main_rows, summary) if summary and plots else [])
     )
+    sweep, at = "", ""
+    if by_size:
+        at = f" at the largest training size ({largest} examples)"
+        sweep = "<h2>Training sizes</h2>" + size_table(by_size, task)
+        if plots:
+            sweep += figure_html(*size_figure(pyplot(), by_size, task))
     problems = ""
-    diverged = [f"{r['recipe']}/{r['seed']}" for r in rows if r.get("status") == "diverged"]
+    diverged = [
+        cell_key(r["recipe"], r["seed"], r.get("train_size") if by_size else None)
+        for r in rows
+        if r.get("status") == "diverged"
+    ]
     if diverged:
         problems += f"<p class='warn'>Diverged runs (loss became NaN or blew up): {esc(', '.join(diverged))}.</p>"
     if failed_cells:
@@ -485,11 +507,11 @@ def render_html(
         for n, d in (config.get("recipe_defs") or {}).items()
     )
     page = f"""<p class="sub">{settings}</p>{_data_html(config.get("data_info") or {})}
-<div class="verdict">{_verdict(summary)}</div>{problems}
-<h2>Results</h2>{table}
+<div class="verdict">{"At the largest training size: " if by_size else ""}{_verdict(summary)}</div>{problems}
+<h2>Results{at}</h2>{table}
 <p class="sub">Validation decides (early stopping, the verdict); the test split only reports.
 Intervals are 95% Student-t over seeds.</p>
-{figures}
+{sweep}{figures}
 <h2>Recipes</h2><table><tbody>{recipes}</tbody></table>"""
     return html_page("reglab study report", "reglab study", page)
 
@@ -499,7 +521,9 @@ def _data_html(info: Mapping[str, Any]) -> str:
     if not info:
         return ""
     esc = html.escape
-    sizes = info.get("sizes") or {}
+    sizes = dict(info.get("sizes") or {})
+    if info.get("train_sizes"):
+        sizes["train"] = ", ".join(map(str, info["train_sizes"]))
     line = " / ".join(f"{k} {v}" for k, v in sizes.items())
     out = f"<p class='sub'>Split: {esc(line)} ({esc(str(info.get('test_source')))} test split)"
     out += f" of {info.get('rows')} rows.</p>"
@@ -523,12 +547,34 @@ def write_outputs(
     rows: Sequence[Mapping[str, Any]],
     failed_cells: Sequence[str] = (),
 ) -> dict[str, Path]:
-    """Write ``results.csv``, ``summary.json`` and ``report.html`` (each atomically)."""
+    """Write ``results.csv``, ``summary.json`` and ``report.html`` (each atomically).
+
+    Every row gets its ``train_size`` (a row stored before rows had one: the study's). With
+    several sizes, ``summary.json`` adds ``train_sizes`` and ``by_train_size`` (one
+    :func:`summarize` per size) and its ``recipes`` are the largest size's.
+    """
     out = Path(out_dir)
     cfg = config.to_dict() if hasattr(config, "to_dict") else dict(config)
     order = {n: i for i, n in enumerate(cfg.get("recipes", []))}
-    rows = sorted(rows, key=lambda r: (order.get(r["recipe"], len(order)), r["recipe"], r["seed"]))
-    summary = summarize(rows)
+    study_size = ((cfg.get("data_info") or {}).get("sizes") or {}).get(
+        "train", cfg.get("train_size")
+    )
+    rows = [r if r.get("train_size") is not None else {**r, "train_size": study_size} for r in rows]
+    rows = sorted(
+        rows,
+        key=lambda r: (
+            r.get("train_size") or 0,
+            order.get(r["recipe"], len(order)),
+            r["recipe"],
+            r["seed"],
+        ),
+    )
+    sizes = train_sizes(rows)
+    by_size: list[dict[str, Any]] = [
+        {"train_size": n, "recipes": summarize([r for r in rows if r.get("train_size") == n])}
+        for n in (sizes if len(sizes) > 1 else [])
+    ]
+    summary = by_size[-1]["recipes"] if by_size else summarize(rows)
     paths = {
         "results": out / "results.csv",
         "summary": out / "summary.json",
@@ -548,11 +594,13 @@ def write_outputs(
                 "encoding": (cfg.get("data_info") or {}).get("encoding", []),
                 "recipes": json_safe(summary),
                 "failed_cells": list(failed_cells),
+                **({"train_sizes": sizes, "by_train_size": json_safe(by_size)} if by_size else {}),
             },
             indent=2,
         ),
     )
-    atomic_write(paths["report"], render_html(cfg, rows, summary, failed_cells))
+    report = render_html(cfg, rows, summary, failed_cells, by_size=by_size)
+    atomic_write(paths["report"], report)
     return paths
 
 
@@ -565,10 +613,19 @@ def _csv_value(v: Any) -> Any:
 def summary_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """The study's result table as plain-text lines (header, rule, one line per recipe).
 
-    Empty when no run finished. Accuracies are in percent; regression shows losses.
+    Empty when no run finished. Accuracies are in percent; regression shows losses. With
+    several training sizes, a first column gives the size and each size has its lines.
     """
     if not rows:
         return []
+    sizes = train_sizes(rows)
+    if len(sizes) > 1:
+        tables = [summary_table([r for r in rows if r.get("train_size") == n]) for n in sizes]
+        width = max(len(str(n)) for n in sizes) + 1
+        lines = ["n".ljust(width) + tables[0][0], "-" * width + tables[0][1]]
+        for n, table in zip(sizes, tables):
+            lines += [str(n).ljust(width) + line for line in table[2:]]
+        return lines
     summary = summarize(rows)
     classification = summary[0]["task"] == "classification"
     key = "test_acc" if classification else "test_loss"

@@ -1,4 +1,4 @@
-"""Study storage: one Optuna study in a real database, one trial per (recipe, seed) cell.
+"""Study storage: one Optuna study in a real database, one trial per (recipe, seed[, size]) cell.
 
 Why Optuna's RDB storage: it already gives a transactional trial queue (``WAITING`` trials claimed
 with a row lock), heartbeats that mark a killed worker's trial as failed, and a retry callback that
@@ -38,6 +38,7 @@ __all__ = [
     "Cell",
     "Claim",
     "StudyStore",
+    "cell_key",
     "json_safe",
     "open_rdb_storage",
     "redact",
@@ -55,14 +56,36 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, order=True)
 class Cell:
-    """One unit of work: a recipe (by name, with its full definition) and a seed."""
+    """One unit of work: a recipe (by name, with its full definition), a seed, and a size.
+
+    ``train_size`` is set only in a training-size sweep; the key is then ``"recipe/seed@size"``,
+    else ``"recipe/seed"`` (as every study stored before sweeps existed).
+
+    Example:
+        >>> Cell("baseline", 0).key, Cell("baseline", 0, 500).key
+        ('baseline/0', 'baseline/0@500')
+    """
 
     recipe: str
     seed: int
+    train_size: int | None = None
 
     @property
     def key(self) -> str:
-        return f"{self.recipe}/{self.seed}"
+        return cell_key(self.recipe, self.seed, self.train_size)
+
+    def attrs(self) -> dict[str, Any]:
+        """The trial attributes that name this cell (no ``train_size`` when it has none)."""
+        d: dict[str, Any] = {"recipe": self.recipe, "seed": self.seed}
+        if self.train_size is not None:
+            d["train_size"] = self.train_size
+        return d
+
+
+def cell_key(recipe: str, seed: int, train_size: int | None = None) -> str:
+    """``"recipe/seed"``, or ``"recipe/seed@train_size"`` in a training-size sweep."""
+    key = f"{recipe}/{seed}"
+    return key if train_size is None else f"{key}@{train_size}"
 
 
 @dataclass(frozen=True)
@@ -238,12 +261,10 @@ class StudyStore:
         self._study = study
         with self._queue_lock():
             stored = study.user_attrs.get(_CONFIG_ATTR)
+            wanted = json_safe(config)
             if stored is None:
-                study.set_user_attr(_CONFIG_ATTR, json_safe(config))
-            elif stored != json_safe(config):
-                diff = sorted(
-                    k for k in set(stored) | set(config) if stored.get(k) != config.get(k)
-                )
+                study.set_user_attr(_CONFIG_ATTR, wanted)
+            elif diff := _differences(stored, wanted):
                 raise ConfigError(
                     f"The storage {redact(self.url)!r} already holds a study with different "
                     f"settings ({', '.join(diff)}). Use a new --out folder or --storage, or rerun "
@@ -308,9 +329,7 @@ class StudyStore:
         added = []
         for cell in cells:
             if cell.key not in present:
-                self.study.enqueue_trial(
-                    {}, user_attrs={_CELL_ATTR: {"recipe": cell.recipe, "seed": cell.seed}}
-                )
+                self.study.enqueue_trial({}, user_attrs={_CELL_ATTR: cell.attrs()})
                 added.append(cell)
         return added
 
@@ -445,7 +464,10 @@ class StudyStore:
         return out
 
     def completed(self) -> list[dict[str, Any]]:
-        """Result rows of the complete trials, each with ``recipe``, ``seed`` and ``history``."""
+        """Result rows of the complete trials, each with ``recipe``, ``seed`` and ``history``.
+
+        A sweep's cell also sets ``train_size`` (the cell's, whatever the result says).
+        """
         optuna = _optuna()
         rows = []
         for t in self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
@@ -455,10 +477,12 @@ class StudyStore:
             result = dict(t.user_attrs.get(_RESULT_ATTR, {}))
             result["recipe"] = cell.recipe
             result["seed"] = cell.seed
+            if cell.train_size is not None:
+                result["train_size"] = cell.train_size
             result["trial"] = t.number
             result["history"] = json.loads(t.user_attrs.get(_HISTORY_ATTR, "[]"))
             rows.append(result)
-        rows.sort(key=lambda r: (r["recipe"], r["seed"]))
+        rows.sort(key=lambda r: (r["recipe"], r["seed"], r.get("train_size") or 0))
         return rows
 
     def complete_counts_per_cell(self) -> dict[str, int]:
@@ -520,7 +544,17 @@ def _cell_of(trial: Any) -> Cell | None:
     attr = trial.user_attrs.get(_CELL_ATTR)
     if not isinstance(attr, dict) or "recipe" not in attr or "seed" not in attr:
         return None
-    return Cell(str(attr["recipe"]), int(attr["seed"]))
+    size = attr.get("train_size")
+    return Cell(str(attr["recipe"]), int(attr["seed"]), None if size is None else int(size))
+
+
+def _differences(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """Settings whose stored and wanted values differ; a missing key equals None.
+
+    A study stored before a setting existed has no key for it; the setting's default (None)
+    means the same, so that study still resumes.
+    """
+    return sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
 
 
 def _locked(fn: Callable[[], T], attempts: int = 30, delay: float = 0.1) -> T:

@@ -40,7 +40,8 @@ from .cells import (
     split_size,
 )
 from .custom_cell import CellSpec, as_cell_spec, load_cell, run_custom_cell
-from .storage import Cell, Claim, StudyStore, json_safe, sqlite_url
+from .splits import StudySplits, check_train_sizes
+from .storage import Cell, Claim, StudyStore, cell_key, json_safe, sqlite_url
 from .text import text_info
 from .workers import (
     ProgressCallback,
@@ -92,7 +93,10 @@ class StudyConfig:
     200 / 300, never more than half / a quarter of the rows train and validation come from);
     ``test`` is ``"official"``, ``"random"`` or None (official where the files have one);
     ``target`` and ``text`` name a table's label and text columns (``reglab.data.load_dataset``).
-    :func:`prepare` makes the sizes explicit and records the split in ``data_info``. ``cell``
+    :func:`prepare` makes the sizes explicit and records the split in ``data_info``.
+    ``train_sizes`` (distinct counts, ascending; exclusive with ``train_size``) makes the study a
+    training-size sweep: every (recipe, seed) cell runs at each size, on nested training
+    subsets with one validation and test split per seed (:mod:`reglab.lab.splits`). ``cell``
     is None (each cell runs :func:`reglab.lab.run.run_cell`) or a spec ``"package.module:run"``
     of the user's training function (a module-level function is stored as its spec; see
     :func:`execute_cell`).
@@ -103,6 +107,7 @@ class StudyConfig:
     text: str | None = None
     train_size: int | float | None = None
     val_size: int | float | None = None
+    train_sizes: tuple[int, ...] | None = None
     model: str = "auto"
     recipes: Sequence[Any] = DEFAULT_RECIPES
     seeds: int = 3
@@ -123,6 +128,14 @@ class StudyConfig:
         for name in ("train_size", "val_size"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, split_size(owner, name, getattr(self, name)))
+        if self.train_sizes is not None:
+            object.__setattr__(self, "train_sizes", check_train_sizes(owner, self.train_sizes))
+            if self.train_size is not None:
+                raise ConfigError(
+                    f"The 'train_size' and 'train_sizes' parameters of {owner} are exclusive: "
+                    f"give one. Got train_size={self.train_size!r} and train_sizes="
+                    f"{','.join(map(str, self.train_sizes))} instead."
+                )
         if not self.recipes:
             raise ConfigError(
                 "The 'recipes' parameter of StudyConfig must be a non-empty list of recipe "
@@ -156,8 +169,15 @@ class StudyConfig:
         object.__setattr__(self, "recipe_defs", {n: defs[n] for n in names})
 
     def cells(self) -> list[Cell]:
-        """Every (recipe, seed) pair, recipe-major."""
-        return [Cell(r, s) for r in self.recipes for s in range(self.seeds)]
+        """Every (recipe, seed) pair, recipe-major; in a sweep, for each size, largest first.
+
+        Cells are claimed in this order, so a sweep's longest cells start first and the short
+        ones fill the workers at the end.
+        """
+        if self.train_sizes is None:
+            return [Cell(r, s) for r in self.recipes for s in range(self.seeds)]
+        sizes = reversed(self.train_sizes)
+        return [Cell(r, s, n) for n in sizes for r in self.recipes for s in range(self.seeds)]
 
     def recipe(self, name: str) -> Any:
         from .recipe import Recipe
@@ -192,39 +212,8 @@ class StudyOutcome:
 # -- running one cell --------------------------------------------------------------------------
 
 
-class _DataCache:
-    """Each worker loads the data once and splits it once per seed, on its device.
-
-    The splits keep the stored dtype (uint8 images stay uint8) and are moved to ``device`` once;
-    batches are made from them there.
-    """
-
-    def __init__(self, config: StudyConfig, dataset: Any = None, device: Any = "cpu") -> None:
-        self.config = config
-        self.device = device
-        self._dataset: Any = dataset
-        self._splits: dict[int, Any] = {}
-
-    def splits(self, seed: int) -> Any:
-        from .. import data as rd
-
-        if self._dataset is None:
-            self._dataset = rd.load_dataset(
-                self.config.data, target=self.config.target, text=self.config.text
-            )
-        if seed not in self._splits:
-            self._splits[seed] = rd.split(
-                self._dataset,
-                train_size=self.config.train_size,  # type: ignore[arg-type]
-                val_size=self.config.val_size,  # type: ignore[arg-type]
-                seed=seed,
-                test=self.config.test,
-            ).to(self.device)
-        return self._splits[seed]
-
-
 def execute_cell(
-    config: StudyConfig, cell: Cell, cache: _DataCache | None = None
+    config: StudyConfig, cell: Cell, cache: StudySplits | None = None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Train one cell and return its result row and history (deterministic for the seed).
 
@@ -238,21 +227,23 @@ def execute_cell(
     """
     from .run import run_cell
 
-    cache = cache or _DataCache(config)
-    splits = cache.splits(cell.seed)
+    cache = cache or StudySplits(config)
+    splits = cache.splits(cell.seed, cell.train_size)
     if config.cell is not None:
-        return run_custom_cell(config, cell, splits, str(cache.device))
-    result = run_cell(
-        config.recipe(cell.recipe),
-        cell.seed,
-        splits,
-        model=model_kind(config.model, splits.kind),
-        epochs=config.epochs,
-        device=cache.device,
-    )
-    row, history = result_parts(result)
-    diverged = str(row.get("stop_reason")) in DIVERGED
-    row.setdefault("status", "diverged" if diverged else "ok")
+        row, history = run_custom_cell(config, cell, splits, str(cache.device))
+    else:
+        result = run_cell(
+            config.recipe(cell.recipe),
+            cell.seed,
+            splits,
+            model=model_kind(config.model, splits.kind),
+            epochs=config.epochs,
+            device=cache.device,
+        )
+        row, history = result_parts(result)
+        diverged = str(row.get("stop_reason")) in DIVERGED
+        row.setdefault("status", "diverged" if diverged else "ok")
+    row.setdefault("train_size", len(splits.train))
     return row, history
 
 
@@ -312,24 +303,31 @@ def prepare(config: StudyConfig) -> tuple[StudyConfig, Any]:
 
     Returns the config with built-in recipes fitted to the data (see ``_adapt_builtin``) and
     the loaded dataset. A bad ``--data``, split size, model or recipe raises the
-    ``ConfigError`` here, before anything is stored.
+    ``ConfigError`` here, before anything is stored. A sweep's validation size is fit once, for
+    its largest training size, and both its smallest and largest size must split the data.
     """
     from .. import data as rd
 
     dataset = rd.load_dataset(config.data, target=config.target, text=config.text)
-    train_size, val_size = rd.fitted_sizes(dataset, config.train_size, config.val_size, config.test)
+    sizes = config.train_sizes
+    largest = config.train_size if sizes is None else sizes[-1]
+    train_size, val_size = rd.fitted_sizes(dataset, largest, config.val_size, config.test)
     splits = rd.split(dataset, train_size=train_size, val_size=val_size, seed=0, test=config.test)
+    if sizes is not None and len(sizes) > 1:  # e.g. fewer training rows than classes
+        rd.split(dataset, train_size=sizes[0], val_size=val_size, seed=0, test=config.test)
     if splits.kind == "text":
         config = _for_text(config)
     defs = {n: _adapt_builtin(n, config.recipe_defs[n], splits.kind) for n in config.recipes}
     info = {"rows": len(dataset), "kind": splits.kind, **splits.describe()}
+    if sizes is not None:
+        info["train_sizes"] = list(sizes)
     if splits.kind == "text":
         info["text"] = {**info.get("text", {}), **text_info(splits)}
     config = StudyConfig.from_dict(
         {
             **config.to_dict(),
             "recipe_defs": defs,
-            "train_size": train_size,
+            "train_size": train_size if sizes is None else None,
             "val_size": val_size,
             "data_info": json_safe(info),
         }
@@ -471,7 +469,7 @@ def cell_executor(
         executor: CellExecutor = factory(config)
         return executor
     study_config = StudyConfig.from_dict(config)
-    cache = _DataCache(study_config, dataset, device)
+    cache = StudySplits(study_config, dataset, device)
     return lambda cell: execute_cell(study_config, cell, cache)
 
 
@@ -600,10 +598,13 @@ def run_study(
 def _settings(config: StudyConfig, jobs: int, device: str) -> dict[str, Any]:
     """What the study runs, as the CLI states it before the first cell."""
     info = dict(config.data_info)
+    sizes = dict(info.get("sizes", {"train": config.train_size, "val": config.val_size}))
+    if config.train_sizes is not None:
+        sizes["train"] = ",".join(map(str, config.train_sizes))
     return {
         "data": config.data,
         "rows": info.get("rows"),
-        "sizes": info.get("sizes", {"train": config.train_size, "val": config.val_size}),
+        "sizes": sizes,
         "test_source": info.get("test_source"),
         "model": config.model,
         "recipes": len(config.recipes),
@@ -616,13 +617,22 @@ def _settings(config: StudyConfig, jobs: int, device: str) -> dict[str, Any]:
 
 
 def _ordered(rows: list[dict[str, Any]], recipes: Sequence[str]) -> list[dict[str, Any]]:
-    """Rows in the study's recipe order, then by seed."""
+    """Rows by training size, then in the study's recipe order, then by seed."""
     order = {n: i for i, n in enumerate(recipes)}
-    return sorted(rows, key=lambda r: (order.get(r["recipe"], len(order)), r["recipe"], r["seed"]))
+    return sorted(
+        rows,
+        key=lambda r: (
+            r.get("train_size") or 0,
+            order.get(r["recipe"], len(order)),
+            r["recipe"],
+            r["seed"],
+        ),
+    )
 
 
 def _missing(cells: Sequence[Cell], rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    done = {f"{r['recipe']}/{r['seed']}" for r in rows}
+    sweep = any(c.train_size is not None for c in cells)
+    done = {cell_key(r["recipe"], r["seed"], r.get("train_size") if sweep else None) for r in rows}
     return [c.key for c in cells if c.key not in done]
 
 
