@@ -16,7 +16,6 @@ from reglab.lab import text as lt
 from reglab.lab.recipe import BUILTIN_RECIPES, TEXT_RECIPES, Recipe
 from reglab.lab.run import run_cell
 from reglab.lab.study import DEFAULT_RECIPES, StudyConfig, prepare
-from reglab.models import register_model
 
 SYN = {"good": ["fine"], "film": ["movie"], "bad": ["poor"], "plot": ["story"]}
 
@@ -33,7 +32,15 @@ class MeanBag(nn.Module):
         return self.head(self.emb(ids))
 
 
-register_model("test_meanbag", MeanBag)
+@pytest.fixture
+def meanbag():
+    """MeanBag registered as 'test_meanbag' for the test alone."""
+    from reglab.models import register_model, spec
+
+    register_model("test_meanbag", MeanBag)
+    yield
+    spec._REGISTRY.pop("test_meanbag", None)
+    spec._SIZES.pop("test_meanbag", None)
 
 
 def _reviews(n=240, seed=0):
@@ -166,7 +173,7 @@ def test_text_cell_is_deterministic_and_scores_the_sentences_alone(synonyms):
     assert a.epochs_run == 3
 
 
-def test_a_text_study_runs_the_text_recipes(monkeypatch):
+def test_a_text_study_runs_the_text_recipes(monkeypatch, meanbag):
     ds = _reviews(400)
     monkeypatch.setattr(rd, "load_dataset", lambda *a, **k: ds)
     config, _ = prepare(StudyConfig(data="reviews", model="test_meanbag", seeds=1))
@@ -183,7 +190,7 @@ def test_a_text_study_runs_the_text_recipes(monkeypatch):
     assert tuple(DEFAULT_RECIPES) != config.recipes
 
 
-def test_eda_without_wordnet_is_one_line_naming_both_sources(monkeypatch):
+def test_eda_without_wordnet_is_one_line_naming_both_sources(monkeypatch, meanbag):
     ds = _reviews(200)
     monkeypatch.setattr(rd, "load_dataset", lambda *a, **k: ds)
     monkeypatch.delenv("WORDNET_DIR", raising=False)
