@@ -57,7 +57,17 @@ _SPEC: dict[str, list[Constraint]] = {
 }
 
 # Fields whose spec/TOML value "none"/"off" means None.
-_OPTIONAL = ("norm", "init", "max_norm", "augment", "early_stopping", "width", "depth")
+_OPTIONAL = (
+    "norm",
+    "init",
+    "max_norm",
+    "augment",
+    "early_stopping",
+    "width",
+    "depth",
+    "embedding_dim",
+    "embedding_max_norm",
+)
 
 
 @dataclass(frozen=True)
