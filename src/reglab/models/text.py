@@ -123,13 +123,17 @@ class _TextModel(nn.Module):
         return nn.Sequential(*dropout_layers(spec), nn.Linear(features, self.num_outputs))
 
     def embed(self, ids: torch.Tensor, extra: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(embeddings (B, L', E), lengths (B,))`` with padding vectors zero.
+        """``(embeddings (B, T + extra, E), lengths (B,))`` with padding vectors zero.
 
-        ``L' = max(L, 1) + extra``: ``extra`` padding columns are appended (the CNN's widths).
+        ``T = max(1, longest length)``: columns of padding only are cut (they cannot change the
+        output, and cost time when a loader pads every batch to one global length); ``extra``
+        padding columns are appended (room for the CNN's widths).
         """
         check_ids(type(self).__name__, ids, self.vocab_size)
         lengths = (ids != PAD).sum(1)
-        pad = extra + (ids.shape[1] == 0)
+        longest = max(int(lengths.max()) if ids.numel() else 0, 1)
+        ids = ids[:, :longest]
+        pad = longest - ids.shape[1] + extra
         if pad:
             ids = F.pad(ids, (0, pad), value=PAD)
         keep = (ids != PAD).unsqueeze(-1)
@@ -207,9 +211,10 @@ class TextCNN(_TextModel):
         init_model(self.head, spec)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        emb, lengths = self.embed(ids, extra=max(KERNEL_SIZES) - 1)
-        x = emb.transpose(1, 2)  # (B, E, L + 4)
-        windows = max(ids.shape[1], 1)
+        extra = max(KERNEL_SIZES) - 1
+        emb, lengths = self.embed(ids, extra=extra)
+        x = emb.transpose(1, 2).contiguous()  # (B, E, T + 4); one copy for the three convs
+        windows = x.shape[2] - extra
         start = torch.arange(windows, device=ids.device)
         valid = start < lengths.clamp(min=1).unsqueeze(1)
         # an additive 0 / -inf mask: a broadcast add, cheaper than masked_fill on the maps
