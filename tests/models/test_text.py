@@ -57,6 +57,18 @@ def test_registered_and_built_by_name(kind):
     assert out.shape == (3, 3) and out.dtype == torch.float32
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_recipe_and_its_model_spec_build_the_same_text_model(kind):
+    r = Recipe(width=5, embedding_dim=6, word_dropout=0.1, embedding_max_norm=1.0, init="xavier")
+    torch.manual_seed(0)
+    a = build_model(r, (VOCAB,), 2, kind=kind)
+    torch.manual_seed(0)
+    b = build_model(r.model_spec, (VOCAB,), 2, kind=kind)
+    assert repr(a) == repr(b)
+    for (na, pa), (nb, pb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert na == nb and torch.equal(pa, pb)
+
+
 def test_auto_picks_textcnn_for_text():
     assert model_kind("auto", "text") == "textcnn"
 

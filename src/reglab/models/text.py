@@ -88,7 +88,7 @@ def check_ids(owner: str, ids: Any, vocab_size: int) -> torch.Tensor:
 
 
 class _TextModel(nn.Module):
-    """The shared embedding stage and head; subclasses define ``features`` and ``pool``."""
+    """The shared checks, embedding stage and head; subclasses add their body and ``forward``."""
 
     embedding_default = EMBEDDING_DIM
 
