@@ -360,6 +360,9 @@ def test_checklist(case):
          "{cls} has a vocabulary of 40 ids, [0, 39]. Got ids in [0, 40] instead."),
         (torch.tensor([[3, -1]]),
          "{cls} has a vocabulary of 40 ids, [0, 39]. Got ids in [-1, 3] instead."),
+        (torch.tensor([[3, 4, 0], [0, 0, 5]]),
+         "{cls} expects rows padded with 0 at the end only. Got a 0 before a token in row 1; "
+         "pad at the end (left padding and 0 inside a text are not token ids)."),
     ],
 )  # fmt: skip
 def test_bad_ids_are_one_line_errors(kind, ids, message):

@@ -2,8 +2,8 @@
 
 Every model takes an int64 tensor ``ids`` of shape ``(B, L)``: id 0 is padding
 (``reglab.data.text.PAD``), id 1 the out-of-vocabulary token, and rows are padded at the end
-only, so a row's true length is its number of non-zero ids (an all-zero row is an empty text).
-It returns ``(B, num_outputs)`` logits. The factories take ``input_shape == (vocab_size,)``.
+only (a 0 before a token is a one-line error), so a row's true length is its number of
+non-zero ids (an all-zero row is an empty text). It returns ``(B, num_outputs)`` logits. The factories take ``input_shape == (vocab_size,)``.
 
 The embedding stage is shared: ``nn.Embedding(vocab_size, E, padding_idx=0,
 max_norm=spec.embedding_max_norm)`` initialised by torch (``N(0, 1)``, no pretrained vectors),
@@ -87,6 +87,17 @@ def check_ids(owner: str, ids: Any, vocab_size: int) -> torch.Tensor:
     return ids
 
 
+def check_end_padding(owner: str, tokens: torch.Tensor) -> None:
+    """Refuse a padding id before a token (``tokens = ids != 0``): lengths would be wrong."""
+    gap = tokens[:, 1:] & ~tokens[:, :-1]
+    if gap.any():
+        row = int(gap.any(1).nonzero()[0])
+        raise ConfigError(
+            f"{owner} expects rows padded with 0 at the end only. Got a 0 before a token in row "
+            f"{row}; pad at the end (left padding and 0 inside a text are not token ids)."
+        )
+
+
 class _TextModel(nn.Module):
     """The shared checks, embedding stage and head; subclasses add their body and ``forward``."""
 
@@ -129,8 +140,11 @@ class _TextModel(nn.Module):
         output, and cost time when a loader pads every batch to one global length); ``extra``
         padding columns are appended (room for the CNN's widths).
         """
-        check_ids(type(self).__name__, ids, self.vocab_size)
-        lengths = (ids != PAD).sum(1)
+        owner = type(self).__name__
+        check_ids(owner, ids, self.vocab_size)
+        tokens = ids != PAD
+        check_end_padding(owner, tokens)
+        lengths = tokens.sum(1)
         longest = max(int(lengths.max()) if ids.numel() else 0, 1)
         ids = ids[:, :longest]
         pad = longest - ids.shape[1] + extra
