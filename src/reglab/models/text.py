@@ -3,7 +3,8 @@
 Every model takes an int64 tensor ``ids`` of shape ``(B, L)``: id 0 is padding
 (``reglab.data.text.PAD``), id 1 the out-of-vocabulary token, and rows are padded at the end
 only (a 0 before a token is a one-line error), so a row's true length is its number of
-non-zero ids (an all-zero row is an empty text). It returns ``(B, num_outputs)`` logits. The factories take ``input_shape == (vocab_size,)``.
+non-zero ids (an all-zero row is an empty text). It returns ``(B, num_outputs)`` logits. The
+factories take ``input_shape == (vocab_size,)``.
 
 The embedding stage is shared: ``nn.Embedding(vocab_size, E, padding_idx=0,
 max_norm=spec.embedding_max_norm)`` initialised by torch (``N(0, 1)``, no pretrained vectors),
