@@ -128,7 +128,7 @@ def test_bad_arguments(digits):
          "The 'splits' parameter of run_cell must be a reglab.data.Splits (train, val and test "
          "datasets). Got (1, 2) instead."),
         (lambda: run_cell(SMALL, 0, digits, model="transformer"),
-         "The 'kind' parameter of build_model must be one of 'cnn', 'mlp', 'linear', 'cnn1d' or a factory spec "
+         "The 'kind' parameter of build_model must be one of 'cnn', 'mlp', 'linear', 'cnn1d', 'bow', 'textcnn', 'gru' or a factory spec "
          "'package.module:name'. Got 'transformer' instead."),
     ]  # fmt: skip
     for call, message in cases:

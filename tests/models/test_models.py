@@ -252,12 +252,12 @@ def test_factory_spec_builds_the_users_model(user_module):
     [
         (
             "nodots",
-            "The 'kind' parameter of build_model must be one of 'cnn', 'mlp', 'linear', 'cnn1d' or a factory spec "
+            "The 'kind' parameter of build_model must be one of 'cnn', 'mlp', 'linear', 'cnn1d', 'bow', 'textcnn', 'gru' or a factory spec "
             "'package.module:name'. Got 'nodots' instead.",
         ),
         (
             "a:b:c",
-            "The 'model' parameter must be 'cnn', 'mlp', 'linear', 'cnn1d' or a factory spec "
+            "The 'model' parameter must be 'cnn', 'mlp', 'linear', 'cnn1d', 'bow', 'textcnn', 'gru' or a factory spec "
             "'package.module:name'. Got 'a:b:c' instead.",
         ),
         (

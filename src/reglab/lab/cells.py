@@ -47,7 +47,7 @@ def split_size(owner: str, name: str, value: Any) -> int | float:
 NOISE_KINDS = ("tabular", "signal")
 
 #: The model ``--model auto`` picks for each data kind (the MLP for any other kind).
-AUTO_MODELS = {"image": "cnn", "signal": "cnn1d", "tabular": "mlp"}
+AUTO_MODELS = {"image": "cnn", "signal": "cnn1d", "tabular": "mlp", "text": "textcnn"}
 
 
 def model_kind(model: str, kind: str) -> str:

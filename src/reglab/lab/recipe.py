@@ -68,6 +68,8 @@ _OPTIONAL = (
     "depth",
     "eda_alpha",
     "eda_num_aug",
+    "embedding_dim",
+    "embedding_max_norm",
 )
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
@@ -373,9 +375,10 @@ def _text_builtins() -> dict[str, Recipe]:
             name="all",
             **eda,  # type: ignore[arg-type]
             dropout=0.5,
+            word_dropout=0.1,
             weight_decay=0.1,
             early_stopping=3,
-            description="EDA, dropout 0.5, weight decay 0.1, early stopping 3",
+            description="EDA, dropout 0.5, word dropout 0.1, weight decay 0.1, early stopping 3",
         ),
     }
 

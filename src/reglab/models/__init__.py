@@ -1,11 +1,14 @@
 """Models the lab trains, built from a :class:`ModelSpec` through a registry.
 
 One file per model family (``linear.py``: :class:`LinearModel`; ``mlp.py``: :class:`MLP`;
-``cnn.py``: :class:`SmallCNN` for images; ``cnn1d.py``: :class:`CNN1d` for signals), the
+``cnn.py``: :class:`SmallCNN` for images; ``cnn1d.py``: :class:`CNN1d` for signals;
+``text.py``: :class:`BagOfWords`, :class:`TextCNN` and :class:`TextGRU` for token ids), the
 shared layers in ``blocks.py``, and ``spec.py`` with :class:`ModelSpec` (architecture fields
 only), :func:`register_model` and :func:`build_model`. A family joins the registry with
 ``register_model(name, factory)``; a user's own model plugs in as ``"package.module:factory"``
-(called as ``factory(spec, input_shape, num_outputs)``).
+(called as ``factory(spec, input_shape, num_outputs)``). ``input_shape`` is one sample's shape:
+``(F,)`` for tables, ``(C, L)`` for signals, ``(C, H, W)`` for images, and ``(vocab_size,)``
+for text, whose models take int64 token ids ``(B, L)`` padded with 0 at the end.
 
 Example:
     >>> import torch
@@ -32,20 +35,36 @@ from .spec import (
     register_model,
     resolve_size,
 )
+from .text import (
+    BOW_DIM,
+    CNN_WIDTH,
+    EMBEDDING_DIM,
+    GRU_DEPTH,
+    GRU_WIDTH,
+    BagOfWords,
+    TextCNN,
+    TextGRU,
+)
 
 register_model("cnn", SmallCNN, width=32, depth=2)
 register_model("mlp", MLP, width=32, depth=2)
 register_model("linear", LinearModel)
 register_model("cnn1d", CNN1d, width=25, depth=3)
+register_model("bow", BagOfWords, embedding_dim=BOW_DIM)
+register_model("textcnn", TextCNN, width=CNN_WIDTH, embedding_dim=EMBEDDING_DIM)
+register_model("gru", TextGRU, width=GRU_WIDTH, depth=GRU_DEPTH, embedding_dim=EMBEDDING_DIM)
 
 __all__ = [
     "MLP",
     "MODEL_FIELDS",
+    "BagOfWords",
     "CNN1d",
     "LinearModel",
     "ModelFactory",
     "ModelSpec",
     "SmallCNN",
+    "TextCNN",
+    "TextGRU",
     "build_model",
     "load_factory",
     "model_names",

@@ -2,7 +2,8 @@
 
 A :class:`ModelSpec` holds only architecture fields: size (``width``, ``depth``), the dropout
 layers (rate and scaling convention), the normalization layer and its place relative to the
-activation, the initialization scheme and the CNN's pooling. Model families register a factory
+activation, the initialization scheme, the CNN's pooling and the text models' embedding (size,
+word and element dropout, max-norm of the rows). Model families register a factory
 ``factory(spec, input_shape, num_outputs) -> nn.Module`` under a name with
 :func:`register_model`; :func:`build_model` looks the name up (or imports a user's
 ``"package.module:factory"``) and checks what the factory returns.
@@ -53,6 +54,10 @@ MODEL_CONSTRAINTS: dict[str, list[Constraint]] = {
     "width": [Interval(int, 1, None), NoneOk()],
     "depth": [Interval(int, 1, None), NoneOk()],
     "pool": [OneOf("max", "avg")],
+    "embedding_dim": [Interval(int, 1, None), NoneOk()],
+    "word_dropout": [Interval(float, 0, 1, closed="left")],
+    "embedding_dropout": [Interval(float, 0, 1, closed="left")],
+    "embedding_max_norm": [Interval(float, 0, None, closed="neither"), NoneOk()],
 }
 
 
@@ -75,6 +80,13 @@ class ModelSpec:
             and the number of hidden blocks or conv stages); None is the family's default
             (32 and 2 for ``mlp`` and ``cnn``, 25 and 3 for ``cnn1d``).
         pool: the CNN's 2x2 downsampling, ``"max"`` or ``"avg"``.
+        embedding_dim: the text models' embedding size; None is the family's default (100
+            for ``bow``, 128 for ``textcnn`` and ``gru``).
+        word_dropout: probability of dropping a whole token in training (its embedding vector
+            zeroed; each occurrence independently), with the ``dropout_scaling`` convention.
+        embedding_dropout: probability of dropping each element of the token embeddings.
+        embedding_max_norm: every embedding row looked up is renormalised to at most this L2
+            norm, as ``torch.nn.Embedding(max_norm=...)``; None: no limit.
 
     Example:
         >>> ModelSpec(norm="batch").norm
@@ -93,6 +105,10 @@ class ModelSpec:
     width: int | None = None
     depth: int | None = None
     pool: str = "max"
+    embedding_dim: int | None = None
+    word_dropout: float = 0.0
+    embedding_dropout: float = 0.0
+    embedding_max_norm: float | None = None
 
     def __post_init__(self) -> None:
         validate_fields(self, MODEL_CONSTRAINTS)
@@ -119,16 +135,22 @@ class ModelSpec:
 MODEL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ModelSpec))
 
 _REGISTRY: dict[str, ModelFactory] = {}
-_SIZES: dict[str, tuple[int | None, int | None]] = {}
+_SIZES: dict[str, dict[str, int]] = {}
 
 
 def register_model(
-    name: str, factory: ModelFactory, *, width: int | None = None, depth: int | None = None
+    name: str,
+    factory: ModelFactory,
+    *,
+    width: int | None = None,
+    depth: int | None = None,
+    embedding_dim: int | None = None,
 ) -> None:
     """Make ``build_model(spec, input_shape, num_outputs, kind=name)`` call ``factory``.
 
-    ``width`` and ``depth`` are the family's defaults, the sizes a spec that leaves them None
-    gets (:func:`resolve_size` fills them in; None: the family has no such knob).
+    ``width``, ``depth`` and ``embedding_dim`` are the family's defaults, the sizes a spec that
+    leaves them None gets (:func:`resolve_size` fills them in; None: the family has no such
+    knob).
 
     Example:
         >>> register_model("tiny_linear", lambda spec, shape, k: nn.Linear(shape[0], k))
@@ -152,11 +174,12 @@ def register_model(
             f"input_shape, num_outputs). Got {format_value(factory)} instead."
         )
     _REGISTRY[name] = factory
-    _SIZES[name] = (width, depth)
+    sizes = {"width": width, "depth": depth, "embedding_dim": embedding_dim}
+    _SIZES[name] = {k: v for k, v in sizes.items() if v is not None}
 
 
 def resolve_size(spec: S, kind: str) -> S:
-    """``spec`` with a None ``width``/``depth`` replaced by the default of model ``kind``.
+    """``spec`` with a None ``width``/``depth``/``embedding_dim`` replaced by ``kind``'s default.
 
     A kind that is not registered (a user's ``"module:factory"``) leaves the spec as it is.
 
@@ -164,12 +187,8 @@ def resolve_size(spec: S, kind: str) -> S:
         >>> resolve_size(ModelSpec(depth=3), "cnn1d").width, resolve_size(ModelSpec(), "mlp").depth
         (25, 2)
     """
-    width, depth = _SIZES.get(kind, (None, None))
-    changes: dict[str, Any] = {}
-    if spec.width is None and width is not None:
-        changes["width"] = width
-    if spec.depth is None and depth is not None:
-        changes["depth"] = depth
+    defaults = _SIZES.get(kind, {})
+    changes: dict[str, Any] = {k: v for k, v in defaults.items() if getattr(spec, k) is None}
     return dataclasses.replace(spec, **changes) if changes else spec
 
 
