@@ -30,8 +30,9 @@ def with_threads(n: int, fn):
     [
         lambda g: _rng.normal((3, 100_003), 0.5, g),
         lambda g: _rng.keep_mask((5, 300_001), 0.3, g),
+        lambda g: _rng.add_normal(torch.linspace(-1, 1, 700_001), 0.2, g),
     ],
-    ids=["normal", "keep_mask"],
+    ids=["normal", "keep_mask", "add_normal"],
 )
 def test_bits_depend_on_seed_and_shape_not_thread_count(draw):
     one = with_threads(1, lambda: draw(gen(3)))
@@ -112,3 +113,23 @@ def test_gaussian_noise_layer_uses_the_engine():
     x = torch.zeros(256, 3, 32, 32)
     y = RF.gaussian_noise(x, 0.1, generator=gen(12))
     assert torch.equal(y, _rng.normal(x.shape, 0.1, gen(12)))
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        torch.rand(256, 3, 32, 32),  # fused: each chunk added by the thread that drew it
+        torch.rand(3, 50),  # small: the torch generator
+        torch.rand(600, 700).t(),  # not contiguous: the plain sum
+    ],
+    ids=["fused", "small", "strided"],
+)
+def test_add_normal_is_x_plus_the_same_draw(x):
+    z = _rng.normal(tuple(x.shape), 0.3, gen(9))
+    g = gen(9)
+    out = with_threads(2, lambda: _rng.add_normal(x, 0.3, g))
+    assert torch.equal(out, x + z) and out.shape == x.shape
+    h = gen(9)
+    _rng.seed_from(h)
+    if x.numel() > _rng.SMALL:
+        assert torch.equal(g.get_state(), h.get_state())  # one seed, as normal() draws

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -94,15 +94,37 @@ def _stream(seed: int, i: int) -> np.random.SFC64:
     return np.random.SFC64(np.random.SeedSequence([seed, i]))
 
 
-def _chunked(fill: Callable[[range], None], chunks: int) -> None:
-    """Run ``fill`` over ``range(chunks)``, split round-robin over up to 4 threads."""
+class _Claims:
+    """Chunk numbers ``0..chunks-1``, each handed to the first thread that asks (thread-safe)."""
+
+    def __init__(self, chunks: int) -> None:
+        self._next, self._end, self._lock = 0, chunks, threading.Lock()
+
+    def __iter__(self) -> Iterator[int]:
+        while True:
+            with self._lock:
+                i = self._next
+                self._next += 1
+            if i >= self._end:
+                return
+            yield i
+
+
+def _chunked(fill: Callable[[Iterable[int]], None], chunks: int) -> None:
+    """Run ``fill`` over the chunks ``0..chunks-1`` on up to 4 threads (this one included).
+
+    Each thread claims the next chunk when it is free, so a thread that starts late (its core
+    busy, e.g. with torch's own workers still spinning) takes fewer chunks; the bits of chunk
+    ``i`` depend only on ``i``, never on which thread drew it.
+    """
     workers = min(torch.get_num_threads(), chunks, _MAX_WORKERS)
     if workers <= 1:
         fill(range(chunks))
         return
     pool = _executor()
-    jobs = [pool.submit(fill, range(j, chunks, workers)) for j in range(1, workers)]
-    fill(range(0, chunks, workers))
+    claims = _Claims(chunks)
+    jobs = [pool.submit(fill, claims) for _ in range(1, workers)]
+    fill(claims)
     for job in jobs:
         job.result()
 
@@ -139,7 +161,7 @@ def keep_mask(shape: tuple[int, ...], p: float, generator: torch.Generator | Non
     keep = np.empty(n, dtype=np.bool_)
     per_chunk = 4 * WORDS
 
-    def fill(chunks: range) -> None:
+    def fill(chunks: Iterable[int]) -> None:
         for i in chunks:
             lo, hi = i * per_chunk, min((i + 1) * per_chunk, n)
             words = _stream(seed, i).random_raw((hi - lo + 3) // 4)
@@ -266,7 +288,8 @@ def normal_async(
     chunks = -(-n // (2 * WORDS))
     workers = min(threads - 1, chunks, _MAX_WORKERS - 1)
     pool = _executor()
-    jobs = [pool.submit(fill, range(j, chunks, workers)) for j in range(workers)]
+    claims = _Claims(chunks)
+    jobs = [pool.submit(fill, claims) for _ in range(workers)]
 
     def wait() -> None:
         for job in jobs:
@@ -275,12 +298,17 @@ def normal_async(
     return torch.from_numpy(flat).view(shape), wait
 
 
-def _normal_fill(flat: np.ndarray, seed: int, std: float) -> Callable[[range], None]:
+def _normal_fill(
+    flat: np.ndarray, seed: int, std: float, add: np.ndarray | None = None
+) -> Callable[[Iterable[int]], None]:
     per_chunk = 2 * WORDS
 
-    def fill(chunks: range) -> None:
+    def fill(chunks: Iterable[int]) -> None:
         for i in chunks:
-            _box_muller(flat[i * per_chunk : (i + 1) * per_chunk], seed, i, std)
+            part = slice(i * per_chunk, (i + 1) * per_chunk)
+            _box_muller(flat[part], seed, i, std)
+            if add is not None:  # while the chunk is in cache: z + x (== x + z, bit for bit)
+                np.add(flat[part], add[part], out=flat[part])
 
     return fill
 
@@ -307,3 +335,29 @@ def normal(
     flat = np.empty(n, dtype=np.float32)
     _chunked(_normal_fill(flat, seed_from(generator), std), -(-n // (2 * WORDS)))
     return torch.from_numpy(flat).view(shape).to(dtype)
+
+
+def add_normal(x: torch.Tensor, std: float, generator: torch.Generator | None) -> torch.Tensor:
+    """``x + normal(x.shape, std, generator)`` as a new tensor, the same bits, the same draw.
+
+    For a large contiguous float32 CPU ``x`` each chunk of noise is added to its part of ``x``
+    by the thread that drew it (no second pass over memory, no torch kernel between the draws);
+    otherwise it is the plain sum.
+    """
+    n = x.numel()
+    dev = device_of(generator, x.device)
+    fused = (
+        x.dtype == torch.float32
+        and x.device.type == "cpu"
+        and dev.type == "cpu"
+        and x.is_contiguous()
+        and not x.requires_grad
+        and n > SMALL
+        and not _is_compiling()
+    )
+    if not fused:
+        return x + normal(tuple(x.shape), std, generator, device=x.device).to(x.dtype)
+    flat = np.empty(n, dtype=np.float32)
+    add = x.detach().numpy().reshape(-1)
+    _chunked(_normal_fill(flat, seed_from(generator), std, add), -(-n // (2 * WORDS)))
+    return torch.from_numpy(flat).view(x.shape)

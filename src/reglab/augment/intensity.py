@@ -113,6 +113,19 @@ class RandomGaussianNoise(Augmentation):
 
         return {"apply": apply, "noise": noise}, wait
 
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``x`` plus fresh noise: the draws of :meth:`generate_params`, added as they are made."""
+        x4, restore = self._prepare(x)
+        if self.same_on_batch or x4.dtype != torch.float32:
+            return super().__call__(x, generator)
+        check("RandomGaussianNoise", "generator", generator, *_GEN)
+        full = self._full_shape(x4.shape)
+        apply = _rng.bernoulli(full[0], self.p, generator, device=x4.device)
+        out = _rng.add_normal(x4, self.std, generator)
+        if not bool(apply.all()):
+            out[~apply] = x4[~apply]
+        return restore(out)
+
     def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         noise = get(params, "noise", "RandomGaussianNoise")
         return x + noise.to(device=x.device, dtype=x.dtype)
