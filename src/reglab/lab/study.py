@@ -169,15 +169,25 @@ class StudyConfig:
         object.__setattr__(self, "recipe_defs", {n: defs[n] for n in names})
 
     def cells(self) -> list[Cell]:
-        """Every (recipe, seed) pair, recipe-major; in a sweep, for each size, largest first.
+        """Every (recipe, seed) pair (in a sweep, at each size), the longest first.
 
-        Cells are claimed in this order, so a sweep's longest cells start first and the short
-        ones fill the workers at the end.
+        Cells are claimed in this order, so the longest start first and the short ones fill the
+        workers at the end. The length is estimated as training size x epochs x (1 + EDA copies
+        per sentence); ties keep the recipe order, then the seeds.
         """
-        if self.train_sizes is None:
-            return [Cell(r, s) for r in self.recipes for s in range(self.seeds)]
-        sizes = reversed(self.train_sizes)
-        return [Cell(r, s, n) for n in sizes for r in self.recipes for s in range(self.seeds)]
+        sizes = [None] if self.train_sizes is None else list(reversed(self.train_sizes))
+        cells = [Cell(r, s, n) for n in sizes for r in self.recipes for s in range(self.seeds)]
+        cost = {(r, n): self._cost(r, n) for r in self.recipes for n in sizes}
+        return sorted(cells, key=lambda c: -cost[(c.recipe, c.train_size)])
+
+    def _cost(self, name: str, size: int | None) -> float:
+        from .text import eda_settings
+
+        recipe = self.recipe(name)
+        n = size if size is not None else self.train_size
+        rows = float(n) if isinstance(n, int) else 1.0
+        copies = eda_settings(recipe, int(rows))[1] if recipe.augment == "eda" else 0
+        return rows * (self.epochs or recipe.epochs) * (1 + copies)
 
     def recipe(self, name: str) -> Any:
         from .recipe import Recipe
