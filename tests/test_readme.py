@@ -198,8 +198,29 @@ def _write_toml(path: Path, target: str) -> None:
     path.write_text('base = "all"\ndropout = 0.3\nweight_decay = 0.1\n', encoding="utf-8")
 
 
+def _write_jsonl(path: Path, target: str) -> None:
+    """Short reviews with a text column long enough to be detected, labelled pos/neg."""
+    import json
+    import random
+
+    rng = random.Random(0)
+    words = {"pos": ["good", "great", "moving", "fine"], "neg": ["bad", "dull", "weak", "flat"]}
+    filler = ["the", "film", "was", "a", "story", "with", "actors", "and", "plot", "very"]
+    lines = []
+    for i in range(240):
+        label = "pos" if i % 2 else "neg"
+        review = [rng.choice(filler) for _ in range(rng.randint(4, 12))]
+        review.insert(rng.randrange(len(review)), rng.choice(words[label]))
+        lines.append(json.dumps({"review": " ".join(review), target: label, "stars": i % 5}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 # A reader's own input files, by suffix: a small real file in the format the README names.
-INPUT_FILES: dict[str, Callable[[Path, str], None]] = {".csv": _write_csv, ".toml": _write_toml}
+INPUT_FILES: dict[str, Callable[[Path, str], None]] = {
+    ".csv": _write_csv,
+    ".jsonl": _write_jsonl,
+    ".toml": _write_toml,
+}
 
 _FACTORY = """
 import math

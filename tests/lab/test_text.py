@@ -202,3 +202,29 @@ def test_eda_without_wordnet_is_one_line_naming_both_sources(monkeypatch, meanba
     message = str(info.value)
     assert "\n" not in message and "wordnet-base" in message and "NLTK" in message
     lt._eda.cache_clear()
+
+
+def test_summary_and_report_give_the_vocabulary_and_oov_shares(tmp_path):
+    import json
+
+    from reglab.lab.report import write_outputs
+
+    info = lt.text_info(rd.split(_reviews(), train_size=60, val_size=60, seed=0))
+    info["column"], info["detected"] = "review", True
+    config = {"recipes": ["baseline"], "data_info": {"sizes": {"train": 60}, "text": info}}
+    row = {
+        "recipe": "baseline", "seed": 0, "status": "ok", "task": "classification",
+        "train_acc": 0.9, "val_acc": 0.8, "test_acc": 0.7, "gap": 0.1, "train_loss": 0.2,
+        "val_loss": 0.4, "test_loss": 0.5, "best_epoch": 1, "epochs_run": 2, "seconds": 1.0,
+        "weight_norm": 1.0, "sparsity": 0.0, "stop_reason": "completed", "history": [],
+    }  # fmt: skip
+    paths = write_outputs(tmp_path, config, [row])
+    text = json.loads(paths["summary"].read_text())["text"]
+    assert text["vocabulary_size"] == info["vocabulary"] > 2
+    assert text["oov"] == {"val": info["parts"]["val"]["oov"], "test": info["parts"]["test"]["oov"]}
+    html = paths["report"].read_text()
+    assert f"vocabulary of {info['vocabulary']:,} tokens" in html and "column &#x27;review" in html
+    # a study on other data has no text entry
+    (tmp_path / "plain").mkdir()
+    plain = write_outputs(tmp_path / "plain", {"recipes": ["baseline"]}, [row])
+    assert "text" not in json.loads(plain["summary"].read_text())

@@ -40,6 +40,7 @@ __all__ = [
     "TEXT_RECIPES",
     "Recipe",
     "augmentation",
+    "builtin_for_kind",
 ]
 
 
@@ -390,3 +391,34 @@ BUILTIN_RECIPES: dict[str, Recipe] = _builtins()
 #: text runs these six.
 TEXT_RECIPES: dict[str, Recipe] = _text_builtins()
 BUILTIN_RECIPES["eda"] = dataclasses.replace(TEXT_RECIPES["eda"])
+
+
+def builtin_for_kind(name: str, definition: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """A built-in recipe (unchanged, by name) fitted to the data's kind; any other stays.
+
+    On text a built-in name means its text version (:data:`TEXT_RECIPES`). The built-in
+    ``augment`` and ``all`` recipes use affine image transforms; on tabular data and signals the
+    matching augmentation is Gaussian noise, so a default study runs on any data. A recipe the
+    user defined (spec or TOML) is never changed.
+
+    Example:
+        >>> builtin_for_kind("all", BUILTIN_RECIPES["all"].to_dict(), "tabular")["augment"]
+        'noise'
+        >>> builtin_for_kind("dropout", BUILTIN_RECIPES["dropout"].to_dict(), "text")["epochs"]
+        20
+    """
+    from .cells import NOISE_KINDS
+
+    d = dict(definition)
+    builtin = BUILTIN_RECIPES.get(name)
+    if builtin is None or d != builtin.to_dict():
+        return d
+    if kind == "text":
+        return TEXT_RECIPES[name].to_dict() if name in TEXT_RECIPES else d
+    if kind not in NOISE_KINDS or name == "eda":
+        return d
+    if d.get("augment") not in (None, "noise"):
+        d["augment"] = "noise"
+        what = "feature noise on tabular data" if kind == "tabular" else "noise on signals"
+        d["description"] = f"{d.get('description') or name}; Gaussian {what}"
+    return d

@@ -516,8 +516,37 @@ Intervals are 95% Student-t over seeds.</p>
     return html_page("reglab study report", "reglab study", page)
 
 
+def _text_summary(info: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"text": ...}`` for a text study: its column, the vocabulary fit on the training
+    sentences and each split's share of out-of-vocabulary tokens (empty for other data)."""
+    text = info.get("text")
+    if not text:
+        return {}
+    parts = text.get("parts") or {}
+    oov = {p: parts[p]["oov"] for p in ("val", "test") if p in parts}
+    return {"text": {**text, "vocabulary_size": text.get("vocabulary"), "oov": oov}}
+
+
+def _text_html(info: Mapping[str, Any]) -> str:
+    text = info.get("text")
+    if not text or not text.get("vocabulary"):
+        return ""
+    parts = text.get("parts") or {}
+    column = f"column {text['column']!r}, " if text.get("column") else ""
+    shares = ", ".join(f"{p} {100 * parts[p]['oov']:.1f}%" for p in ("val", "test") if p in parts)
+    empty = sum(int(parts[p].get("empty", 0)) for p in parts)
+    cut = sum(int(parts[p].get("truncated", 0)) for p in parts)
+    return (
+        f"<p class='sub'>Text: {html.escape(column)}vocabulary of {text['vocabulary']:,} tokens "
+        f"fit on the training sentences; out-of-vocabulary tokens: {html.escape(shares)}; "
+        f"{empty} empty texts kept as padding; {cut} texts cut at {text.get('max_length')} "
+        "tokens.</p>"
+    )
+
+
 def _data_html(info: Mapping[str, Any]) -> str:
-    """The split sizes, where the test split came from, and each encoded table column."""
+    """The split sizes, where the test split came from, the text vocabulary, and each encoded
+    table column."""
     if not info:
         return ""
     esc = html.escape
@@ -527,6 +556,7 @@ def _data_html(info: Mapping[str, Any]) -> str:
     line = " / ".join(f"{k} {v}" for k, v in sizes.items())
     out = f"<p class='sub'>Split: {esc(line)} ({esc(str(info.get('test_source')))} test split)"
     out += f" of {info.get('rows')} rows.</p>"
+    out += _text_html(info)
     encoding = info.get("encoding") or []
     if encoding:
         head = sorted({k for e in encoding for k in e}, key=lambda k: (k != "column", k))
@@ -595,6 +625,7 @@ def write_outputs(
                 "recipes": json_safe(summary),
                 "failed_cells": list(failed_cells),
                 **({"train_sizes": sizes, "by_train_size": json_safe(by_size)} if by_size else {}),
+                **_text_summary(cfg.get("data_info") or {}),
             },
             indent=2,
         ),

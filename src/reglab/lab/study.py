@@ -32,7 +32,6 @@ from .._checks import Interval, NoneOk, OneOf, check
 from ..errors import ConfigError
 from .cells import (
     DIVERGED,
-    NOISE_KINDS,
     check_builds,
     lab_device,
     model_kind,
@@ -40,6 +39,7 @@ from .cells import (
     split_size,
 )
 from .custom_cell import CellSpec, as_cell_spec, load_cell, run_custom_cell
+from .recipe import builtin_for_kind
 from .splits import StudySplits, check_train_sizes
 from .storage import Cell, Claim, StudyStore, cell_key, json_safe, sqlite_url
 from .text import text_info
@@ -257,38 +257,6 @@ def execute_cell(
     return row, history
 
 
-def _adapt_builtin(name: str, definition: Mapping[str, Any], kind: str) -> dict[str, Any]:
-    """A built-in recipe (unchanged, by name) fitted to tabular data or 1-D signals.
-
-    The built-in ``augment`` and ``all`` recipes use affine image transforms; on tabular data
-    and signals the matching augmentation is Gaussian noise, so a default study runs on any data.
-    A recipe the user defined (spec or TOML) is never changed.
-    """
-    from .recipe import BUILTIN_RECIPES
-
-    d = dict(definition)
-    builtin = BUILTIN_RECIPES.get(name)
-    if kind == "text":
-        return _text_builtin(name, d)
-    if kind not in NOISE_KINDS or builtin is None or d != builtin.to_dict() or name == "eda":
-        return d
-    if d.get("augment") not in (None, "noise"):
-        d["augment"] = "noise"
-        what = "feature noise on tabular data" if kind == "tabular" else "noise on signals"
-        d["description"] = f"{d.get('description') or name}; Gaussian {what}"
-    return d
-
-
-def _text_builtin(name: str, d: dict[str, Any]) -> dict[str, Any]:
-    """A built-in recipe (unchanged, by name) as its text version (``TEXT_RECIPES``)."""
-    from .recipe import BUILTIN_RECIPES, TEXT_RECIPES
-
-    builtin = BUILTIN_RECIPES.get(name)
-    if builtin is None or name not in TEXT_RECIPES or d != builtin.to_dict():
-        return d
-    return TEXT_RECIPES[name].to_dict()
-
-
 def _for_text(config: StudyConfig) -> StudyConfig:
     """The default recipes of a text study: the text built-ins (``eda`` in, ``batchnorm`` and
     ``augment`` out); any other choice stays."""
@@ -311,7 +279,7 @@ def _for_text(config: StudyConfig) -> StudyConfig:
 def prepare(config: StudyConfig) -> tuple[StudyConfig, Any]:
     """Load the data once and check every recipe on it before any cell starts.
 
-    Returns the config with built-in recipes fitted to the data (see ``_adapt_builtin``) and
+    Returns the config with built-in recipes fitted to the data (``builtin_for_kind``) and
     the loaded dataset. A bad ``--data``, split size, model or recipe raises the
     ``ConfigError`` here, before anything is stored. A sweep's validation size is fit once, for
     its largest training size, and both its smallest and largest size must split the data.
@@ -327,7 +295,7 @@ def prepare(config: StudyConfig) -> tuple[StudyConfig, Any]:
         rd.split(dataset, train_size=sizes[0], val_size=val_size, seed=0, test=config.test)
     if splits.kind == "text":
         config = _for_text(config)
-    defs = {n: _adapt_builtin(n, config.recipe_defs[n], splits.kind) for n in config.recipes}
+    defs = {n: builtin_for_kind(n, config.recipe_defs[n], splits.kind) for n in config.recipes}
     info = {"rows": len(dataset), "kind": splits.kind, **splits.describe()}
     if sizes is not None:
         info["train_sizes"] = list(sizes)
