@@ -228,3 +228,21 @@ def test_summary_and_report_give_the_vocabulary_and_oov_shares(tmp_path):
     (tmp_path / "plain").mkdir()
     plain = write_outputs(tmp_path / "plain", {"recipes": ["baseline"]}, [row])
     assert "text" not in json.loads(plain["summary"].read_text())
+
+
+def test_mixing_token_ids_is_refused():
+    sp = rd.split(_reviews(), train_size=40, val_size=40, seed=0)
+    with pytest.raises(ConfigError, match=r"^Recipe 'm': mixup and cutmix mix input tensors"):
+        run_cell(Recipe(mixup=0.2, name="m"), 0, sp, model=MeanBag)
+
+
+def test_tune_on_text_starts_from_the_text_recipe_and_searches_no_mixing():
+    from reglab.lab.tune.search import Objective
+    from reglab.lab.tune.space import TuneConfig
+
+    objective = Objective(TuneConfig(data="reviews", base="all", epochs=4), _reviews(300))
+    assert objective.model == "textcnn"
+    assert objective.base.augment == "eda" and objective.base.norm is None
+    assert objective.base.epochs == 4
+    assert "mixup" not in objective.space and "augment_magnitude" not in objective.space
+    assert "dropout" in objective.space

@@ -47,11 +47,18 @@ __all__ = [
 
 
 def check_augment_kind(recipe: Any, kind: str) -> None:
-    """EDA only on text, and on text nothing but EDA: otherwise the one-line error."""
+    """EDA only on text, and on text nothing but EDA (no mixing of token ids either):
+    otherwise the one-line error."""
+    name = getattr(recipe, "name", "custom")
+    mixing = float(getattr(recipe, "mixup", 0.0)) + float(getattr(recipe, "cutmix", 0.0))
+    if kind == "text" and mixing > 0:
+        raise ConfigError(
+            f"Recipe {name!r}: mixup and cutmix mix input tensors; token ids cannot be mixed. "
+            "Use mixup=0 and cutmix=0 on text (label_smoothing still applies)."
+        )
     augment = getattr(recipe, "augment", None)
     if augment is None:
         return
-    name = getattr(recipe, "name", "custom")
     if augment == "eda" and kind != "text":
         raise ConfigError(
             f"Recipe {name!r}: augment='eda' augments sentences; the data is {kind}. Use an "

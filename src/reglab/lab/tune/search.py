@@ -35,6 +35,7 @@ from typing import Any
 from ...errors import ConfigError
 from ...models import resolve_size
 from ..cells import NOISE_KINDS, lab_device, model_kind
+from ..recipe import BUILTIN_RECIPES, Recipe, builtin_for_kind
 from ..storage import open_rdb_storage, redact
 from ..workers import ProgressCallback, WorkerGroup, emit, torch_threads
 from .space import TuneConfig, apply_params, search_space
@@ -123,7 +124,13 @@ class Objective:
         self.kind = self.splits.kind
         self.model = model_kind(config.model, self.kind)
         # The first trial is the base recipe exactly: sizes left to the model are made explicit.
-        self.base = resolve_size(config.base_recipe(), self.model)
+        base = config.base_recipe()
+        if self.kind == "text" and config.base in BUILTIN_RECIPES:
+            # As in a study: a built-in name means its text version on text.
+            builtin = BUILTIN_RECIPES[config.base].to_dict()
+            base = Recipe.from_dict(builtin_for_kind(config.base, builtin, "text"))
+            base = base.replace(epochs=config.epochs) if config.epochs is not None else base
+        self.base = resolve_size(base, self.model)
         if self.kind in NOISE_KINDS and self.base.augment not in (None, "noise"):
             # As in a study: image transforms become Gaussian feature noise on tabular data.
             self.base = self.base.replace(augment="noise")
@@ -131,6 +138,9 @@ class Objective:
         if self.splits.task == "regression":
             self.space.pop("mixup", None)
             self.space.pop("label_smoothing", None)
+        if self.kind == "text":  # token ids are not mixed; EDA's strength has its own knobs
+            self.space.pop("mixup", None)
+            self.space.pop("augment_magnitude", None)
         self.views = [self.partition(k) for k in range(config.partitions)]
         classification = self.splits.task == "classification"
         self.key, self.sign = ("val_acc", 1.0) if classification else ("val_loss", -1.0)
