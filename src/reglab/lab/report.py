@@ -36,6 +36,7 @@ from .sweep_report import size_figure, size_table, train_sizes
 __all__ = [
     "RESULT_COLUMNS",
     "mean_ci",
+    "ordered_rows",
     "paired_vs_baseline",
     "render_html",
     "summarize",
@@ -571,6 +572,20 @@ def _recipe_text(d: Mapping[str, Any]) -> str:
     )
 
 
+def ordered_rows(rows: Sequence[Mapping[str, Any]], recipes: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows by training size, then in the study's recipe order, then by seed."""
+    order = {n: i for i, n in enumerate(recipes)}
+    return sorted(
+        (dict(r) for r in rows),
+        key=lambda r: (
+            r.get("train_size") or 0,
+            order.get(r["recipe"], len(order)),
+            r["recipe"],
+            r["seed"],
+        ),
+    )
+
+
 def write_outputs(
     out_dir: str | os.PathLike[str],
     config: Any,
@@ -585,20 +600,11 @@ def write_outputs(
     """
     out = Path(out_dir)
     cfg = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-    order = {n: i for i, n in enumerate(cfg.get("recipes", []))}
     study_size = ((cfg.get("data_info") or {}).get("sizes") or {}).get(
         "train", cfg.get("train_size")
     )
     rows = [r if r.get("train_size") is not None else {**r, "train_size": study_size} for r in rows]
-    rows = sorted(
-        rows,
-        key=lambda r: (
-            r.get("train_size") or 0,
-            order.get(r["recipe"], len(order)),
-            r["recipe"],
-            r["seed"],
-        ),
-    )
+    rows = ordered_rows(rows, cfg.get("recipes", []))
     sizes = train_sizes(rows)
     by_size: list[dict[str, Any]] = [
         {"train_size": n, "recipes": summarize([r for r in rows if r.get("train_size") == n])}

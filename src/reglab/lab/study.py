@@ -40,6 +40,7 @@ from .cells import (
 )
 from .custom_cell import CellSpec, as_cell_spec, load_cell, run_custom_cell
 from .recipe import builtin_for_kind
+from .report import ordered_rows
 from .splits import StudySplits, check_train_sizes
 from .storage import Cell, Claim, StudyStore, cell_key, json_safe, sqlite_url
 from .text import text_info
@@ -567,7 +568,7 @@ def run_study(
     if write_report:
         rows, failed = _write_report(store, out, config, cells)
     else:
-        rows = _ordered(store.completed(), config.recipes)
+        rows = ordered_rows(store.completed(), config.recipes)
         failed = _missing(cells, rows)
     done = len(cells) - len(failed)
     return StudyOutcome(out, url, len(cells), done, failed, rows, elapsed, ran)
@@ -594,20 +595,6 @@ def _settings(config: StudyConfig, jobs: int, device: str) -> dict[str, Any]:
     }
 
 
-def _ordered(rows: list[dict[str, Any]], recipes: Sequence[str]) -> list[dict[str, Any]]:
-    """Rows by training size, then in the study's recipe order, then by seed."""
-    order = {n: i for i, n in enumerate(recipes)}
-    return sorted(
-        rows,
-        key=lambda r: (
-            r.get("train_size") or 0,
-            order.get(r["recipe"], len(order)),
-            r["recipe"],
-            r["seed"],
-        ),
-    )
-
-
 def _missing(cells: Sequence[Cell], rows: Sequence[Mapping[str, Any]]) -> list[str]:
     sweep = any(c.train_size is not None for c in cells)
     done = {cell_key(r["recipe"], r["seed"], r.get("train_size") if sweep else None) for r in rows}
@@ -617,7 +604,7 @@ def _missing(cells: Sequence[Cell], rows: Sequence[Mapping[str, Any]]) -> list[s
 def _write_report(
     store: StudyStore, out: Path, config: StudyConfig, cells: Sequence[Cell]
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    rows = _ordered(store.completed(), config.recipes)
+    rows = ordered_rows(store.completed(), config.recipes)
     failed = _missing(cells, rows)
     if rows:
         from .report import write_outputs
