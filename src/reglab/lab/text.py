@@ -144,12 +144,12 @@ class TextBatches:
         #: What fit scores the training split on (the sentences without their copies).
         self.evaluation = evaluation
         self.epoch = 0
+        # Rows per pass: the split, and with copies drawn per epoch num_aug per non-empty text.
+        copies = 0 if eda is None else eda.num_aug * sum(1 for t in self.texts if tokenize(t))
+        self._rows = len(data) + copies
 
     def __len__(self) -> int:
-        n = len(self.data)
-        if self.eda is not None:
-            n += self.eda.num_aug * sum(1 for t in self.texts if tokenize(t))
-        return math.ceil(n / self.batch_size)
+        return math.ceil(self._rows / self.batch_size)
 
     def _epoch_data(self) -> EncodedTexts:
         if self.eda is None:
