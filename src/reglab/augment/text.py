@@ -390,8 +390,19 @@ class EDA:
             (0.05, 0.05, 8)
         """
         check("EDA.for_dataset_size", "n_train", n_train, Interval(int, 1, None))
-        alpha, num_aug = next((a, k) for upto, a, k in cls.RECOMMENDED if n_train <= upto)
+        alpha, num_aug = cls.recommended(n_train)
         return cls(alpha, alpha, alpha, alpha, num_aug, synonyms=synonyms, stopwords=stopwords)
+
+    @classmethod
+    def recommended(cls, n_train: int) -> tuple[float, int]:
+        """``(alpha, num_aug)`` of the paper's Table 3 for ``n_train`` training sentences.
+
+        Example:
+            >>> EDA.recommended(500), EDA.recommended(2_000), EDA.recommended(20_000)
+            ((0.05, 16), (0.05, 8), (0.1, 4))
+        """
+        check("EDA.recommended", "n_train", n_train, Interval(int, 1, None))
+        return next((a, k) for upto, a, k in cls.RECOMMENDED if n_train <= upto)
 
     def __repr__(self) -> str:
         return (

@@ -19,7 +19,8 @@ matplotlib are imported where they are used, e.g. ``from reglab.lab.study import
 Example:
     >>> from reglab.lab import BUILTIN_RECIPES, Recipe
     >>> sorted(BUILTIN_RECIPES) == sorted(
-    ...     ["all", "augment", "baseline", "batchnorm", "dropout", "early_stopping", "weight_decay"]
+    ...     ["all", "augment", "baseline", "batchnorm", "dropout", "early_stopping", "weight_decay",
+    ...      "eda"]
     ... )
     True
 """

@@ -84,7 +84,7 @@ def eda_settings(recipe: Any, n_train: int) -> tuple[float, int]:
     """
     from ..augment.text import EDA
 
-    alpha, num_aug = next((a, k) for upto, a, k in EDA.RECOMMENDED if n_train <= upto)
+    alpha, num_aug = EDA.recommended(n_train)
     if recipe.eda_alpha is not None:
         alpha = recipe.eda_alpha
     if recipe.eda_num_aug is not None:
@@ -269,7 +269,7 @@ def text_info(splits: Any) -> dict[str, Any]:
         ...                           [1, 0, 1, 0] * 3, name="toy")
         >>> info = text_info(rd.split(ds, train_size=4, val_size=4, seed=0))
         >>> info["vocabulary"], sorted(info["parts"]["train"])
-        (7, ['empty', 'oov', 'tokens', 'truncated'])
+        (6, ['empty', 'oov', 'tokens', 'truncated'])
     """
     _check_text(splits)
     train = splits.train.text_rows()

@@ -9,6 +9,7 @@ epochs since the best validation loss are from the patience when it stopped). An
 arm runs its check from :mod:`.arithmetic`.
 
 Example:
+    >>> from reglab.lab.claims.table import CLAIMS
     >>> row = run_claim_cell(CLAIMS["weight-decay-equals-l2-sgd"], "check", 0, quick=True)
     >>> row["max_abs_diff"] < 1e-12, row["claim"], row["arm"]
     (True, 'weight-decay-equals-l2-sgd', 'check')
