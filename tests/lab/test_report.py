@@ -15,12 +15,11 @@ from scipy import stats
 
 from reglab.lab.report import (
     RESULT_COLUMNS,
-    mean_ci,
-    paired_vs_baseline,
     render_html,
     summarize,
     write_outputs,
 )
+from reglab.lab.stats import mean_ci, paired_vs_baseline
 
 REQUIRED = ("recipe", "seed", "train_acc", "val_acc", "test_acc", "gap", "best_epoch")
 REQUIRED += ("epochs_run", "seconds")

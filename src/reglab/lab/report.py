@@ -30,14 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from .render import atomic_write, clip01, csv_text, figure_html, html_page, html_table, png, pyplot
+from .stats import finite, mean_ci, metric_keys, paired_vs_baseline, task_of
 from .storage import cell_key, json_safe
 from .sweep_report import size_figure, size_table, train_sizes
 
 __all__ = [
     "RESULT_COLUMNS",
-    "mean_ci",
     "ordered_rows",
-    "paired_vs_baseline",
     "render_html",
     "summarize",
     "summary_table",
@@ -64,80 +63,11 @@ RESULT_COLUMNS = (
     "stop_reason",
 )
 
-# Two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom (then 1.96).
-_T975 = (
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-)  # fmt: skip
-
-
-def _t975(df: int) -> float:
-    return _T975[df - 1] if 1 <= df <= len(_T975) else 1.96
-
-
-def _finite(values: Sequence[Any]) -> list[float]:
-    out = []
-    for v in values:
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-            out.append(float(v))
-    return out
-
-
-def mean_ci(values: Sequence[Any]) -> tuple[float, float, float]:
-    """Mean and 95% Student-t interval ``(mean, low, high)``; NaN when there are no values.
-
-    Example:
-        >>> m, lo, hi = mean_ci([0.9, 0.92, 0.94])
-        >>> round(m, 3), round(hi - m, 4)
-        (0.92, 0.0497)
-    """
-    xs = _finite(values)
-    if not xs:
-        return (math.nan, math.nan, math.nan)
-    m = statistics.fmean(xs)
-    if len(xs) == 1:
-        return (m, m, m)
-    half = _t975(len(xs) - 1) * statistics.stdev(xs) / math.sqrt(len(xs))
-    return (m, m - half, m + half)
-
-
-def _task(rows: Sequence[Mapping[str, Any]]) -> str:
-    return "classification" if any(r.get("test_acc") is not None for r in rows) else "regression"
-
-
-def _metric(task: str) -> tuple[str, str, bool]:
-    """(test metric, validation metric, higher is better)."""
-    if task == "classification":
-        return "test_acc", "val_acc", True
-    return "test_loss", "val_loss", False
-
-
-def paired_vs_baseline(
-    rows: Sequence[Mapping[str, Any]], recipe: str, baseline: str = "baseline"
-) -> dict[str, Any] | None:
-    """Per-seed differences of the test metric (recipe minus baseline) with a 95% interval."""
-    test_key, _, _ = _metric(_task(rows))
-    by_seed: dict[str, dict[int, float]] = {}
-    for r in rows:
-        v = r.get(test_key)
-        if r.get("recipe") in (recipe, baseline) and isinstance(v, (int, float)):
-            by_seed.setdefault(r["recipe"], {})[int(r["seed"])] = float(v)
-    if recipe == baseline or recipe not in by_seed or baseline not in by_seed:
-        return None
-    seeds = sorted(set(by_seed[recipe]) & set(by_seed[baseline]))
-    if not seeds:
-        return None
-    diffs = [by_seed[recipe][s] - by_seed[baseline][s] for s in seeds]
-    m, lo, hi = mean_ci(diffs)
-    wins = sum(d > 0 for d in diffs)
-    return {"seeds": seeds, "diffs": diffs, "mean": m, "low": lo, "high": hi, "wins": wins}
-
 
 def summarize(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One dict per recipe (in first-seen order): means and 95% intervals over seeds."""
-    task = _task(rows)
-    test_key, val_key, _ = _metric(task)
+    task = task_of(rows)
+    test_key, val_key, _ = metric_keys(task)
     order: list[str] = []
     for r in rows:
         if r["recipe"] not in order:
@@ -184,7 +114,7 @@ def _verdict(summary: Sequence[Mapping[str, Any]]) -> str:
     if not summary:
         return "No run finished, so there is nothing to compare yet."
     task = summary[0]["task"]
-    test_key, val_key, higher = _metric(task)
+    test_key, val_key, higher = metric_keys(task)
     scored = [s for s in summary if isinstance(s.get(val_key), float) and math.isfinite(s[val_key])]
     if not scored:
         return "Every run diverged; lower the learning rate or the regularization strengths."
@@ -228,7 +158,7 @@ def _curves(rows: Sequence[Mapping[str, Any]], recipe: str, key: str) -> tuple[l
     length = max((len(s) for s in series), default=0)
     mean, low, high = [], [], []
     for i in range(length):
-        vals = _finite([s[i] for s in series if i < len(s)])
+        vals = finite([s[i] for s in series if i < len(s)])
         mean.append(statistics.fmean(vals) if vals else math.nan)
         low.append(min(vals) if vals else math.nan)
         high.append(max(vals) if vals else math.nan)
@@ -279,7 +209,7 @@ def _test_scores(
     plt: Any, rows: Sequence[Mapping[str, Any]], summary: Sequence[Mapping[str, Any]], task: str
 ) -> _Figure:
     """Each recipe's test score with its 95% interval, and the single seeds as dots."""
-    test_key, _, _ = _metric(task)
+    test_key, _, _ = metric_keys(task)
     pct = 100.0 if task == "classification" else 1.0
     names = [s["recipe"] for s in summary]
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.2))
@@ -440,7 +370,7 @@ def render_html(
     the sweep's plot and table; ``summary`` and the other plots are then the largest size's.
     """
     task = summary[0]["task"] if summary else "classification"
-    test_key, val_key, _ = _metric(task)
+    test_key, val_key, _ = metric_keys(task)
     esc = html.escape
 
     def pct(v: Any) -> str:

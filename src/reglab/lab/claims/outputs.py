@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..render import atomic_write, csv_text, figure_html, html_page, html_table, png, pyplot
-from ..report import mean_ci
+from ..stats import mean_ci
 from ..storage import json_safe
 from .rules import Verdict
 from .table import CHECK_ARM, CLAIMS, NOTES, NoteClaim

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from ..report import mean_ci
+from ..stats import mean_ci
 
 __all__ = [
     "AllOf",

@@ -27,7 +27,7 @@ from typing import Any
 from ..cells import result_parts
 from ..recipe import Recipe
 from ..render import clip01
-from ..report import mean_ci, paired_vs_baseline
+from ..stats import mean_ci, paired_vs_baseline
 from ..storage import json_safe
 from ..workers import ProgressCallback, emit, map_cells
 from .search import NoTest, Objective
