@@ -6,7 +6,7 @@ step, max-norm, schedule, early stopping, loss) go into a ``lightning.pytorch.Tr
 
 Run: ``python examples/lightning_study.py [--out runs/lightning] [--epochs 20] [--seeds 2]``
 (needs ``pip install 'reglab[lab,lightning]'``; about a minute on a laptop CPU). The same study
-from the command line: ``reglab study --cell lightning_study:run --data digits ...`` run from
+from the command line: ``reglab study --train-fn lightning_study:run --data digits ...`` run from
 this folder.
 """
 
@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import reglab as rl
 from reglab.integrations.lightning import LightningEarlyStopping, PreciseBN, Regularization
-from reglab.lab.report import summary_table
+from reglab.lab.study.report import summary_table
 from reglab.lab.study import StudyConfig, run_study
 from reglab.models import build_model
 from reglab.train import evaluate
@@ -146,7 +146,7 @@ def main() -> None:
     )
     config = StudyConfig(
         data="digits", recipes=recipes, seeds=args.seeds, epochs=args.epochs,
-        cell="lightning_study:run",
+        train_fn="lightning_study:run",
     )  # fmt: skip
     outcome = run_study(config, args.out, jobs=1)
     for line in summary_table(outcome.rows):

@@ -491,7 +491,7 @@ PRELUDES: dict[str, str] = {
         model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32),
                                     torch.nn.ReLU(), torch.nn.Linear(32, 10))
     """,
-    "Models and recipes (`reglab.models`, `reglab.lab.recipe`, `reglab.lab.run`)": """
+    "Models and recipes (`reglab.models`, `reglab.lab.core.recipe`, `reglab.lab.core.run`)": """
         from pathlib import Path
         Path("strong.toml").write_text('base = "all"\\ndropout = 0.3\\n')
         d = {}

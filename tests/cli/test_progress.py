@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reglab.cli.progress import Display
-from reglab.lab.workers import Event
+from reglab.lab.queue.workers import Event
 
 
 def test_worker_errors_show_even_without_progress(capsys: pytest.CaptureFixture[str]) -> None:

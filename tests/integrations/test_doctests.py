@@ -14,7 +14,7 @@ MODULES = [
     "reglab.integrations.lightning._early_stopping",
     "reglab.integrations.lightning._regularization",
     "reglab.integrations.lightning._precise_bn",
-    "reglab.lab.custom_cell",
+    "reglab.lab.core.train_fn",
 ]
 
 

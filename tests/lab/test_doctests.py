@@ -8,14 +8,16 @@ import importlib
 import pytest
 
 MODULES = [
-    "reglab.lab.cells",
+    "reglab.lab.core.cells",
     "reglab.lab.render",
-    "reglab.lab.report",
-    "reglab.lab.splits",
-    "reglab.lab.storage",
+    "reglab.lab.study.report",
+    "reglab.lab.core.splits",
+    "reglab.lab.queue.loop",
+    "reglab.lab.stats",
+    "reglab.lab.claims.config",
     "reglab.lab.study",
-    "reglab.lab.sweep_report",
-    "reglab.lab.workers",
+    "reglab.lab.study.sweep_report",
+    "reglab.lab.queue.workers",
     "reglab.lab.tune",
     "reglab.lab.tune.space",
     "reglab.lab.tune.search",

@@ -10,7 +10,7 @@ import pytest
 
 from reglab import ConfigError
 from reglab.cli import main
-from reglab.lab.cells import lab_device, model_kind
+from reglab.lab.core.cells import lab_device, model_kind
 from reglab.lab.study import StudyConfig, prepare, run_study
 
 QUICK = {"epochs": 2, "seeds": 1}

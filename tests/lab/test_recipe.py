@@ -1,4 +1,4 @@
-"""reglab.lab.recipe: validation, spec/TOML/dict round trips, built-ins, and fit's parts."""
+"""reglab.lab.core.recipe: validation, spec/TOML/dict round trips, built-ins, and fit's parts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import reglab.augment as A
 from reglab import ConfigError
 from reglab.callbacks import EarlyStopping
 from reglab.constraints import MaxNorm
-from reglab.lab.recipe import AUGMENTATIONS, BUILTIN_RECIPES, Recipe, augmentation
+from reglab.lab.core.recipe import AUGMENTATIONS, BUILTIN_RECIPES, Recipe, augmentation
 from reglab.models import build_model
 from reglab.optim import ProximalL1, WeightDecay
 from reglab.penalty import L1, L2, ElasticNet

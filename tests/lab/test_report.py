@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from reglab.lab.report import (
+from reglab.lab.stats import mean_ci, paired_vs_baseline
+from reglab.lab.study.report import (
     RESULT_COLUMNS,
     render_html,
     summarize,
     write_outputs,
 )
-from reglab.lab.stats import mean_ci, paired_vs_baseline
 
 REQUIRED = ("recipe", "seed", "train_acc", "val_acc", "test_acc", "gap", "best_epoch")
 REQUIRED += ("epochs_run", "seconds")

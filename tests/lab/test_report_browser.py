@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageStat
 
-from reglab.lab.report import write_outputs
+from reglab.lab.study.report import write_outputs
 from tests.lab.test_report import _rows
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

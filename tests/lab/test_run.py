@@ -1,4 +1,4 @@
-"""reglab.lab.run.run_cell: one seeded (recipe, seed) cell on real data."""
+"""reglab.lab.core.run.run_cell: one seeded (recipe, seed) cell on real data."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from torch import nn
 
 import reglab.data as rd
 from reglab import ConfigError
-from reglab.lab.recipe import Recipe
-from reglab.lab.run import CellResult, evaluate, run_cell
+from reglab.lab.core.recipe import Recipe
+from reglab.lab.core.run import CellResult, run_cell, score_tensors
 
 SMALL = Recipe(width=8, epochs=4, batch_size=50)
 
@@ -141,11 +141,11 @@ def test_evaluate_matches_torch():
     torch.manual_seed(0)
     m = nn.Linear(3, 4)
     x, y = torch.randn(10, 3), torch.randint(0, 4, (10,))
-    loss, acc = evaluate(m, x, y)
+    loss, acc = score_tensors(m, x, y)
     with torch.no_grad():
         out = m(x)
     assert loss == pytest.approx(float(nn.functional.cross_entropy(out, y)))
     assert acc == pytest.approx(float((out.argmax(1) == y).float().mean()))
     m.train()
-    evaluate(m, x, y)
+    score_tensors(m, x, y)
     assert m.training  # mode restored

@@ -15,18 +15,18 @@ import optuna
 import pytest
 
 from reglab import ConfigError
-from reglab.lab.storage import Cell, StudyStore, sqlite_url
+from reglab.lab.queue.storage import Cell, CellStore, sqlite_url
 
 CELLS = [Cell(r, s) for r in ("baseline", "dropout") for s in range(3)]
 CONFIG = {"data": "iris", "seeds": 3}
 
 
-def _store(tmp_path: Path, **kw: int) -> StudyStore:
-    return StudyStore(sqlite_url(tmp_path), **kw)
+def _store(tmp_path: Path, **kw: int) -> CellStore:
+    return CellStore(sqlite_url(tmp_path), **kw)
 
 
-def _states(store: StudyStore) -> collections.Counter[str]:
-    return collections.Counter(t.state.name for t in store.study.get_trials(deepcopy=False))
+def _states(store: CellStore) -> collections.Counter[str]:
+    return collections.Counter(t.state.name for t in store.optuna_study.get_trials(deepcopy=False))
 
 
 def test_sqlite_url_is_study_db_in_the_folder(tmp_path: Path) -> None:
@@ -47,15 +47,17 @@ def test_cells_are_enqueued_once(tmp_path: Path) -> None:
 def test_claim_complete_and_read_back(tmp_path: Path) -> None:
     store = _store(tmp_path)
     store.create(CONFIG, CELLS)
-    claim = store.claim()
-    assert claim is not None and claim.cell == CELLS[0]  # lowest trial number first
+    lease = store.lease()
+    assert lease is not None and lease.cell == CELLS[0]  # lowest trial number first
     history = [{"epoch": 0, "val_acc": 0.5}, {"epoch": 1, "val_acc": float("nan")}]
-    assert store.complete(claim, {"val_acc": 0.75, "test_acc": float("inf")}, history)
+    assert store.complete(lease, {"val_acc": 0.75, "test_acc": float("inf")}, history)
     (row,) = store.completed()
     assert row["recipe"] == "baseline" and row["seed"] == 0 and row["val_acc"] == 0.75
     assert row["test_acc"] is None  # non-finite values are stored as null (valid JSON)
     assert row["history"] == [{"epoch": 0, "val_acc": 0.5}, {"epoch": 1, "val_acc": None}]
-    frozen = store.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    frozen = store.optuna_study.get_trials(
+        deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
+    )
     assert frozen[0].value == 0.75  # the trial's objective is the validation accuracy
     assert store.counts() == {"done": 1, "running": 0, "waiting": 5, "failed": 0}
 
@@ -63,10 +65,10 @@ def test_claim_complete_and_read_back(tmp_path: Path) -> None:
 def test_regression_result_uses_negative_validation_loss(tmp_path: Path) -> None:
     store = _store(tmp_path)
     store.create(CONFIG, CELLS[:1])
-    claim = store.claim()
-    assert claim is not None
-    store.complete(claim, {"val_acc": None, "val_loss": 2.5}, [])
-    (trial,) = store.study.get_trials(deepcopy=False)
+    lease = store.lease()
+    assert lease is not None
+    store.complete(lease, {"val_acc": None, "val_loss": 2.5}, [])
+    (trial,) = store.optuna_study.get_trials(deepcopy=False)
     assert trial.value == -2.5
 
 
@@ -85,9 +87,9 @@ def test_racing_workers_never_claim_the_same_cell(tmp_path: Path) -> None:
     def worker(k: int) -> None:
         store = _store(tmp_path)
         barrier.wait()
-        while (claim := store.claim()) is not None:
-            claimed[k].append(claim.cell.key)
-            store.complete(claim, {"val_acc": 1.0}, [])
+        while (lease := store.lease()) is not None:
+            claimed[k].append(lease.cell.key)
+            store.complete(lease, {"val_acc": 1.0}, [])
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(workers)]
     for t in threads:
@@ -104,14 +106,14 @@ def test_racing_workers_never_claim_the_same_cell(tmp_path: Path) -> None:
 def test_stale_heartbeat_fails_the_trial_and_queues_it_again(tmp_path: Path) -> None:
     store = _store(tmp_path, heartbeat_interval=1, grace_period=1)
     store.create(CONFIG, CELLS[:2])
-    dead = store.claim()  # a worker that claims and then dies: no more heartbeats
+    dead = store.lease()  # a worker that claims and then dies: no more heartbeats
     assert dead is not None
     time.sleep(2.2)
     other = _store(tmp_path, heartbeat_interval=1, grace_period=1)
     other.fail_stale()
     assert _states(other) == {"FAIL": 1, "WAITING": 2}
     # The retried copy is the same cell, and the late result of the dead worker is dropped.
-    claims = [other.claim(), other.claim()]
+    claims = [other.lease(), other.lease()]
     assert sorted(c.cell.key for c in claims if c) == sorted(c.key for c in CELLS[:2])
     assert store.complete(dead, {"val_acc": 0.1}, []) is False
     for c in claims:
@@ -124,35 +126,35 @@ def test_stale_heartbeat_fails_the_trial_and_queues_it_again(tmp_path: Path) -> 
 def test_a_beating_worker_is_not_failed(tmp_path: Path) -> None:
     store = _store(tmp_path, heartbeat_interval=1, grace_period=2)
     store.create(CONFIG, CELLS[:1])
-    claim = store.claim()
-    assert claim is not None
-    with store.heartbeat(claim):
+    lease = store.lease()
+    assert lease is not None
+    with store.heartbeat(lease):
         time.sleep(3.2)
         _store(tmp_path, heartbeat_interval=1, grace_period=2).fail_stale()
         assert _states(store) == {"RUNNING": 1}
-    assert store.complete(claim, {"val_acc": 0.5}, [])
+    assert store.complete(lease, {"val_acc": 0.5}, [])
 
 
 def test_release_on_interrupt_requeues_the_cell(tmp_path: Path) -> None:
     store = _store(tmp_path)
     store.create(CONFIG, CELLS[:1])
-    claim = store.claim()
-    assert claim is not None
-    store.release(claim, "interrupted", retry=True)
+    lease = store.lease()
+    assert lease is not None
+    store.release(lease, "interrupted", retry=True)
     assert _states(store) == {"FAIL": 1, "WAITING": 1}
-    again = store.claim()
-    assert again is not None and again.cell == claim.cell and again.number != claim.number
-    failed = store.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+    again = store.lease()
+    assert again is not None and again.cell == lease.cell and again.number != lease.number
+    failed = store.optuna_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
     assert failed[0].user_attrs["failure"] == "interrupted"
 
 
 def test_release_without_retry_leaves_the_cell_for_a_rerun(tmp_path: Path) -> None:
     store = _store(tmp_path)
     store.create(CONFIG, CELLS[:1])
-    claim = store.claim()
-    assert claim is not None
-    store.release(claim, "boom", retry=False)
-    assert store.claim() is None
+    lease = store.lease()
+    assert lease is not None
+    store.release(lease, "boom", retry=False)
+    assert store.lease() is None
     assert _states(store) == {"FAIL": 1}
     assert store.create(CONFIG, CELLS[:1]) == CELLS[:1]  # the rerun queues it again
 
@@ -185,7 +187,7 @@ def test_loading_a_missing_study_says_how_to_start_one(tmp_path: Path) -> None:
 )
 def test_unreachable_storage_is_one_line_config_error(url: str, fragment: str) -> None:
     with pytest.raises(ConfigError) as err:
-        StudyStore(url)
+        CellStore(url)
     text = str(err.value)
     assert "\n" not in text
     assert text.startswith(f"Cannot open the study storage '{fragment}")
@@ -199,7 +201,7 @@ def test_bad_store_settings_use_the_parameter_template(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         _store(tmp_path, grace_period=0)
     assert str(err.value) == (
-        "The 'grace_period' parameter of StudyStore must be an int in [1, inf). Got 0 instead."
+        "The 'grace_period' parameter of CellStore must be an int in [1, inf). Got 0 instead."
     )
 
 
@@ -207,13 +209,13 @@ def test_duplicate_waiting_trials_are_dropped_not_run(tmp_path: Path) -> None:
     store = _store(tmp_path)
     store.create(CONFIG, CELLS[:2])
     # A racing creator on a database without a queue lock could enqueue a cell twice.
-    store.study.enqueue_trial({}, user_attrs={"cell": {"recipe": "baseline", "seed": 0}})
-    first = store.claim()
+    store.optuna_study.enqueue_trial({}, user_attrs={"cell": {"recipe": "baseline", "seed": 0}})
+    first = store.lease()
     assert first is not None and first.cell == CELLS[0]
-    second = store.claim()  # skips (and fails) the duplicate of the running cell
+    second = store.lease()  # skips (and fails) the duplicate of the running cell
     assert second is not None and second.cell == CELLS[1]
-    assert store.claim() is None
-    failed = store.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+    assert store.lease() is None
+    failed = store.optuna_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
     assert [t.user_attrs["failure"] for t in failed] == ["duplicate"]
     assert _states(store) == {"RUNNING": 2, "FAIL": 1}
 

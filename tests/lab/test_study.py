@@ -17,10 +17,12 @@ from typing import Any
 import pytest
 
 from reglab import ConfigError
-from reglab.lab.recipe import BUILTIN_RECIPES, Recipe
-from reglab.lab.storage import Claim, StudyStore, sqlite_url
-from reglab.lab.study import StudyConfig, prepare, run_study, work
-from reglab.lab.workers import interrupt_once
+from reglab.lab.core.recipe import BUILTIN_RECIPES, Recipe
+from reglab.lab.queue.loop import work
+from reglab.lab.queue.storage import CellStore, Lease, sqlite_url
+from reglab.lab.queue.workers import interrupt_once
+from reglab.lab.study import StudyConfig, prepare, run_study
+from reglab.lab.study.runner import study_executor
 
 QUICK = {"train_size": 60, "val_size": 30, "epochs": 3}
 REQUIRED = ("recipe", "seed", "train_acc", "val_acc", "test_acc", "gap", "best_epoch")
@@ -38,13 +40,13 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 
 def _trial_count(out: Path) -> int:
-    return len(StudyStore(sqlite_url(out)).study.get_trials(deepcopy=False))
+    return len(CellStore(sqlite_url(out)).optuna_study.get_trials(deepcopy=False))
 
 
 def test_each_cell_runs_exactly_once(tmp_path: Path) -> None:
     outcome = run_study(_config(), tmp_path)
     assert (outcome.cells, outcome.done, outcome.ran, outcome.failed_cells) == (4, 4, 4, [])
-    store = StudyStore(sqlite_url(tmp_path))
+    store = CellStore(sqlite_url(tmp_path))
     assert store.complete_counts_per_cell() == {
         "baseline/0": 1,
         "baseline/1": 1,
@@ -71,18 +73,18 @@ def test_each_cell_runs_exactly_once(tmp_path: Path) -> None:
 
 def test_rerun_resumes_and_skips_finished_cells(tmp_path: Path) -> None:
     config, _ = prepare(_config())
-    store = StudyStore(sqlite_url(tmp_path))
+    store = CellStore(sqlite_url(tmp_path))
     store.create(config.to_dict(), config.cells())
     started: list[str] = []
 
-    def interrupt_second(event: str, claim: Claim) -> None:
+    def interrupt_second(event: str, lease: Lease) -> None:
         if event == "start":
-            started.append(claim.cell.key)
+            started.append(lease.cell.key)
             if len(started) == 2:
                 raise KeyboardInterrupt  # Ctrl-C while the second cell starts
 
     with pytest.raises(KeyboardInterrupt):
-        work(store, on_event=interrupt_second)
+        work(store, study_executor, on_event=interrupt_second)
     (first,) = store.completed()
     assert store.counts() == {"done": 1, "running": 0, "waiting": 3, "failed": 1}
 
@@ -118,16 +120,16 @@ def terminal_sigint() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("terminal_sigint")
-@pytest.mark.parametrize("write", ["claim", "complete", "release"])
+@pytest.mark.parametrize("write", ["lease", "complete", "release"])
 def test_ctrl_c_during_a_storage_write_waits_for_it_and_leaves_no_cell_running(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write: str
 ) -> None:
     config, _ = prepare(_config(seeds=1))
-    store = StudyStore(sqlite_url(tmp_path))
+    store = CellStore(sqlite_url(tmp_path))
     store.create(config.to_dict(), config.cells())
-    original = getattr(StudyStore, write)
+    original = getattr(CellStore, write)
 
-    def write_then_ctrl_c(self: StudyStore, *args: Any, **kw: Any) -> Any:
+    def write_then_ctrl_c(self: CellStore, *args: Any, **kw: Any) -> Any:
         # The signal lands in the middle of the write (between its database statements).
         _ctrl_c()
         return original(self, *args, **kw)
@@ -135,16 +137,16 @@ def test_ctrl_c_during_a_storage_write_waits_for_it_and_leaves_no_cell_running(
     def fail_cell(*_a: Any, **_k: Any) -> Any:
         raise RuntimeError("cell failed")  # a failing cell is released (not retried)
 
-    monkeypatch.setattr(StudyStore, write, write_then_ctrl_c)
+    monkeypatch.setattr(CellStore, write, write_then_ctrl_c)
     if write == "release":
-        monkeypatch.setattr("reglab.lab.study.execute_cell", fail_cell)
+        monkeypatch.setattr("reglab.lab.study.runner.execute_cell", fail_cell)
     with pytest.raises(KeyboardInterrupt):
-        work(store)
+        work(store, study_executor)
     counts = store.counts()
     assert counts["running"] == 0, counts
     expected = {
-        # Claimed, then released for a rerun: one failed trial, both cells waiting.
-        "claim": {"done": 0, "running": 0, "waiting": 2, "failed": 1},
+        # Leased, then released for a rerun: one failed trial, both cells waiting.
+        "lease": {"done": 0, "running": 0, "waiting": 2, "failed": 1},
         # The completion is kept, not released.
         "complete": {"done": 1, "running": 0, "waiting": 1, "failed": 0},
         # The failure is stored whole (the first cell failed, the second is still queued).
@@ -157,12 +159,12 @@ def test_release_after_an_interrupt_retries_once_on_fresh_connections(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config, _ = prepare(_config(seeds=1))
-    store = StudyStore(sqlite_url(tmp_path))
+    store = CellStore(sqlite_url(tmp_path))
     store.create(config.to_dict(), config.cells())
-    original = StudyStore.release
+    original = CellStore.release
     calls: list[int] = []
 
-    def broken_once(self: StudyStore, *args: Any, **kw: Any) -> None:
+    def broken_once(self: CellStore, *args: Any, **kw: Any) -> None:
         calls.append(1)
         if len(calls) == 1:  # the connection an interrupted call left behind
             raise RuntimeError("connection is closed")
@@ -171,10 +173,10 @@ def test_release_after_an_interrupt_retries_once_on_fresh_connections(
     def ctrl_c_in_cell(*_a: Any, **_k: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(StudyStore, "release", broken_once)
-    monkeypatch.setattr("reglab.lab.study.execute_cell", ctrl_c_in_cell)
+    monkeypatch.setattr(CellStore, "release", broken_once)
+    monkeypatch.setattr("reglab.lab.study.runner.execute_cell", ctrl_c_in_cell)
     with pytest.raises(KeyboardInterrupt):
-        work(store)
+        work(store, study_executor)
     assert len(calls) == 2
     assert store.counts() == {"done": 0, "running": 0, "waiting": 2, "failed": 1}
 
@@ -198,7 +200,7 @@ def test_two_processes_give_the_same_results_as_one(tmp_path: Path) -> None:
     one = run_study(config, tmp_path / "one", jobs=1, write_report=False)
     two = run_study(config, tmp_path / "two", jobs=2, write_report=False)
     assert two.done == one.done == 6
-    assert set(StudyStore(sqlite_url(tmp_path / "two")).complete_counts_per_cell().values()) == {1}
+    assert set(CellStore(sqlite_url(tmp_path / "two")).complete_counts_per_cell().values()) == {1}
 
     def strip(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{k: v for k, v in r.items() if k not in ("seconds", "trial")} for r in rows]

@@ -15,10 +15,10 @@ import torch
 
 import reglab.data as rd
 from reglab import ConfigError
-from reglab.lab.report import summary_table, write_outputs
-from reglab.lab.splits import StudySplits, check_train_sizes, nested_order
-from reglab.lab.storage import Cell, StudyStore, sqlite_url
+from reglab.lab.core.splits import SplitCache, check_train_sizes, nested_order
+from reglab.lab.queue.storage import Cell, CellStore, sqlite_url
 from reglab.lab.study import StudyConfig, prepare, run_study
+from reglab.lab.study.report import summary_table, write_outputs
 
 QUICK = {"val_size": 30, "epochs": 2, "seeds": 2, "recipes": ("baseline", "dropout")}
 
@@ -108,21 +108,21 @@ def test_prepare_fits_val_once_and_checks_both_ends() -> None:
 
 
 def test_sized_cells_round_trip_through_storage(tmp_path: Path) -> None:
-    store = StudyStore(sqlite_url(tmp_path))
+    store = CellStore(sqlite_url(tmp_path))
     cells = [Cell("baseline", 0, 500), Cell("baseline", 0, 50), Cell("dropout", 1)]
     assert store.create({"data": "iris"}, cells) == cells
     assert store.create({"data": "iris"}, cells) == []  # each sized cell is queued once
-    attrs = [t.user_attrs["cell"] for t in store.study.get_trials(deepcopy=False)]
+    attrs = [t.user_attrs["cell"] for t in store.optuna_study.get_trials(deepcopy=False)]
     assert attrs == [
         {"recipe": "baseline", "seed": 0, "train_size": 500},
         {"recipe": "baseline", "seed": 0, "train_size": 50},
         {"recipe": "dropout", "seed": 1},  # a cell without a size is stored as before
     ]
-    claims = [store.claim() for _ in cells]
+    claims = [store.lease() for _ in cells]
     assert [c.cell for c in claims if c] == cells
-    for claim in claims:
-        assert claim is not None
-        store.complete(claim, {"val_acc": 0.5, "train_size": 7}, [])
+    for lease in claims:
+        assert lease is not None
+        store.complete(lease, {"val_acc": 0.5, "train_size": 7}, [])
     assert store.complete_counts_per_cell() == {
         "baseline/0@500": 1,
         "baseline/0@50": 1,
@@ -138,13 +138,13 @@ def test_sized_cells_round_trip_through_storage(tmp_path: Path) -> None:
 
 
 def test_a_study_stored_before_train_sizes_existed_resumes(tmp_path: Path) -> None:
-    store = StudyStore(sqlite_url(tmp_path))
+    store = CellStore(sqlite_url(tmp_path))
     old = {"data": "iris", "seeds": 2}
     store.create(old, [Cell("baseline", 0)])
     # The same settings with the new key at its default (None) are the same study.
-    assert StudyStore(sqlite_url(tmp_path)).create({**old, "train_sizes": None}, []) == []
+    assert CellStore(sqlite_url(tmp_path)).create({**old, "train_sizes": None}, []) == []
     with pytest.raises(ConfigError, match=r"different settings \(train_sizes\)"):
-        StudyStore(sqlite_url(tmp_path)).create({**old, "train_sizes": [20, 40]}, [])
+        CellStore(sqlite_url(tmp_path)).create({**old, "train_sizes": [20, 40]}, [])
 
 
 # -- splits ------------------------------------------------------------------------------------
@@ -167,12 +167,13 @@ def test_nested_order_keeps_every_prefix_stratified() -> None:
 
 def test_val_and_test_rows_are_the_same_at_every_size() -> None:
     cfg, dataset = prepare(StudyConfig(data="digits", train_sizes=(20, 50, 120), **QUICK))
-    cache = StudySplits(cfg, dataset)
+    cache = SplitCache()
+    cache.keep(cfg.plan, dataset)
     for seed in (0, 1):
         largest = rd.split(dataset, train_size=120, val_size=30, seed=seed)
         previous = None
         for n in (120, 50, 20):
-            sp = cache.splits(seed, n)
+            sp = cache.splits(cfg.plan, seed, n)
             assert sp.sizes["train"] == n
             assert torch.equal(sp.val_index, largest.val_index)
             assert torch.equal(sp.test_index, largest.test_index)
@@ -183,14 +184,19 @@ def test_val_and_test_rows_are_the_same_at_every_size() -> None:
             previous = rows
             counts = torch.bincount(sp.train.y, minlength=10)
             assert int(counts.max() - counts.min()) <= 1  # digits' classes stay balanced
-    assert cache.splits(0, 20).val_index.tolist() != cache.splits(1, 20).val_index.tolist()
+    assert (
+        cache.splits(cfg.plan, 0, 20).val_index.tolist()
+        != cache.splits(cfg.plan, 1, 20).val_index.tolist()
+    )
 
 
 def test_sized_splits_scale_on_their_own_training_rows() -> None:
     cfg, dataset = prepare(
         StudyConfig(data="wine", train_sizes=(20, 80), val_size=30, recipes=("baseline",))
     )
-    small = StudySplits(cfg, dataset).splits(0, 20)
+    cache = SplitCache()
+    cache.keep(cfg.plan, dataset)
+    small = cache.splits(cfg.plan, 0, 20)
     assert small.train.X.mean(0).abs().max() < 1e-5  # standardized with these 20 rows only
     assert small.val.X.mean(0).abs().max() > 1e-3
 

@@ -12,9 +12,9 @@ import reglab.data as rd
 from reglab.augment import wordnet
 from reglab.data.text import OOV, EncodedTexts, Vocabulary
 from reglab.errors import ConfigError
-from reglab.lab import text as lt
-from reglab.lab.recipe import BUILTIN_RECIPES, TEXT_RECIPES, Recipe
-from reglab.lab.run import run_cell
+from reglab.lab.core import text as lt
+from reglab.lab.core.recipe import BUILTIN_RECIPES, TEXT_RECIPES, Recipe
+from reglab.lab.core.run import run_cell
 from reglab.lab.study import DEFAULT_RECIPES, StudyConfig, prepare
 
 SYN = {"good": ["fine"], "film": ["movie"], "bad": ["poor"], "plot": ["story"]}
@@ -207,7 +207,7 @@ def test_eda_without_wordnet_is_one_line_naming_both_sources(monkeypatch, meanba
 def test_summary_and_report_give_the_vocabulary_and_oov_shares(tmp_path):
     import json
 
-    from reglab.lab.report import write_outputs
+    from reglab.lab.study.report import write_outputs
 
     info = lt.text_info(rd.split(_reviews(), train_size=60, val_size=60, seed=0))
     info["column"], info["detected"] = "review", True

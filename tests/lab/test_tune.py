@@ -11,9 +11,11 @@ from typing import Any
 import optuna
 import pytest
 
-import reglab.lab.run as lab_run
+import reglab.lab.core.run as lab_run
+import reglab.lab.tune.confirmation as tune_confirmation
+import reglab.lab.tune.search as tune_search
 from reglab import ConfigError
-from reglab.lab.recipe import BUILTIN_RECIPES, Recipe
+from reglab.lab.core.recipe import BUILTIN_RECIPES, Recipe
 from reglab.lab.tune import SPACE, TuneConfig, recipe_toml, run_tune, search_space
 from reglab.lab.tune.confirmation import confirm, run_cells
 from reglab.lab.tune.search import Objective, Reporter
@@ -68,7 +70,8 @@ def test_trials_never_see_the_test_split(monkeypatch: pytest.MonkeyPatch, tmp_pa
         seen.append((recipe.name, splits.test is splits.val))
         return real(recipe, seed, splits, **kw)
 
-    monkeypatch.setattr(lab_run, "run_cell", spy)
+    for module in (tune_search, tune_confirmation):  # each imports run_cell by name
+        monkeypatch.setattr(module, "run_cell", spy)
     outcome = run_tune(TuneConfig(**TINY, trials=3), tmp_path, jobs=1)
     trials = [s for s in seen if s[0].startswith("trial-")]
     final = [s for s in seen if not s[0].startswith("trial-")]
@@ -209,7 +212,9 @@ def test_outputs_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     calls: list[str] = []
     real = lab_run.run_cell
     monkeypatch.setattr(
-        lab_run, "run_cell", lambda r, *a, **k: calls.append(r.name) or real(r, *a, **k)
+        tune_confirmation,
+        "run_cell",
+        lambda r, *a, **k: calls.append(r.name) or real(r, *a, **k),
     )
     again = run_tune(config, tmp_path, jobs=1)
     assert calls == [] and len(again.trials) == 3 and again.best == first.best
@@ -263,7 +268,7 @@ def test_confirmation_picks_the_best_mean_over_all_partitions(
         calls.append((recipe.dropout, len(splits.val)))
         return _Fake(worth[recipe.dropout])
 
-    monkeypatch.setattr(lab_run, "run_cell", fake)
+    monkeypatch.setattr(tune_confirmation, "run_cell", fake)
     trial, value, rows = confirm(study, config, objective, jobs=1, threads=1)
     # the top 3 by search score (0.945, 0.93, 0.925) are re-scored on 2 partitions each
     assert sorted(calls) == [(0.1, 29)] * 2 + [(0.2, 29)] * 2 + [(0.4, 29)] * 2

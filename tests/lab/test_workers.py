@@ -8,8 +8,8 @@ import signal
 
 import pytest
 
-from reglab.lab.storage import StudyStore
-from reglab.lab.workers import (
+from reglab.lab.queue.storage import CellStore
+from reglab.lab.queue.workers import (
     Event,
     WorkerGroup,
     emit,
@@ -51,7 +51,7 @@ def test_held_interrupt_delivers_the_signal_after_the_block() -> None:
 def test_a_configuration_error_in_a_worker_comes_back_and_is_not_retried() -> None:
     errors: list[str] = []
     with WorkerGroup(max_restarts=3, on_error=errors.append) as group:
-        group.start(StudyStore, "nosuchdb://x/y")
+        group.start(CellStore, "nosuchdb://x/y")
         group.join(poll=0.1)
     assert group.restarts == 0
     assert len(errors) == 1 and errors[0].startswith("Cannot open the study storage 'nosuchdb")

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from reglab import ConfigError
-from reglab.lab.recipe import Recipe
+from reglab.lab.core.recipe import Recipe
 from reglab.models import (
     CNN1d,
     LinearModel,

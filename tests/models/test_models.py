@@ -11,7 +11,7 @@ from torch import nn
 
 import reglab.nn as rnn
 from reglab import ConfigError
-from reglab.lab.recipe import Recipe
+from reglab.lab.core.recipe import Recipe
 from reglab.models import MLP, SmallCNN, build_model, load_factory, norm_layer
 from tests.checklist import ModuleCase, run_checklist
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from reglab import ConfigError
-from reglab.lab.recipe import BUILTIN_RECIPES, Recipe
+from reglab.lab.core.recipe import BUILTIN_RECIPES, Recipe
 from reglab.models import (
     MLP,
     MODEL_FIELDS,

@@ -12,8 +12,8 @@ from torch import nn
 import reglab.nn as rnn
 from reglab import ConfigError
 from reglab.data.text import PAD as DATA_PAD
-from reglab.lab.cells import model_kind
-from reglab.lab.recipe import Recipe
+from reglab.lab.core.cells import model_kind
+from reglab.lab.core.recipe import Recipe
 from reglab.models import (
     BagOfWords,
     ModelSpec,

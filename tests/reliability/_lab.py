@@ -174,13 +174,13 @@ class TrialRow:
 
 def trials(url: str) -> list[TrialRow]:
     """Every trial of the study in ``url``, read fresh from the database."""
-    from reglab.lab.storage import StudyStore
+    from reglab.lab.queue.storage import CellStore
 
-    store = StudyStore(url)
+    store = CellStore(url)
     if not store.exists():
         return []
     rows = []
-    for t in store.study.get_trials(deepcopy=False):
+    for t in store.optuna_study.get_trials(deepcopy=False):
         cell = t.user_attrs.get("cell")
         key = f"{cell['recipe']}/{cell['seed']}" if isinstance(cell, dict) else None
         rows.append(
@@ -199,7 +199,7 @@ def trials(url: str) -> list[TrialRow]:
 def poll_states(url: str) -> Counter[str]:
     """Trials per state with plain SQL, read-only, while workers run.
 
-    Opening a ``StudyStore`` here would create Optuna's tables if the study process has not
+    Opening a ``CellStore`` here would create Optuna's tables if the study process has not
     yet, racing with it (see test_storage_race.py); a read-only query never writes.
     """
     from sqlalchemy import create_engine, exc, text
@@ -223,10 +223,10 @@ def poll_states(url: str) -> Counter[str]:
 
 def assert_each_cell_once(url: str, cells: Sequence[str]) -> list[TrialRow]:
     """Every cell has exactly one COMPLETE trial; nothing is left RUNNING or WAITING."""
-    from reglab.lab.storage import StudyStore
+    from reglab.lab.queue.storage import CellStore
 
     rows = trials(url)
-    per_cell = StudyStore(url).complete_counts_per_cell()
+    per_cell = CellStore(url).complete_counts_per_cell()
     assert per_cell == dict.fromkeys(cells, 1), per_cell
     left = [t for t in rows if t.state in ("RUNNING", "WAITING")]
     assert left == [], left

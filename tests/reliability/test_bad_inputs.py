@@ -35,8 +35,8 @@ from reglab.augment import tabular as TB
 from reglab.augment.text import EDA
 from reglab.cli import main as reglab_main
 from reglab.data import load_dataset, split
-from reglab.lab.recipe import Recipe
-from reglab.lab.storage import StudyStore
+from reglab.lab.core.recipe import Recipe
+from reglab.lab.queue.storage import CellStore
 from reglab.lab.study import StudyConfig
 
 # A port nothing listens on (1 is privileged and unused): connecting is refused at once.
@@ -221,8 +221,8 @@ bad("Recipe.toml_syntax", lambda f: Recipe.from_toml(f["syntax.toml"]), "syntax.
 bad("Recipe.toml_missing", lambda f: Recipe.from_toml(f["dir"] / "nope.toml"), "nope.toml")
 bad("StudyConfig.seeds", lambda f: StudyConfig(seeds=0), "'seeds'", "StudyConfig")
 bad("StudyConfig.recipe", lambda f: StudyConfig(recipes=("nosuch",)), "nosuch")
-bad("StudyStore.unreachable", lambda f: StudyStore(DEAD_PG), "storage", "127.0.0.1:1")
-bad("StudyStore.bad_scheme", lambda f: StudyStore("nosuchdb://x/y"), "storage", "nosuchdb")
+bad("CellStore.unreachable", lambda f: CellStore(DEAD_PG), "storage", "127.0.0.1:1")
+bad("CellStore.bad_scheme", lambda f: CellStore("nosuchdb://x/y"), "storage", "nosuchdb")
 
 # -- data -----------------------------------------------------------------------------------------
 

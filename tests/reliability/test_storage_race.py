@@ -2,7 +2,7 @@
 machines, or ``--join`` workers started beside the creator).
 
 Each case opens the storage from several threads released together by a barrier (each with
-its own ``StudyStore``, engine and connections, as separate processes would have):
+its own ``CellStore``, engine and connections, as separate processes would have):
 
 * opening a fresh database must work from every worker: Optuna creates its tables on first
   open, and two workers doing that at once must not make either fail;
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from reglab.lab.storage import Cell, StudyStore
+from reglab.lab.queue.storage import Cell, CellStore
 
 pytestmark = [pytest.mark.xdist_group("studies"), pytest.mark.timeout(180)]
 
@@ -55,7 +55,7 @@ def fresh_url(request, tmp_path) -> str:
 
 
 def test_workers_opening_a_fresh_database_together_all_succeed(fresh_url):
-    results = _together(lambda i: StudyStore(fresh_url))
+    results = _together(lambda i: CellStore(fresh_url))
     errors = [str(r) for r in results if isinstance(r, Exception)]
     assert errors == [], (
         f"{len(errors)} of {WORKERS} workers failed to open a fresh storage at the same time "
@@ -64,17 +64,17 @@ def test_workers_opening_a_fresh_database_together_all_succeed(fresh_url):
 
 
 def test_workers_creating_the_same_study_together_enqueue_each_cell_once(fresh_url):
-    StudyStore(fresh_url)  # the tables exist: this case is only about enqueueing
-    stores = [StudyStore(fresh_url) for _ in range(WORKERS)]
+    CellStore(fresh_url)  # the tables exist: this case is only about enqueueing
+    stores = [CellStore(fresh_url) for _ in range(WORKERS)]
     config = {"data": "digits", "seeds": 2}
     results = _together(lambda i: stores[i].create(config, CELLS))
     errors = [str(r) for r in results if isinstance(r, Exception)]
     assert errors == []
-    from reglab.lab.storage import _cell_of
+    from reglab.lab.queue.storage import _cell_of
 
     queued = Counter(
         _cell_of(t).key  # type: ignore[union-attr]
-        for t in StudyStore(fresh_url).study.get_trials(deepcopy=False)
+        for t in CellStore(fresh_url).optuna_study.get_trials(deepcopy=False)
     )
     assert queued == Counter({c.key: 1 for c in CELLS}), (
         f"cells enqueued more than once by {WORKERS} concurrent creators: "

@@ -262,7 +262,7 @@ def test_ctrl_c_keeps_finished_cells_and_the_rerun_completes_each_once(tmp_path,
 
 
 def test_diverged_trial_is_recorded_with_history_and_reported(tmp_path):
-    from reglab.lab.storage import StudyStore, sqlite_url
+    from reglab.lab.queue.storage import CellStore, sqlite_url
 
     data = write_npz(tmp_path / "data.npz")
     out = tmp_path / "study"
@@ -273,7 +273,7 @@ def test_diverged_trial_is_recorded_with_history_and_reported(tmp_path):
     args += ["--recipe", "name=after,width=8,depth=1", "--out", str(out)]
     assert reglab_main(args) == 0
 
-    rows = {r["recipe"]: r for r in StudyStore(sqlite_url(out)).completed()}
+    rows = {r["recipe"]: r for r in CellStore(sqlite_url(out)).completed()}
     assert sorted(rows) == ["after", "baseline", "boom"]
     boom = rows["boom"]
     assert boom["stop_reason"] == "non_finite"

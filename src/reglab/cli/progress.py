@@ -1,6 +1,6 @@
 """How the CLI shows the lab's progress events: a bar for a study, lines for a tuning run.
 
-The lab reports progress as :class:`~reglab.lab.workers.Event` objects; :class:`Display` is the
+The lab reports progress as :class:`~reglab.lab.queue.workers.Event` objects; :class:`Display` is the
 callback the commands pass. A worker's configuration error is always shown (one
 ``reglab: error:`` line on stderr); the rest only with ``--progress``.
 """

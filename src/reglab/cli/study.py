@@ -40,7 +40,7 @@ from .progress import Display
     "file; repeatable.",
 )
 @click.option(
-    "--cell",
+    "--train-fn",
     default=None,
     metavar="MODULE:FUNCTION",
     help="Run each cell with your own training function run(recipe, splits, seed, device) "
@@ -93,7 +93,7 @@ def study(
     device: str,
     recipe_names: str | None,
     recipe_specs: tuple[str, ...],
-    cell: str | None,
+    train_fn: str | None,
     seeds: int,
     epochs: int | None,
     jobs: int | None,
@@ -109,9 +109,9 @@ def study(
 
     Rerunning the same command resumes: finished cells are kept and only the rest run.
     """
-    from ..lab.report import summary_table
-    from ..lab.storage import sqlite_url
+    from ..lab.queue.storage import sqlite_url
     from ..lab.study import StudyConfig, resolve_recipes, run_study, stored_config
+    from ..lab.study.report import summary_table
 
     config: StudyConfig | None
     if resume or join:
@@ -129,10 +129,12 @@ def study(
             recipes=tuple(resolve_recipes(recipe_names, recipe_specs)),
             seeds=seeds,
             epochs=epochs,
-            cell=cell,
+            train_fn=train_fn,
         )
-    if config.cell is not None and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # `--cell mymodule:run` next to the command, as python -m
+    if config.train_fn is not None and os.getcwd() not in sys.path:
+        sys.path.insert(
+            0, os.getcwd()
+        )  # `--train-fn mymodule:run` next to the command, as python -m
     try:
         with Display(progress, "study") as display:
             outcome = run_study(
@@ -183,10 +185,10 @@ def _parse_sizes(text: str | None, train_size: str | None) -> tuple[int, ...] | 
 
 
 def _say_interrupted(url: str, total: int) -> None:
-    from ..lab.storage import StudyStore
+    from ..lab.queue.storage import CellStore
 
     try:
-        done = StudyStore(url).counts()["done"]
+        done = CellStore(url).counts()["done"]
         click.echo(
             f"Interrupted: {done}/{total} cells are stored; rerun the same command to resume.",
             err=True,

@@ -1,20 +1,30 @@
-"""The lab: recipes, one training cell, studies over seeds, tuning, and their reports.
+"""The lab: studies over seeds, tuning and the notes' claims, built in layers.
 
-One module per capability, each importing only those above it in this list:
+Each layer imports only the layers above it in this list; the three front ends are siblings
+and never import each other (``tests/test_layout.py`` checks both):
 
-* ``recipe`` — :class:`Recipe` (spec strings, TOML, the built-in recipes); ``run`` — one cell;
-* ``cells`` — what a study and a tuning run share about a cell (split sizes, model kind, rows);
-* ``storage`` — cells and trials in an Optuna database; ``workers`` — worker processes, the
-  interrupt policy and progress events; ``render`` — the HTML, table and PNG parts of a page;
-  ``splits`` — each worker's splits, and a training-size sweep's nested training subsets;
-* ``sweep_report`` — a sweep's plot and table across the training sizes;
-* ``report`` — a study's statistics and files; ``study`` — :func:`~reglab.lab.study.run_study`
-  and recipe resolution; ``tune/`` — :func:`~reglab.lab.tune.run_tune` (space, search,
-  confirmation, outputs).
+====================  ==========================================  ==============================
+layer                 modules                                     may import
+====================  ==========================================  ==============================
+statistics            ``stats``                                   nothing of the lab
+core                  ``core/``: text, cells, recipe, splits,     statistics
+                      run, train_fn
+queue                 ``queue/``: workers, storage, loop          core, statistics
+rendering             ``render``                                  queue, core, statistics
+front ends            ``study/``, ``tune/``, ``claims/``          every layer above, not each
+                                                                  other
+====================  ==========================================  ==============================
+
+* ``stats`` — every interval, paired comparison and decision rule: pure functions on numbers;
+* ``core`` — what one cell is and how it trains (recipes, one split cache, text encoding);
+* ``queue`` — cells in a database, leased by workers and run by the work loop, with the front
+  end's executor passed in;
+* ``render`` — the HTML, table and PNG parts of a page;
+* ``study``, ``tune``, ``claims`` — the commands' engines and their reports.
 
 The library raises ``ConfigError`` and reports progress through ``on_progress`` callbacks; it
-never prints. This package stays light on import: the modules that pull in optuna and
-matplotlib are imported where they are used, e.g. ``from reglab.lab.study import run_study``.
+never prints. This package stays light on import: ``from reglab.lab.study import run_study``
+loads a front end and what it needs.
 
 Example:
     >>> from reglab.lab import BUILTIN_RECIPES, Recipe
@@ -25,6 +35,6 @@ Example:
     True
 """
 
-from .recipe import BUILTIN_RECIPES, Recipe
+from .core.recipe import BUILTIN_RECIPES, Recipe
 
 __all__ = ["BUILTIN_RECIPES", "Recipe"]

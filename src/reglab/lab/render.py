@@ -1,7 +1,7 @@
 """What every lab report is made of: the page style, HTML tables, embedded PNG plots, files.
 
 A report is one self-contained HTML page (no network, plots as base64 PNGs), written
-atomically beside its CSV and JSON files. :mod:`reglab.lab.report` (a study) and
+atomically beside its CSV and JSON files. :mod:`reglab.lab.study.report` (a study) and
 :mod:`reglab.lab.tune.outputs` (a tuning run) build their pages from these parts.
 
 Example:

@@ -101,7 +101,7 @@ class RegularizationSpec:
             ``augment_magnitude`` (1.0 = the strengths of :func:`augmentation`), each sample
             augmented with probability ``augment_p`` (the rest pass through unchanged).
             ``"eda"`` is for text: Wei & Zou's EDA copies of each training sentence, made by the
-            lab before encoding (:func:`reglab.lab.text.eda_for`), not by :meth:`parts`.
+            lab before encoding (:func:`reglab.lab.core.text.eda_for`), not by :meth:`parts`.
         eda_alpha, eda_num_aug: EDA's share of words changed per operation and augmented copies
             per sentence; None takes Wei & Zou's Table 3 preset for the training-set size.
         eda_per_epoch: draw new EDA copies each epoch instead of once per seed before training.

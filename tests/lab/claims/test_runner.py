@@ -14,7 +14,7 @@ from reglab.cli import main
 from reglab.lab.claims import CLAIMS, NOTES
 from reglab.lab.claims.outputs import decide_all
 from reglab.lab.claims.runner import ClaimsConfig, run_claims
-from reglab.lab.storage import StudyStore
+from reglab.lab.queue.storage import CellStore
 from tests.lab.test_report_browser import _run
 
 ARITHMETIC = [
@@ -56,7 +56,7 @@ def test_summary_csv_and_report_hold_every_claim_run(quick_run):
 
 def test_a_rerun_resumes_without_running_a_cell_again(quick_run):
     again = run_claims(quick_run.out_dir, only=ARITHMETIC, quick=True, jobs=1)
-    store = StudyStore(quick_run.url)
+    store = CellStore(quick_run.url)
     assert sorted(store.complete_counts_per_cell().values()) == [1] * 12
     assert [f["verdict"] for f in again.claims] == [f["verdict"] for f in quick_run.claims]
 

@@ -8,7 +8,7 @@ import pytest
 
 from reglab.lab.claims.arithmetic import CHECKS
 from reglab.lab.claims.table import CHECK_ARM, CLAIMS, NOTES, ClaimSetting, NoteClaim
-from reglab.lab.recipe import Recipe
+from reglab.lab.core.recipe import Recipe
 
 SEEDS = Path(__file__).resolve().parents[4] / "shared" / "seeds"
 

@@ -16,6 +16,11 @@ from typing import cast
 import torch
 from torch import nn
 
+from ...functional import dropout
+from ...nn import BatchNorm
+from ...optim import WeightDecay
+from ...penalty import L2
+
 __all__ = ["CHECKS"]
 
 
@@ -39,7 +44,6 @@ def dropout_gradients(seed: int) -> dict[str, float]:
     weights unchanged. With Adam, momentum from an earlier step (all units kept) still moves
     them: ``adam_dropped_weight_change`` measures that.
     """
-    from ...functional import dropout
 
     x, y = _data(seed, n=1)
     out: dict[str, float] = {}
@@ -78,7 +82,6 @@ def dropout_expectation(seed: int) -> dict[str, float]:
     inference is ``(1-p) x``. Over many masks, the relative error of the mean training output
     against the inference output is measured for both, in units of its standard error.
     """
-    from ...functional import dropout
 
     p, n = 0.3, 20_000
     g = torch.Generator().manual_seed(seed)
@@ -94,7 +97,6 @@ def dropout_expectation(seed: int) -> dict[str, float]:
 
 
 def _sgd_run(seed: int, mode: str, lam: float, lr: float, steps: int = 20) -> list[torch.Tensor]:
-    from ... import L2, WeightDecay
 
     net = _net(seed)
     x, y = _data(seed)
@@ -132,7 +134,6 @@ def weight_decay_adam(seed: int) -> dict[str, float]:
 
     The number is the largest difference relative to the weights' scale after 50 steps.
     """
-    from ... import L2, WeightDecay
 
     lam, lr = 0.1, 0.01
     finals = []
@@ -161,7 +162,6 @@ def batchnorm_inference(seed: int) -> dict[str, float]:
     The model is trained briefly so the running statistics are not the initial ones. In training
     mode the same comparison moves the output: the second number shows that dependence.
     """
-    from ...nn import BatchNorm
 
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(6, 16), BatchNorm(16), nn.ReLU(), nn.Linear(16, 3)).double()

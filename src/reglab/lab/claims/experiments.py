@@ -1,6 +1,6 @@
 """Running one cell of a claim: an arm with a seed, measured into one row.
 
-A recipe arm trains :func:`reglab.lab.run.run_cell` on the claim's setting (the data split is
+A recipe arm trains :func:`reglab.lab.core.run.run_cell` on the claim's setting (the data split is
 drawn by the seed, as in a study) and keeps the cell's measurements plus three derived from
 its history: ``epochs_to_target`` (the first epoch, counted from 1, whose validation accuracy
 reaches the setting's target; one more than the epochs run when none does),
@@ -21,33 +21,18 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ..core.recipe import Recipe
+from ..core.run import run_cell
+from ..core.splits import SplitCache, SplitPlan
 from .arithmetic import CHECKS
 from .table import CHECK_ARM, ClaimSetting, NoteClaim
 
-__all__ = ["SplitCache", "run_claim_cell"]
+__all__ = ["plan_of", "run_claim_cell"]
 
 
-class SplitCache:
-    """Each process loads a dataset once and splits it once per (setting, seed)."""
-
-    def __init__(self) -> None:
-        self._data: dict[str, Any] = {}
-        self._splits: dict[tuple[str, int, int, int], Any] = {}
-
-    def splits(self, setting: ClaimSetting, seed: int) -> Any:
-        from ... import data as rd
-
-        if setting.data not in self._data:
-            self._data[setting.data] = rd.load_dataset(setting.data)
-        key = (setting.data, setting.train_size, setting.val_size, seed)
-        if key not in self._splits:
-            self._splits[key] = rd.split(
-                self._data[setting.data],
-                train_size=setting.train_size,
-                val_size=setting.val_size,
-                seed=seed,
-            )
-        return self._splits[key]
+def plan_of(setting: ClaimSetting) -> SplitPlan:
+    """What a claim's setting splits: its dataset at its training and validation sizes."""
+    return SplitPlan(setting.data, train_size=setting.train_size, val_size=setting.val_size)
 
 
 _CACHE = SplitCache()
@@ -72,13 +57,10 @@ def run_claim_cell(
 
 
 def _train(claim: NoteClaim, arm: str, seed: int, quick: bool, cache: SplitCache) -> dict[str, Any]:
-    from ..recipe import Recipe
-    from ..run import run_cell
-
     setting = claim.setting
     epochs = setting.quick_epochs if quick else setting.epochs
     recipe = Recipe.from_spec(claim.arm_spec(arm)).replace(name=arm, epochs=epochs)
-    result = run_cell(recipe, seed, cache.splits(setting, seed), model=setting.model)
+    result = run_cell(recipe, seed, cache.splits(plan_of(setting), seed), model=setting.model)
     row = result.to_dict()
     history = row.pop("history")
     row.pop("recipe", None)

@@ -8,7 +8,7 @@ notes, setting, a plot of the measured metric per arm, the verdict and its numbe
 Example:
     >>> rows = [{"claim": "weight-decay-equals-l2-sgd", "arm": "check", "seed": 0,
     ...          "max_abs_diff": 0.0}]
-    >>> from .runner import ClaimsConfig
+    >>> from reglab.lab.claims.config import ClaimsConfig
     >>> decide_all(ClaimsConfig(("weight-decay-equals-l2-sgd",)), rows)[0]["verdict"]
     'reproduced'
 """
@@ -22,16 +22,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..core.cells import json_safe
 from ..render import atomic_write, csv_text, figure_html, html_page, html_table, png, pyplot
 from ..stats import mean_ci
-from ..storage import json_safe
+from .config import ClaimsConfig
 from .rules import Verdict
 from .table import CHECK_ARM, CLAIMS, NOTES, NoteClaim
-
-if TYPE_CHECKING:
-    from .runner import ClaimsConfig
 
 __all__ = ["decide_all", "write_outputs"]
 

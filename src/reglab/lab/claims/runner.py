@@ -2,7 +2,8 @@
 
 Each (claim, arm, seed) is one cell of an Optuna-backed study (``claims.db`` in the output
 folder by default), so a run resumes where it stopped and several workers share the work, as
-``reglab study`` does (:func:`reglab.lab.study.run_workers`). When every cell is done, each
+``reglab study`` does (:func:`reglab.lab.queue.loop.run_workers`, with
+:func:`claims_executor` passed in). When every cell is done, each
 claim's rule decides its verdict and :mod:`.outputs` writes ``results.csv``, ``summary.json``
 and ``report.html``.
 
@@ -23,50 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from ..._checks import Interval, NoneOk, check
-from ...errors import ConfigError
-from ..storage import Cell, StudyStore, sqlite_url
-from ..study import CellExecutor, run_workers
-from ..workers import ProgressCallback, cells_reporter, default_jobs
-from .experiments import SplitCache, run_claim_cell
-from .table import CLAIMS, NoteClaim
+from ..core.cells import Cell
+from ..core.splits import SplitCache
+from ..queue.loop import CellExecutor, run_workers
+from ..queue.storage import CellStore, sqlite_url
+from ..queue.workers import ProgressCallback, cells_reporter, default_jobs
+from .config import ClaimsConfig, selection
+from .experiments import run_claim_cell
+from .outputs import decide_all, write_outputs
+from .table import CLAIMS
 
-__all__ = ["ClaimsConfig", "ClaimsOutcome", "claims_executor", "run_claims"]
-
-RUNNER = "reglab.lab.claims.runner:claims_executor"
-FULL_SEEDS = 5
-
-
-@dataclass(frozen=True)
-class ClaimsConfig:
-    """Which claims run, with how many seeds, and whether in the ``quick`` setting."""
-
-    claims: tuple[str, ...]
-    seeds: int | None = None
-    quick: bool = False
-
-    def seeds_of(self, claim: NoteClaim) -> int:
-        """``seeds`` when given, else the claim's quick count or the full run's 5."""
-        if self.seeds is not None:
-            return self.seeds
-        return claim.quick_seeds if self.quick else FULL_SEEDS
-
-    def cells(self) -> list[Cell]:
-        """Every (claim|arm, seed) cell, claim by claim."""
-        out = []
-        for cid in self.claims:
-            claim = CLAIMS[cid]
-            out += [
-                Cell(f"{cid}|{arm}", s) for arm in claim.arms for s in range(self.seeds_of(claim))
-            ]
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "runner": RUNNER,
-            "claims": list(self.claims),
-            "seeds": self.seeds,
-            "quick": self.quick,
-        }
+__all__ = ["ClaimsOutcome", "claims_executor", "run_claims"]
 
 
 @dataclass
@@ -81,8 +49,9 @@ class ClaimsOutcome:
     missing: list[str]
 
 
-def claims_executor(config: Mapping[str, Any]) -> CellExecutor:
-    """The executor the study's workers use for cells stored by :func:`run_claims`."""
+def claims_executor(config: Mapping[str, Any], dataset: Any, device: str) -> CellExecutor:
+    """The :data:`~reglab.lab.queue.loop.ExecutorFactory` of the cells stored by
+    :func:`run_claims` (each claim loads its own data, on the CPU)."""
     quick = bool(config["quick"])
     cache = SplitCache()
 
@@ -92,20 +61,6 @@ def claims_executor(config: Mapping[str, Any]) -> CellExecutor:
         return {k: v for k, v in row.items() if k != "seed"}, []
 
     return execute
-
-
-def _selection(only: Sequence[str] | str | None) -> tuple[str, ...]:
-    if only is None:
-        return tuple(CLAIMS)
-    items = [s.strip() for s in (only.split(",") if isinstance(only, str) else only)]
-    items = [s for s in items if s]
-    unknown = [s for s in items if s not in CLAIMS]
-    if unknown or not items:
-        raise ConfigError(
-            f"The 'only' parameter of run_claims must name claims among {', '.join(CLAIMS)}. "
-            f"Got {', '.join(repr(u) for u in unknown) or 'nothing'} instead."
-        )
-    return tuple(dict.fromkeys(items))
 
 
 def run_claims(
@@ -132,16 +87,14 @@ def run_claims(
         on_progress: receives ``"cells"`` events as a study's.
         threads: torch threads per worker (default 1).
     """
-    from .outputs import decide_all, write_outputs
-
     check("run_claims", "seeds", seeds, Interval(int, 1, None), NoneOk())
     jobs = default_jobs() if jobs is None else jobs
     check("run_claims", "jobs", jobs, Interval(int, 1, None))
-    config = ClaimsConfig(_selection(only), seeds, bool(quick))
+    config = ClaimsConfig(selection(only), seeds, bool(quick))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     url = storage or sqlite_url(out, "claims.db")
-    store = StudyStore(url)
+    store = CellStore(url)
     cells = config.cells()
     store.create(config.to_dict(), cells)
     t0 = time.perf_counter()
@@ -151,7 +104,14 @@ def run_claims(
     pending = len(cells) - len(store.complete_counts_per_cell())
     try:
         report(store.counts())
-        run_workers(store, max(1, min(jobs, pending)), threads or 1, report, None, on_progress)
+        run_workers(
+            store,
+            claims_executor,
+            jobs=max(1, min(jobs, pending)),
+            threads=threads or 1,
+            report=report,
+            on_progress=on_progress,
+        )
         report(store.counts())
     finally:
         rows = _rows(store)
@@ -163,7 +123,7 @@ def run_claims(
     return ClaimsOutcome(out, url, findings, rows, seconds, missing)
 
 
-def _rows(store: StudyStore) -> list[dict[str, Any]]:
+def _rows(store: CellStore) -> list[dict[str, Any]]:
     rows = []
     for r in store.completed():
         cid, _, arm = str(r.pop("recipe")).partition("|")

@@ -2,15 +2,15 @@
 
 A search's best score is biased upward (the maximum of noisy scores), so :func:`confirm`
 re-scores the search's ``confirm`` best trials on ``partitions`` further partitions of the pool
-and keeps the best mean over all of a trial's partitions. :func:`evaluate` then trains the best
+and keeps the best mean over all of a trial's partitions. :func:`test_scores` then trains the best
 recipe (and the base recipe, for a paired comparison) with each evaluation seed and scores it on
 test examples no trial saw. Both run their cells ``jobs`` at a time
-(:func:`~reglab.lab.workers.map_cells`) and save each cell in the tuning study as it ends, so a
+(:func:`~reglab.lab.queue.workers.map_cells`) and save each cell in the tuning study as it ends, so a
 rerun trains only what is missing.
 
 Example:
     >>> import reglab.data as rd
-    >>> from reglab.lab.recipe import Recipe
+    >>> from reglab.lab.core.recipe import Recipe
     >>> sp = rd.split(rd.load_dataset("iris"), train_size=30, val_size=30, seed=0)
     >>> recipe = Recipe(epochs=1, width=8, depth=1)
     >>> [key for key, _ in run_cells([("a", (recipe, 0, sp, "mlp"))], jobs=1, threads=1)]
@@ -24,16 +24,17 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ..cells import result_parts
-from ..recipe import Recipe
+from ..core.cells import result_parts
+from ..core.recipe import Recipe
+from ..core.run import run_cell
+from ..queue.storage import json_safe
+from ..queue.workers import ProgressCallback, emit, map_cells
 from ..render import clip01
 from ..stats import mean_ci, paired_vs_baseline
-from ..storage import json_safe
-from ..workers import ProgressCallback, emit, map_cells
 from .search import NoTest, Objective
 from .space import TuneConfig, apply_params
 
-__all__ = ["confirm", "evaluate", "run_cells"]
+__all__ = ["confirm", "run_cells", "test_scores"]
 
 # (recipe, seed, splits, model[, device]): the device is "cpu" when left out
 Task = tuple[Any, ...]
@@ -41,11 +42,9 @@ Task = tuple[Any, ...]
 
 def _cell_row(item: tuple[Task, int]) -> dict[str, Any]:
     """Run one cell; its result row without the history."""
-    from .. import run as lab_run
-
     (recipe, seed, splits, model, *rest), threads = item
     device = rest[0] if rest else "cpu"
-    result = lab_run.run_cell(recipe, seed, splits, model=model, threads=threads, device=device)
+    result = run_cell(recipe, seed, splits, model=model, threads=threads, device=device)
     return result_parts(result)[0]
 
 
@@ -138,7 +137,7 @@ def _confirmation_row(trial: Any, more: list[float | None]) -> dict[str, Any]:
     }
 
 
-def evaluate(
+def test_scores(
     study: Any,
     config: TuneConfig,
     objective: Objective,

@@ -6,7 +6,7 @@ best recipe by validation and its test score with a 95% interval, beside the bas
 best recipe as TOML, the confirmation table, the search history plot and the trials table.
 
 Example:
-    >>> from reglab.lab.recipe import BUILTIN_RECIPES
+    >>> from reglab.lab.core.recipe import BUILTIN_RECIPES
     >>> recipe_toml(BUILTIN_RECIPES["baseline"]).splitlines()[1]
     'name = "baseline"'
 """
@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..recipe import Recipe
+from ..core.recipe import Recipe
+from ..queue.storage import json_safe, redact
 from ..render import atomic_write, csv_text, figure_html, html_page, html_table, png, pyplot
-from ..storage import json_safe, redact
 from .space import TuneConfig
 
 __all__ = ["recipe_toml", "render_html", "write_outputs"]
@@ -35,7 +35,7 @@ def recipe_toml(recipe: Recipe) -> str:
     not depend on the built-in recipes' defaults.
 
     Example:
-        >>> from reglab.lab.recipe import BUILTIN_RECIPES
+        >>> from reglab.lab.core.recipe import BUILTIN_RECIPES
         >>> text = recipe_toml(BUILTIN_RECIPES["dropout"])
         >>> 'dropout = 0.5' in text and 'norm = "none"' in text
         True

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ... import data as rd
 from ..._checks import Interval, check
 from ...errors import ConfigError
-from ..cells import check_builds
-from ..recipe import Recipe
-from ..workers import ProgressCallback, default_jobs, warn_progress_deprecated
-from .confirmation import confirm, evaluate
+from ..core.cells import check_builds
+from ..core.recipe import Recipe
+from ..queue.workers import ProgressCallback, default_jobs, warn_progress_deprecated
+from .confirmation import confirm, test_scores
 from .outputs import write_outputs
 from .search import Objective, finished_trials, open_study, run_search, trial_rows
 from .space import TuneConfig, apply_params, start_params
@@ -64,7 +65,7 @@ def run_tune(
     threads: int | None = None,
     progress: bool | None = None,
 ) -> TuneOutcome:
-    """Search, then evaluate the best recipe on the test split; write the tuning report.
+    """Search, then score the best recipe on the test split; write the tuning report.
 
     Args:
         config: what to search.
@@ -75,7 +76,7 @@ def run_tune(
             usable CPU core); the confirmation and the test evaluation run this many cells
             at a time.
         timeout: seconds for the search (the final evaluation comes after it).
-        on_progress: receives :class:`~reglab.lab.workers.Event` objects: ``"trial"`` per
+        on_progress: receives :class:`~reglab.lab.queue.workers.Event` objects: ``"trial"`` per
             finished trial of this process, ``"confirm"``/``"confirmed"`` around the
             confirmation, ``"error"`` when a search process stops on a configuration error.
         compare: also evaluate the base recipe on the same seeds (a paired comparison).
@@ -83,8 +84,6 @@ def run_tune(
             a study).
         progress: deprecated and ignored (the library draws nothing; pass ``on_progress``).
     """
-    from ... import data as rd
-
     warn_progress_deprecated("run_tune", progress)
     jobs = default_jobs() if jobs is None else jobs
     check("run_tune", "jobs", jobs, Interval(int, 1, None))
@@ -122,7 +121,7 @@ def run_tune(
         study, config, objective, jobs, threads, on_progress
     )
     best = apply_params(objective.base, best_trial.params, objective.kind, "tuned")
-    test = evaluate(study, config, objective, best, compare, jobs, threads)
+    test = test_scores(study, config, objective, best, compare, jobs, threads)
     seconds = time.perf_counter() - t0
     paths = write_outputs(
         out, config, url, best, best_value, trials, confirmation, test, search_seconds, seconds

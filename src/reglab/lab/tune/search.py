@@ -12,7 +12,7 @@ under cosine annealing a longer run at epoch 75 is at a higher learning rate tha
 and scores lower, so curves are compared at the same point of their schedule).
 
 Trials live in an Optuna database; ``jobs`` search processes share it
-(:class:`~reglab.lab.workers.WorkerGroup`), each with its own sampler seed.
+(:class:`~reglab.lab.queue.workers.WorkerGroup`), each with its own sampler seed.
 
 Example:
     >>> from reglab.lab.tune import TuneConfig
@@ -32,12 +32,16 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+import torch
+
+from ... import data as rd
 from ...errors import ConfigError
 from ...models import resolve_size
-from ..cells import NOISE_KINDS, lab_device, model_kind
-from ..recipe import BUILTIN_RECIPES, Recipe, builtin_for_kind
-from ..storage import open_rdb_storage, redact
-from ..workers import ProgressCallback, WorkerGroup, emit, torch_threads
+from ..core.cells import lab_device, model_kind, torch_threads
+from ..core.run import run_cell
+from ..core.splits import SplitCache, SplitPlan, pool_split
+from ..queue.storage import open_rdb_storage, redact
+from ..queue.workers import ProgressCallback, WorkerGroup, emit
 from .space import TuneConfig, apply_params, search_space
 
 __all__ = [
@@ -61,7 +65,7 @@ _REPORTS = 10
 class NoTest:
     """The splits a trial sees: train and validation only (its ``test`` is the validation part).
 
-    :func:`~reglab.lab.run.run_cell` measures a "test" score at the end; giving it the
+    :func:`~reglab.lab.core.run.run_cell` measures a "test" score at the end; giving it the
     validation split there keeps the real test split out of every trial.
     """
 
@@ -105,8 +109,6 @@ class Objective:
     """Train one trial's recipe on the search partitions; return its mean validation score."""
 
     def __init__(self, config: TuneConfig, dataset: Any) -> None:
-        from ... import data as rd
-
         self.config = config
         self.dataset = dataset
         self.device = lab_device(config.device, "run_tune")
@@ -114,26 +116,16 @@ class Objective:
             dataset, config.train_size, config.val_size, config.test
         )
         self.train_size, self.val_size = train_size, val_size
-        self.splits = rd.split(
-            dataset,
-            train_size=train_size,
-            val_size=val_size,
-            seed=config.split_seed,
-            test=config.test,
+        self.plan = SplitPlan(
+            config.data, config.target, config.text, train_size, val_size, config.test
         )
+        self.cache = SplitCache()
+        self.cache.keep(self.plan, dataset)
+        self.splits = self.cache.splits(self.plan, config.split_seed)
         self.kind = self.splits.kind
         self.model = model_kind(config.model, self.kind)
         # The first trial is the base recipe exactly: sizes left to the model are made explicit.
-        base = config.base_recipe()
-        if self.kind == "text" and config.base in BUILTIN_RECIPES:
-            # As in a study: a built-in name means its text version on text.
-            builtin = BUILTIN_RECIPES[config.base].to_dict()
-            base = Recipe.from_dict(builtin_for_kind(config.base, builtin, "text"))
-            base = base.replace(epochs=config.epochs) if config.epochs is not None else base
-        self.base = resolve_size(base, self.model)
-        if self.kind in NOISE_KINDS and self.base.augment not in (None, "noise"):
-            # As in a study: image transforms become Gaussian feature noise on tabular data.
-            self.base = self.base.replace(augment="noise")
+        self.base = resolve_size(config.base_recipe(self.kind), self.model)
         self.space = search_space(config.space, self.kind, self.base)
         if self.splits.task == "regression":
             self.space.pop("mixup", None)
@@ -152,38 +144,13 @@ class Objective:
 
     def _redraw(self, k: int) -> Any:
         """Redraw ``k`` of the pool (the search split's train and validation examples)."""
-        import torch
-
-        from ... import data as rd
-
-        sp = self.splits
-        pool = torch.sort(torch.cat([sp.train_index, sp.val_index])).values
-        ds = self.dataset
-        pooled = ds.subset(pool)
-        # A split keeps at least one test example: the pool's partition has one validation
-        # example fewer than the search split.
-        return rd.split(
-            pooled,
-            train_size=len(sp.train),
-            val_size=len(sp.val) - 1,
-            seed=_PARTITION_SEED * k + self.config.split_seed,
-        )
+        return pool_split(self.dataset, self.splits, _PARTITION_SEED * k + self.config.split_seed)
 
     def evaluation_splits(self, seed: int) -> Any:
         """The splits of final-evaluation seed ``seed`` (see the module docstring)."""
-        import torch
-
-        from ... import data as rd
-
         if seed == 0:
             return self.splits
-        sp = rd.split(
-            self.dataset,
-            train_size=self.train_size,
-            val_size=self.val_size,
-            seed=_EVAL_SEED * seed + self.config.split_seed,
-            test=self.config.test,
-        )
+        sp = self.cache.splits(self.plan, _EVAL_SEED * seed + self.config.split_seed)
         keep = torch.isin(sp.test_index, self.splits.test_index)
         if not bool(keep.any()):
             raise ConfigError(
@@ -195,8 +162,6 @@ class Objective:
 
     def __call__(self, trial: Any) -> float:
         import optuna
-
-        from ..run import run_cell
 
         params = {name: _suggest(trial, name, dist) for name, dist in self.space.items()}
         recipe = apply_params(self.base, params, self.kind, f"trial-{trial.number}")

@@ -7,7 +7,7 @@ first trial); :func:`apply_params` turns a trial's parameters into a recipe (thr
 digits, the bottom of the L1 range meaning no L1, feature noise on tabular data).
 
 Example:
-    >>> from reglab.lab.recipe import BUILTIN_RECIPES
+    >>> from reglab.lab.core.recipe import BUILTIN_RECIPES
     >>> base = BUILTIN_RECIPES["all"]
     >>> space = search_space(["dropout", "l1"], "image", base)
     >>> apply_params(base, start_params(base, space), "image", "tuned").l1
@@ -22,8 +22,8 @@ from typing import Any
 
 from ..._checks import Interval, OneOf, check
 from ...errors import ConfigError
-from ..cells import NOISE_KINDS, split_size
-from ..recipe import BUILTIN_RECIPES, Recipe
+from ..core.cells import NOISE_KINDS, split_size
+from ..core.recipe import BUILTIN_RECIPES, Recipe, builtin_for_kind
 
 __all__ = ["SPACE", "TuneConfig", "apply_params", "search_space", "start_params"]
 
@@ -109,10 +109,17 @@ class TuneConfig:
         object.__setattr__(self, "space", space)
         self.base_recipe()  # a bad spec fails here
 
-    def base_recipe(self) -> Recipe:
-        """The recipe the search starts from (with ``epochs`` applied)."""
+    def base_recipe(self, kind: str | None = None) -> Recipe:
+        """The recipe the search starts from, with ``epochs`` applied.
+
+        A built-in name is fitted to the data's ``kind`` as in a study
+        (:func:`~reglab.lab.core.recipe.builtin_for_kind`); a recipe the user defined is never
+        changed.
+        """
         if self.base in BUILTIN_RECIPES:
-            recipe = BUILTIN_RECIPES[self.base]
+            builtin = BUILTIN_RECIPES[self.base].to_dict()
+            fitted = builtin_for_kind(self.base, builtin, kind) if kind else builtin
+            recipe = Recipe.from_dict(fitted)
         else:
             recipe = Recipe.from_spec(self.base)
         if self.epochs is not None:

@@ -1,6 +1,7 @@
-"""Each study worker's splits: the data loaded once, split once per seed (and training size).
+"""The one split cache of the lab: data loaded once, split once per seed (and training size).
 
-:class:`StudySplits` is what a worker keeps between cells. A training-size sweep
+:class:`SplitCache` is what a worker keeps between cells, whatever the front end; a
+:class:`SplitPlan` says what to split. A training-size sweep
 (``StudyConfig.train_sizes``) trains every recipe at several training sizes. For a seed,
 the data is split once, for the largest size ``N`` (:func:`reglab.data.split`, stratified and
 seeded as in any study); a smaller size ``n`` trains on the first ``n`` rows of
@@ -29,6 +30,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
@@ -36,65 +38,111 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import ConfigError, format_value
+from ... import data as rd
+from ...errors import ConfigError, format_value
 
-__all__ = ["StudySplits", "check_train_sizes", "nested_order", "sized_splits"]
+__all__ = [
+    "SplitCache",
+    "SplitPlan",
+    "check_train_sizes",
+    "nested_order",
+    "pool_split",
+    "sized_splits",
+]
 
 
-class StudySplits:
-    """Each worker loads the data once and splits it once per seed (and size), on its device.
+@dataclass(frozen=True)
+class SplitPlan:
+    """What a front end splits: a dataset (name, label and text columns) and the split's sizes.
 
-    ``config`` is the :class:`~reglab.lab.study.StudyConfig`. The splits keep the stored dtype
-    (uint8 images stay uint8) and are moved to ``device`` once; batches are made from them
-    there. In a sweep the data is split once per seed, for the largest size, and each smaller
-    size subsets its training rows (:func:`sized_splits`); only the splits of the size being
-    trained are kept, since a sweep's cells run size by size.
+    ``train_sizes`` makes the plan a training-size sweep (see the module); ``test`` is
+    ``"official"``, ``"random"`` or None, as in :func:`reglab.data.split`.
     """
 
-    def __init__(self, config: Any, dataset: Any = None, device: Any = "cpu") -> None:
-        self.config = config
+    data: str
+    target: str | None = None
+    text: str | None = None
+    train_size: int | float | None = None
+    val_size: int | float | None = None
+    test: str | None = None
+    train_sizes: tuple[int, ...] | None = None
+
+
+class SplitCache:
+    """Each worker loads a dataset once and splits it once per (plan, seed, size), on its device.
+
+    The one cache of every front end: a study's workers, the claims' cells (several datasets
+    in one process) and the tuner's trials. The splits keep the stored dtype (uint8 images stay
+    uint8) and are moved to ``device`` once; batches are made from them there. In a sweep the
+    data is split once per seed, for the largest size, and each smaller size subsets its
+    training rows (:func:`sized_splits`); only the splits of the size being trained are kept,
+    since a sweep's cells run size by size. :meth:`keep` hands over a dataset already loaded.
+    """
+
+    def __init__(self, device: Any = "cpu") -> None:
         self.device = device
-        self._dataset: Any = dataset
-        self._splits: dict[tuple[int, int | None], Any] = {}
-        self._bases: dict[int, tuple[Any, Tensor]] = {}
+        self._data: dict[tuple[str, str | None, str | None], Any] = {}
+        self._splits: dict[tuple[SplitPlan, int, int | None], Any] = {}
+        self._bases: dict[tuple[SplitPlan, int], tuple[Any, Tensor]] = {}
 
-    def splits(self, seed: int, train_size: int | None = None) -> Any:
+    @staticmethod
+    def _key(plan: SplitPlan) -> tuple[str, str | None, str | None]:
+        return (plan.data, plan.target, plan.text)
+
+    def keep(self, plan: SplitPlan, dataset: Any) -> None:
+        """Use ``dataset`` (already loaded by the caller) for ``plan``'s data."""
+        if dataset is not None:
+            self._data[self._key(plan)] = dataset
+
+    def dataset(self, plan: SplitPlan) -> Any:
+        """The dataset of ``plan``, loaded on first use."""
+        key = self._key(plan)
+        if key not in self._data:
+            self._data[key] = rd.load_dataset(plan.data, target=plan.target, text=plan.text)
+        return self._data[key]
+
+    def splits(self, plan: SplitPlan, seed: int, train_size: int | None = None) -> Any:
         """The :class:`~reglab.data.Splits` of ``seed`` (at ``train_size`` in a sweep)."""
-        from .. import data as rd
-
-        if self._dataset is None:
-            self._dataset = rd.load_dataset(
-                self.config.data, target=self.config.target, text=self.config.text
-            )
-        key = (seed, train_size)
+        key = (plan, seed, train_size)
         if key not in self._splits:
             if train_size is None:
-                splits = self._split(seed, self.config.train_size)
+                splits = self._split(plan, seed, plan.train_size)
             else:
-                self._splits = {k: v for k, v in self._splits.items() if k[1] == train_size}
-                base, order = self._base(seed)
-                splits = sized_splits(self._dataset, base, order, train_size)
+                self._splits = {k: v for k, v in self._splits.items() if k[2] == train_size}
+                base, order = self._base(plan, seed)
+                splits = sized_splits(self.dataset(plan), base, order, train_size)
             self._splits[key] = splits.to(self.device)
         return self._splits[key]
 
-    def _split(self, seed: int, train_size: int | float) -> Any:
-        from .. import data as rd
+    def _split(self, plan: SplitPlan, seed: int, train_size: int | float | None) -> Any:
+        # A size left None takes split()'s default (front ends make theirs explicit first).
+        given = {"train_size": train_size, "val_size": plan.val_size}
+        sizes = {k: v for k, v in given.items() if v is not None}
+        return rd.split(self.dataset(plan), seed=seed, test=plan.test, **sizes)
 
-        return rd.split(
-            self._dataset,
-            train_size=train_size,
-            val_size=self.config.val_size,
-            seed=seed,
-            test=self.config.test,
-        )
-
-    def _base(self, seed: int) -> tuple[Any, Tensor]:
+    def _base(self, plan: SplitPlan, seed: int) -> tuple[Any, Tensor]:
         """The split of ``seed`` at the largest size, and the order its training rows join in."""
-        if seed not in self._bases:
-            base = self._split(seed, self.config.train_sizes[-1])
+        if (plan, seed) not in self._bases:
+            assert plan.train_sizes is not None
+            base = self._split(plan, seed, plan.train_sizes[-1])
             stratify = base.task == "classification"
-            self._bases[seed] = (base, nested_order(base.train.y, seed, stratify=stratify))
-        return self._bases[seed]
+            self._bases[(plan, seed)] = (base, nested_order(base.train.y, seed, stratify=stratify))
+        return self._bases[(plan, seed)]
+
+
+def pool_split(dataset: Any, splits: Any, seed: int) -> Any:
+    """A seeded redraw of ``splits``' training and validation examples, at the same sizes.
+
+    The test examples stay out. The redraw keeps one test example (a split needs one), so its
+    validation part has one example fewer than ``splits``'.
+    """
+    pool = torch.sort(torch.cat([splits.train_index, splits.val_index])).values
+    return rd.split(
+        dataset.subset(pool),
+        train_size=len(splits.train),
+        val_size=len(splits.val) - 1,
+        seed=seed,
+    )
 
 
 def check_train_sizes(owner: str, value: Any) -> tuple[int, ...]:
@@ -152,9 +200,9 @@ def sized_splits(dataset: Any, base: Any, order: Tensor, n: int) -> Any:
     """
     # The split's own assembly (encode, scale on train only), so a sized split is exactly what
     # split() makes from the same rows.
-    from ..data import split_rows
-
     if n == len(base.train):
         return base
     rows = torch.sort(base.train_index[order[:n]]).values
-    return split_rows(dataset, rows, base.val_index, base.test_index, test_source=base.test_source)
+    return rd.split_rows(
+        dataset, rows, base.val_index, base.test_index, test_source=base.test_source
+    )

@@ -55,7 +55,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 __all__ = [
     "Event",
@@ -68,7 +68,6 @@ __all__ = [
     "ignore_interrupt",
     "interrupt_once",
     "map_cells",
-    "torch_threads",
     "warm_up",
     "warn_progress_deprecated",
     "watch_parent",
@@ -173,26 +172,13 @@ def ignore_interrupt() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-@contextlib.contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run the block with ``threads`` torch threads, then restore the previous count."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def warm_up() -> None:
     """Import what a cell uses before the first one starts, so its ``seconds`` are comparable."""
     import importlib
 
     for name in ("models", "train", "augment", "penalty", "optim", "callbacks", "constraints"):
         importlib.import_module(f"reglab.{name}")
-    importlib.import_module("reglab.lab.run")
+    importlib.import_module("reglab.lab.core.run")
 
 
 def watch_parent(parent: int, interval: float = 0.5) -> None:

@@ -1,11 +1,11 @@
-"""A study cell run by the user's own training function (``reglab study --cell mod:run``).
+"""A study cell run by the user's own training function (``reglab study --train-fn mod:run``).
 
 The function is named by a spec ``"package.module:function"``, stored in the study's settings
 so that every worker imports the same one; it is called as ``run(recipe, splits, seed, device)``
 and returns the measured row (see :func:`reglab.lab.study.execute_cell`).
 
 Example:
-    >>> load_cell("reglab.lab.run:run_cell").__name__
+    >>> load_train_fn("reglab.lab.core.run:run_cell").__name__
     'run_cell'
 """
 
@@ -16,15 +16,14 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._checks import Constraint, check
-from ..errors import ConfigError
-from .cells import DIVERGED, result_parts
-from .storage import Cell
+from ..._checks import Constraint, check
+from ...errors import ConfigError
+from .cells import DIVERGED, Cell, result_parts
 
-__all__ = ["CellSpec", "as_cell_spec", "load_cell", "run_custom_cell"]
+__all__ = ["TrainFnSpec", "as_train_fn_spec", "load_train_fn", "run_train_fn"]
 
 
-class CellSpec(Constraint):
+class TrainFnSpec(Constraint):
     """A spec ``"package.module:function"``."""
 
     def is_satisfied_by(self, value: Any) -> bool:
@@ -34,13 +33,13 @@ class CellSpec(Constraint):
         return "a spec 'package.module:function'"
 
 
-def as_cell_spec(cell: Any) -> Any:
+def as_train_fn_spec(cell: Any) -> Any:
     """A module-level function as its spec ``"module:qualname"``; anything else unchanged.
 
     Example:
-        >>> from reglab.lab.run import run_cell
-        >>> as_cell_spec(run_cell)
-        'reglab.lab.run:run_cell'
+        >>> from reglab.lab.core.run import run_cell
+        >>> as_train_fn_spec(run_cell)
+        'reglab.lab.core.run:run_cell'
     """
     if callable(cell) and not isinstance(cell, str):
         module, name = getattr(cell, "__module__", None), getattr(cell, "__qualname__", "")
@@ -49,15 +48,15 @@ def as_cell_spec(cell: Any) -> Any:
     return cell
 
 
-def load_cell(spec: str) -> Callable[..., Any]:
+def load_train_fn(spec: str) -> Callable[..., Any]:
     """The training function named by ``"package.module:function"`` (a one-line error else)."""
-    check("run_study", "cell", spec, CellSpec())
+    check("run_study", "cell", spec, TrainFnSpec())
     module_name, attr = spec.split(":")
     try:
         found: Any = importlib.import_module(module_name)
     except Exception as exc:  # any import failure of user code is a configuration problem
         raise ConfigError(
-            f"Cannot import module {module_name!r} of the cell function {spec!r}: "
+            f"Cannot import module {module_name!r} of the training function {spec!r}: "
             f"{type(exc).__name__}: {exc}. Is the package on PYTHONPATH?"
         ) from exc
     for part in attr.split("."):
@@ -66,21 +65,21 @@ def load_cell(spec: str) -> Callable[..., Any]:
         found = getattr(found, part)
     if not callable(found):
         raise ConfigError(
-            f"The cell function {spec!r} must be callable as run(recipe, splits, seed, device)."
+            f"The training function {spec!r} must be callable as run(recipe, splits, seed, device)."
         )
     return found  # type: ignore[no-any-return]
 
 
-def run_custom_cell(
+def run_train_fn(
     config: Any, cell: Cell, splits: Any, device: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Run ``config.cell`` for one cell (see :func:`reglab.lab.study.execute_cell`): the row
+    """Run ``config.train_fn`` for one cell (see :func:`reglab.lab.study.execute_cell`): the row
     and history, with ``recipe``, ``seed``, ``task``, ``epochs_run``, ``gap`` and ``status``
     filled in where the function left them out."""
     import torch
 
-    assert config.cell is not None
-    run = load_cell(config.cell)
+    assert config.train_fn is not None
+    run = load_train_fn(config.train_fn)
     recipe = config.recipe(cell.recipe)
     if config.epochs is not None:
         recipe = recipe.replace(epochs=config.epochs)
@@ -90,7 +89,7 @@ def run_custom_cell(
         result = run(recipe, splits, cell.seed, device)
     if not isinstance(result, Mapping) and not callable(getattr(result, "to_dict", None)):
         raise ConfigError(
-            f"The cell function {config.cell!r} must return a dict or an object with to_dict() "
+            f"The training function {config.train_fn!r} must return a dict or an object with to_dict() "
             f"(the measured row). Got {type(result).__name__} instead."
         )
     if isinstance(result, Mapping):

@@ -1,11 +1,14 @@
-"""Study storage: one Optuna study in a real database, one trial per (recipe, seed[, size]) cell.
+"""The queue's storage: one Optuna study in a real database, one trial per cell.
 
-Why Optuna's RDB storage: it already gives a transactional trial queue (``WAITING`` trials claimed
+Every front end (``reglab study``, ``reglab claims``) keeps its cells here, one trial per
+(recipe, seed[, size]) cell; :mod:`.loop` leases and runs them.
+
+Why Optuna's RDB storage: it already gives a transactional trial queue (``WAITING`` trials leased
 with a row lock), heartbeats that mark a killed worker's trial as failed, and a retry callback that
 re-queues it. reglab adds the cell bookkeeping on top:
 
 * every cell is enqueued once, as a ``WAITING`` trial whose user attributes name the cell;
-* a worker claims a waiting trial (``WAITING -> RUNNING`` is atomic: two workers never get the
+* a worker leases a waiting trial (``WAITING -> RUNNING`` is atomic: two workers never get the
   same trial), records heartbeats while it runs, and stores the result and per-epoch history as
   user attributes before marking the trial ``COMPLETE``;
 * a trial whose worker died (no heartbeat for ``grace_period`` seconds) is marked ``FAIL`` and a
@@ -31,15 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .._checks import InstanceOf, Interval, check
-from ..errors import ConfigError
+from ..._checks import InstanceOf, Interval, check
+from ...errors import ConfigError
+from ..core.cells import Cell, json_safe
 
 __all__ = [
-    "Cell",
-    "Claim",
-    "StudyStore",
-    "cell_key",
-    "json_safe",
+    "CellStore",
+    "Lease",
     "open_rdb_storage",
     "redact",
     "sqlite_url",
@@ -54,42 +55,8 @@ _OPEN_ATTEMPTS = 6
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, order=True)
-class Cell:
-    """One unit of work: a recipe (by name, with its full definition), a seed, and a size.
-
-    ``train_size`` is set only in a training-size sweep; the key is then ``"recipe/seed@size"``,
-    else ``"recipe/seed"`` (as every study stored before sweeps existed).
-
-    Example:
-        >>> Cell("baseline", 0).key, Cell("baseline", 0, 500).key
-        ('baseline/0', 'baseline/0@500')
-    """
-
-    recipe: str
-    seed: int
-    train_size: int | None = None
-
-    @property
-    def key(self) -> str:
-        return cell_key(self.recipe, self.seed, self.train_size)
-
-    def attrs(self) -> dict[str, Any]:
-        """The trial attributes that name this cell (no ``train_size`` when it has none)."""
-        d: dict[str, Any] = {"recipe": self.recipe, "seed": self.seed}
-        if self.train_size is not None:
-            d["train_size"] = self.train_size
-        return d
-
-
-def cell_key(recipe: str, seed: int, train_size: int | None = None) -> str:
-    """``"recipe/seed"``, or ``"recipe/seed@train_size"`` in a training-size sweep."""
-    key = f"{recipe}/{seed}"
-    return key if train_size is None else f"{key}@{train_size}"
-
-
 @dataclass(frozen=True)
-class Claim:
+class Lease:
     """A trial this worker owns: its Optuna id, number, and the cell it runs."""
 
     trial_id: int
@@ -163,19 +130,8 @@ def open_rdb_storage(url: str, what: str, **kwargs: Any) -> Any:
     return storage
 
 
-def json_safe(value: Any) -> Any:
-    """Replace NaN/inf (not valid JSON) with None, recursively (shared by the lab's writers)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
-
-
-class StudyStore:
-    """The cells of one study in an Optuna RDB storage.
+class CellStore:
+    """The cells of one study (or claims run) in an Optuna RDB storage.
 
     Args:
         url: SQLAlchemy URL (``sqlite:///path/study.db``, ``postgresql://user@host/db``).
@@ -185,7 +141,7 @@ class StudyStore:
         max_retry: how many times one cell is retried after its worker died.
 
     Example:
-        >>> store = StudyStore("sqlite:///:memory:")  # doctest: +SKIP
+        >>> store = CellStore("sqlite:///:memory:")  # doctest: +SKIP
         >>> store.create({"data": "digits"}, [Cell("baseline", 0)])  # doctest: +SKIP
     """
 
@@ -197,7 +153,7 @@ class StudyStore:
         grace_period: int = 30,
         max_retry: int = 3,
     ) -> None:
-        owner = "StudyStore"
+        owner = "CellStore"
         check(owner, "url", url, InstanceOf(str, description="a SQLAlchemy URL string"))
         check(owner, "heartbeat_interval", heartbeat_interval, Interval(int, 1, None))
         check(owner, "grace_period", grace_period, Interval(int, 1, None))
@@ -227,7 +183,7 @@ class StudyStore:
     # -- study ---------------------------------------------------------------------------------
 
     @property
-    def study(self) -> Any:
+    def optuna_study(self) -> Any:
         if self._study is None:
             optuna = _optuna()
             try:
@@ -274,7 +230,7 @@ class StudyStore:
 
     @property
     def config(self) -> dict[str, Any]:
-        cfg = self.study.user_attrs.get(_CONFIG_ATTR)
+        cfg = self.optuna_study.user_attrs.get(_CONFIG_ATTR)
         if cfg is None:
             raise ConfigError(f"The study in {redact(self.url)!r} has no stored settings.")
         return dict(cfg)
@@ -290,7 +246,7 @@ class StudyStore:
 
         SQLite: an exclusive ``flock`` on ``<database>.lock`` beside the file. PostgreSQL: a
         session advisory lock held on its own connection. Other databases get no lock; there
-        the duplicate check in :meth:`claim` still keeps each cell to one run.
+        the duplicate check in :meth:`lease` still keeps each cell to one run.
         """
         engine = self.storage.engine
         name = engine.dialect.name
@@ -324,23 +280,23 @@ class StudyStore:
             optuna.trial.TrialState.RUNNING,
             optuna.trial.TrialState.COMPLETE,
         )
-        trials = self.study.get_trials(deepcopy=False, states=states)
+        trials = self.optuna_study.get_trials(deepcopy=False, states=states)
         present = {c.key for c in map(_cell_of, trials) if c is not None}
         added = []
         for cell in cells:
             if cell.key not in present:
-                self.study.enqueue_trial({}, user_attrs={_CELL_ATTR: cell.attrs()})
+                self.optuna_study.enqueue_trial({}, user_attrs={_CELL_ATTR: cell.attrs()})
                 added.append(cell)
         return added
 
-    # -- claiming and finishing ----------------------------------------------------------------
+    # -- leasing and finishing ----------------------------------------------------------------
 
     def fail_stale(self) -> None:
         """Fail running trials whose worker stopped beating, and queue them again."""
         optuna = _optuna()
-        _locked(lambda: optuna.storages.fail_stale_trials(self.study))
+        _locked(lambda: optuna.storages.fail_stale_trials(self.optuna_study))
 
-    def claim(self) -> Claim | None:
+    def lease(self) -> Lease | None:
         """Take one waiting trial (atomically), or return None when none is waiting.
 
         A waiting trial whose cell already has a running or complete trial, or an older
@@ -349,7 +305,7 @@ class StudyStore:
         """
         optuna = _optuna()
         TrialState = optuna.trial.TrialState
-        trials = self.study.get_trials(
+        trials = self.optuna_study.get_trials(
             deepcopy=False,
             states=(TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE),
         )
@@ -369,8 +325,8 @@ class StudyStore:
                 self._drop_duplicate(trial_id)
                 continue
             queued.add(cell.key)
-            # Beat before claiming: a running trial with no heartbeat row is never found stale,
-            # so a worker killed right after the claim would otherwise hold the cell forever.
+            # Beat before leasing: a running trial with no heartbeat row is never found stale,
+            # so a worker killed right after the lease would otherwise hold the cell forever.
             _locked(lambda: self.storage.record_heartbeat(trial_id))  # noqa: B023
             try:
                 ok = _locked(
@@ -379,29 +335,29 @@ class StudyStore:
             except optuna.exceptions.UpdateFinishedTrialError:
                 ok = False
             if ok:
-                return Claim(trial_id, t.number, cell)
+                return Lease(trial_id, t.number, cell)
         return None
 
     def _drop_duplicate(self, trial_id: int) -> None:
         optuna = _optuna()
         TrialState = optuna.trial.TrialState
-        # Claim it first, so no other worker runs it while it is being failed.
+        # Lease it first, so no other worker runs it while it is being failed.
         with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
             if _locked(lambda: self.storage.set_trial_state_values(trial_id, TrialState.RUNNING)):
                 _locked(lambda: self.storage.set_trial_user_attr(trial_id, "failure", "duplicate"))
                 _locked(lambda: self.storage.set_trial_state_values(trial_id, TrialState.FAIL))
 
     @contextlib.contextmanager
-    def heartbeat(self, claim: Claim) -> Iterator[None]:
-        """Record heartbeats for ``claim`` in a background thread while the block runs."""
+    def heartbeat(self, lease: Lease) -> Iterator[None]:
+        """Record heartbeats for ``lease`` in a background thread while the block runs."""
         stop = threading.Event()
 
         def beat() -> None:
             while not stop.wait(self.heartbeat_interval):
                 with contextlib.suppress(Exception):  # a missed beat is retried next interval
-                    self.storage.record_heartbeat(claim.trial_id)
+                    self.storage.record_heartbeat(lease.trial_id)
 
-        thread = threading.Thread(target=beat, name=f"reglab-heartbeat-{claim.number}", daemon=True)
+        thread = threading.Thread(target=beat, name=f"reglab-heartbeat-{lease.number}", daemon=True)
         thread.start()
         try:
             yield
@@ -409,7 +365,7 @@ class StudyStore:
             stop.set()
             thread.join()
 
-    def complete(self, claim: Claim, result: dict[str, Any], history: list[dict[str, Any]]) -> bool:
+    def complete(self, lease: Lease, result: dict[str, Any], history: list[dict[str, Any]]) -> bool:
         """Store the result and history and mark the trial complete.
 
         Returns False when the trial was already failed by another worker (this worker was
@@ -421,7 +377,7 @@ class StudyStore:
             value = -float(result.get("val_loss") or 0.0)
         if not math.isfinite(value):
             value = 0.0
-        tid = claim.trial_id
+        tid = lease.trial_id
         try:
             _locked(lambda: self.storage.set_trial_user_attr(tid, _RESULT_ATTR, json_safe(result)))
             history_json = json.dumps(json_safe(history))
@@ -436,10 +392,10 @@ class StudyStore:
         except optuna.exceptions.UpdateFinishedTrialError:
             return False
 
-    def release(self, claim: Claim, reason: str, *, retry: bool = True) -> None:
-        """Fail a claimed trial (interrupt or error) and, with ``retry``, queue its cell again."""
+    def release(self, lease: Lease, reason: str, *, retry: bool = True) -> None:
+        """Fail a leased trial (interrupt or error) and, with ``retry``, queue its cell again."""
         optuna = _optuna()
-        tid = claim.trial_id
+        tid = lease.trial_id
         try:
             _locked(lambda: self.storage.set_trial_user_attr(tid, "failure", reason[:2000]))
             failed = _locked(
@@ -448,7 +404,7 @@ class StudyStore:
         except optuna.exceptions.UpdateFinishedTrialError:
             return  # already failed by another worker's stale check, which re-queued it
         if failed and retry:
-            _locked(lambda: self.enqueue_missing([claim.cell]))
+            _locked(lambda: self.enqueue_missing([lease.cell]))
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -458,7 +414,7 @@ class StudyStore:
         S = optuna.trial.TrialState
         out = {"done": 0, "running": 0, "waiting": 0, "failed": 0}
         names = {S.COMPLETE: "done", S.RUNNING: "running", S.WAITING: "waiting", S.FAIL: "failed"}
-        for t in self.study.get_trials(deepcopy=False):
+        for t in self.optuna_study.get_trials(deepcopy=False):
             if t.state in names:
                 out[names[t.state]] += 1
         return out
@@ -470,7 +426,9 @@ class StudyStore:
         """
         optuna = _optuna()
         rows = []
-        for t in self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        for t in self.optuna_study.get_trials(
+            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
+        ):
             cell = _cell_of(t)
             if cell is None:
                 continue
@@ -489,7 +447,9 @@ class StudyStore:
         """How many complete trials each cell has (exactly one when all went well)."""
         optuna = _optuna()
         counts: dict[str, int] = {}
-        for t in self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        for t in self.optuna_study.get_trials(
+            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
+        ):
             cell = _cell_of(t)
             if cell is not None:
                 counts[cell.key] = counts.get(cell.key, 0) + 1
@@ -498,7 +458,7 @@ class StudyStore:
 
 # One advisory-lock key for reglab's enqueueing on a PostgreSQL server (64-bit signed).
 _LOCK_KEY = int.from_bytes(
-    hashlib.sha256(b"reglab.lab.storage.enqueue").digest()[:8], "big", signed=True
+    hashlib.sha256(b"reglab.lab.queue.storage.enqueue").digest()[:8], "big", signed=True
 )
 
 
@@ -518,9 +478,9 @@ def _serialize_sqlite(engine: Any) -> None:
     """Make every SQLite transaction take the write lock when it starts (``BEGIN IMMEDIATE``).
 
     Python's sqlite3 driver only opens a transaction at the first write, so Optuna's
-    read-check-write of a trial state (``WAITING -> RUNNING`` when claiming, ``RUNNING -> FAIL``
+    read-check-write of a trial state (``WAITING -> RUNNING`` when leasing, ``RUNNING -> FAIL``
     when failing a stale trial) runs its read outside any transaction: two workers can both read
-    ``WAITING`` and both claim the same cell. With the lock taken at ``BEGIN``, the second
+    ``WAITING`` and both lease the same cell. With the lock taken at ``BEGIN``, the second
     worker waits and then reads ``RUNNING``. (PostgreSQL gets the same guarantee from the
     ``SELECT ... FOR UPDATE`` Optuna already issues.)
     """

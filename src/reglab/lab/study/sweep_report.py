@@ -1,6 +1,6 @@
 """The training-size sweep in a study's report: one plot and one table across the sizes.
 
-Each size's summary is made like a single study's (:func:`reglab.lab.report.summarize` on the
+Each size's summary is made like a single study's (:func:`reglab.lab.study.report.summarize` on the
 rows of that size: means and 95% Student-t intervals over seeds, the baseline comparison
 paired by seed within the size). The plot draws each recipe's test score (accuracy, or the
 test loss for regression) and its generalization gap against the training size on a log
@@ -19,7 +19,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .render import html_table, png
+from ..render import html_table, png
 
 __all__ = ["size_figure", "size_table", "train_sizes"]
 

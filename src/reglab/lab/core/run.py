@@ -8,7 +8,7 @@ splits. The test split is touched exactly once, after training.
 
 Example:
     >>> import reglab.data as rd
-    >>> from reglab.lab.recipe import Recipe
+    >>> from reglab.lab.core.recipe import Recipe
     >>> sp = rd.split(rd.load_dataset("iris"), train_size=60, val_size=30, seed=0)
     >>> res = run_cell(Recipe(epochs=3, width=8, depth=1), 0, sp, model="mlp")
     >>> res.epochs_run, 0.0 <= res.test_acc <= 1.0
@@ -27,16 +27,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._checks import InstanceOf, Interval, NoneOk, check
-from ..errors import ConfigError, format_value
-from ..models import ModelFactory, build_model
-from ..train import EVAL_BATCH_SIZE
-from ..train import evaluate as train_evaluate
+from ..._checks import InstanceOf, Interval, NoneOk, check
+from ...errors import ConfigError, format_value
+from ...models import ModelFactory, build_model
+from ...train import EVAL_BATCH_SIZE, fit
+from ...train import evaluate as train_evaluate
+from .cells import torch_threads
 from .recipe import Recipe
 from .text import check_augment_kind, encode_cell
-from .workers import torch_threads
 
-__all__ = ["CellResult", "eval_batch_size", "evaluate", "run_cell"]
+__all__ = ["CellResult", "eval_batch_size", "run_cell", "score_tensors"]
 
 
 @dataclass
@@ -104,7 +104,7 @@ def _in_batches(
         yield X[i : i + batch_size], y[i : i + batch_size]
 
 
-def evaluate(
+def score_tensors(
     model: nn.Module,
     X: torch.Tensor,
     y: torch.Tensor,
@@ -118,7 +118,7 @@ def evaluate(
 
     Example:
         >>> m = nn.Linear(2, 2)
-        >>> loss, acc = evaluate(m, torch.zeros(3, 2), torch.tensor([0, 1, 1]))
+        >>> loss, acc = score_tensors(m, torch.zeros(3, 2), torch.tensor([0, 1, 1]))
         >>> 0.0 <= acc <= 1.0
         True
     """
@@ -173,7 +173,7 @@ def run_cell(
     once at the end.
 
     Args:
-        recipe: what to train (:class:`~reglab.lab.recipe.Recipe`).
+        recipe: what to train (:class:`~reglab.lab.core.recipe.Recipe`).
         seed: integer seed of the run.
         splits: a :class:`reglab.data.Splits` (train/val/test datasets).
         model: ``"cnn"``, ``"mlp"``, a factory spec ``"package.module:name"`` or a factory.
@@ -271,7 +271,6 @@ def _fit(
     device: torch.device,
     seed: int,
 ) -> Any:
-    from ..train import fit
 
     return fit(
         net,

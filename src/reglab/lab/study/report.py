@@ -9,7 +9,7 @@ The comparison with the baseline is paired by seed (same split and initial draw 
 The page is built from :mod:`reglab.lab.render`; :func:`summary_table` gives the same results as
 text lines for a terminal. A training-size sweep (rows of several ``train_size`` values) is
 summarized per size, and compared with the baseline within each size; the page's main results
-are those of the largest size, and :mod:`reglab.lab.sweep_report` adds the plot and table
+are those of the largest size, and :mod:`reglab.lab.study.sweep_report` adds the plot and table
 across the sizes.
 
 Example:
@@ -29,9 +29,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .render import atomic_write, clip01, csv_text, figure_html, html_page, html_table, png, pyplot
-from .stats import finite, mean_ci, metric_keys, paired_vs_baseline, task_of
-from .storage import cell_key, json_safe
+from ..core.cells import cell_key, json_safe
+from ..render import atomic_write, clip01, csv_text, figure_html, html_page, html_table, png, pyplot
+from ..stats import finite, mean_ci, metric_keys, paired_vs_baseline, task_of
 from .sweep_report import size_figure, size_table, train_sizes
 
 __all__ = [

@@ -1,4 +1,6 @@
-"""What a study and a tuning run share about one cell (a recipe trained with one seed).
+"""What every front end shares about one cell: a recipe trained with one seed (and size).
+
+A :class:`Cell` names the point of the grid (its key is what the queue stores);
 
 A split size is a count (``200``) or a fraction in (0, 1) (``0.2``); the ``auto`` model is the
 CNN on images and the MLP on tabular data; a run's result becomes one stored row plus its
@@ -14,23 +16,91 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import asdict, is_dataclass
+import contextlib
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any
 
-from .._checks import Interval, check
-from ..errors import ConfigError, format_value
+import torch
+
+from ..._checks import Interval, check
+from ...data.text import DEFAULT_MAX_SIZE, Vocabulary
+from ...errors import ConfigError, format_value
+from ...models import build_model
+from .text import check_augment_kind, eda_for
 
 __all__ = [
     "AUTO_MODELS",
     "DIVERGED",
     "NOISE_KINDS",
+    "Cell",
+    "cell_key",
     "check_builds",
+    "json_safe",
     "lab_device",
     "model_kind",
     "result_parts",
     "split_size",
+    "torch_threads",
 ]
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    """One unit of work: a recipe (by name, with its full definition), a seed, and a size.
+
+    ``train_size`` is set only in a training-size sweep; the key is then ``"recipe/seed@size"``,
+    else ``"recipe/seed"`` (as every study stored before sweeps existed).
+
+    Example:
+        >>> Cell("baseline", 0).key, Cell("baseline", 0, 500).key
+        ('baseline/0', 'baseline/0@500')
+    """
+
+    recipe: str
+    seed: int
+    train_size: int | None = None
+
+    @property
+    def key(self) -> str:
+        return cell_key(self.recipe, self.seed, self.train_size)
+
+    def attrs(self) -> dict[str, Any]:
+        """The trial attributes that name this cell (no ``train_size`` when it has none)."""
+        d: dict[str, Any] = {"recipe": self.recipe, "seed": self.seed}
+        if self.train_size is not None:
+            d["train_size"] = self.train_size
+        return d
+
+
+def cell_key(recipe: str, seed: int, train_size: int | None = None) -> str:
+    """``"recipe/seed"``, or ``"recipe/seed@train_size"`` in a training-size sweep."""
+    key = f"{recipe}/{seed}"
+    return key if train_size is None else f"{key}@{train_size}"
+
+
+def json_safe(value: Any) -> Any:
+    """Replace NaN/inf (not valid JSON) with None, recursively (shared by the lab's writers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run the block with ``threads`` torch threads, then restore the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
 
 #: Stop reasons that mean the loss blew up: the run is kept and reported as diverged.
 DIVERGED = ("non_finite", "divergence_threshold")
@@ -67,8 +137,6 @@ def lab_device(device: Any, owner: str = "run_study") -> str:
         >>> lab_device("cpu")
         'cpu'
     """
-    import torch
-
     valid = "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
     if not isinstance(device, str):
         raise ConfigError(
@@ -121,20 +189,11 @@ def check_builds(recipes: Iterable[Any], splits: Any, model: str) -> None:
 
     The global random state is left as it was, so the check changes no later draw.
     """
-    import torch
-
-    from ..models import build_model
-
     classes = splits.num_classes if splits.task == "classification" else None
     shape = tuple(splits.input_shape)
     if splits.kind == "text":
-        from ..data.text import DEFAULT_MAX_SIZE, Vocabulary
-        from .text import eda_for
-
         vocab = Vocabulary.fit(splits.train.text_rows(), max_size=DEFAULT_MAX_SIZE)
         shape = (len(vocab),)
-    from .text import check_augment_kind
-
     with torch.random.fork_rng(devices=[]):
         for recipe in recipes:
             check_augment_kind(recipe, splits.kind)

@@ -1,5 +1,5 @@
-"""Studies over the user's own training function: ``run_study`` with ``StudyConfig(cell=...)``
-and ``reglab study --cell module:function``; the lab keeps storage, resume and the report."""
+"""Studies over the user's own training function: ``run_study`` with ``StudyConfig(train_fn=...)``
+and ``reglab study --train-fn module:function``; the lab keeps storage, resume and the report."""
 
 from __future__ import annotations
 
@@ -47,16 +47,16 @@ def _config(**kw: Any) -> StudyConfig:
         "recipes": ("baseline", "dropout"),
         "seeds": 2,
         "epochs": 3,
-        "cell": train_fn,
+        "train_fn": train_fn,
     }
     return StudyConfig(**{**base, **kw})
 
 
 def test_a_function_is_stored_as_its_spec() -> None:
     config = _config()
-    assert config.cell == f"{__name__}:train_fn"
-    assert StudyConfig.from_dict(config.to_dict()).cell == config.cell
-    assert StudyConfig.from_dict({**config.to_dict(), "cell": None}).cell is None
+    assert config.train_fn == f"{__name__}:train_fn"
+    assert StudyConfig.from_dict(config.to_dict()).train_fn == config.train_fn
+    assert StudyConfig.from_dict({**config.to_dict(), "train_fn": None}).train_fn is None
 
 
 def test_run_study_runs_every_cell_with_the_function_and_resumes(tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def test_run_study_runs_every_cell_with_the_function_and_resumes(tmp_path: Path)
 
 
 @pytest.mark.parametrize(
-    ("cell", "match"),
+    ("spec", "match"),
     [
         ("no_colon", "must be None or a spec 'package.module:function'"),
         ("no_such_module_xyz:run", "Cannot import module 'no_such_module_xyz'"),
@@ -90,9 +90,11 @@ def test_run_study_runs_every_cell_with_the_function_and_resumes(tmp_path: Path)
         (f"{__name__}:CALLS", "must be callable"),
     ],
 )
-def test_a_bad_cell_fails_before_anything_is_stored(cell: str, match: str, tmp_path: Path) -> None:
+def test_a_bad_train_fn_fails_before_anything_is_stored(
+    spec: str, match: str, tmp_path: Path
+) -> None:
     with pytest.raises(ConfigError, match=match):
-        run_study(_config(cell=cell), tmp_path / "s", jobs=1)
+        run_study(_config(train_fn=spec), tmp_path / "s", jobs=1)
     assert not (tmp_path / "s").exists()
 
 
@@ -101,10 +103,10 @@ def bad_return(recipe: Any, splits: Any, seed: int, device: str) -> Any:
 
 
 def test_a_function_returning_no_row_is_a_config_error() -> None:
-    from reglab.lab.storage import Cell
+    from reglab.lab.queue.storage import Cell
     from reglab.lab.study import execute_cell, prepare
 
-    config, _ = prepare(_config(cell=bad_return))
+    config, _ = prepare(_config(train_fn=bad_return))
     with pytest.raises(ConfigError, match="must return a dict or an object with to_dict"):
         execute_cell(config, Cell("baseline", 0))
 
@@ -126,7 +128,7 @@ def test_cli_cell_option(
     monkeypatch.setattr(sys, "path", list(sys.path))
     args = ["study", "--data", "iris", "--train-size", "60", "--val-size", "30", "--seeds", "2"]
     args += ["--epochs", "2", "--recipes", "baseline", "--jobs", "1", "--no-progress"]
-    code = main([*args, "--cell", "my_cell_mod_15:run", "--out", str(tmp_path / "out")])
+    code = main([*args, "--train-fn", "my_cell_mod_15:run", "--out", str(tmp_path / "out")])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "2/2 cells" in out
@@ -137,4 +139,4 @@ def test_cli_cell_option(
     stored = StudyConfig.from_dict(
         __import__("reglab.lab.study", fromlist=["x"]).stored_config(tmp_path / "out").to_dict()
     )
-    assert stored.cell == "my_cell_mod_15:run"
+    assert stored.train_fn == "my_cell_mod_15:run"

@@ -12,7 +12,7 @@ the vocabulary of the training split and the out-of-vocabulary share of validati
 
 Example:
     >>> import reglab.data as rd
-    >>> from reglab.lab.recipe import Recipe
+    >>> from reglab.lab.core.recipe import Recipe
     >>> ds = rd.make_text_dataset(["good film", "bad film", "fine", "awful"] * 5, [1, 0] * 10,
     ...                           name="toy")
     >>> sp = rd.split(ds, train_size=8, val_size=4, seed=0)
@@ -32,8 +32,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..data.text import DEFAULT_MAX_LENGTH, DEFAULT_MAX_SIZE, EncodedTexts, Vocabulary, tokenize
-from ..errors import ConfigError
+from ...augment.text import EDA
+from ...data.text import DEFAULT_MAX_LENGTH, DEFAULT_MAX_SIZE, EncodedTexts, Vocabulary, tokenize
+from ...errors import ConfigError
 
 __all__ = [
     "TextBatches",
@@ -76,13 +77,12 @@ def eda_settings(recipe: Any, n_train: int) -> tuple[float, int]:
     that is None from Wei & Zou's Table 3 for ``n_train`` sentences.
 
     Example:
-        >>> from reglab.lab.recipe import Recipe
+        >>> from reglab.lab.core.recipe import Recipe
         >>> eda_settings(Recipe(augment="eda"), 500), eda_settings(Recipe(augment="eda"), 5000)
         ((0.05, 16), (0.1, 4))
         >>> eda_settings(Recipe(augment="eda", eda_num_aug=2), 2000)
         (0.05, 2)
     """
-    from ..augment.text import EDA
 
     alpha, num_aug = EDA.recommended(n_train)
     if recipe.eda_alpha is not None:
@@ -94,8 +94,6 @@ def eda_settings(recipe: Any, n_train: int) -> tuple[float, int]:
 
 @functools.cache
 def _eda(alpha: float, num_aug: int) -> Any:
-    from ..augment.text import EDA
-
     # WordNet is read once per process (WordNetSynonyms.default shares one instance).
     return EDA(alpha, alpha, alpha, alpha, num_aug)
 

@@ -24,15 +24,16 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .._checks import Constraint, validate_fields
-from ..errors import ConfigError, format_value
-from ..models.spec import MODEL_CONSTRAINTS, ModelSpec
-from ..train.spec import (
+from ..._checks import Constraint, validate_fields
+from ...errors import ConfigError, format_value
+from ...models.spec import MODEL_CONSTRAINTS, ModelSpec
+from ...train.spec import (
     AUGMENTATIONS,
     REGULARIZATION_CONSTRAINTS,
     RegularizationSpec,
     augmentation,
 )
+from .cells import NOISE_KINDS
 
 __all__ = [
     "AUGMENTATIONS",
@@ -407,7 +408,6 @@ def builtin_for_kind(name: str, definition: Mapping[str, Any], kind: str) -> dic
         >>> builtin_for_kind("dropout", BUILTIN_RECIPES["dropout"].to_dict(), "text")["epochs"]
         20
     """
-    from .cells import NOISE_KINDS
 
     d = dict(definition)
     builtin = BUILTIN_RECIPES.get(name)
