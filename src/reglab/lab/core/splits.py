@@ -116,9 +116,13 @@ class SplitCache:
 
     def _split(self, plan: SplitPlan, seed: int, train_size: int | float | None) -> Any:
         # A size left None takes split()'s default (front ends make theirs explicit first).
-        given = {"train_size": train_size, "val_size": plan.val_size}
-        sizes = {k: v for k, v in given.items() if v is not None}
-        return rd.split(self.dataset(plan), seed=seed, test=plan.test, **sizes)
+        return rd.split(
+            self.dataset(plan),
+            train_size=0.7 if train_size is None else train_size,
+            val_size=0.15 if plan.val_size is None else plan.val_size,
+            seed=seed,
+            test=plan.test,
+        )
 
     def _base(self, plan: SplitPlan, seed: int) -> tuple[Any, Tensor]:
         """The split of ``seed`` at the largest size, and the order its training rows join in."""
