@@ -1,12 +1,13 @@
 """The one checklist every reglab module runs (as torch's ModuleInfo and kornia's CommonTests do).
 
-Use from a test file::
+Use from a test file: :func:`checklist` makes one test per (case, check), so a failure names
+both, as in ``test_checklist[Dropout-state_dict_roundtrip]``::
 
     CASES = [ModuleCase("Dropout", lambda: rl.nn.Dropout(0.3), (4, 8))]
 
-    @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-    def test_checklist(case):
-        run_checklist(case)
+    @pytest.mark.parametrize(("case", "check"), checklist(CASES))
+    def test_checklist(case: ModuleCase, check: Check) -> None:
+        check(case)
 
 Each item asserts something that can fail: eval output is deterministic and (for stochastic
 layers) training output differs between draws; a state_dict round trip reproduces eval outputs;
@@ -16,7 +17,8 @@ one-line message.
 
 Augmentations are not modules (no train/eval, no state_dict): an :class:`AugmentationCase` runs
 the items that apply, ``repr``, bad inputs, replay (the same seed gives the same bits, drawn
-parameters replay the call exactly, another seed gives another draw) and dtypes.
+parameters replay the call exactly, another seed gives another draw) and dtypes. A
+:class:`CallbackCase` runs a state_dict resume, ``repr`` and bad inputs.
 """
 
 from __future__ import annotations
@@ -24,13 +26,17 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import torch
 from torch import nn
 
 from reglab import ConfigError
+from tests.helpers import seeded
+
+if TYPE_CHECKING:
+    from _pytest.mark.structures import ParameterSet
 
 
 @dataclass
@@ -54,8 +60,7 @@ class ModuleCase:
 
 
 def _input(case: ModuleCase, dtype: torch.dtype, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*case.input_shape, generator=g, dtype=dtype)
+    return torch.randn(*case.input_shape, generator=seeded(seed), dtype=dtype)
 
 
 def check_train_eval(case: ModuleCase) -> None:
@@ -147,20 +152,16 @@ class AugmentationCase:
     sentence: str = "the quick brown fox jumps over the lazy dog near the quiet river bank"
 
 
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
 def _aug_data(case: AugmentationCase, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    x = torch.rand(*case.input_shape, generator=_gen(0), dtype=dtype)
+    x = torch.rand(*case.input_shape, generator=seeded(0), dtype=dtype)
     y = torch.arange(case.input_shape[0]) % case.num_classes
     return x, y
 
 
 def _run(aug: Any, case: AugmentationCase, x: torch.Tensor, y: torch.Tensor, seed: int) -> Any:
     if case.kind == "mixer":
-        return aug.mix(x, y, _gen(seed))
-    return aug(x, _gen(seed))
+        return aug.mix(x, y, seeded(seed))
+    return aug(x, seeded(seed))
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -183,7 +184,7 @@ def check_replay(case: AugmentationCase) -> None:
     out = _run(aug, case, x, y, 0)
     assert torch.equal(x, before), f"{case.name} modified its input"
     assert _equal(_run(aug, case, x, y, 0), out), "same seed must give the same bits"
-    params = aug.generate_params(x.shape, _gen(0))
+    params = aug.generate_params(x.shape, seeded(0))
     saved = {k: v.clone() for k, v in params.items()}
     replay = aug.apply(x, y, saved) if case.kind == "mixer" else aug.apply(x, saved)
     assert _equal(replay, out), "apply(generate_params(shape, g)) must equal the call with g"
@@ -204,23 +205,6 @@ def check_aug_dtypes(case: AugmentationCase) -> None:
         assert xm.dtype == dtype and xm.shape[:2] == x.shape[:2], f"{case.name}: {xm.dtype}"
         if case.kind == "mixer":
             assert out[1].dtype == dtype and out[1].shape == (x.shape[0], case.num_classes)
-
-
-AUGMENTATION_CHECKS = {
-    "repr": check_repr,
-    "bad_inputs": check_bad_inputs,
-    "replay": check_replay,
-    "dtypes": check_aug_dtypes,
-}
-
-CHECKS = {
-    "train_eval": check_train_eval,
-    "state_dict": check_state_dict,
-    "dtypes": check_dtypes,
-    "repr": check_repr,
-    "compile": check_compile,
-    "bad_inputs": check_bad_inputs,
-}
 
 
 @dataclass
@@ -267,24 +251,57 @@ def check_callback_bad_inputs(case: CallbackCase) -> None:
         assert str(info.value) == message
 
 
-CALLBACK_CHECKS: dict[str, Callable[[CallbackCase], None]] = {
-    "state_dict": check_callback_state_dict,
+Check = Callable[[Any], None]
+Case = ModuleCase | AugmentationCase | CallbackCase
+
+MODULE_CHECKS: dict[str, Check] = {
+    "train_eval": check_train_eval,
+    "state_dict_roundtrip": check_state_dict,
+    "dtypes": check_dtypes,
+    "repr": check_repr,
+    "compile": check_compile,
+    "bad_inputs": check_bad_inputs,
+}
+
+AUGMENTATION_CHECKS: dict[str, Check] = {
+    "repr": check_repr,
+    "bad_inputs": check_bad_inputs,
+    "replay": check_replay,
+    "dtypes": check_aug_dtypes,
+}
+
+CALLBACK_CHECKS: dict[str, Check] = {
+    "state_dict_resume": check_callback_state_dict,
     "repr": check_callback_repr,
     "bad_inputs": check_callback_bad_inputs,
 }
 
 
-def run_checklist(
-    case: ModuleCase | AugmentationCase | CallbackCase, only: Sequence[str] | None = None
-) -> None:
-    """Run every checklist item that applies (or ``only`` those named) on ``case``."""
-    checks: dict[str, Any] = (
-        AUGMENTATION_CHECKS
-        if isinstance(case, AugmentationCase)
-        else CALLBACK_CHECKS
-        if isinstance(case, CallbackCase)
-        else CHECKS
-    )
-    for name, fn in checks.items():
-        if only is None or name in only:
-            fn(case)
+def checks_for(case: Case) -> dict[str, Check]:
+    """The checklist items that apply to ``case``, by name."""
+    if isinstance(case, AugmentationCase):
+        return AUGMENTATION_CHECKS
+    if isinstance(case, CallbackCase):
+        return CALLBACK_CHECKS
+    return MODULE_CHECKS
+
+
+def checklist(
+    cases: Sequence[Case],
+    only: Sequence[str] | None = None,
+    ids: Callable[[Any], str] = lambda case: case.name,
+) -> list[ParameterSet]:
+    """One ``pytest.param(case, check)`` per case and applicable check (or ``only`` those named),
+    with the id ``"<case id>-<check name>"``; parametrize ``("case", "check")`` with it."""
+    params = []
+    for case in cases:
+        checks = checks_for(case)
+        unknown = set(only or ()) - set(checks)
+        if unknown:
+            raise ValueError(
+                f"{case.name}: no checklist items {sorted(unknown)}; have {list(checks)}"
+            )
+        for name, check in checks.items():
+            if only is None or name in only:
+                params.append(pytest.param(case, check, id=f"{ids(case)}-{name}"))
+    return params

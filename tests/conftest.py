@@ -7,13 +7,13 @@ import os
 import pytest
 import torch
 
+from tests.helpers import seeded
+
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
 @pytest.fixture
 def gen() -> torch.Generator:
-    """A CPU generator seeded with 0."""
-    g = torch.Generator()
-    g.manual_seed(0)
-    return g
+    """A CPU generator seeded with 0 (``tests.helpers.seeded`` for other seeds)."""
+    return seeded(0)

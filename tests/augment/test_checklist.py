@@ -15,7 +15,7 @@ import pytest
 import reglab.augment as A
 from reglab.augment import tabular
 from reglab.augment.text import EDA
-from tests.checklist import AugmentationCase, run_checklist
+from tests.checklist import AugmentationCase, Check, checklist
 
 
 def _msg(param, owner, constraint, got):
@@ -260,9 +260,9 @@ OTHER_CASES = [
 CASES = IMAGE_CASES + OTHER_CASES
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_checklist(case):
-    run_checklist(case)
+@pytest.mark.parametrize(("case", "check"), checklist(CASES))
+def test_checklist(case: AugmentationCase, check: Check) -> None:
+    check(case)
 
 
 # Public classes of reglab.augment that are not augmentations: bases and synonym sources.

@@ -12,16 +12,13 @@ import torch.nn.functional as F
 
 import reglab.augment as A
 from reglab import ConfigError, _rng
+from tests.helpers import seeded
 
 K = pytest.importorskip("kornia.augmentation", reason="kornia is the dev-only parity oracle")
 
 
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
 def image(n: int = 6, c: int = 3, h: int = 11, w: int = 13, dtype=torch.float64, seed=0):
-    return torch.rand(n, c, h, w, generator=gen(seed), dtype=dtype)
+    return torch.rand(n, c, h, w, generator=seeded(seed), dtype=dtype)
 
 
 # ------------------------------------------------------------------------------ NumPy oracle
@@ -79,7 +76,7 @@ def hflip(w: int) -> np.ndarray:
 def test_rotation_matches_numpy_oracle():
     x = image()
     aug = A.RandomRotation(40.0)
-    p = aug.generate_params(x.shape, gen(1), dtype=torch.float64)
+    p = aug.generate_params(x.shape, seeded(1), dtype=torch.float64)
     y = aug.apply(x, p)
     for i in range(x.shape[0]):
         ref = np_warp(x[i].numpy(), rot(float(p["angle"][i]), 11, 13))
@@ -89,7 +86,7 @@ def test_rotation_matches_numpy_oracle():
 def test_rotation_nearest_and_fill_match_oracle():
     x = image()
     aug = A.RandomRotation(40.0, interpolation="nearest", fill=0.5)
-    p = aug.generate_params(x.shape, gen(2), dtype=torch.float64)
+    p = aug.generate_params(x.shape, seeded(2), dtype=torch.float64)
     y = aug.apply(x, p)
     for i in range(x.shape[0]):
         ref = np_warp(x[i].numpy(), rot(float(p["angle"][i]), 11, 13), fill=0.5, nearest=True)
@@ -99,7 +96,7 @@ def test_rotation_nearest_and_fill_match_oracle():
 def test_translation_fill_per_channel_matches_oracle():
     x = image(c=3)
     aug = A.RandomTranslation(0.3, fill=(0.1, 0.2, 0.3))
-    p = aug.generate_params(x.shape, gen(3), dtype=torch.float64)
+    p = aug.generate_params(x.shape, seeded(3), dtype=torch.float64)
     y = aug.apply(x, p)
     for i in range(x.shape[0]):
         tx, ty = p["translate"][i].tolist()
@@ -121,7 +118,7 @@ def test_rotation_by_90_moves_right_of_centre_to_above():
 def test_zoom_matches_oracle():
     x = image()
     aug = A.RandomZoom((0.7, 1.4))
-    p = aug.generate_params(x.shape, gen(4), dtype=torch.float64)
+    p = aug.generate_params(x.shape, seeded(4), dtype=torch.float64)
     y = aug.apply(x, p)
     for i in range(x.shape[0]):
         s = float(p["scale"][i])
@@ -133,14 +130,14 @@ def test_zoom_matches_oracle():
 def test_crop_matches_slicing_of_padded_image():
     x = image(n=5, h=8, w=9)
     aug = A.RandomCrop((6, 7), padding=2, fill=-1.0)
-    p = aug.generate_params(x.shape, gen(5))
+    p = aug.generate_params(x.shape, seeded(5))
     y = aug.apply(x, p)
     padded = np.pad(x.numpy(), ((0, 0), (0, 0), (2, 2), (2, 2)), constant_values=-1.0)
     for i in range(5):
         oy, ox = p["offset"][i].tolist()
         np.testing.assert_array_equal(y[i].numpy(), padded[i, :, oy : oy + 6, ox : ox + 7])
     # offsets cover the whole room (0..12-6, 0..13-7) over many draws
-    big = aug.generate_params((2000, 1, 8, 9), gen(6))["offset"]
+    big = aug.generate_params((2000, 1, 8, 9), seeded(6))["offset"]
     assert big[:, 0].min() == 0 and big[:, 0].max() == 6
     assert big[:, 1].min() == 0 and big[:, 1].max() == 6
 
@@ -148,12 +145,12 @@ def test_crop_matches_slicing_of_padded_image():
 def test_crop_not_applied_takes_centre_window():
     x = image(n=2, h=8, w=8)
     aug = A.RandomCrop(8, padding=3, p=0.0)
-    assert torch.equal(aug(x, gen()), x)
+    assert torch.equal(aug(x, seeded()), x)
 
 
 def test_erasing_box_statistics_and_values():
     aug = A.RandomErasing(scale=(0.1, 0.2), ratio=(0.5, 2.0), value=(1.0, 2.0), p=1.0)
-    p = aug.generate_params((4000, 2, 40, 40), gen(7))
+    p = aug.generate_params((4000, 2, 40, 40), seeded(7))
     y0, x0, bh, bw = p["box"].unbind(1)
     area = (bh * bw).double() / 1600
     # rounding h and w to whole pixels moves the area a little outside [0.1, 0.2]
@@ -162,7 +159,7 @@ def test_erasing_box_statistics_and_values():
     assert ratio.min() > 0.4 and ratio.max() < 2.5
     assert (y0 + bh <= 40).all() and (x0 + bw <= 40).all() and (y0 >= 0).all()
     x = torch.zeros(3, 2, 10, 10)
-    pp = aug.generate_params(x.shape, gen(8))
+    pp = aug.generate_params(x.shape, seeded(8))
     out = aug.apply(x, pp)
     for i in range(3):
         ty, tx, th, tw = pp["box"][i].tolist()
@@ -174,13 +171,13 @@ def test_erasing_box_statistics_and_values():
 def test_contrast_and_brightness_formulas():
     x = image(dtype=torch.float64)
     c = A.RandomContrast((0.5, 1.5))
-    p = c.generate_params(x.shape, gen(9), dtype=torch.float64)
+    p = c.generate_params(x.shape, seeded(9), dtype=torch.float64)
     xn = x.numpy()
     mean = xn.mean(axis=(2, 3), keepdims=True)
     ref = (xn - mean) * p["factor"].numpy()[:, None, None, None] + mean
     np.testing.assert_allclose(c.apply(x, p).numpy(), ref, atol=1e-12)
     b = A.RandomBrightness(0.3)
-    pb = b.generate_params(x.shape, gen(10), dtype=torch.float64)
+    pb = b.generate_params(x.shape, seeded(10), dtype=torch.float64)
     np.testing.assert_allclose(
         b.apply(x, pb).numpy(), xn + pb["delta"].numpy()[:, None, None, None], atol=1e-15
     )
@@ -191,16 +188,16 @@ def test_contrast_and_brightness_formulas():
 
 def test_gaussian_noise_statistics_and_thread_independence():
     x = torch.zeros(64, 3, 32, 32)
-    y = A.RandomGaussianNoise(0.2)(x, gen(11))
+    y = A.RandomGaussianNoise(0.2)(x, seeded(11))
     # 196608 draws: sd of the sample mean 0.2/443 = 4.5e-4; of the sample std about 3.2e-4
     assert abs(y.mean().item()) < 3e-3
     assert y.std().item() == pytest.approx(0.2, abs=2e-3)
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        a = _rng.normal((64, 3, 32, 32), 0.2, gen(12))
+        a = _rng.normal((64, 3, 32, 32), 0.2, seeded(12))
         torch.set_num_threads(2)
-        b = _rng.normal((64, 3, 32, 32), 0.2, gen(12))
+        b = _rng.normal((64, 3, 32, 32), 0.2, seeded(12))
     finally:
         torch.set_num_threads(threads)
     assert torch.equal(a, b)
@@ -214,7 +211,7 @@ def test_gaussian_noise_statistics_and_thread_independence():
 def test_gaussian_noise_probability_zeroes_noise_of_skipped_samples():
     aug = A.RandomGaussianNoise(1.0, p=0.5)
     x = torch.zeros(400, 1, 4, 4)
-    p = aug.generate_params(x.shape, gen(13))
+    p = aug.generate_params(x.shape, seeded(13))
     y = aug.apply(x, p)
     touched = y.flatten(1).ne(0).any(1)
     assert torch.equal(touched, p["apply"])
@@ -231,7 +228,7 @@ def _k_params(kaug, x):
 def test_rotation_parity_with_kornia(align_corners):
     x = image()
     aug = A.RandomRotation(30.0)
-    p = aug.generate_params(x.shape, gen(20), dtype=torch.float64)
+    p = aug.generate_params(x.shape, seeded(20), dtype=torch.float64)
     k = K.RandomRotation(30.0, p=1.0, align_corners=align_corners)
     kp = _k_params(k, x)
     kp["degrees"] = p["angle"].clone()
@@ -241,7 +238,7 @@ def test_rotation_parity_with_kornia(align_corners):
 def test_rotation_nearest_parity_with_kornia():
     x = image()
     aug = A.RandomRotation(30.0, interpolation="nearest")
-    p = aug.generate_params(x.shape, gen(21), dtype=torch.float64)
+    p = aug.generate_params(x.shape, seeded(21), dtype=torch.float64)
     k = K.RandomRotation(30.0, p=1.0, resample="nearest")
     kp = _k_params(k, x)
     kp["degrees"] = p["angle"].clone()
@@ -252,7 +249,7 @@ def test_rotation_nearest_parity_with_kornia():
 def test_affine_parity_with_kornia_opposite_angle(fill):
     x = image()
     aug = A.RandomAffine(20.0, translate=0.2, scale=(0.8, 1.2), shear=(-10, 10, -5, 5), fill=fill)
-    p = aug.generate_params(x.shape, gen(22), dtype=torch.float64)
+    p = aug.generate_params(x.shape, seeded(22), dtype=torch.float64)
     extra = {"padding_mode": "fill", "fill_value": torch.tensor([fill] * 3)} if fill else {}
     k = K.RandomAffine(20.0, (0.2, 0.2), (0.8, 1.2), (-10, 10, -5, 5), p=1.0, **extra)
     kp = _k_params(k, x)
@@ -266,7 +263,7 @@ def test_affine_parity_with_kornia_opposite_angle(fill):
 def test_translation_parity_with_kornia():
     x = image()
     aug = A.RandomTranslation((0.2, 0.3))
-    p = aug.generate_params(x.shape, gen(23), dtype=torch.float64)
+    p = aug.generate_params(x.shape, seeded(23), dtype=torch.float64)
     k = K.RandomTranslate(0.2, 0.3, p=1.0)
     kp = _k_params(k, x)
     kp["translate_x"], kp["translate_y"] = (
@@ -280,7 +277,7 @@ def test_translation_parity_with_kornia():
 def test_flip_parity_with_kornia(mode):
     x = image()
     aug = A.RandomFlip(mode, p=0.5)
-    p = aug.generate_params(x.shape, gen(24))
+    p = aug.generate_params(x.shape, seeded(24))
     k = K.RandomHorizontalFlip(p=0.5) if mode == "horizontal" else K.RandomVerticalFlip(p=0.5)
     kp = _k_params(k, x)
     kp["batch_prob"] = p[mode].to(torch.float32)
@@ -290,14 +287,14 @@ def test_flip_parity_with_kornia(mode):
 def test_noise_erasing_brightness_parity_with_kornia():
     x = image(dtype=torch.float32)
     noise = A.RandomGaussianNoise(0.1)
-    p = noise.generate_params(x.shape, gen(25))
+    p = noise.generate_params(x.shape, seeded(25))
     k = K.RandomGaussianNoise(std=0.1, p=1.0)
     kp = _k_params(k, x)
     kp["gaussian_noise"] = p["noise"]
     assert torch.equal(noise.apply(x, p), k(x, params=kp))
 
     er = A.RandomErasing(p=1.0, value=0.5)
-    pe = er.generate_params(x.shape, gen(26))
+    pe = er.generate_params(x.shape, seeded(26))
     k = K.RandomErasing(p=1.0, value=0.5)
     kp = _k_params(k, x)
     y0, x0, bh, bw = pe["box"].float().unbind(1)
@@ -305,7 +302,7 @@ def test_noise_erasing_brightness_parity_with_kornia():
     assert torch.equal(er.apply(x, pe), k(x, params=kp))
 
     br = A.RandomBrightness(0.3, value_range=(0.0, 1.0))
-    pb = br.generate_params(x.shape, gen(27))
+    pb = br.generate_params(x.shape, seeded(27))
     k = K.RandomBrightness((0.7, 1.3), p=1.0)
     kp = _k_params(k, x)
     kp["brightness_factor"] = pb["delta"] + 1
@@ -320,7 +317,7 @@ def _pipeline():
 def test_compose_resamples_once_and_equals_hand_composed_matrix():
     x = image(n=8)
     aug = _pipeline()
-    p = aug.generate_params(x.shape, gen(30), dtype=torch.float64)
+    p = aug.generate_params(x.shape, seeded(30), dtype=torch.float64)
     with mock.patch.object(F, "grid_sample", wraps=F.grid_sample) as spy:
         y = aug.apply(x, p)
     assert spy.call_count == 1
@@ -333,7 +330,7 @@ def test_compose_resamples_once_and_equals_hand_composed_matrix():
 def test_compose_interpolates_once_not_three_times():
     x = image(n=8)
     aug = _pipeline()
-    p = aug.generate_params(x.shape, gen(31), dtype=torch.float64)
+    p = aug.generate_params(x.shape, seeded(31), dtype=torch.float64)
     fused = aug.apply(x, p)
     with mock.patch.object(F, "grid_sample", wraps=F.grid_sample) as spy:
         step = x
@@ -350,7 +347,7 @@ def test_compose_interpolates_once_not_three_times():
 def test_flip_only_runs_take_the_exact_path():
     x = image(n=10)
     aug = A.Compose([A.RandomFlip("horizontal", p=0.5), A.RandomFlip("both", p=0.5)])
-    p = aug.generate_params(x.shape, gen(32))
+    p = aug.generate_params(x.shape, seeded(32))
     with mock.patch.object(F, "grid_sample", wraps=F.grid_sample) as spy:
         y = aug.apply(x, p)
     # exact copies of the flipped samples: no resampling at all
@@ -378,7 +375,7 @@ def test_compose_breaks_runs_on_different_settings_and_non_geometric():
     assert aug._segments == [[0, 1], [2], [3], [4, 5]]
     x = image(n=4)
     with mock.patch.object(F, "grid_sample", wraps=F.grid_sample) as spy:
-        aug(x, gen(33))
+        aug(x, seeded(33))
     assert spy.call_count == 3
 
 
@@ -392,9 +389,9 @@ def test_compose_with_crop_and_noise_replays_and_tracks_shape():
         ]
     )
     x = image(n=5, h=10, w=10)
-    y = aug(x, gen(34))
+    y = aug(x, seeded(34))
     assert y.shape == (5, 3, 8, 8)
-    p = aug.generate_params(x.shape, gen(34))
+    p = aug.generate_params(x.shape, seeded(34))
     assert p["2.noise"].shape == (5, 3, 8, 8)
     assert torch.equal(aug.apply(x, p), y)
 
@@ -441,30 +438,30 @@ ALL = {
 def test_exact_replay_from_saved_params(name):
     aug = ALL[name]()
     x = image(n=6, h=11, w=11, dtype=torch.float32)
-    y = aug(x, gen(40))
-    params = aug.generate_params(x.shape, gen(40))
+    y = aug(x, seeded(40))
+    params = aug.generate_params(x.shape, seeded(40))
     saved = {k: v.clone() for k, v in params.items()}
     assert torch.equal(aug.apply(x, saved), y)
-    assert torch.equal(aug(x, gen(40)), y)  # same seed, same bits
-    assert not torch.equal(aug(x, gen(41)), y)  # another seed, another draw
+    assert torch.equal(aug(x, seeded(40)), y)  # same seed, same bits
+    assert not torch.equal(aug(x, seeded(41)), y)  # another seed, another draw
 
 
 @pytest.mark.parametrize("name", sorted(set(ALL) - {"compose"}))
 def test_per_sample_independence_and_same_on_batch(name):
     x = image(n=1, h=11, w=11, dtype=torch.float32).expand(8, -1, -1, -1).contiguous()
     aug = ALL[name]()
-    y = aug(x, gen(42))
+    y = aug(x, seeded(42))
     distinct = {tuple(r.flatten().tolist()) for r in y}
     assert len(distinct) > 1, "samples of a batch must get their own parameters"
     aug.same_on_batch = True
-    y = aug(x, gen(42))
+    y = aug(x, seeded(42))
     assert all(torch.equal(y[i], y[0]) for i in range(8))
-    p = aug.generate_params(x.shape, gen(43))
+    p = aug.generate_params(x.shape, seeded(43))
     assert all(v.shape[0] == 8 for v in p.values())
 
 
 def test_rotation_angles_are_uniform_over_the_range():
-    a = A.RandomRotation((-10.0, 30.0)).generate_params((20000, 1, 4, 4), gen(44))["angle"]
+    a = A.RandomRotation((-10.0, 30.0)).generate_params((20000, 1, 4, 4), seeded(44))["angle"]
     assert a.min() >= -10 and a.max() < 30
     assert a.mean().item() == pytest.approx(10.0, abs=0.3)  # sd of the mean: 11.5/141 = 0.08
     assert a.var().item() == pytest.approx(40**2 / 12, rel=0.05)
@@ -474,7 +471,7 @@ def test_rotation_angles_are_uniform_over_the_range():
 def test_probability_per_sample(p):
     aug = A.RandomRotation(30.0, p=p)
     x = image(n=1, dtype=torch.float32).expand(1000, -1, -1, -1)
-    params = aug.generate_params(x.shape, gen(45))
+    params = aug.generate_params(x.shape, seeded(45))
     y = aug.apply(x, params)
     changed = (y != x).flatten(1).any(1)
     assert torch.equal(changed, params["apply"])
@@ -484,10 +481,10 @@ def test_probability_per_sample(p):
 # ------------------------------------------------------------------------------ label/content preservation
 def test_flips_and_integer_shifts_preserve_content():
     x = image(n=6, dtype=torch.float32)
-    y = A.RandomFlip("both", p=0.7)(x, gen(46))
+    y = A.RandomFlip("both", p=0.7)(x, seeded(46))
     assert torch.equal(y.flatten(1).sort(1).values, x.flatten(1).sort(1).values)
     # whole-pixel translation with nearest: every output pixel is an input pixel or the fill
-    t = A.RandomTranslation(0.2, interpolation="nearest", fill=-1.0)(x, gen(47))
+    t = A.RandomTranslation(0.2, interpolation="nearest", fill=-1.0)(x, seeded(47))
     for i in range(6):
         vals = set(x[i].flatten().tolist()) | {-1.0}
         assert set(t[i].flatten().tolist()) <= vals
@@ -507,17 +504,17 @@ def test_label_mixing_is_the_only_label_change():
 def test_output_keeps_dtype_shape_and_device(name, dtype):
     aug = ALL[name]()
     x = image(n=3, h=11, w=11, dtype=torch.float32).to(dtype)
-    y = aug(x, gen(50))
+    y = aug(x, seeded(50))
     assert y.dtype == dtype and y.device == x.device
     assert torch.isfinite(y.float()).all()
-    single = aug(x[0], gen(50))
+    single = aug(x[0], seeded(50))
     assert single.dim() == 3 and single.dtype == dtype
 
 
 def test_single_image_equals_batch_of_one():
     aug = ALL["compose"]()
     x = image(n=1, dtype=torch.float32)
-    assert torch.equal(aug(x[0], gen(51)), aug(x, gen(51))[0])
+    assert torch.equal(aug(x[0], seeded(51)), aug(x, seeded(51))[0])
 
 
 def test_integer_images_need_a_declared_range():
@@ -530,10 +527,10 @@ def test_integer_images_need_a_declared_range():
         "tensor."
     )
     aug = A.Compose([A.RandomRotation(10.0), A.RandomGaussianNoise(20.0)], value_range=(0, 255))
-    y = aug(x, gen(52))
+    y = aug(x, seeded(52))
     assert y.dtype == torch.uint8 and y.shape == x.shape
     # rounded and clipped: the float result, rounded, equals the integer output
-    p = aug.generate_params(x.shape, gen(52))
+    p = aug.generate_params(x.shape, seeded(52))
     yf = A.Compose([A.RandomRotation(10.0), A.RandomGaussianNoise(20.0)]).apply(x.float(), p)
     assert torch.equal(y, yf.round().clamp(0, 255).to(torch.uint8))
     assert torch.equal(A.RandomFlip(p=1.0, value_range=(0, 255))(x), x.flip(-1))
@@ -555,7 +552,7 @@ def test_integer_images_need_a_declared_range():
 def test_gradcheck_wrt_input(make):
     aug = make()
     x = image(n=2, c=2, h=6, w=6, dtype=torch.float64).requires_grad_()
-    p = aug.generate_params(x.shape, gen(60), dtype=torch.float64)
+    p = aug.generate_params(x.shape, seeded(60), dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda t: aug.apply(t, p), (x,))
 
 
@@ -583,7 +580,7 @@ def test_bad_inputs_at_call_time():
     with pytest.raises(ConfigError) as e:
         aug(torch.rand(2, 1, 4, 4), generator=0)  # type: ignore[arg-type]
     assert str(e.value) == _msg("generator", "RandomRotation", "a torch.Generator or None", "0")
-    p = aug.generate_params((3, 1, 4, 4), gen())
+    p = aug.generate_params((3, 1, 4, 4), seeded())
     with pytest.raises(ConfigError) as e:
         aug.apply(torch.rand(2, 1, 4, 4), p)
     assert str(e.value) == (
@@ -611,11 +608,11 @@ def test_bad_inputs_at_call_time():
 
 def test_nearest_paths_are_bit_exact_on_large_float32_images():
     # flips and crops sample exact integer coordinates: values are copied bit for bit
-    x = torch.rand(3, 2, 197, 263, generator=gen(70))
+    x = torch.rand(3, 2, 197, 263, generator=seeded(70))
     y = A.RandomFlip("both", p=1.0)(x)
     assert torch.equal(y, x.flip(-1).flip(-2))
     aug = A.RandomCrop((150, 201), padding=7, fill=-2.0)
-    p = aug.generate_params(x.shape, gen(71))
+    p = aug.generate_params(x.shape, seeded(71))
     out = aug.apply(x, p)
     padded = torch.nn.functional.pad(x, (7, 7, 7, 7), value=-2.0)
     for i in range(3):

@@ -8,17 +8,13 @@ import torch
 import reglab.augment as A
 from reglab import ConfigError
 from reglab.augment import tabular
-
-
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
+from tests.helpers import seeded
 
 SCALES = torch.tensor([0.1, 1.0, 10.0, 100.0], dtype=torch.float64)
 
 
 def features(n: int = 4000, seed: int = 0) -> torch.Tensor:
-    return torch.randn(n, 4, generator=gen(seed), dtype=torch.float64) * SCALES + 5.0
+    return torch.randn(n, 4, generator=seeded(seed), dtype=torch.float64) * SCALES + 5.0
 
 
 def test_noise_scaled_by_fitted_feature_std():
@@ -26,7 +22,7 @@ def test_noise_scaled_by_fitted_feature_std():
     aug = tabular.FeatureNoise(0.2).fit(train)
     torch.testing.assert_close(aug.scale_, train.std(0, correction=0))
     x = features(seed=2)
-    d = aug(x, gen(3)) - x
+    d = aug(x, seeded(3)) - x
     # per-feature noise sd = 0.2 * s_j; 4000 rows: sample sd within ~1.1% (1 sd), 5% tolerance
     ratio = d.std(0) / (0.2 * aug.scale_)
     torch.testing.assert_close(ratio, torch.ones(4, dtype=torch.float64), atol=0.05, rtol=0)
@@ -36,7 +32,7 @@ def test_noise_scaled_by_fitted_feature_std():
 def test_noise_uses_the_batch_std_when_not_fitted():
     aug = tabular.FeatureNoise(0.3)
     x = features(seed=4)
-    p = aug.generate_params(x.shape, gen(5), dtype=torch.float64)
+    p = aug.generate_params(x.shape, seeded(5), dtype=torch.float64)
     y = aug.apply(x, p)
     torch.testing.assert_close(y, x + p["noise"] * x.std(0, correction=0))
 
@@ -44,7 +40,7 @@ def test_noise_uses_the_batch_std_when_not_fitted():
 def test_noise_without_per_feature_scale():
     x = features(seed=6)
     aug = tabular.FeatureNoise(0.5, per_feature_scale=False)
-    p = aug.generate_params(x.shape, gen(7), dtype=torch.float64)
+    p = aug.generate_params(x.shape, seeded(7), dtype=torch.float64)
     torch.testing.assert_close(aug.apply(x, p), x + p["noise"])
     assert p["noise"].std().item() == pytest.approx(0.5, rel=0.03)
 
@@ -55,9 +51,9 @@ def test_noise_probability_state_dict_and_replay():
     other = tabular.FeatureNoise(0.2, p=0.5)
     other.load_state_dict(aug.state_dict())
     x = features(200, seed=9)
-    y = aug(x, gen(10))
-    assert torch.equal(other(x, gen(10)), y)
-    p = aug.generate_params(x.shape, gen(10))
+    y = aug(x, seeded(10))
+    assert torch.equal(other(x, seeded(10)), y)
+    p = aug.generate_params(x.shape, seeded(10))
     assert torch.equal(aug.apply(x, p), y)
     changed = (y != x).any(1)
     assert torch.equal(changed, p["apply"])
@@ -67,17 +63,17 @@ def test_noise_probability_state_dict_and_replay():
 def test_single_row_and_float32_keep_dtype():
     aug = tabular.FeatureNoise(0.1).fit(features(seed=11))
     x = features(1, seed=12)[0].float()
-    y = aug(x, gen(13))
+    y = aug(x, seeded(13))
     assert y.shape == (4,) and y.dtype == torch.float32
 
 
 def test_gradcheck_noise_and_mixup():
     x = features(6, seed=14).requires_grad_()
     aug = tabular.FeatureNoise(0.1).fit(features(seed=15))
-    p = aug.generate_params(x.shape, gen(16), dtype=torch.float64)
+    p = aug.generate_params(x.shape, seeded(16), dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda t: aug.apply(t, p), (x,))
     m = A.MixUp(0.4, layout="tabular")
-    pm = m.generate_params(x.shape, gen(17))
+    pm = m.generate_params(x.shape, seeded(17))
     y = torch.rand(6, dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda t: m.apply(t, y, pm)[0], (x,))
 
@@ -86,13 +82,13 @@ def test_mixup_regression_and_classification_targets():
     x = features(8, seed=18)
     m = A.MixUp(0.4, layout="tabular")
     y = torch.arange(8, dtype=torch.float64)
-    p = m.generate_params(x.shape, gen(19))
+    p = m.generate_params(x.shape, seeded(19))
     xm, ym = m.apply(x, y, p)
     lam = p["lam"]
     torch.testing.assert_close(ym, lam * y + (1 - lam) * y[p["index"]])
     torch.testing.assert_close(xm, lam[:, None] * x + (1 - lam[:, None]) * x[p["index"]])
     mc = A.MixUp(0.4, num_classes=3, label_smoothing=0.1, layout="tabular")
-    _, ys = mc.mix(x, torch.tensor([0, 1, 2, 0, 1, 2, 0, 1]), gen(20))
+    _, ys = mc.mix(x, torch.tensor([0, 1, 2, 0, 1, 2, 0, 1]), seeded(20))
     assert ys.shape == (8, 3)
     torch.testing.assert_close(ys.sum(1), torch.ones(8, dtype=torch.float64))
     assert A.MixUp(0.4, layout="tabular").mixes_labels is True

@@ -8,7 +8,7 @@ import pytest
 
 import reglab.callbacks as C
 from tests.callbacks.test_early_stopping import BAD
-from tests.checklist import CallbackCase, run_checklist
+from tests.checklist import CallbackCase, Check, checklist
 
 # A validation loss that falls, then rises: every stopping rule below acts on it.
 CURVE = [{"val_loss": v, "val_acc": 1 - v} for v in (1.0, 0.8, 0.7, 0.72, 0.75, 0.78, 0.8, 0.9)]
@@ -30,9 +30,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: repr(c.make()))
-def test_checklist(case: CallbackCase) -> None:
-    run_checklist(case)
+@pytest.mark.parametrize(("case", "check"), checklist(CASES, ids=lambda c: repr(c.make())))
+def test_checklist(case: CallbackCase, check: Check) -> None:
+    check(case)
 
 
 def test_every_public_callback_has_a_case() -> None:

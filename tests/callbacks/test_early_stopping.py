@@ -15,7 +15,7 @@ from torch import nn
 from reglab import ConfigError
 from reglab.callbacks import EarlyStopping, StopReason
 from reglab.callbacks.early_stopping import infer_mode
-from tests.checklist import ModuleCase, run_checklist
+from tests.checklist import ModuleCase, check_bad_inputs
 
 
 def run(kwargs: dict[str, Any], values: list[float]) -> tuple[int | None, EarlyStopping]:
@@ -346,7 +346,7 @@ BAD = [
 
 def test_bad_inputs_give_the_exact_one_line_message() -> None:
     case = ModuleCase("EarlyStopping", lambda: nn.Identity(), (1,), bad=BAD)
-    run_checklist(case, only=["bad_inputs"])
+    check_bad_inputs(case)
 
 
 def test_snapshot_follows_model_to_and_reassigned_buffers() -> None:

@@ -13,7 +13,7 @@ import reglab.nn as rnn
 from reglab import ConfigError
 from reglab.lab.core.recipe import Recipe
 from reglab.models import MLP, SmallCNN, build_model, load_factory, norm_layer
-from tests.checklist import ModuleCase, run_checklist
+from tests.checklist import Check, ModuleCase, checklist
 
 
 def _names(model: nn.Module) -> list[str]:
@@ -201,11 +201,14 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_checklist(case):
-    # The compile item is left out: these are plain Sequentials of layers whose owners run it,
-    # and compiling a whole network costs ~40 s here.
-    run_checklist(case, only=["train_eval", "state_dict", "dtypes", "repr", "bad_inputs"])
+# The compile item is left out: these are plain Sequentials of layers whose owners run it, and
+# compiling a whole network costs ~40 s here.
+@pytest.mark.parametrize(
+    ("case", "check"),
+    checklist(CASES, only=["train_eval", "state_dict_roundtrip", "dtypes", "repr", "bad_inputs"]),
+)
+def test_checklist(case: ModuleCase, check: Check) -> None:
+    check(case)
 
 
 # -- user factories -------------------------------------------------------------------------

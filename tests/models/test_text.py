@@ -24,7 +24,7 @@ from reglab.models import (
     resolve_size,
 )
 from reglab.models.text import PAD
-from tests.checklist import ModuleCase, run_checklist
+from tests.checklist import Check, ModuleCase, checklist
 
 KINDS = {"bow": BagOfWords, "textcnn": TextCNN, "gru": TextGRU}
 VOCAB = 40
@@ -340,10 +340,10 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_checklist(case):
-    # The other items feed float inputs; the id-input versions are the tests above.
-    run_checklist(case, only=["repr", "bad_inputs"])
+# The other items feed float inputs; the id-input versions are the tests above.
+@pytest.mark.parametrize(("case", "check"), checklist(CASES, only=["repr", "bad_inputs"]))
+def test_checklist(case: ModuleCase, check: Check) -> None:
+    check(case)
 
 
 @pytest.mark.parametrize("kind", KINDS)

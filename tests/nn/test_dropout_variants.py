@@ -14,12 +14,9 @@ from torch import nn
 import reglab as rl
 import reglab.functional as RF
 from reglab import ConfigError
-from tests.checklist import ModuleCase, run_checklist
+from tests.checklist import Check, ModuleCase, checklist
+from tests.helpers import seeded
 from tests.reference import dropout_oracle as ref
-
-
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def varying_dims(y: torch.Tensor) -> set[int]:
@@ -65,7 +62,7 @@ def test_dropout2d_reads_3d_input_as_n_c_l_like_torch() -> None:
 
 @pytest.mark.parametrize(("ours", "theirs", "shape", "channel_dims"), FEATURE, ids=FEATURE_IDS)
 def test_channel_dropout_eval_matches_torch(ours, theirs, shape, channel_dims) -> None:  # type: ignore[no-untyped-def]
-    x = torch.randn(*shape, generator=gen(0))
+    x = torch.randn(*shape, generator=seeded(0))
     torch.testing.assert_close(ours(0.3).eval()(x), theirs(0.3).eval()(x), rtol=0, atol=0)
     torch.testing.assert_close(ours(0.3, scaling="classic").eval()(x), x * 0.7, rtol=1e-6, atol=0)
 
@@ -74,7 +71,7 @@ def test_channel_dropout_eval_matches_torch(ours, theirs, shape, channel_dims) -
 def test_channel_drop_rate_inside_binomial_interval(fn) -> None:  # type: ignore[no-untyped-def]
     dims = {RF.dropout1d: 1, RF.dropout2d: 2, RF.dropout3d: 3}[fn]
     n, c, p = 512, 256, 0.3
-    y = fn(torch.ones(n, c, *([2] * dims)), p, generator=gen(1))
+    y = fn(torch.ones(n, c, *([2] * dims)), p, generator=seeded(1))
     dropped = (y.flatten(2)[:, :, 0] == 0).double().mean().item()
     lo, hi = ref.binomial_interval(n * c, p)
     assert lo <= dropped <= hi
@@ -82,10 +79,10 @@ def test_channel_drop_rate_inside_binomial_interval(fn) -> None:  # type: ignore
 
 @pytest.mark.parametrize("scaling", ["inverted", "classic"])
 def test_channel_dropout_matches_oracle_and_gradcheck(scaling: str) -> None:
-    x = torch.randn(3, 4, 5, dtype=torch.float64, generator=gen(0), requires_grad=True)
-    ones = RF.dropout1d(torch.ones(3, 4, 5, dtype=torch.float64), 0.4, generator=gen(2))
+    x = torch.randn(3, 4, 5, dtype=torch.float64, generator=seeded(0), requires_grad=True)
+    ones = RF.dropout1d(torch.ones(3, 4, 5, dtype=torch.float64), 0.4, generator=seeded(2))
     keep = (ones != 0).numpy()
-    y = RF.dropout1d(x, 0.4, scaling=scaling, generator=gen(2))
+    y = RF.dropout1d(x, 0.4, scaling=scaling, generator=seeded(2))
     np.testing.assert_allclose(
         y.detach().numpy(), ref.dropout_forward(x.detach().numpy(), keep, 0.4, scaling, True)
     )
@@ -94,16 +91,16 @@ def test_channel_dropout_matches_oracle_and_gradcheck(scaling: str) -> None:
         (RF.dropout2d, (2, 3, 2, 2)),
         (RF.dropout3d, (3, 2, 2, 2)),
     ):
-        t = torch.randn(*shape, dtype=torch.float64, generator=gen(3), requires_grad=True)
+        t = torch.randn(*shape, dtype=torch.float64, generator=seeded(3), requires_grad=True)
         assert torch.autograd.gradcheck(
-            lambda v, fn=fn: fn(v, 0.5, scaling=scaling, generator=gen(4)), (t,)
+            lambda v, fn=fn: fn(v, 0.5, scaling=scaling, generator=seeded(4)), (t,)
         )
 
 
 def test_channel_dropout_inplace() -> None:
-    x = torch.randn(4, 3, 5, generator=gen(0))
-    expected = RF.dropout1d(x, 0.5, generator=gen(1))
-    out = RF.dropout1d(x, 0.5, inplace=True, generator=gen(1))
+    x = torch.randn(4, 3, 5, generator=seeded(0))
+    expected = RF.dropout1d(x, 0.5, generator=seeded(1))
+    out = RF.dropout1d(x, 0.5, inplace=True, generator=seeded(1))
     assert out.data_ptr() == x.data_ptr()
     torch.testing.assert_close(x, expected, rtol=0, atol=0)
 
@@ -113,7 +110,7 @@ def test_channel_dropout_inplace() -> None:
 
 def test_drop_path_row_mode_drops_whole_samples_at_rate_p() -> None:
     n, p = 1 << 16, 0.2
-    y = RF.drop_path(torch.ones(n, 3, 2), p, generator=gen(0))
+    y = RF.drop_path(torch.ones(n, 3, 2), p, generator=seeded(0))
     per_sample = y.flatten(1)
     assert torch.all((per_sample == 0).all(1) | (per_sample == 1 / (1 - p)).all(1))
     lo, hi = ref.binomial_interval(n, p)
@@ -124,7 +121,7 @@ def test_drop_path_batch_mode_and_scale_by_keep() -> None:
     outcomes = set()
     for seed in range(40):
         y = RF.drop_path(
-            torch.ones(8, 3), 0.5, mode="batch", scale_by_keep=False, generator=gen(seed)
+            torch.ones(8, 3), 0.5, mode="batch", scale_by_keep=False, generator=seeded(seed)
         )
         assert len(y.unique()) == 1  # one draw for the whole batch
         outcomes.add(y[0, 0].item())
@@ -132,18 +129,18 @@ def test_drop_path_batch_mode_and_scale_by_keep() -> None:
 
 
 def test_drop_path_residual_expectation_and_eval() -> None:
-    x = torch.randn(4, 5, generator=gen(0))
+    x = torch.randn(4, 5, generator=seeded(0))
     assert torch.equal(rl.nn.DropPath(0.3).eval()(x), x)
-    draws = torch.stack([RF.drop_path(x, 0.3, generator=gen(s)) for s in range(2000)])
+    draws = torch.stack([RF.drop_path(x, 0.3, generator=seeded(s)) for s in range(2000)])
     sd = x.abs() / 0.7 * math.sqrt(0.3 * 0.7 / 2000)
     assert torch.all((draws.mean(0) - x).abs() <= 5 * sd)
 
 
 def test_drop_path_gradcheck() -> None:
-    x = torch.randn(6, 3, dtype=torch.float64, generator=gen(0), requires_grad=True)
+    x = torch.randn(6, 3, dtype=torch.float64, generator=seeded(0), requires_grad=True)
     for mode in ("row", "batch"):
         assert torch.autograd.gradcheck(
-            lambda t, mode=mode: RF.drop_path(t, 0.5, mode=mode, generator=gen(1)), (x,)
+            lambda t, mode=mode: RF.drop_path(t, 0.5, mode=mode, generator=seeded(1)), (x,)
         )
 
 
@@ -160,7 +157,7 @@ def test_block_mask_from_seeds_matches_oracle(b: int) -> None:
     from reglab.functional.dropout import _block_mask_from_seeds
 
     h, w = 9, 7
-    seeds = (torch.rand(1, 1, h - b + 1, w - b + 1, generator=gen(b)) < 0.1).double()
+    seeds = (torch.rand(1, 1, h - b + 1, w - b + 1, generator=seeded(b)) < 0.1).double()
     got = _block_mask_from_seeds(seeds, b)[0, 0].numpy()
     np.testing.assert_array_equal(got, ref.drop_block_mask(seeds[0, 0].numpy(), b))
 
@@ -168,7 +165,7 @@ def test_block_mask_from_seeds_matches_oracle(b: int) -> None:
 def test_drop_block_drops_whole_blocks_and_renormalises() -> None:
     b = 3
     x = torch.ones(4, 8, 12, 12)
-    y = RF.drop_block2d(x, 0.2, b, generator=gen(0))
+    y = RF.drop_block2d(x, 0.2, b, generator=seeded(0))
     zero = (y == 0).double()
     assert zero.sum() > 0
     # every dropped unit lies in some b x b square of dropped units: the squares' union is zero
@@ -185,7 +182,7 @@ def test_drop_block_drops_whole_blocks_and_renormalises() -> None:
 
 def test_drop_block_dropped_fraction_matches_expectation() -> None:
     p, b, h, w = 0.15, 4, 16, 16
-    y = RF.drop_block2d(torch.ones(64, 32, h, w), p, b, generator=gen(5))
+    y = RF.drop_block2d(torch.ones(64, 32, h, w), p, b, generator=seeded(5))
     dropped = (y == 0).double().mean().item()
     expected = ref.drop_block_expected_fraction(p, b, h, w)
     # 2048 maps; each map's fraction has sd < 0.1, so the mean's sd < 0.0025
@@ -193,13 +190,15 @@ def test_drop_block_dropped_fraction_matches_expectation() -> None:
 
 
 def test_drop_block_large_block_and_eval_and_gradcheck() -> None:
-    y = RF.drop_block2d(torch.ones(64, 1, 3, 3), 0.5, 7, generator=gen(0))
+    y = RF.drop_block2d(torch.ones(64, 1, 3, 3), 0.5, 7, generator=seeded(0))
     per_map = y.flatten(1)
     assert torch.all((per_map == per_map[:, :1]).all(1))  # whole map kept or dropped
-    x = torch.randn(2, 3, 6, 6, generator=gen(1))
+    x = torch.randn(2, 3, 6, 6, generator=seeded(1))
     assert torch.equal(rl.nn.DropBlock2d(0.2, 3).eval()(x), x)
-    xd = torch.randn(1, 2, 4, 4, dtype=torch.float64, generator=gen(2), requires_grad=True)
-    assert torch.autograd.gradcheck(lambda t: RF.drop_block2d(t, 0.3, 2, generator=gen(3)), (xd,))
+    xd = torch.randn(1, 2, 4, 4, dtype=torch.float64, generator=seeded(2), requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda t: RF.drop_block2d(t, 0.3, 2, generator=seeded(3)), (xd,)
+    )
 
 
 # ---------------------------------------------------------------- DropConnect
@@ -213,10 +212,10 @@ def test_drop_block_large_block_and_eval_and_gradcheck() -> None:
 def test_drop_connect_uses_dropped_weights(make) -> None:  # type: ignore[no-untyped-def]
     torch.manual_seed(0)
     inner = make().double()
-    layer = rl.nn.DropConnect(inner, 0.4, generator=gen(7))
+    layer = rl.nn.DropConnect(inner, 0.4, generator=seeded(7))
     shape = (4, 5) if isinstance(inner, nn.Linear) else (2, 2, 6, 6)[: inner.weight.dim()]
-    x = torch.randn(*shape, dtype=torch.float64, generator=gen(1))
-    keep = RF.keep_mask(tuple(inner.weight.shape), 0.4, generator=gen(7))
+    x = torch.randn(*shape, dtype=torch.float64, generator=seeded(1))
+    keep = RF.keep_mask(tuple(inner.weight.shape), 0.4, generator=seeded(7))
     y = layer(x)
     dropped_weight = inner.weight * keep / 0.6
     expected = torch.func.functional_call(inner, {"weight": dropped_weight}, (x,))
@@ -245,9 +244,9 @@ def test_drop_connect_state_dict_is_the_wrapped_layers() -> None:
 
 def test_drop_connect_functional_gradcheck() -> None:
     lin = nn.Linear(4, 3).double()
-    x = torch.randn(5, 4, dtype=torch.float64, generator=gen(0), requires_grad=True)
+    x = torch.randn(5, 4, dtype=torch.float64, generator=seeded(0), requires_grad=True)
     assert torch.autograd.gradcheck(
-        lambda t, w: RF.drop_connect(t, lin, 0.5, generator=gen(1)), (x, lin.weight)
+        lambda t, w: RF.drop_connect(t, lin, 0.5, generator=seeded(1)), (x, lin.weight)
     )
 
 
@@ -258,7 +257,7 @@ def test_drop_connect_functional_gradcheck() -> None:
 def test_gaussian_dropout_mean_and_variance(p: float) -> None:
     n = 1 << 20
     x = torch.full((n,), 2.0, dtype=torch.float64)
-    y = RF.gaussian_dropout(x, p, generator=gen(0))
+    y = RF.gaussian_dropout(x, p, generator=seeded(0))
     mean, var = ref.gaussian_dropout_moments(np.array([2.0]), p)
     # 5-sigma bounds: sd(mean) = sqrt(var / n), sd(sample var) = var * sqrt(2 / n) (Gaussian)
     assert abs(y.mean().item() - mean[0]) < 5 * math.sqrt(var[0] / n)
@@ -267,7 +266,7 @@ def test_gaussian_dropout_mean_and_variance(p: float) -> None:
 
 def test_gaussian_noise_statistics_and_eval() -> None:
     n = 1 << 20
-    y = RF.gaussian_noise(torch.ones(n, dtype=torch.float64), 0.3, generator=gen(0))
+    y = RF.gaussian_noise(torch.ones(n, dtype=torch.float64), 0.3, generator=seeded(0))
     assert abs(y.mean().item() - 1.0) < 5 * 0.3 / math.sqrt(n)
     assert abs(y.std().item() - 0.3) < 5 * 0.3 / math.sqrt(2 * n)
     x = torch.randn(3, 3)
@@ -276,9 +275,11 @@ def test_gaussian_noise_statistics_and_eval() -> None:
 
 
 def test_gaussian_gradcheck() -> None:
-    x = torch.randn(4, 5, dtype=torch.float64, generator=gen(0), requires_grad=True)
-    assert torch.autograd.gradcheck(lambda t: RF.gaussian_dropout(t, 0.3, generator=gen(1)), (x,))
-    assert torch.autograd.gradcheck(lambda t: RF.gaussian_noise(t, 0.3, generator=gen(1)), (x,))
+    x = torch.randn(4, 5, dtype=torch.float64, generator=seeded(0), requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda t: RF.gaussian_dropout(t, 0.3, generator=seeded(1)), (x,)
+    )
+    assert torch.autograd.gradcheck(lambda t: RF.gaussian_noise(t, 0.3, generator=seeded(1)), (x,))
 
 
 # ---------------------------------------------------------------- AlphaDropout
@@ -290,20 +291,20 @@ def test_alpha_dropout_coefficients_match_paper() -> None:
 
 
 def test_alpha_dropout_matches_oracle_and_gradcheck() -> None:
-    x = torch.randn(40, 30, dtype=torch.float64, generator=gen(0), requires_grad=True)
-    keep = RF.keep_mask((40, 30), 0.2, generator=gen(1)).numpy()
-    y = RF.alpha_dropout(x, 0.2, generator=gen(1))
+    x = torch.randn(40, 30, dtype=torch.float64, generator=seeded(0), requires_grad=True)
+    keep = RF.keep_mask((40, 30), 0.2, generator=seeded(1)).numpy()
+    y = RF.alpha_dropout(x, 0.2, generator=seeded(1))
     np.testing.assert_allclose(
         y.detach().numpy(), ref.alpha_dropout_forward(x.detach().numpy(), keep, 0.2), rtol=1e-12
     )
     xs = x[:4, :5].detach().clone().requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda t: RF.alpha_dropout(t, 0.2, generator=gen(1)), (xs,))
+    assert torch.autograd.gradcheck(lambda t: RF.alpha_dropout(t, 0.2, generator=seeded(1)), (xs,))
 
 
 def test_alpha_dropout_parity_with_torch_in_distribution() -> None:
     n, p = 1 << 18, 0.2
-    x = torch.randn(n, dtype=torch.float64, generator=gen(0))
-    ours = RF.alpha_dropout(x, p, generator=gen(1))
+    x = torch.randn(n, dtype=torch.float64, generator=seeded(0))
+    ours = RF.alpha_dropout(x, p, generator=seeded(1))
     torch.manual_seed(1)
     theirs = nn.functional.alpha_dropout(x, p, training=True)
     a, b = ref.alpha_dropout_coefficients(p)
@@ -322,10 +323,10 @@ def test_alpha_dropout_parity_with_torch_in_distribution() -> None:
 
 
 def test_alpha_dropout_eval_and_inplace() -> None:
-    x = torch.randn(5, 6, generator=gen(0))
+    x = torch.randn(5, 6, generator=seeded(0))
     torch.testing.assert_close(rl.nn.AlphaDropout(0.3).eval()(x), nn.AlphaDropout(0.3).eval()(x))
-    expected = RF.alpha_dropout(x, 0.3, generator=gen(2))
-    out = RF.alpha_dropout(x, 0.3, inplace=True, generator=gen(2))
+    expected = RF.alpha_dropout(x, 0.3, generator=seeded(2))
+    out = RF.alpha_dropout(x, 0.3, inplace=True, generator=seeded(2))
     assert out.data_ptr() == x.data_ptr()
     torch.testing.assert_close(x, expected)
 
@@ -457,9 +458,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_checklist(case: ModuleCase) -> None:
-    run_checklist(case)
+@pytest.mark.parametrize(("case", "check"), checklist(CASES))
+def test_checklist(case: ModuleCase, check: Check) -> None:
+    check(case)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)

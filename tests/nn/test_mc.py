@@ -10,10 +10,7 @@ from torch import nn
 import reglab as rl
 from reglab import ConfigError
 from reglab.nn import mc_predict
-
-
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from tests.helpers import seeded
 
 
 def make_net() -> nn.Sequential:
@@ -31,13 +28,13 @@ def make_net() -> nn.Sequential:
 
 def test_mean_and_std_equal_a_numpy_oracle_over_the_same_samples() -> None:
     net = make_net()
-    x = torch.randn(7, 5, generator=gen(1))
+    x = torch.randn(7, 5, generator=seeded(1))
     with torch.no_grad():
-        net.train()(torch.randn(64, 5, generator=gen(2)))  # give BN non-trivial running stats
-    mean, std = mc_predict(net, x, samples=20, generator=gen(3))
+        net.train()(torch.randn(64, 5, generator=seeded(2)))  # give BN non-trivial running stats
+    mean, std = mc_predict(net, x, samples=20, generator=seeded(3))
 
     # Replay: the seed mc_predict draws first, then the same modes and random sources by hand.
-    g = gen(3)
+    g = seeded(3)
     seed = int(torch.randint(0, 2**62, (1,), generator=g))
     net.eval()
     net[3].train()
@@ -69,8 +66,8 @@ def test_linear_model_mean_converges_to_the_eval_output() -> None:
     # Dropout followed by a linear map: the expectation over masks is exactly the eval output.
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(4, 32), rl.nn.Dropout(0.5), nn.Linear(32, 1)).double()
-    x = torch.randn(3, 4, dtype=torch.float64, generator=gen(0))
-    mean, std = mc_predict(net, x, samples=1000, generator=gen(1))
+    x = torch.randn(3, 4, dtype=torch.float64, generator=seeded(0))
+    mean, std = mc_predict(net, x, samples=1000, generator=seeded(1))
     expected = net.eval()(x).detach()
     # 5 standard errors of the Monte Carlo mean
     assert torch.all((mean - expected).abs() <= 5 * std / 1000**0.5)
@@ -78,12 +75,12 @@ def test_linear_model_mean_converges_to_the_eval_output() -> None:
 
 def test_same_generator_same_result_and_global_rng_untouched() -> None:
     net = make_net()
-    x = torch.randn(3, 5, generator=gen(0))
+    x = torch.randn(3, 5, generator=seeded(0))
     state = torch.get_rng_state()
-    a = mc_predict(net, x, samples=8, generator=gen(4))
+    a = mc_predict(net, x, samples=8, generator=seeded(4))
     assert torch.equal(torch.get_rng_state(), state)
-    b = mc_predict(net, x, samples=8, generator=gen(4))
-    c = mc_predict(net, x, samples=8, generator=gen(5))
+    b = mc_predict(net, x, samples=8, generator=seeded(4))
+    c = mc_predict(net, x, samples=8, generator=seeded(5))
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     assert not torch.equal(a[0], c[0])
     assert net[3].generator is None  # the layer's own source is given back
@@ -103,7 +100,7 @@ def test_modes_and_generators_restored_when_forward_raises() -> None:
     net = nn.Sequential(nn.Linear(3, 3), rl.nn.Dropout(0.5, generator=mine), Boom())
     net.train()
     with pytest.raises(RuntimeError, match="boom"):
-        mc_predict(net, torch.randn(2, 3), samples=5, generator=gen(0))
+        mc_predict(net, torch.randn(2, 3), samples=5, generator=seeded(0))
     assert all(m.training for m in net.modules())
     assert net[1].generator is mine
 
@@ -111,7 +108,7 @@ def test_modes_and_generators_restored_when_forward_raises() -> None:
 def test_single_sample_has_zero_std_and_works_with_torch_dropout_only() -> None:
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(3, 8), nn.Dropout(0.5), nn.Linear(8, 2)).eval()
-    mean, std = mc_predict(net, torch.randn(4, 3), samples=1, generator=gen(0))
+    mean, std = mc_predict(net, torch.randn(4, 3), samples=1, generator=seeded(0))
     assert mean.shape == std.shape == (4, 2)
     assert torch.equal(std, torch.zeros_like(std))
     assert net.training is False

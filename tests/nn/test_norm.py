@@ -16,7 +16,7 @@ import reglab as rl
 import reglab.functional.norm as fnorm
 from reglab import ConfigError
 from reglab.nn import BatchNorm, GroupNorm, LayerNorm, RenormClipping, RMSNorm
-from tests.checklist import ModuleCase, run_checklist
+from tests.checklist import Check, ModuleCase, checklist
 from tests.reference import norm_oracle as oracle
 
 TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
@@ -596,6 +596,6 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_checklist(case):
-    run_checklist(case)
+@pytest.mark.parametrize(("case", "check"), checklist(CASES))
+def test_checklist(case: ModuleCase, check: Check) -> None:
+    check(case)

@@ -7,18 +7,15 @@ import torch
 
 import reglab as rl
 from reglab import ConfigError
-from tests.checklist import ModuleCase, run_checklist
-
-
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from tests.checklist import Check, ModuleCase, checklist
+from tests.helpers import seeded
 
 
 @pytest.mark.parametrize("shape", [(64, 40, 16), (500, 16)])
 def test_drops_whole_token_vectors_at_rate_p(shape):
     p = 0.25
-    x = torch.rand(shape, generator=gen(1)) + 0.5  # no zero entry
-    y = rl.nn.WordDropout(p, generator=gen(2))(x)
+    x = torch.rand(shape, generator=seeded(1)) + 0.5  # no zero entry
+    y = rl.nn.WordDropout(p, generator=seeded(2))(x)
     dropped = (y == 0).all(-1)
     assert ((y == 0).any(-1) == dropped).all()  # a vector is dropped entirely or not at all
     # 2,560 (or 500) tokens: sd of the share <= 0.0194; allow 4 sd
@@ -28,8 +25,8 @@ def test_drops_whole_token_vectors_at_rate_p(shape):
 
 def test_is_dropout1d_over_the_token_axis_and_replays():
     x = torch.randn(8, 12, 5)
-    ours = rl.nn.WordDropout(0.4, scaling="classic", generator=gen(3))(x)
-    channel = rl.nn.Dropout1d(0.4, scaling="classic", generator=gen(3))(x)
+    ours = rl.nn.WordDropout(0.4, scaling="classic", generator=seeded(3))(x)
+    channel = rl.nn.Dropout1d(0.4, scaling="classic", generator=seeded(3))(x)
     assert torch.equal(ours, channel)
     torch.manual_seed(7)
     a = rl.nn.WordDropout(0.4)(x)
@@ -42,7 +39,7 @@ def test_is_dropout1d_over_the_token_axis_and_replays():
 
 def test_gradient_flows_through_kept_tokens_only():
     x = torch.randn(6, 9, 4, requires_grad=True)
-    y = rl.nn.WordDropout(0.5, generator=gen(0))(x)
+    y = rl.nn.WordDropout(0.5, generator=seeded(0))(x)
     y.sum().backward()
     kept = (y != 0).any(-1, keepdim=True).expand_as(x)
     torch.testing.assert_close(x.grad, kept.float() * 2.0)
@@ -65,9 +62,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_checklist(case):
-    run_checklist(case)
+@pytest.mark.parametrize(("case", "check"), checklist(CASES))
+def test_checklist(case: ModuleCase, check: Check) -> None:
+    check(case)
 
 
 @pytest.mark.parametrize(

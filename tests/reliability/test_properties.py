@@ -24,6 +24,7 @@ import reglab.functional as F
 from reglab import ConfigError
 from reglab.augment import tabular as TB
 from reglab.functional import penalty as P
+from tests.helpers import seeded
 
 SETTINGS = settings(
     max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
@@ -41,12 +42,7 @@ RTOL = {torch.float16: 2e-2, torch.bfloat16: 8e-2, torch.float32: 1e-4, torch.fl
 
 
 def _tensor(shape: tuple[int, ...], dtype: torch.dtype, scale: float, seed: int) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return (torch.randn(shape, generator=g, dtype=torch.float64) * scale).to(dtype)
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+    return (torch.randn(shape, generator=seeded(seed), dtype=torch.float64) * scale).to(dtype)
 
 
 def _works_or_config_error(fn: Callable[[], Any]) -> Any:
@@ -106,18 +102,18 @@ DROPOUTS: dict[str, Callable[..., torch.Tensor]] = {
 def test_dropout_family_keeps_shape_dtype_and_is_replayable(name, data, p):
     x, seed = data
     op = DROPOUTS[name]
-    y = _works_or_config_error(lambda: op(x, p, True, _gen(seed)))
+    y = _works_or_config_error(lambda: op(x, p, True, seeded(seed)))
     if y is None:
         return
     _same_layout(x, y)
     # Same seed, same bits.
-    y2 = op(x, p, True, _gen(seed))
+    y2 = op(x, p, True, seeded(seed))
     torch.testing.assert_close(y, y2, rtol=0, atol=0, equal_nan=True)
     # Finite input with values well inside the dtype's range stays finite.
     if name not in ("alpha_dropout", "gaussian_noise", "gaussian_dropout"):
         assert torch.isfinite(y).all()
     # Inference: identity (classic scaling multiplies by 1 - p instead).
-    ev = op(x, p, False, _gen(seed))
+    ev = op(x, p, False, seeded(seed))
     _same_layout(x, ev)
     expected = x * (1 - p) if name == "dropout_classic" else x
     torch.testing.assert_close(ev, expected.to(x.dtype), rtol=RTOL[x.dtype], atol=0)
@@ -127,20 +123,20 @@ def test_dropout_family_keeps_shape_dtype_and_is_replayable(name, data, p):
 @given(data=images(), p=st.sampled_from([0.1, 0.5, 0.9]))
 def test_inverted_dropout_output_is_zero_or_scaled_input(data, p):
     x, seed = data
-    y = F.dropout(x, p, training=True, generator=_gen(seed))
+    y = F.dropout(x, p, training=True, generator=seeded(seed))
     _same_layout(x, y)
     kept = y != 0
     scaled = (x.double() / (1 - p)).to(x.dtype)
     torch.testing.assert_close(y[kept], scaled[kept], rtol=RTOL[x.dtype], atol=0)
     # With p = 0 nothing is dropped and nothing is scaled.
-    assert torch.equal(F.dropout(x, 0.0, training=True, generator=_gen(seed)), x)
+    assert torch.equal(F.dropout(x, 0.0, training=True, generator=seeded(seed)), x)
 
 
 def test_dropout_of_infinities_follows_torch():
     """A kept inf stays an inf of the same sign; a dropped one is 0 * inf = nan, as in torch."""
     x = torch.tensor([math.inf, -math.inf] * 32)
     torch.manual_seed(0)
-    for y in (F.dropout(x, 0.5, training=True, generator=_gen(0)), TF.dropout(x, 0.5)):
+    for y in (F.dropout(x, 0.5, training=True, generator=seeded(0)), TF.dropout(x, 0.5)):
         kept = ~torch.isnan(y)
         assert torch.isinf(y[kept]).all()
         assert torch.equal(torch.sign(y[kept]), torch.sign(x[kept]))
@@ -334,7 +330,7 @@ def _all_augs() -> dict[str, Callable[[], A.Augmentation]]:
 def test_augmentations_keep_shape_dtype_and_replay(name, data):
     x, seed = data
     aug = _all_augs()[name]()
-    y = _works_or_config_error(lambda: aug(x, generator=_gen(seed)))
+    y = _works_or_config_error(lambda: aug(x, generator=seeded(seed)))
     if y is None:
         return
     if name == "crop":
@@ -342,8 +338,8 @@ def test_augmentations_keep_shape_dtype_and_replay(name, data):
     else:
         _same_layout(x, y)
     # Same seed, same result; generate_params + apply replays the call.
-    assert torch.equal(aug(x, generator=_gen(seed)), y)
-    params = aug.generate_params(x.shape, generator=_gen(seed))
+    assert torch.equal(aug(x, generator=seeded(seed)), y)
+    params = aug.generate_params(x.shape, generator=seeded(seed))
     assert torch.equal(aug.apply(x, params), y)
     if name != "noise" and x.numel():
         assert torch.isfinite(y).all() == torch.isfinite(x).all()
@@ -357,7 +353,7 @@ def test_resampling_stays_within_the_input_range_and_fill(name, data, fill):
     x, seed = data
     if x.dtype in (torch.float16, torch.bfloat16):
         x = x.float()  # the bound is exact arithmetic; half precision rounds past it
-    y = GEOMETRIC[name](fill)(x, generator=_gen(seed))
+    y = GEOMETRIC[name](fill)(x, generator=seeded(seed))
     lo = min(float(x.min()), fill)
     hi = max(float(x.max()), fill)
     slack = 1e-5 * max(abs(lo), abs(hi), 1e-30)
@@ -368,7 +364,7 @@ def test_resampling_stays_within_the_input_range_and_fill(name, data, fill):
 @pytest.mark.parametrize("value", [0.0, 1e-30, 7.0, 1e30])
 def test_resampling_a_constant_image_with_the_same_fill_is_constant(name, value):
     x = torch.full((3, 2, 6, 6), value)
-    y = GEOMETRIC[name](value)(x, generator=_gen(1))
+    y = GEOMETRIC[name](value)(x, generator=seeded(1))
     torch.testing.assert_close(y, x, rtol=1e-5, atol=0)
 
 
@@ -377,8 +373,8 @@ def test_resampling_a_constant_image_with_the_same_fill_is_constant(name, value)
 def test_probability_zero_is_the_identity(name):
     aug = _all_augs()[name]()
     aug_p0 = type(aug)(**{**_init_kwargs(aug), "p": 0.0})
-    x = torch.rand(4, 2, 5, 5, generator=_gen(3))
-    assert torch.equal(aug_p0(x, generator=_gen(0)), x)
+    x = torch.rand(4, 2, 5, 5, generator=seeded(3))
+    assert torch.equal(aug_p0(x, generator=seeded(0)), x)
 
 
 def _init_kwargs(aug: A.Augmentation) -> dict[str, Any]:
@@ -419,8 +415,8 @@ def test_mixing_gives_soft_labels_that_sum_to_one(mixer, n, k, alpha, eps, dtype
         cls = A.MixUp if mixer == "mixup" else A.CutMix
         m = cls(alpha, num_classes=k, label_smoothing=eps)
         x = _tensor((n, 2, 6, 6), dtype, 1.0, seed)
-    y = torch.randint(0, k, (n,), generator=_gen(seed))
-    out = _works_or_config_error(lambda: m.mix(x, y, generator=_gen(seed)))
+    y = torch.randint(0, k, (n,), generator=seeded(seed))
+    out = _works_or_config_error(lambda: m.mix(x, y, generator=seeded(seed)))
     if out is None:
         return
     xm, ys = out
@@ -444,7 +440,7 @@ def test_mixing_gives_soft_labels_that_sum_to_one(mixer, n, k, alpha, eps, dtype
 def test_tabular_noise_keeps_shape_dtype(n, dtype, std, seed):
     x = _tensor((n, 4), dtype, 1.0, seed)
     aug = TB.FeatureNoise(std)
-    y = _works_or_config_error(lambda: aug(x, generator=_gen(seed)))
+    y = _works_or_config_error(lambda: aug(x, generator=seeded(seed)))
     if y is None:
         return
     _same_layout(x, y)

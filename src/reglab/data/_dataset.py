@@ -42,7 +42,7 @@ else:
 
 
 @_record
-class Dataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
+class Dataset(torch.utils.data.Dataset):
     """Features, targets and what they mean, each held once in its smallest exact dtype.
 
     ``data`` holds the stored values: float32 for tables and float images, uint8 for 8-bit

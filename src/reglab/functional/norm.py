@@ -336,7 +336,7 @@ class _SyncBatchNormFn(torch.autograd.Function):
     """Batch norm whose statistics and input-gradient sums are all-reduced over a group."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         x: Tensor,
         weight: Tensor | None,
@@ -372,9 +372,7 @@ class _SyncBatchNormFn(torch.autograd.Function):
         return y, mean, var, n
 
     @staticmethod
-    def backward(  # type: ignore[override]
-        ctx: Any, dy: Tensor, *_: Tensor | None
-    ) -> tuple[Tensor | None, ...]:
+    def backward(ctx: Any, dy: Tensor, *_: Tensor | None) -> tuple[Tensor | None, ...]:
         xhat, invstd, weight = ctx.saved_tensors
         dims = _reduce_dims(dy)
         c = dy.shape[1]
@@ -414,7 +412,7 @@ def _sync_batch_norm(
             unbiased = var * (n / (n - 1).clamp(min=1))
             running_mean.lerp_(mean.to(running_mean.dtype), momentum)
             running_var.lerp_(unbiased.to(running_var.dtype), momentum)
-    return y  # type: ignore[no-any-return]
+    return y
 
 
 def sync_batch_norm(
@@ -535,7 +533,7 @@ def _rms_norm(
 ) -> Tensor:
     native = getattr(F, "rms_norm", None)
     if native is not None:  # torch >= 2.4
-        return native(x, shape, weight, eps)  # type: ignore[no-any-return]
+        return native(x, shape, weight, eps)
     e = torch.finfo(x.dtype).eps if eps is None else eps
     dims = tuple(range(x.dim() - len(shape), x.dim()))
     y = x * torch.rsqrt(x.pow(2).mean(dims, keepdim=True) + e)

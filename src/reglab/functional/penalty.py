@@ -68,7 +68,7 @@ def elastic_net_penalty(params: Sequence[torch.Tensor], l1: float, l2: float) ->
 
 class _ElasticNetFn(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, l1: float, l2: float, *params: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx: Any, l1: float, l2: float, *params: torch.Tensor) -> torch.Tensor:
         ctx.l1, ctx.l2 = l1, l2
         ctx.save_for_backward(*params)
         total = params[0].new_zeros(())
@@ -83,7 +83,7 @@ class _ElasticNetFn(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         params = list(ctx.saved_tensors)
         needed = ctx.needs_input_grad[2:]
         chosen = [p for p, n in zip(params, needed) if n]

@@ -237,7 +237,7 @@ def load_factory(spec: str) -> ModelFactory:
             f"The model factory {spec!r} must be callable as factory(recipe, input_shape, "
             f"num_outputs). Got {format_value(factory)} instead."
         )
-    return factory  # type: ignore[no-any-return]
+    return factory
 
 
 def build_model(

@@ -150,7 +150,7 @@ class WeightDecay(torch.optim.Optimizer):
 
     # Properties with setters, so torch code that assigns these writes through to the wrapped one.
     @property
-    def param_groups(self) -> list[dict[str, Any]]:  # type: ignore[override]
+    def param_groups(self) -> list[dict[str, Any]]:
         return self.optimizer.param_groups
 
     @param_groups.setter
@@ -158,7 +158,7 @@ class WeightDecay(torch.optim.Optimizer):
         self.optimizer.param_groups = value
 
     @property
-    def state(self) -> Any:  # type: ignore[override]
+    def state(self) -> Any:
         return self.optimizer.state
 
     @state.setter
@@ -166,7 +166,7 @@ class WeightDecay(torch.optim.Optimizer):
         self.optimizer.state = value
 
     @property
-    def defaults(self) -> dict[str, Any]:  # type: ignore[override]
+    def defaults(self) -> dict[str, Any]:
         return self.optimizer.defaults
 
     @defaults.setter
@@ -266,7 +266,7 @@ class WeightDecay(torch.optim.Optimizer):
             else:
                 torch._foreach_mul_(ps, 1.0 - wd)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Decay, then step the wrapped optimizer; with a closure, decay after it computed grads.
 
         Coupled mode adds the decay to the gradients after every closure evaluation; the other

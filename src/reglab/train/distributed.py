@@ -303,7 +303,7 @@ def train_loader(loader: Any, name: str, world: World, seed: int) -> Any:
             "Pass a DataLoader with a torch.utils.data.DistributedSampler instead."
         )
     shard: DistributedSampler[Any] = DistributedSampler(
-        loader.dataset,  # type: ignore[arg-type]
+        loader.dataset,
         num_replicas=world.size,
         rank=world.rank,
         shuffle=plain_random,
@@ -323,7 +323,7 @@ def eval_loader(loader: Any, world: World) -> Any:
         return loader
     assert loader.batch_size is not None
     batches = BatchSampler(
-        SequentialSampler(range(len(loader.dataset))),  # type: ignore[arg-type]
+        SequentialSampler(range(len(loader.dataset))),
         batch_size=loader.batch_size,
         drop_last=False,
     )
