@@ -41,6 +41,7 @@ from .errors import ConfigError, format_value
 
 __all__ = [
     "ParamInfo",
+    "Params",
     "classify",
     "is_dropout",
     "is_norm",
@@ -51,7 +52,8 @@ __all__ = [
     "weight_tensors",
 ]
 
-ParamsLike = nn.Module | torch.Tensor | Iterable[torch.Tensor]
+#: What a regularizer acts on: a model (its :func:`regularized_parameters`), a tensor, or tensors.
+Params = nn.Module | torch.Tensor | Iterable[torch.Tensor]
 
 # torch's normalization classes (RMSNorm arrived in torch 2.4).
 _NORM_TYPES: tuple[type, ...] = tuple(

@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from ._checks import Constraint, InstanceOf, Interval, NoneOk, check
-from ._select import ParamInfo, ParamsLike, classify, param_list, regularized_parameters
+from ._select import ParamInfo, Params, classify, param_list, regularized_parameters
 from .functional import penalty as F
 from .regularizer import GradientPenalty, LossPenalty
 
@@ -94,11 +94,11 @@ class Penalty(GradientPenalty):
     def grad_(self, grads: list[torch.Tensor], params: list[torch.Tensor]) -> None:
         raise NotImplementedError
 
-    def __call__(self, params: ParamsLike) -> torch.Tensor:
+    def __call__(self, params: Params) -> torch.Tensor:
         """Loss mode: the penalty as a differentiable scalar tensor."""
         return self.penalty(param_list(type(self).__name__, params, leaf=False))
 
-    def add_grad_(self, params: ParamsLike) -> None:
+    def add_grad_(self, params: Params) -> None:
         """Gradient mode: add the penalty's gradient into each parameter's ``.grad`` in place.
 
         Call after ``loss.backward()`` and before ``optimizer.step()``. Parameters without a
@@ -269,7 +269,7 @@ class LossMode(LossPenalty):
             "LossMode", "penalty", penalty, InstanceOf(Penalty, description="a reglab Penalty")
         )
 
-    def __call__(self, params: ParamsLike) -> torch.Tensor:
+    def __call__(self, params: Params) -> torch.Tensor:
         return self.penalty(params)
 
     def __repr__(self) -> str:

@@ -26,6 +26,7 @@ from torch import nn
 
 from .._checks import Boolean, Constraint, Interval, NoneOk, OneOf, validate, validate_fields
 from ..errors import ConfigError
+from ..regularizer import LabelMixer
 
 __all__ = [
     "AUGMENTATIONS",
@@ -260,10 +261,8 @@ class RegularizationSpec:
 REGULARIZATION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RegularizationSpec))
 
 
-class _EitherMix:
+class _EitherMix(LabelMixer):
     """MixUp or CutMix, chosen per batch with equal probability (as timm's mixup switch)."""
-
-    mixes_labels = True
 
     def __init__(self, first: Any, second: Any) -> None:
         self.first, self.second = first, second
