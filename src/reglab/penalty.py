@@ -30,7 +30,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +38,14 @@ import torch
 from torch import nn
 
 from ._checks import Constraint, InstanceOf, Interval, NoneOk, check
-from ._select import ParamInfo, Params, classify, param_list, regularized_parameters
+from ._select import (
+    ParamInfo,
+    Params,
+    classify,
+    param_list,
+    regularized_parameters,
+    weight_stats,
+)
 from .functional import penalty as F
 from .regularizer import GradientPenalty, LossPenalty
 
@@ -409,14 +415,10 @@ def sparsity(model: nn.Module, params: Iterable[torch.Tensor] | None = None) -> 
         chosen = param_list("sparsity", params, leaf=False)
     names = {id(p): n for n, p in model.named_parameters()}
     per_layer: dict[str, float] = {}
-    zeros = total = 0
     for i, p in enumerate(chosen):
-        z = int((p.detach() == 0).sum().item())
-        n = p.numel()
-        per_layer[names.get(id(p), f"params[{i}]")] = z / n if n else math.nan
-        zeros += z
-        total += n
-    return SparsityReport(zeros / total if total else math.nan, per_layer, zeros, total)
+        per_layer[names.get(id(p), f"params[{i}]")] = weight_stats(p).sparsity
+    stats = weight_stats(chosen)  # the same computation as fit's column and the lab's
+    return SparsityReport(stats.sparsity, per_layer, stats.zeros, stats.total)
 
 
 class _IterableC(Constraint):
