@@ -37,7 +37,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._checks import Constraint, InstanceOf, Interval, check, check_floating
+from ._checks import (
+    Constraint,
+    Constraints,
+    InstanceOf,
+    Interval,
+    check,
+    check_floating,
+    validate_params,
+)
 from .errors import ConfigError, format_value
 
 __all__ = [
@@ -270,6 +278,10 @@ def regularized_parameters(
     return selected
 
 
+#: The constraints of param_groups's arguments, checked by validate_params.
+_PARAM_GROUPS_CONSTRAINTS: Constraints = {"weight_decay": [Interval(float, 0, None)]}
+
+
 def param_groups(
     model: nn.Module,
     weight_decay: float,
@@ -292,7 +304,7 @@ def param_groups(
         [(1, 0.05), (3, 0.0)]
         >>> opt = torch.optim.AdamW(groups, lr=1e-3)
     """
-    check("param_groups", "weight_decay", weight_decay, Interval(float, 0, None))
+    validate_params("param_groups", locals(), _PARAM_GROUPS_CONSTRAINTS)
     rows = classify("param_groups", model, include, exclude)
     decay = [p for info, p in rows if info.regularized]
     rest = [p for info, p in rows if not info.regularized]

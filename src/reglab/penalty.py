@@ -37,7 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._checks import Constraint, InstanceOf, Interval, NoneOk, check
+from ._checks import Constraint, Constraints, InstanceOf, Interval, NoneOk, check, validate_params
 from ._select import (
     ParamInfo,
     Params,
@@ -393,6 +393,21 @@ class SparsityReport:
         return f"sparsity {self.overall:.1%} ({self.zeros}/{self.total} zeros; {', '.join(parts)})"
 
 
+class _IterableC(Constraint):
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, Iterable) and not isinstance(value, (str, bytes))
+
+    def __str__(self) -> str:
+        return "an iterable of tensors"
+
+
+#: The constraints of sparsity's arguments, checked by validate_params.
+_SPARSITY_CONSTRAINTS: Constraints = {
+    "model": [InstanceOf(nn.Module, description="a torch.nn.Module")],
+    "params": [NoneOk(), _IterableC()],
+}
+
+
 def sparsity(model: nn.Module, params: Iterable[torch.Tensor] | None = None) -> SparsityReport:
     """Overall and per-parameter fraction of weights that are exactly zero.
 
@@ -407,8 +422,7 @@ def sparsity(model: nn.Module, params: Iterable[torch.Tensor] | None = None) -> 
         >>> sparsity(m).overall
         0.75
     """
-    check("sparsity", "model", model, InstanceOf(nn.Module, description="a torch.nn.Module"))
-    check("sparsity", "params", params, NoneOk(), _IterableC())
+    validate_params("sparsity", locals(), _SPARSITY_CONSTRAINTS)
     if params is None:
         chosen = regularized_parameters(model)
     else:
@@ -419,11 +433,3 @@ def sparsity(model: nn.Module, params: Iterable[torch.Tensor] | None = None) -> 
         per_layer[names.get(id(p), f"params[{i}]")] = weight_stats(p).sparsity
     stats = weight_stats(chosen)  # the same computation as fit's column and the lab's
     return SparsityReport(stats.sparsity, per_layer, stats.zeros, stats.total)
-
-
-class _IterableC(Constraint):
-    def is_satisfied_by(self, value: Any) -> bool:
-        return isinstance(value, Iterable) and not isinstance(value, (str, bytes))
-
-    def __str__(self) -> str:
-        return "an iterable of tensors"

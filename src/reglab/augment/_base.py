@@ -48,7 +48,7 @@ from typing import Any, ClassVar
 import torch
 
 from .. import _rng
-from .._checks import Boolean, Constraint, InstanceOf, Interval, NoneOk, check
+from .._checks import GENERATOR, Boolean, Constraint, Constraints, Interval, check, validate_params
 from ..errors import ConfigError, format_value
 from ..regularizer import InputAugmentation
 
@@ -160,7 +160,8 @@ def as_range(value: float | Sequence[float], centre: float = 0.0) -> tuple[float
     return float(value[0]), float(value[1])
 
 
-_GEN = (InstanceOf(torch.Generator, description="a torch.Generator"), NoneOk())
+#: The arguments of ``generate_params`` (and of the calls that draw), checked by validate_params.
+GENERATE_CONSTRAINTS: Constraints = {"generator": GENERATOR}
 
 
 # ------------------------------------------------------------------------------ fill values
@@ -418,8 +419,7 @@ class Augmentation(InputAugmentation):
         ``dtype`` is the floating dtype of dense parameters (noise), ``device`` where they are
         drawn when ``generator`` is None (otherwise the generator's device).
         """
-        owner = type(self).__name__
-        check(owner, "generator", generator, *_GEN)
+        validate_params(type(self).__name__, locals(), GENERATE_CONSTRAINTS)
         full = self._full_shape(shape)
         n = full[0]
         m = 1 if self.same_on_batch else n

@@ -19,10 +19,10 @@ from typing import Any
 import torch
 
 from .. import _rng
-from .._checks import Interval, check
+from .._checks import Interval, validate_params
 from ._base import (
-    _GEN,
     FILL,
+    GENERATE_CONSTRAINTS,
     Augmentation,
     Draw,
     Draws,
@@ -100,7 +100,7 @@ class RandomGaussianNoise(Augmentation):
         """
         if self.same_on_batch:
             return self.generate_params(shape, generator, device=device), _nothing
-        check("RandomGaussianNoise", "generator", generator, *_GEN)
+        validate_params("RandomGaussianNoise", locals(), GENERATE_CONSTRAINTS)
         full = self._full_shape(shape)
         dev = torch.device(device) if device is not None else None
         apply = _rng.bernoulli(full[0], self.p, generator, device=dev)
@@ -118,7 +118,7 @@ class RandomGaussianNoise(Augmentation):
         x4, restore = self._prepare(x)
         if self.same_on_batch or x4.dtype != torch.float32:
             return super().__call__(x, generator)
-        check("RandomGaussianNoise", "generator", generator, *_GEN)
+        validate_params("RandomGaussianNoise", locals(), GENERATE_CONSTRAINTS)
         full = self._full_shape(x4.shape)
         apply = _rng.bernoulli(full[0], self.p, generator, device=x4.device)
         out = _rng.add_normal(x4, self.std, generator)

@@ -24,15 +24,13 @@ from typing import Any, ClassVar
 import torch
 
 from .. import _rng
-from .._checks import Interval, NoneOk, OneOf, check
-from ..errors import ConfigError, format_value
+from .._checks import Constraints, Interval, NoneOk, OneOf, validate_params
+from ..errors import ConfigError
 from ..regularizer import LabelMixer
-from ._base import Draws, check_input_tensor, get, shape_ints
+from ._base import GENERATE_CONSTRAINTS, Draws, check_input_tensor, get, shape_ints
 from .intensity import box_mask
 
 __all__ = ["CutMix", "LabelMixing", "MixUp"]
-
-_GEN_TYPES = (torch.Generator, type(None))
 
 
 class LabelMixing(LabelMixer):
@@ -52,6 +50,12 @@ class LabelMixing(LabelMixer):
     # Layout of x: "any" (N, ...), "image" (N, C, H, W), "features" (N, F).
     _layout: ClassVar[str] = "any"
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "alpha": [Interval(float, 0, None, closed="neither")],
+        "num_classes": [Interval(int, 1, None), NoneOk()],
+        "label_smoothing": [Interval(float, 0, 1, closed="left")],
+    }
+
     def __init__(
         self,
         alpha: float,
@@ -59,9 +63,7 @@ class LabelMixing(LabelMixer):
         label_smoothing: float = 0.0,
     ) -> None:
         owner = type(self).__name__
-        check(owner, "alpha", alpha, Interval(float, 0, None, closed="neither"))
-        check(owner, "num_classes", num_classes, Interval(int, 1, None), NoneOk())
-        check(owner, "label_smoothing", label_smoothing, Interval(float, 0, 1, closed="left"))
+        validate_params(self, locals())
         self.alpha = float(alpha)
         self.num_classes = None if num_classes is None else int(num_classes)
         self.label_smoothing = float(label_smoothing)
@@ -78,12 +80,7 @@ class LabelMixing(LabelMixer):
         self, shape: Sequence[int], generator: torch.Generator | None = None
     ) -> Draws:
         """Draw ``lam`` (Beta(alpha, alpha), one per sample), the partner ``index`` and extras."""
-        owner = type(self).__name__
-        if not isinstance(generator, _GEN_TYPES):
-            raise ConfigError(
-                f"The 'generator' parameter of {owner} must be a torch.Generator or None. "
-                f"Got {format_value(generator)} instead."
-            )
+        validate_params(type(self).__name__, locals(), GENERATE_CONSTRAINTS)
         dims = self._shape(shape)
         return self._draw(dims, generator)
 
@@ -247,6 +244,8 @@ class MixUp(LabelMixing):
         (torch.Size([6, 3]), torch.Size([6]))
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {"layout": [OneOf("any", "tabular")]}
+
     def __init__(
         self,
         alpha: float = 0.2,
@@ -256,7 +255,7 @@ class MixUp(LabelMixing):
         layout: str = "any",
     ) -> None:
         super().__init__(alpha, num_classes, label_smoothing)
-        check(type(self).__name__, "layout", layout, OneOf("any", "tabular"))
+        validate_params(self, locals())
         self.layout = layout
         self._layout = "features" if layout == "tabular" else "any"  # type: ignore[misc]
 

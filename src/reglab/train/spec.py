@@ -24,7 +24,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._checks import Boolean, Constraint, Interval, NoneOk, OneOf, validate, validate_fields
+from .._checks import (
+    Boolean,
+    Constraint,
+    Constraints,
+    Interval,
+    NoneOk,
+    OneOf,
+    validate_fields,
+    validate_params,
+)
 from ..errors import ConfigError
 from ..regularizer import LabelMixer
 
@@ -279,6 +288,14 @@ class _EitherMix(LabelMixer):
         return f"EitherMix({self.first!r}, {self.second!r})"
 
 
+#: The constraints of augmentation's arguments, checked by validate_params.
+_AUGMENTATION_CONSTRAINTS: Constraints = {
+    "name": [_AugmentName()],
+    "magnitude": [Interval(float, 0, 10, closed="right")],
+    "p": [Interval(float, 0, 1, closed="right")],
+}
+
+
 def augmentation(
     name: str,
     magnitude: float = 1.0,
@@ -302,15 +319,7 @@ def augmentation(
     """
     from .. import augment as A
 
-    validate(
-        "augmentation",
-        {"name": name, "magnitude": magnitude, "p": p},
-        {
-            "name": [_AugmentName()],
-            "magnitude": [Interval(float, 0, 10, closed="right")],
-            "p": [Interval(float, 0, 1, closed="right")],
-        },
-    )
+    validate_params("augmentation", locals(), _AUGMENTATION_CONSTRAINTS)
     if name in TEXT_AUGMENTATIONS:
         raise ConfigError(
             f"Augmentation {name!r} acts on sentences, not on batches of tensors: the lab makes "
