@@ -232,8 +232,11 @@ def validate_params(
 
     ``owner`` is the instance being built (its class's ``_parameter_constraints`` and its class
     name, so a subclass reports its own name) or, for a function, the function's name together
-    with its module-level ``constraints``. Every declared name must be in ``values`` (pass
-    ``locals()``); names without a declaration are not checked.
+    with its module-level ``constraints``. Pass ``locals()`` as ``values``: the declared names
+    found there are checked, in declaration order, and other names are ignored. A subclass that
+    adds arguments extends its base's mapping (``{**Base._parameter_constraints, "layout": ...}``,
+    as scikit-learn does), so the base's ``__init__`` checks the arguments it received and the
+    subclass's call checks its own.
     """
     if isinstance(owner, str):
         name = owner
@@ -244,6 +247,8 @@ def validate_params(
     if declared is None:
         raise TypeError(f"validate_params needs the constraints of {name}")
     for param, allowed in declared.items():
+        if param not in values:
+            continue
         value = values[param]
         if not any(c.is_satisfied_by(value) for c in allowed):
             raise param_error(param, name, describe(allowed), value)

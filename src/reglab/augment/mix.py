@@ -244,7 +244,10 @@ class MixUp(LabelMixing):
         (torch.Size([6, 3]), torch.Size([6]))
     """
 
-    _parameter_constraints: ClassVar[Constraints] = {"layout": [OneOf("any", "tabular")]}
+    _parameter_constraints: ClassVar[Constraints] = {
+        **LabelMixing._parameter_constraints,
+        "layout": [OneOf("any", "tabular")],
+    }
 
     def __init__(
         self,
