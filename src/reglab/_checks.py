@@ -1,18 +1,29 @@
 """Declared parameter constraints: the single validation path for every public object.
 
-Every constructor and public function validates its arguments by declaring constraints and calling
-:func:`check` (one parameter) or :func:`validate` (several). The error is always the template of
-:func:`reglab.errors.param_error`::
+One style, as scikit-learn's ``_parameter_constraints``: each public class declares a
+class-level mapping ``_parameter_constraints = {"p": [...], ...}`` next to its ``__init__``, which
+checks them all with one call, ``validate_params(self, locals())``; a public function declares a
+module-level mapping next to its signature and calls ``validate_params("name", locals(), MAPPING)``.
+Constraints shared across modules (:data:`PROBABILITY`, :data:`GENERATOR`, :data:`BOOL`) are
+defined here once. The error is always the template of :func:`reglab.errors.param_error`::
 
     The 'p' parameter of Dropout must be a float in [0, 1). Got 1.5 instead.
 
-A parameter is valid when it satisfies *any* of its constraints; the message lists them all.
+A parameter is valid when it satisfies *any* of its constraints; the message lists them all, and
+parameters are checked in the order the mapping declares them.
 
 Example:
-    >>> check("Dropout", "p", 0.5, Interval(float, 0, 1, closed="left"))
-    0.5
-    >>> check("Dropout", "scaling", "inverted", OneOf("inverted", "classic"))
-    'inverted'
+    >>> class Dropout:
+    ...     _parameter_constraints = {"p": PROBABILITY, "scaling": [OneOf("inverted", "classic")]}
+    ...     def __init__(self, p=0.5, scaling="inverted"):
+    ...         validate_params(self, locals())
+    >>> Dropout(1.5)
+    Traceback (most recent call last):
+    ...
+    reglab.errors.ConfigError: The 'p' parameter of Dropout must be a float in [0, 1). Got 1.5 instead.
+
+(:func:`check`, :func:`validate` and :func:`validate_fields` are the older call styles, kept only
+while ``reglab.lab`` still calls them.)
 """
 
 from __future__ import annotations
@@ -27,6 +38,9 @@ import torch
 from .errors import ConfigError, param_error
 
 __all__ = [
+    "BOOL",
+    "GENERATOR",
+    "PROBABILITY",
     "Boolean",
     "CallableC",
     "Constraint",
@@ -41,6 +55,7 @@ __all__ = [
     "make_generator",
     "validate",
     "validate_fields",
+    "validate_params",
 ]
 
 T = TypeVar("T")
@@ -194,6 +209,49 @@ def describe(constraints: Sequence[Constraint]) -> str:
     if len(parts) == 1:
         return parts[0]
     return ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
+#: Constraint lists shared by several modules (declare them once, import them everywhere).
+#: A dropout-style probability: a float in [0, 1).
+PROBABILITY: list[Constraint] = [Interval(float, 0, 1, closed="left")]
+#: A ``generator=`` argument: a torch.Generator or None (the global RNG).
+GENERATOR: list[Constraint] = [
+    InstanceOf(torch.Generator, description="a torch.Generator"),
+    NoneOk(),
+]
+#: A flag: a real ``bool``.
+BOOL: list[Constraint] = [Boolean()]
+
+Constraints = Mapping[str, Sequence[Constraint]]
+
+
+def validate_params(
+    owner: Any, values: Mapping[str, Any], constraints: Constraints | None = None
+) -> None:
+    """Check ``values`` against declared constraints; raise the one-line ``ConfigError``.
+
+    ``owner`` is the instance being built (its class's ``_parameter_constraints`` and its class
+    name, so a subclass reports its own name) or, for a function, the function's name together
+    with its module-level ``constraints``. Pass ``locals()`` as ``values``: the declared names
+    found there are checked, in declaration order, and other names are ignored. A subclass that
+    adds arguments extends its base's mapping (``{**Base._parameter_constraints, "layout": ...}``,
+    as scikit-learn does), so the base's ``__init__`` checks the arguments it received and the
+    subclass's call checks its own.
+    """
+    if isinstance(owner, str):
+        name = owner
+        declared = constraints
+    else:
+        name = type(owner).__name__
+        declared = constraints if constraints is not None else owner._parameter_constraints
+    if declared is None:
+        raise TypeError(f"validate_params needs the constraints of {name}")
+    for param, allowed in declared.items():
+        if param not in values:
+            continue
+        value = values[param]
+        if not any(c.is_satisfied_by(value) for c in allowed):
+            raise param_error(param, name, describe(allowed), value)
 
 
 def check(owner: str, name: str, value: T, *constraints: Constraint) -> T:

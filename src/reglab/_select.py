@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -36,11 +37,21 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._checks import Constraint, InstanceOf, Interval, check, check_floating
+from ._checks import (
+    Constraint,
+    Constraints,
+    InstanceOf,
+    Interval,
+    check,
+    check_floating,
+    validate_params,
+)
 from .errors import ConfigError, format_value
 
 __all__ = [
     "ParamInfo",
+    "Params",
+    "WeightStats",
     "classify",
     "is_dropout",
     "is_norm",
@@ -48,10 +59,12 @@ __all__ = [
     "param_groups",
     "param_list",
     "regularized_parameters",
+    "weight_stats",
     "weight_tensors",
 ]
 
-ParamsLike = nn.Module | torch.Tensor | Iterable[torch.Tensor]
+#: What a regularizer acts on: a model (its :func:`regularized_parameters`), a tensor, or tensors.
+Params = nn.Module | torch.Tensor | Iterable[torch.Tensor]
 
 # torch's normalization classes (RMSNorm arrived in torch 2.4).
 _NORM_TYPES: tuple[type, ...] = tuple(
@@ -265,6 +278,10 @@ def regularized_parameters(
     return selected
 
 
+#: The constraints of param_groups's arguments, checked by validate_params.
+_PARAM_GROUPS_CONSTRAINTS: Constraints = {"weight_decay": [Interval(float, 0, None)]}
+
+
 def param_groups(
     model: nn.Module,
     weight_decay: float,
@@ -287,7 +304,7 @@ def param_groups(
         [(1, 0.05), (3, 0.0)]
         >>> opt = torch.optim.AdamW(groups, lr=1e-3)
     """
-    check("param_groups", "weight_decay", weight_decay, Interval(float, 0, None))
+    validate_params("param_groups", locals(), _PARAM_GROUPS_CONSTRAINTS)
     rows = classify("param_groups", model, include, exclude)
     decay = [p for info, p in rows if info.regularized]
     rest = [p for info, p in rows if not info.regularized]
@@ -297,3 +314,75 @@ def param_groups(
     if rest:
         groups.append({"params": rest, "weight_decay": 0.0})
     return groups
+
+
+# ---------------------------------------------------------------- weight norm and sparsity
+
+
+def measured_weights(source: Params) -> list[torch.Tensor]:
+    """The tensors :func:`weight_stats` measures, by the one selection rule.
+
+    As for the penalties, a module means its :func:`regularized_parameters` (weights with
+    ``ndim >= 2`` outside normalization layers, no biases, tied ones once; ``[]`` when it has
+    none), and tensors are taken as given (the caller selected them).
+    """
+    if isinstance(source, nn.Module):
+        if next(source.parameters(), None) is None:
+            return []
+        return [p for info, p in classify("weight_stats", source) if info.regularized]
+    return [source] if isinstance(source, torch.Tensor) else list(source)
+
+
+def weight_stats_tensors(
+    weights: Sequence[torch.Tensor], dtype: torch.dtype = torch.float64
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(norm, zeros)`` of non-empty ``weights`` as tensors on their device (no host sync).
+
+    ``norm`` is the L2 norm of all the weights together: the per-tensor norms (in each tensor's
+    dtype), combined in ``dtype``. ``zeros`` counts the entries that are exactly zero. The
+    training loop reads them with the epoch's other numbers in one copy.
+    """
+    with torch.no_grad():
+        detached = [w.detach() for w in weights]
+        norms = torch._foreach_norm(detached)
+        norm = torch.linalg.vector_norm(torch.stack([n.to(dtype) for n in norms]))
+        zeros = torch.stack([(w == 0).sum() for w in detached]).sum()
+    return norm, zeros
+
+
+@dataclass(frozen=True)
+class WeightStats:
+    """The L2 ``norm`` of the selected weights, their count of exact ``zeros`` and ``total`` size.
+
+    ``sparsity`` is ``zeros / total`` (NaN when nothing was selected).
+    """
+
+    norm: float
+    zeros: int
+    total: int
+
+    @property
+    def sparsity(self) -> float:
+        return self.zeros / self.total if self.total else math.nan
+
+
+def weight_stats(source: Params) -> WeightStats:
+    """Weight norm and sparsity of a model's weights (or of given tensors): :func:`measured_weights`.
+
+    The one computation behind ``sparsity``, fit's ``weight_norm``/``sparsity`` columns and the
+    lab's cell results: weights with ``ndim >= 2`` outside normalization layers, no biases.
+
+    Example:
+        >>> import torch
+        >>> m = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.LayerNorm(2))
+        >>> with torch.no_grad():
+        ...     _ = m[0].weight.copy_(torch.tensor([[3.0, 0.0], [0.0, 4.0]]))
+        >>> s = weight_stats(m)
+        >>> s.norm, s.zeros, s.total, s.sparsity
+        (5.0, 2, 4, 0.5)
+    """
+    weights = measured_weights(source)
+    if not weights:
+        return WeightStats(0.0, 0, 0)
+    norm, zeros = weight_stats_tensors(weights)
+    return WeightStats(float(norm), int(zeros), sum(w.numel() for w in weights))

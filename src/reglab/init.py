@@ -23,7 +23,7 @@ import math
 import torch
 from torch import nn
 
-from ._checks import InstanceOf, NoneOk, OneOf, check
+from ._checks import Constraints, InstanceOf, NoneOk, OneOf, validate_params
 from ._select import is_norm, is_weight
 
 __all__ = ["NONLINEARITIES", "SCHEMES", "apply_"]
@@ -64,6 +64,15 @@ def _fill(
         nn.init.orthogonal_(w, gain=gain, **kw)
 
 
+#: The constraints of apply_'s arguments, checked by validate_params.
+_APPLY__CONSTRAINTS: Constraints = {
+    "model": [InstanceOf(nn.Module, description="a torch.nn.Module")],
+    "scheme": [OneOf(*SCHEMES)],
+    "nonlinearity": [OneOf(*NONLINEARITIES)],
+    "generator": [InstanceOf(torch.Generator, description="a torch.Generator"), NoneOk()],
+}
+
+
 def apply_(
     model: nn.Module,
     scheme: str = "kaiming",
@@ -95,16 +104,7 @@ def apply_(
     Papers: He et al. 2015 (arXiv:1502.01852); Glorot & Bengio 2010 (AISTATS); LeCun et al.
     1998, "Efficient BackProp"; Saxe et al. 2014 (arXiv:1312.6120).
     """
-    check("apply_", "model", model, InstanceOf(nn.Module, description="a torch.nn.Module"))
-    check("apply_", "scheme", scheme, OneOf(*SCHEMES))
-    check("apply_", "nonlinearity", nonlinearity, OneOf(*NONLINEARITIES))
-    check(
-        "apply_",
-        "generator",
-        generator,
-        InstanceOf(torch.Generator, description="a torch.Generator"),
-        NoneOk(),
-    )
+    validate_params("apply_", locals(), _APPLY__CONSTRAINTS)
     with torch.no_grad():
         for module in model.modules():
             norm = is_norm(module)

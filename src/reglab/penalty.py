@@ -30,7 +30,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,8 +37,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._checks import Constraint, InstanceOf, Interval, NoneOk, check
-from ._select import ParamInfo, ParamsLike, classify, param_list, regularized_parameters
+from ._checks import Constraint, Constraints, InstanceOf, Interval, NoneOk, check, validate_params
+from ._select import (
+    ParamInfo,
+    Params,
+    classify,
+    param_list,
+    regularized_parameters,
+    weight_stats,
+)
 from .functional import penalty as F
 from .regularizer import GradientPenalty, LossPenalty
 
@@ -94,11 +100,11 @@ class Penalty(GradientPenalty):
     def grad_(self, grads: list[torch.Tensor], params: list[torch.Tensor]) -> None:
         raise NotImplementedError
 
-    def __call__(self, params: ParamsLike) -> torch.Tensor:
+    def __call__(self, params: Params) -> torch.Tensor:
         """Loss mode: the penalty as a differentiable scalar tensor."""
         return self.penalty(param_list(type(self).__name__, params, leaf=False))
 
-    def add_grad_(self, params: ParamsLike) -> None:
+    def add_grad_(self, params: Params) -> None:
         """Gradient mode: add the penalty's gradient into each parameter's ``.grad`` in place.
 
         Call after ``loss.backward()`` and before ``optimizer.step()``. Parameters without a
@@ -269,7 +275,7 @@ class LossMode(LossPenalty):
             "LossMode", "penalty", penalty, InstanceOf(Penalty, description="a reglab Penalty")
         )
 
-    def __call__(self, params: ParamsLike) -> torch.Tensor:
+    def __call__(self, params: Params) -> torch.Tensor:
         return self.penalty(params)
 
     def __repr__(self) -> str:
@@ -387,6 +393,21 @@ class SparsityReport:
         return f"sparsity {self.overall:.1%} ({self.zeros}/{self.total} zeros; {', '.join(parts)})"
 
 
+class _IterableC(Constraint):
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, Iterable) and not isinstance(value, (str, bytes))
+
+    def __str__(self) -> str:
+        return "an iterable of tensors"
+
+
+#: The constraints of sparsity's arguments, checked by validate_params.
+_SPARSITY_CONSTRAINTS: Constraints = {
+    "model": [InstanceOf(nn.Module, description="a torch.nn.Module")],
+    "params": [NoneOk(), _IterableC()],
+}
+
+
 def sparsity(model: nn.Module, params: Iterable[torch.Tensor] | None = None) -> SparsityReport:
     """Overall and per-parameter fraction of weights that are exactly zero.
 
@@ -401,27 +422,14 @@ def sparsity(model: nn.Module, params: Iterable[torch.Tensor] | None = None) -> 
         >>> sparsity(m).overall
         0.75
     """
-    check("sparsity", "model", model, InstanceOf(nn.Module, description="a torch.nn.Module"))
-    check("sparsity", "params", params, NoneOk(), _IterableC())
+    validate_params("sparsity", locals(), _SPARSITY_CONSTRAINTS)
     if params is None:
         chosen = regularized_parameters(model)
     else:
         chosen = param_list("sparsity", params, leaf=False)
     names = {id(p): n for n, p in model.named_parameters()}
     per_layer: dict[str, float] = {}
-    zeros = total = 0
     for i, p in enumerate(chosen):
-        z = int((p.detach() == 0).sum().item())
-        n = p.numel()
-        per_layer[names.get(id(p), f"params[{i}]")] = z / n if n else math.nan
-        zeros += z
-        total += n
-    return SparsityReport(zeros / total if total else math.nan, per_layer, zeros, total)
-
-
-class _IterableC(Constraint):
-    def is_satisfied_by(self, value: Any) -> bool:
-        return isinstance(value, Iterable) and not isinstance(value, (str, bytes))
-
-    def __str__(self) -> str:
-        return "an iterable of tensors"
+        per_layer[names.get(id(p), f"params[{i}]")] = weight_stats(p).sparsity
+    stats = weight_stats(chosen)  # the same computation as fit's column and the lab's
+    return SparsityReport(stats.sparsity, per_layer, stats.zeros, stats.total)

@@ -16,9 +16,9 @@ protocol                    what fit calls, and when                   reglab's 
 ==========================  =========================================  ==========================
 
 The protocols are abstract base classes: a class declares one by subclassing it or with
-``Protocol.register(cls)``; fit does not guess from method names. Two contracts older than these
-classes still declare themselves: a class with ``mixes_labels = True`` and a ``mix`` method is a
-:class:`LabelMixer`, and any other callable (a function, an ``nn.Module``) is an input
+``Protocol.register(cls)``; fit does not guess from method names (reglab's own classes subclass
+them: ``reglab.augment.Augmentation`` is an :class:`InputAugmentation`, ``LabelMixing`` a
+:class:`LabelMixer`). Any other callable (a function, an ``nn.Module``) is an input
 augmentation, given ``generator=`` when its signature names it.
 
 Example:
@@ -35,12 +35,11 @@ Example:
 from __future__ import annotations
 
 import abc
-import sys
-from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import torch
-from torch import nn
+
+from ._select import Params
 
 __all__ = [
     "PROTOCOLS",
@@ -51,8 +50,6 @@ __all__ = [
     "ProximalStep",
     "WeightConstraint",
 ]
-
-Params = nn.Module | torch.Tensor | Iterable[torch.Tensor]
 
 
 class LossPenalty(abc.ABC):
@@ -90,36 +87,22 @@ class WeightConstraint(abc.ABC):
     def apply_(self, params: Params) -> None: ...
 
 
-def _loaded_class(module: str, name: str) -> type | None:
-    """``module.name`` if that module is already imported (an object of it cannot exist else)."""
-    found = sys.modules.get(module)
-    cls = getattr(found, name, None) if found is not None else None
-    return cls if isinstance(cls, type) else None
-
-
 class InputAugmentation(abc.ABC):
     """A transform of each training batch's inputs: ``aug(x, generator=None) -> x``.
 
-    Every ``reglab.augment.Augmentation`` is one (checked without importing reglab.augment).
+    Every ``reglab.augment.Augmentation`` is one (its base class subclasses this protocol).
     """
 
     @abc.abstractmethod
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Any: ...
 
-    @classmethod
-    def __subclasshook__(cls, sub: type) -> Any:
-        if cls is InputAugmentation:
-            base = _loaded_class("reglab.augment", "Augmentation")
-            if base is not None and issubclass(sub, base):
-                return True
-        return NotImplemented
-
 
 class LabelMixer(abc.ABC):
     """Mixes inputs and labels of a batch: ``mix(x, y, generator=None) -> (x, soft_y)``.
 
-    A class with ``mixes_labels = True`` and a ``mix`` method declares it without subclassing
-    (``reglab.augment.LabelMixing`` and its ``MixUp``/``CutMix`` do).
+    A class declares it by subclassing (``reglab.augment.LabelMixing``, the base class of
+    ``MixUp`` and ``CutMix``, does) or with ``LabelMixer.register(cls)``. ``mixes_labels`` is
+    ``True`` on every mixer (``False`` on reglab's input augmentations), for code that asks.
     """
 
     mixes_labels: ClassVar[bool] = True
@@ -128,13 +111,6 @@ class LabelMixer(abc.ABC):
     def mix(
         self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]: ...
-
-    @classmethod
-    def __subclasshook__(cls, sub: type) -> Any:
-        declared = getattr(sub, "mixes_labels", False) is True
-        if cls is LabelMixer and declared and callable(getattr(sub, "mix", None)):
-            return True
-        return NotImplemented
 
 
 #: The protocols in the order fit dispatches on (the first that an object declares wins).

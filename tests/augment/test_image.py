@@ -439,8 +439,8 @@ def test_exact_replay_from_saved_params(name):
     aug = ALL[name]()
     x = image(n=6, h=11, w=11, dtype=torch.float32)
     y = aug(x, seeded(40))
-    params = aug.generate_params(x.shape, seeded(40))
-    saved = {k: v.clone() for k, v in params.items()}
+    draws = aug.generate_params(x.shape, seeded(40))
+    saved = {k: v.clone() for k, v in draws.items()}
     assert torch.equal(aug.apply(x, saved), y)
     assert torch.equal(aug(x, seeded(40)), y)  # same seed, same bits
     assert not torch.equal(aug(x, seeded(41)), y)  # another seed, another draw
@@ -584,13 +584,13 @@ def test_bad_inputs_at_call_time():
     with pytest.raises(ConfigError) as e:
         aug.apply(torch.rand(2, 1, 4, 4), p)
     assert str(e.value) == (
-        "RandomRotation.apply got params['apply'] with shape (3,) for a batch of 2 samples: "
-        "draw the params with generate_params for this batch's shape."
+        "RandomRotation.apply got draws['apply'] with shape (3,) for a batch of 2 samples: "
+        "draw them with generate_params for this batch's shape."
     )
     with pytest.raises(ConfigError) as e:
         aug.apply(torch.rand(3, 1, 4, 4), {"apply": p["apply"]})
     assert str(e.value) == (
-        "RandomRotation.apply needs params['angle'] (draw params with generate_params). "
+        "RandomRotation.apply needs draws['angle'] (draw them with generate_params). "
         "Got keys ['apply'] instead."
     )
     with pytest.raises(ConfigError) as e:

@@ -1,4 +1,4 @@
-"""One name per concept: unique public class names, deprecated aliases, the lazy text submodule."""
+"""One name per concept: unique public class names, removed aliases, the lazy text submodule."""
 
 from __future__ import annotations
 
@@ -35,27 +35,15 @@ def test_public_class_names_are_unique_across_reglab():
     assert seen["MixUp"] == {"reglab.augment.mix.MixUp"}
 
 
-def test_old_image_noise_name_warns_and_still_works():
-    with pytest.warns(DeprecationWarning, match="use reglab.augment.RandomGaussianNoise"):
-        old = A.GaussianNoise
-    assert old is A.RandomGaussianNoise
+def test_removed_aliases_are_gone():
+    # 0.x with no outside users: the old names were removed, not kept as warning aliases.
     assert "GaussianNoise" not in A.__all__
-
-
-def test_old_tabular_names_warn_and_still_work():
-    with pytest.warns(DeprecationWarning, match="use FeatureNoise"):
-        noise = tabular.GaussianNoise
-    assert noise is tabular.FeatureNoise
-    with pytest.warns(DeprecationWarning, match='layout="tabular"'):
-        mixup = tabular.MixUp
-    m = mixup(0.4)
-    assert isinstance(m, A.MixUp) and m.layout == "tabular" and mixup.mixes_labels is True
-    x, y = torch.rand(6, 3), torch.rand(6)  # regression targets, as the tabular MixUp took
-    _, ym = m.mix(x, y, torch.Generator().manual_seed(0))
-    assert ym.shape == (6,)
-    assert tabular.__all__ == ["FeatureNoise"]
     with pytest.raises(AttributeError):
-        tabular.NoSuchThing  # noqa: B018
+        A.GaussianNoise  # noqa: B018
+    assert tabular.__all__ == ["FeatureNoise"]
+    for name in ("GaussianNoise", "MixUp", "NoSuchThing"):
+        with pytest.raises(AttributeError):
+            getattr(tabular, name)
 
 
 def test_mixup_layouts_differ_only_in_input_shape_and_regression_targets():

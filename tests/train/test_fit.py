@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from reglab.callbacks import EarlyStopping, StopReason
+from reglab.regularizer import LabelMixer
 from reglab.train import COLUMNS, History, fit
 
 
@@ -246,10 +247,8 @@ class RecordingNoise:
         return x + self.std * torch.randn(x.shape, generator=generator)
 
 
-class TinyMixUp:
+class TinyMixUp(LabelMixer):
     """A label-mixing stand-in with the contract's shape: mix(x, y, generator) -> (x, y_soft)."""
-
-    mixes_labels = True
 
     def __init__(self, classes: int) -> None:
         self.classes = classes

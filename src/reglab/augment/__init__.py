@@ -1,7 +1,7 @@
 """Data augmentation: batched image transforms, label mixing, tabular noise.
 
 Every augmentation draws per-sample parameters apart from applying them
-(``aug.generate_params(shape, generator)`` then ``aug.apply(x, params)``; ``aug(x, generator)``
+(``aug.generate_params(shape, generator)`` then ``aug.apply(x, draws)``; ``aug(x, generator)``
 does both), so a batch can be replayed exactly. Geometric transforms live in
 :mod:`~reglab.augment.geometric`, intensity ones in :mod:`~reglab.augment.intensity`, ``Compose``
 in :mod:`~reglab.augment.container`, label mixing in :mod:`~reglab.augment.mix`, feature-vector
@@ -19,11 +19,10 @@ Example:
 from __future__ import annotations
 
 import importlib
-import warnings
 from typing import Any
 
 from . import tabular
-from ._base import Augmentation, Params
+from ._base import Augmentation, Draws
 from .container import Compose
 from .geometric import (
     RandomAffine,
@@ -41,9 +40,9 @@ __all__ = [
     "Augmentation",
     "Compose",
     "CutMix",
+    "Draws",
     "LabelMixing",
     "MixUp",
-    "Params",
     "RandomAffine",
     "RandomBrightness",
     "RandomContrast",
@@ -61,20 +60,11 @@ __all__ = [
 
 # Submodules imported on first touch (as scipy does): text pulls in the word lists.
 _LAZY = ("text",)
-_DEPRECATED = {"GaussianNoise": ("RandomGaussianNoise", RandomGaussianNoise)}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return importlib.import_module(f"{__name__}.{name}")
-    if name in _DEPRECATED:
-        new, obj = _DEPRECATED[name]
-        warnings.warn(
-            f"reglab.augment.{name} is deprecated; use reglab.augment.{new}.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return obj
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -10,7 +10,7 @@ A subclass declares what it takes and what it draws; the base class derives the 
   how the value is stored). With the keyword-only ``options`` every augmentation of a family
   shares (``p``, ``same_on_batch``, ``value_range``; geometric ones add ``interpolation`` and
   ``fill``) they make the constructor, its signature, its checks and ``repr``.
-* ``draws``: the per-sample parameters (:class:`Draw`: the key in ``params`` and the sampler
+* ``draws``: the per-sample parameters (:class:`Draw`: the key in ``draws`` and the sampler
   that fills it from :mod:`reglab._rng`), drawn in order by ``generate_params``.
 * what the parameters build: a geometric augmentation's ``build`` turns them into per-sample
   matrices; every augmentation's ``_apply`` applies them to a batch.
@@ -20,8 +20,8 @@ Example (an augmentation is its declaration and its ``_apply``):
     >>> class RandomGain(Augmentation):
     ...     settings = (Setting("gain", (Interval(float, 0, None),), store=lambda o, v: (1.0, 1.0 + v)),)
     ...     draws = (Draw("factor", uniform("gain")),)
-    ...     def _apply(self, x, params):
-    ...         f = torch.where(params["apply"], params["factor"], 1.0).view(-1, 1, 1, 1)
+    ...     def _apply(self, x, draws):
+    ...         f = torch.where(draws["apply"], draws["factor"], 1.0).view(-1, 1, 1, 1)
     ...         return x * f.to(x.dtype)
     >>> RandomGain(0.5, p=0.8)
     RandomGain(gain=(1.0, 1.5), p=0.8)
@@ -48,12 +48,13 @@ from typing import Any, ClassVar
 import torch
 
 from .. import _rng
-from .._checks import Boolean, Constraint, InstanceOf, Interval, NoneOk, check
+from .._checks import GENERATOR, Boolean, Constraint, Constraints, Interval, check, validate_params
 from ..errors import ConfigError, format_value
+from ..regularizer import InputAugmentation
 
-__all__ = ["Augmentation", "Draw", "Params", "Setting"]
+__all__ = ["Augmentation", "Draw", "Draws", "Setting"]
 
-Params = dict[str, torch.Tensor]
+Draws = dict[str, torch.Tensor]
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
@@ -159,7 +160,8 @@ def as_range(value: float | Sequence[float], centre: float = 0.0) -> tuple[float
     return float(value[0]), float(value[1])
 
 
-_GEN = (InstanceOf(torch.Generator, description="a torch.Generator"), NoneOk())
+#: The arguments of ``generate_params`` (and of the calls that draw), checked by validate_params.
+GENERATE_CONSTRAINTS: Constraints = {"generator": GENERATOR}
 
 
 # ------------------------------------------------------------------------------ fill values
@@ -237,7 +239,7 @@ Sampler = Callable[
 
 @dataclass(frozen=True)
 class Draw:
-    """A per-sample parameter: ``params[key] = sample(aug, n, shape, generator, dtype, device)``."""
+    """A per-sample parameter: ``draws[key] = sample(aug, n, shape, generator, dtype, device)``."""
 
     key: str
     sample: Sampler
@@ -303,11 +305,11 @@ VALUE_RANGE = Setting(
 )
 
 
-class Augmentation:
+class Augmentation(InputAugmentation):
     """Base class: draws per-sample parameters, then applies them with a pure function.
 
     Subclasses declare ``settings`` and ``draws`` (see the module docstring) and implement
-    ``_apply(x, params) -> Tensor`` (pure, on a float ``(N, C, H, W)`` batch, never modifying
+    ``_apply(x, draws) -> Tensor`` (pure, on a float ``(N, C, H, W)`` batch, never modifying
     ``x``). From the declaration the base class builds the constructor (checks, stored values,
     signature) and ``repr``, and ``generate_params`` draws the per-sample ``apply`` mask
     (probability ``p``) and then each declared parameter; it also handles ``same_on_batch``,
@@ -324,8 +326,8 @@ class Augmentation:
         >>> aug = A.RandomRotation(15.0)
         >>> x = torch.rand(4, 3, 8, 8)
         >>> g = torch.Generator().manual_seed(0)
-        >>> params = aug.generate_params(x.shape, generator=g)
-        >>> y = aug.apply(x, params)
+        >>> draws = aug.generate_params(x.shape, generator=g)
+        >>> y = aug.apply(x, draws)
         >>> torch.equal(y, aug(x, generator=torch.Generator().manual_seed(0)))
         True
     """
@@ -389,15 +391,15 @@ class Augmentation:
         generator: torch.Generator | None,
         dtype: torch.dtype,
         device: torch.device | None,
-    ) -> Params:
+    ) -> Draws:
         return {d.key: d.sample(self, n, shape, generator, dtype, device) for d in self.draws}
 
-    def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+    def _apply(self, x: torch.Tensor, draws: Draws) -> torch.Tensor:
         raise NotImplementedError
 
-    def _apply_fresh(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+    def _apply_fresh(self, x: torch.Tensor, draws: Draws) -> torch.Tensor:
         """``_apply`` for parameters drawn by this call (free to reuse their buffers)."""
-        return self._apply(x, params)
+        return self._apply(x, draws)
 
     def _out_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """The batch shape after this augmentation (changed only by crops)."""
@@ -411,39 +413,38 @@ class Augmentation:
         *,
         dtype: torch.dtype = torch.float32,
         device: torch.device | str | None = None,
-    ) -> Params:
+    ) -> Draws:
         """Draw the parameters for a batch of ``shape``: a dict of tensors, one row per sample.
 
         ``dtype`` is the floating dtype of dense parameters (noise), ``device`` where they are
         drawn when ``generator`` is None (otherwise the generator's device).
         """
-        owner = type(self).__name__
-        check(owner, "generator", generator, *_GEN)
+        validate_params(type(self).__name__, locals(), GENERATE_CONSTRAINTS)
         full = self._full_shape(shape)
         n = full[0]
         m = 1 if self.same_on_batch else n
         dev = torch.device(device) if device is not None else None
-        params: Params = {}
+        draws: Draws = {}
         if self._draws_mask:
-            params["apply"] = _rng.bernoulli(m, self.p, generator, device=dev)
-        params.update(self._draw(m, (m, *full[1:]), generator, dtype, dev))
+            draws["apply"] = _rng.bernoulli(m, self.p, generator, device=dev)
+        draws.update(self._draw(m, (m, *full[1:]), generator, dtype, dev))
         if self.same_on_batch and n != 1:
-            params = {k: v.expand(n, *v.shape[1:]) for k, v in params.items()}
-        return params
+            draws = {k: v.expand(n, *v.shape[1:]) for k, v in draws.items()}
+        return draws
 
-    def apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+    def apply(self, x: torch.Tensor, draws: Draws) -> torch.Tensor:
         """Apply the given parameters to ``x`` (pure: ``x`` is not modified)."""
         x4, restore = self._prepare(x)
-        self._check_params(params, x4.shape[0])
-        return restore(self._apply(x4, params))
+        self._check_draws(draws, x4.shape[0])
+        return restore(self._apply(x4, draws))
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw fresh parameters for ``x`` and apply them."""
         x4, restore = self._prepare(x)
         # float32 parameters whatever the input's dtype, so that
         # aug(x, g) == aug.apply(x, aug.generate_params(x.shape, g)) for float64 inputs too.
-        params = self.generate_params(x4.shape, generator, device=x4.device)
-        return restore(self._apply_fresh(x4, params))
+        draws = self.generate_params(x4.shape, generator, device=x4.device)
+        return restore(self._apply_fresh(x4, draws))
 
     def __repr__(self) -> str:
         fields = []
@@ -523,14 +524,14 @@ class Augmentation:
 
         return xf, restore
 
-    def _check_params(self, params: Any, n: int) -> None:
+    def _check_draws(self, draws: Any, n: int) -> None:
         owner = type(self).__name__
-        if not isinstance(params, dict):
+        if not isinstance(draws, dict):
             raise ConfigError(
-                f"{owner}.apply expects params as a dict of tensors from generate_params. "
-                f"Got {type(params).__name__} instead."
+                f"{owner}.apply expects draws as a dict of tensors from generate_params. "
+                f"Got {type(draws).__name__} instead."
             )
-        for key, value in params.items():
+        for key, value in draws.items():
             if not isinstance(value, torch.Tensor) or value.dim() == 0 or value.shape[0] != n:
                 got = (
                     f"shape {tuple(value.shape)}"
@@ -538,8 +539,8 @@ class Augmentation:
                     else type(value).__name__
                 )
                 raise ConfigError(
-                    f"{owner}.apply got params[{key!r}] with {got} for a batch of {n} samples: "
-                    f"draw the params with generate_params for this batch's shape."
+                    f"{owner}.apply got draws[{key!r}] with {got} for a batch of {n} samples: "
+                    f"draw them with generate_params for this batch's shape."
                 )
 
 
@@ -561,14 +562,14 @@ def check_input_tensor(owner: str, x: Any) -> None:
         )
 
 
-def get(params: Params, key: str, owner: str) -> torch.Tensor:
-    """``params[key]``, or a one-line error naming the missing key and the ones present."""
+def get(draws: Draws, key: str, owner: str) -> torch.Tensor:
+    """``draws[key]``, or a one-line error naming the missing key and the ones present."""
     try:
-        return params[key]
+        return draws[key]
     except KeyError:
         raise ConfigError(
-            f"{owner}.apply needs params[{key!r}] (draw params with generate_params). "
-            f"Got keys {sorted(params)} instead."
+            f"{owner}.apply needs draws[{key!r}] (draw them with generate_params). "
+            f"Got keys {sorted(draws)} instead."
         ) from None
 
 

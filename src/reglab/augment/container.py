@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 import torch
 
 from ..errors import ConfigError
-from ._base import VALUE_RANGE, Augmentation, Params, fill_tensor, get
+from ..regularizer import LabelMixer
+from ._base import VALUE_RANGE, Augmentation, Draws, fill_tensor, get
 from .geometric import RandomFlip, _Geometric, flip, warp_affine
 from .intensity import RandomGaussianNoise
 
@@ -40,8 +41,8 @@ class Compose(Augmentation):
     Example:
         >>> import torch, reglab.augment as A
         >>> aug = A.Compose([A.RandomFlip(), A.RandomRotation(15.0), A.RandomGaussianNoise(0.05)])
-        >>> params = aug.generate_params((4, 3, 8, 8), torch.Generator().manual_seed(0))
-        >>> sorted(params)[:3]
+        >>> draws = aug.generate_params((4, 3, 8, 8), torch.Generator().manual_seed(0))
+        >>> sorted(draws)[:3]
         ['0.horizontal', '0.vertical', '1.angle']
     """
 
@@ -62,7 +63,7 @@ class Compose(Augmentation):
             )
         flat: list[Augmentation] = []
         for t in transforms:
-            if getattr(t, "mixes_labels", False):
+            if isinstance(t, LabelMixer):
                 raise ConfigError(
                     f"Compose takes augmentations of the input only; {type(t).__name__} mixes "
                     f"labels: call its mix(x, y) on the batch after the augmentations."
@@ -117,50 +118,50 @@ class Compose(Augmentation):
         *,
         dtype: torch.dtype = torch.float32,
         device: torch.device | str | None = None,
-    ) -> Params:
+    ) -> Draws:
         full = self._full_shape(shape)
-        params: Params = {}
+        draws: Draws = {}
         for i, t in enumerate(self.transforms):
             sub = t.generate_params(full, generator, dtype=dtype, device=device)
-            params.update({f"{i}.{k}": v for k, v in sub.items()})
+            draws.update({f"{i}.{k}": v for k, v in sub.items()})
             full = t._out_shape(full)
-        return params
+        return draws
 
     def _generate_fresh(
         self, shape: Sequence[int], generator: torch.Generator | None, device: torch.device
-    ) -> tuple[Params, dict[int, Callable[[], None]]]:
+    ) -> tuple[Draws, dict[int, Callable[[], None]]]:
         """``generate_params`` for this call only: noise draws fill while the warps run."""
         full = self._full_shape(shape)
-        params: Params = {}
+        draws: Draws = {}
         waits: dict[int, Callable[[], None]] = {}
         for i, t in enumerate(self.transforms):
             if isinstance(t, RandomGaussianNoise):
                 sub, waits[i] = t.generate_params_async(full, generator, device=device)
             else:
                 sub = t.generate_params(full, generator, device=device)
-            params.update({f"{i}.{k}": v for k, v in sub.items()})
+            draws.update({f"{i}.{k}": v for k, v in sub.items()})
             full = t._out_shape(full)
-        return params, waits
+        return draws, waits
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw fresh parameters for ``x`` and apply them (the same bits as ``apply``)."""
         x4, restore = self._prepare(x)
-        params, waits = self._generate_fresh(x4.shape, generator, x4.device)
+        draws, waits = self._generate_fresh(x4.shape, generator, x4.device)
         try:
-            return restore(self._run(x4, params, waits))
+            return restore(self._run(x4, draws, waits))
         finally:
             for wait in waits.values():
                 wait()
 
-    def _child_params(self, params: Params, i: int) -> Params:
+    def _child_draws(self, draws: Draws, i: int) -> Draws:
         prefix = f"{i}."
-        return {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
+        return {k[len(prefix) :]: v for k, v in draws.items() if k.startswith(prefix)}
 
-    def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
-        return self._run(x, params, {})
+    def _apply(self, x: torch.Tensor, draws: Draws) -> torch.Tensor:
+        return self._run(x, draws, {})
 
     def _run(
-        self, x: torch.Tensor, params: Params, waits: dict[int, Callable[[], None]]
+        self, x: torch.Tensor, draws: Draws, waits: dict[int, Callable[[], None]]
     ) -> torch.Tensor:
         out = x
         fresh = False  # whether `out` is our own buffer (safe to update in place)
@@ -170,7 +171,7 @@ class Compose(Augmentation):
                     waits.pop(i)()
             first = self.transforms[seg[0]]
             if isinstance(first, _Geometric) and first.value_range is None:
-                subs = [self._child_params(params, i) for i in seg]
+                subs = [self._child_draws(draws, i) for i in seg]
                 if all(isinstance(self.transforms[i], RandomFlip) for i in seg):
                     h = torch.zeros(out.shape[0], dtype=torch.bool)
                     v = torch.zeros(out.shape[0], dtype=torch.bool)
@@ -190,7 +191,7 @@ class Compose(Augmentation):
                 fresh = True
                 continue
             t = self.transforms[seg[0]]
-            sp = self._child_params(params, seg[0])
+            sp = self._child_draws(draws, seg[0])
             if isinstance(t, RandomGaussianNoise) and fresh and t.value_range is None:
                 noise = get(sp, "noise", "RandomGaussianNoise")
                 out.add_(noise.to(device=out.device, dtype=out.dtype))
@@ -198,7 +199,7 @@ class Compose(Augmentation):
             if isinstance(t, Compose):
                 y = t.apply(out, sp)
             else:
-                t._check_params(sp, out.shape[0])
+                t._check_draws(sp, out.shape[0])
                 y = t._apply(out, sp)
                 if t.value_range is not None:
                     y = y.clamp(*t.value_range)

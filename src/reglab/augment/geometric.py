@@ -40,7 +40,7 @@ from ._base import (
     VALUE_RANGE,
     Augmentation,
     Draw,
-    Params,
+    Draws,
     RangePair,
     Setting,
     as_range,
@@ -355,7 +355,7 @@ def affine_matrix(
 class _Geometric(Augmentation):
     """An affine augmentation: its draws build per-sample matrices, so ``Compose`` can fuse it.
 
-    ``build(params, height, width)`` maps the drawn parameters (cast to the working dtype) to
+    ``build(draws, height, width)`` maps the drawn parameters (cast to the working dtype) to
     (N, 3, 3) maps from input to output pixel coordinates; samples not transformed get the
     identity.
     """
@@ -372,17 +372,17 @@ class _Geometric(Augmentation):
     build: ClassVar[Any] = None
 
     def matrix(
-        self, params: Params, height: int, width: int, dtype: torch.dtype = torch.float32
+        self, draws: Draws, height: int, width: int, dtype: torch.dtype = torch.float32
     ) -> torch.Tensor:
         """Per-sample (N, 3, 3) maps from input to output pixel coordinates (identity if skipped)."""
         owner = type(self).__name__
-        values = {d.key: get(params, d.key, owner).to(dtype) for d in self.draws}
+        values = {d.key: get(draws, d.key, owner).to(dtype) for d in self.draws}
         m = type(self).build(values, height, width)
-        return _masked(m, get(params, "apply", owner))
+        return _masked(m, get(draws, "apply", owner))
 
-    def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+    def _apply(self, x: torch.Tensor, draws: Draws) -> torch.Tensor:
         fill_tensor(type(self).__name__, self.fill, x.shape[1], x.dtype, x.device)
-        m = self.matrix(params, x.shape[-2], x.shape[-1], x.dtype)
+        m = self.matrix(draws, x.shape[-2], x.shape[-1], x.dtype)
         return warp_affine(x, m, self.interpolation, self.fill)
 
 
@@ -410,16 +410,14 @@ class RandomFlip(_Geometric):
     mode: str
 
     def matrix(
-        self, params: Params, height: int, width: int, dtype: torch.dtype = torch.float32
+        self, draws: Draws, height: int, width: int, dtype: torch.dtype = torch.float32
     ) -> torch.Tensor:
-        h = get(params, "horizontal", "RandomFlip")
-        v = get(params, "vertical", "RandomFlip")
+        h = get(draws, "horizontal", "RandomFlip")
+        v = get(draws, "vertical", "RandomFlip")
         return flip_matrix(h, v, height, width, dtype)
 
-    def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
-        return flip(
-            x, get(params, "horizontal", "RandomFlip"), get(params, "vertical", "RandomFlip")
-        )
+    def _apply(self, x: torch.Tensor, draws: Draws) -> torch.Tensor:
+        return flip(x, get(draws, "horizontal", "RandomFlip"), get(draws, "vertical", "RandomFlip"))
 
 
 class RandomRotation(_Geometric):
@@ -448,7 +446,7 @@ class RandomRotation(_Geometric):
     degrees: tuple[float, float]
 
     @staticmethod
-    def build(v: Params, h: int, w: int) -> torch.Tensor:
+    def build(v: Draws, h: int, w: int) -> torch.Tensor:
         return rotation_matrix(v["angle"], h, w)
 
 
@@ -475,7 +473,7 @@ class RandomTranslation(_Geometric):
     fraction: tuple[float, float]
 
     @staticmethod
-    def build(v: Params, h: int, w: int) -> torch.Tensor:
+    def build(v: Draws, h: int, w: int) -> torch.Tensor:
         return translation_matrix(v["translate"])
 
 
@@ -508,7 +506,7 @@ class RandomZoom(_Geometric):
     range: tuple[float, float]
 
     @staticmethod
-    def build(v: Params, h: int, w: int) -> torch.Tensor:
+    def build(v: Draws, h: int, w: int) -> torch.Tensor:
         return zoom_matrix(v["scale"], h, w)
 
 
@@ -569,7 +567,7 @@ class RandomAffine(_Geometric):
     shear: tuple[float, float, float, float] | None
 
     @staticmethod
-    def build(v: Params, h: int, w: int) -> torch.Tensor:
+    def build(v: Draws, h: int, w: int) -> torch.Tensor:
         return affine_matrix(v["angle"], v["translate"], v["scale"], v["shear"], h, w)
 
 
@@ -639,17 +637,17 @@ class RandomCrop(Augmentation):
             )
         return ph - th, pw - tw
 
-    def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+    def _apply(self, x: torch.Tensor, draws: Draws) -> torch.Tensor:
         n, c, h, w = x.shape
         ry, rx = self._room(h, w)
-        apply = get(params, "apply", "RandomCrop").to(x.device)
-        off = get(params, "offset", "RandomCrop").to(x.device).long()
+        apply = get(draws, "apply", "RandomCrop").to(x.device)
+        off = get(draws, "offset", "RandomCrop").to(x.device).long()
         centre = torch.tensor([ry // 2, rx // 2], device=x.device)
         off = torch.where(apply.view(-1, 1), off, centre)
         if bool((off < 0).any()) or bool((off[:, 0] > ry).any()) or bool((off[:, 1] > rx).any()):
             raise ConfigError(
                 f"RandomCrop.apply got crop offsets outside the padded image ({h + 2 * self.padding}, "
-                f"{w + 2 * self.padding}): draw the params for this batch's shape."
+                f"{w + 2 * self.padding}): redraw them for this batch's shape."
             )
         fill_tensor("RandomCrop", self.fill, c, x.dtype, x.device)
         th, tw = self.size

@@ -19,13 +19,13 @@ from typing import Any
 import torch
 
 from .. import _rng
-from .._checks import Interval, check
+from .._checks import Interval, validate_params
 from ._base import (
-    _GEN,
     FILL,
+    GENERATE_CONSTRAINTS,
     Augmentation,
     Draw,
-    Params,
+    Draws,
     RangePair,
     Setting,
     as_range,
@@ -51,7 +51,7 @@ STD = Setting("std", (Interval(float, 0, None),), 0.1, store=lambda o, v: float(
 class RandomGaussianNoise(Augmentation):
     """Add ``N(0, std^2)`` noise to every pixel: ``y = x + std * z``, ``z ~ N(0, 1)``.
 
-    The noise is a parameter (``params["noise"]``, zero for samples not transformed), so a
+    The noise is a parameter (``draws["noise"]``, zero for samples not transformed), so a
     batch replays exactly. It comes from :func:`reglab._rng.normal`: large CPU draws are split
     into fixed, independently seeded chunks filled in parallel (Box-Muller), so the bits depend
     on the seed and the shape, never on the thread count.
@@ -79,12 +79,12 @@ class RandomGaussianNoise(Augmentation):
         *,
         dtype: torch.dtype = torch.float32,
         device: torch.device | str | None = None,
-    ) -> Params:
-        params = super().generate_params(shape, generator, dtype=dtype, device=device)
-        apply = params["apply"]
+    ) -> Draws:
+        draws = super().generate_params(shape, generator, dtype=dtype, device=device)
+        apply = draws["apply"]
         if not bool(apply.all()):
-            params["noise"] = params["noise"] * apply.view(-1, 1, 1, 1).to(params["noise"].dtype)
-        return params
+            draws["noise"] = draws["noise"] * apply.view(-1, 1, 1, 1).to(draws["noise"].dtype)
+        return draws
 
     def generate_params_async(
         self,
@@ -92,15 +92,15 @@ class RandomGaussianNoise(Augmentation):
         generator: torch.Generator | None = None,
         *,
         device: torch.device | str | None = None,
-    ) -> tuple[Params, Callable[[], None]]:
-        """``(params, wait)``: float32 :meth:`generate_params`, the noise filled by helper threads.
+    ) -> tuple[Draws, Callable[[], None]]:
+        """``(draws, wait)``: float32 :meth:`generate_params`, the noise filled by helper threads.
 
         The parameters hold the same bits as ``generate_params`` from the same generator state
         once ``wait()`` has returned; meanwhile the caller can work (``Compose`` resamples).
         """
         if self.same_on_batch:
             return self.generate_params(shape, generator, device=device), _nothing
-        check("RandomGaussianNoise", "generator", generator, *_GEN)
+        validate_params("RandomGaussianNoise", locals(), GENERATE_CONSTRAINTS)
         full = self._full_shape(shape)
         dev = torch.device(device) if device is not None else None
         apply = _rng.bernoulli(full[0], self.p, generator, device=dev)
@@ -118,7 +118,7 @@ class RandomGaussianNoise(Augmentation):
         x4, restore = self._prepare(x)
         if self.same_on_batch or x4.dtype != torch.float32:
             return super().__call__(x, generator)
-        check("RandomGaussianNoise", "generator", generator, *_GEN)
+        validate_params("RandomGaussianNoise", locals(), GENERATE_CONSTRAINTS)
         full = self._full_shape(x4.shape)
         apply = _rng.bernoulli(full[0], self.p, generator, device=x4.device)
         out = _rng.add_normal(x4, self.std, generator)
@@ -126,17 +126,17 @@ class RandomGaussianNoise(Augmentation):
             out[~apply] = x4[~apply]
         return restore(out)
 
-    def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
-        noise = get(params, "noise", "RandomGaussianNoise")
+    def _apply(self, x: torch.Tensor, draws: Draws) -> torch.Tensor:
+        noise = get(draws, "noise", "RandomGaussianNoise")
         return x + noise.to(device=x.device, dtype=x.dtype)
 
-    def _apply_fresh(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+    def _apply_fresh(self, x: torch.Tensor, draws: Draws) -> torch.Tensor:
         # The noise was drawn for this call alone: add the image into its buffer (x + z == z + x).
-        noise = params["noise"]
+        noise = draws["noise"]
         own = noise.dtype == x.dtype and noise.device == x.device and noise.shape == x.shape
         if own and noise.is_contiguous() and not x.requires_grad:
             return noise.add_(x)
-        return self._apply(x, params)
+        return self._apply(x, draws)
 
 
 class RandomBrightness(Augmentation):
@@ -170,9 +170,9 @@ class RandomBrightness(Augmentation):
     draws = (Draw("delta", uniform("delta")),)
     delta: tuple[float, float]
 
-    def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
-        delta = get(params, "delta", "RandomBrightness").to(device=x.device, dtype=x.dtype)
-        apply = get(params, "apply", "RandomBrightness").to(x.device)
+    def _apply(self, x: torch.Tensor, draws: Draws) -> torch.Tensor:
+        delta = get(draws, "delta", "RandomBrightness").to(device=x.device, dtype=x.dtype)
+        apply = get(draws, "apply", "RandomBrightness").to(x.device)
         delta = torch.where(apply, delta, torch.zeros_like(delta))
         return x + delta.view(-1, 1, 1, 1)
 
@@ -206,9 +206,9 @@ class RandomContrast(Augmentation):
     draws = (Draw("factor", uniform("factor")),)
     factor: tuple[float, float]
 
-    def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
-        c = get(params, "factor", "RandomContrast").to(device=x.device, dtype=x.dtype)
-        apply = get(params, "apply", "RandomContrast").to(x.device)
+    def _apply(self, x: torch.Tensor, draws: Draws) -> torch.Tensor:
+        c = get(draws, "factor", "RandomContrast").to(device=x.device, dtype=x.dtype)
+        apply = get(draws, "apply", "RandomContrast").to(x.device)
         mean = x.mean(dim=(-2, -1), keepdim=True)
         y = (x - mean) * c.view(-1, 1, 1, 1) + mean
         return torch.where(apply.view(-1, 1, 1, 1), y, x)
@@ -286,10 +286,10 @@ class RandomErasing(Augmentation):
     ratio: tuple[float, float]
     value: tuple[float, ...]
 
-    def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+    def _apply(self, x: torch.Tensor, draws: Draws) -> torch.Tensor:
         c, h, w = x.shape[1:]
-        box = get(params, "box", "RandomErasing").to(x.device)
-        apply = get(params, "apply", "RandomErasing").to(x.device)
+        box = get(draws, "box", "RandomErasing").to(x.device)
+        apply = get(draws, "apply", "RandomErasing").to(x.device)
         mask = box_mask(box, h, w) & apply.view(-1, 1, 1, 1)
         value = fill_tensor("RandomErasing", self.value, c, x.dtype, x.device)
         return torch.where(mask, value, x)

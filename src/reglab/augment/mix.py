@@ -24,21 +24,20 @@ from typing import Any, ClassVar
 import torch
 
 from .. import _rng
-from .._checks import Interval, NoneOk, OneOf, check
-from ..errors import ConfigError, format_value
-from ._base import Params, check_input_tensor, get, shape_ints
+from .._checks import Constraints, Interval, NoneOk, OneOf, validate_params
+from ..errors import ConfigError
+from ..regularizer import LabelMixer
+from ._base import GENERATE_CONSTRAINTS, Draws, check_input_tensor, get, shape_ints
 from .intensity import box_mask
 
 __all__ = ["CutMix", "LabelMixing", "MixUp"]
 
-_GEN_TYPES = (torch.Generator, type(None))
 
+class LabelMixing(LabelMixer):
+    """Base class for augmentations that mix inputs and labels (a :class:`LabelMixer`).
 
-class LabelMixing:
-    """Base class for augmentations that mix inputs and labels (``mixes_labels = True``).
-
-    Subclasses implement ``_draw(shape, generator) -> Params`` and
-    ``_mix_inputs(x, params) -> (x_mixed, weight)`` where ``weight[i]`` is the share of sample
+    Subclasses implement ``_draw(shape, generator) -> Draws`` and
+    ``_mix_inputs(x, draws) -> (x_mixed, weight)`` where ``weight[i]`` is the share of sample
     ``i``'s own label in its mixed target.
 
     Args:
@@ -51,6 +50,12 @@ class LabelMixing:
     # Layout of x: "any" (N, ...), "image" (N, C, H, W), "features" (N, F).
     _layout: ClassVar[str] = "any"
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "alpha": [Interval(float, 0, None, closed="neither")],
+        "num_classes": [Interval(int, 1, None), NoneOk()],
+        "label_smoothing": [Interval(float, 0, 1, closed="left")],
+    }
+
     def __init__(
         self,
         alpha: float,
@@ -58,50 +63,43 @@ class LabelMixing:
         label_smoothing: float = 0.0,
     ) -> None:
         owner = type(self).__name__
-        check(owner, "alpha", alpha, Interval(float, 0, None, closed="neither"))
-        check(owner, "num_classes", num_classes, Interval(int, 1, None), NoneOk())
-        check(owner, "label_smoothing", label_smoothing, Interval(float, 0, 1, closed="left"))
+        validate_params(self, locals())
         self.alpha = float(alpha)
         self.num_classes = None if num_classes is None else int(num_classes)
         self.label_smoothing = float(label_smoothing)
 
     # ----------------------------------------------------------------------------- subclass API
-    def _draw(self, shape: tuple[int, ...], generator: torch.Generator | None) -> Params:
+    def _draw(self, shape: tuple[int, ...], generator: torch.Generator | None) -> Draws:
         raise NotImplementedError
 
-    def _mix_inputs(self, x: torch.Tensor, params: Params) -> tuple[torch.Tensor, torch.Tensor]:
+    def _mix_inputs(self, x: torch.Tensor, draws: Draws) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
     # ----------------------------------------------------------------------------- public API
     def generate_params(
         self, shape: Sequence[int], generator: torch.Generator | None = None
-    ) -> Params:
+    ) -> Draws:
         """Draw ``lam`` (Beta(alpha, alpha), one per sample), the partner ``index`` and extras."""
-        owner = type(self).__name__
-        if not isinstance(generator, _GEN_TYPES):
-            raise ConfigError(
-                f"The 'generator' parameter of {owner} must be a torch.Generator or None. "
-                f"Got {format_value(generator)} instead."
-            )
+        validate_params(type(self).__name__, locals(), GENERATE_CONSTRAINTS)
         dims = self._shape(shape)
         return self._draw(dims, generator)
 
     def apply(
-        self, x: torch.Tensor, y: torch.Tensor, params: Params
+        self, x: torch.Tensor, y: torch.Tensor, draws: Draws
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mix ``x`` and ``y`` with given parameters; returns ``(x_mixed, y_soft)``."""
         owner = type(self).__name__
         self._check_x(x)
         n = x.shape[0]
         targets = self._targets(y, n, x.dtype)
-        for key, value in params.items():
+        for key, value in draws.items():
             if not isinstance(value, torch.Tensor) or value.dim() == 0 or value.shape[0] != n:
                 raise ConfigError(
-                    f"{owner}.apply got params[{key!r}] drawn for another batch size than {n}: "
-                    f"draw the params with generate_params for this batch's shape."
+                    f"{owner}.apply got draws[{key!r}] drawn for another batch size than {n}: "
+                    f"draw them with generate_params for this batch's shape."
                 )
-        index = get(params, "index", owner).to(x.device).long()
-        x_mixed, weight = self._mix_inputs(x, params)
+        index = get(draws, "index", owner).to(x.device).long()
+        x_mixed, weight = self._mix_inputs(x, draws)
         w = weight.to(device=targets.device, dtype=targets.dtype).view(
             n, *([1] * (targets.dim() - 1))
         )
@@ -246,6 +244,11 @@ class MixUp(LabelMixing):
         (torch.Size([6, 3]), torch.Size([6]))
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        **LabelMixing._parameter_constraints,
+        "layout": [OneOf("any", "tabular")],
+    }
+
     def __init__(
         self,
         alpha: float = 0.2,
@@ -255,7 +258,7 @@ class MixUp(LabelMixing):
         layout: str = "any",
     ) -> None:
         super().__init__(alpha, num_classes, label_smoothing)
-        check(type(self).__name__, "layout", layout, OneOf("any", "tabular"))
+        validate_params(self, locals())
         self.layout = layout
         self._layout = "features" if layout == "tabular" else "any"  # type: ignore[misc]
 
@@ -266,16 +269,16 @@ class MixUp(LabelMixing):
         text = super().__repr__()
         return text if self.layout == "any" else f"{text[:-1]}, layout={self.layout!r})"
 
-    def _draw(self, shape: tuple[int, ...], generator: torch.Generator | None) -> Params:
+    def _draw(self, shape: tuple[int, ...], generator: torch.Generator | None) -> Draws:
         n = shape[0]
         lam = _rng.beta(self.alpha, n, generator, dtype=torch.float64)
         index = torch.randperm(n, generator=generator, device=lam.device)
         return {"lam": lam, "index": index}
 
-    def _mix_inputs(self, x: torch.Tensor, params: Params) -> tuple[torch.Tensor, torch.Tensor]:
+    def _mix_inputs(self, x: torch.Tensor, draws: Draws) -> tuple[torch.Tensor, torch.Tensor]:
         owner = type(self).__name__
-        lam = get(params, "lam", owner).to(device=x.device, dtype=x.dtype)
-        index = get(params, "index", owner).to(x.device).long()
+        lam = get(draws, "lam", owner).to(device=x.device, dtype=x.dtype)
+        index = get(draws, "index", owner).to(x.device).long()
         w = lam.view(-1, *([1] * (x.dim() - 1)))
         return torch.lerp(x[index], x, w), lam
 
@@ -313,7 +316,7 @@ class CutMix(LabelMixing):
     ) -> None:
         super().__init__(alpha, num_classes, label_smoothing)
 
-    def _draw(self, shape: tuple[int, ...], generator: torch.Generator | None) -> Params:
+    def _draw(self, shape: tuple[int, ...], generator: torch.Generator | None) -> Draws:
         n, _, h, w = shape
         lam = _rng.beta(self.alpha, n, generator, dtype=torch.float64)
         dev = lam.device
@@ -330,14 +333,14 @@ class CutMix(LabelMixing):
         box = torch.stack([y0, x0, y1 - y0, x1 - x0], dim=1)
         return {"lam": lam, "index": index, "box": box}
 
-    def _mix_inputs(self, x: torch.Tensor, params: Params) -> tuple[torch.Tensor, torch.Tensor]:
+    def _mix_inputs(self, x: torch.Tensor, draws: Draws) -> tuple[torch.Tensor, torch.Tensor]:
         owner = type(self).__name__
         h, w = x.shape[-2:]
-        index = get(params, "index", owner).to(x.device).long()
-        box = get(params, "box", owner).to(x.device).long()
+        index = get(draws, "index", owner).to(x.device).long()
+        box = get(draws, "box", owner).to(x.device).long()
         if bool((box[:, 0] + box[:, 2] > h).any()) or bool((box[:, 1] + box[:, 3] > w).any()):
             raise ConfigError(
-                f"{owner}.apply got boxes outside the ({h}, {w}) image: draw the params for "
+                f"{owner}.apply got boxes outside the ({h}, {w}) image: redraw them for "
                 f"this batch's shape."
             )
         mask = box_mask(box, h, w)

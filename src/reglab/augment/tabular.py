@@ -1,8 +1,7 @@
 """Augmentations for feature vectors ``(N, F)``: Gaussian noise per feature.
 
 MixUp of feature vectors (with regression targets) is ``reglab.augment.MixUp(alpha,
-layout="tabular")``. The old names ``GaussianNoise`` and ``MixUp`` of this module still work and
-warn (``DeprecationWarning``).
+layout="tabular")``.
 
 Example:
     >>> import torch
@@ -16,16 +15,14 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import torch
 
 from .._checks import Boolean, check_floating, check_ndim
 from ..errors import ConfigError
-from ._base import Augmentation, Draw, Params, Setting, get, normal
+from ._base import Augmentation, Draw, Draws, Setting, get, normal
 from .intensity import STD
-from .mix import MixUp as _MixUp
 
 __all__ = ["FeatureNoise"]
 
@@ -100,37 +97,10 @@ class FeatureNoise(Augmentation):
             )
         return x.detach().std(0, correction=0)
 
-    def _apply(self, x: torch.Tensor, params: Params) -> torch.Tensor:
-        noise = get(params, "noise", "FeatureNoise").to(device=x.device, dtype=x.dtype)
-        apply = get(params, "apply", "FeatureNoise").to(x.device)
+    def _apply(self, x: torch.Tensor, draws: Draws) -> torch.Tensor:
+        noise = get(draws, "noise", "FeatureNoise").to(device=x.device, dtype=x.dtype)
+        apply = get(draws, "apply", "FeatureNoise").to(x.device)
         noise = noise * self._scale(x)
         if not bool(apply.all()):
             noise = noise * apply.view(-1, 1).to(x.dtype)
         return x + noise
-
-
-def _tabular_mixup(
-    alpha: float = 0.2, num_classes: int | None = None, label_smoothing: float = 0.0
-) -> _MixUp:
-    """``MixUp(alpha, num_classes, label_smoothing, layout="tabular")`` (the old tabular MixUp)."""
-    return _MixUp(alpha, num_classes, label_smoothing, layout="tabular")
-
-
-_tabular_mixup.mixes_labels = True  # type: ignore[attr-defined]
-
-_DEPRECATED = {
-    "GaussianNoise": ("FeatureNoise", FeatureNoise),
-    "MixUp": ('reglab.augment.MixUp(..., layout="tabular")', _tabular_mixup),
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _DEPRECATED:
-        new, obj = _DEPRECATED[name]
-        warnings.warn(
-            f"reglab.augment.tabular.{name} is deprecated; use {new}.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return obj
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

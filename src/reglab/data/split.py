@@ -37,7 +37,16 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from .._checks import Boolean, InstanceOf, Interval, NoneOk, OneOf, check
+from .._checks import (
+    Boolean,
+    Constraints,
+    InstanceOf,
+    Interval,
+    NoneOk,
+    OneOf,
+    check,
+    validate_params,
+)
 from ..errors import ConfigError, param_error
 from ._dataset import CHUNK_ROWS, Dataset, _with
 from .encode import TableEncoder
@@ -283,6 +292,10 @@ def _stratified(
     return train_idx, val_idx, test_idx
 
 
+#: The constraints of default_sizes's arguments, checked by validate_params.
+_DEFAULT_SIZES_CONSTRAINTS: Constraints = {"n_pool": [Interval(int, 1, None)]}
+
+
 def default_sizes(n_pool: int) -> tuple[int, int]:
     """Train / validation sizes that fit a pool of ``n_pool`` rows (the rows train+val come from).
 
@@ -293,7 +306,7 @@ def default_sizes(n_pool: int) -> tuple[int, int]:
         >>> default_sizes(178), default_sizes(150), default_sizes(60000)
         ((89, 44), (75, 37), (200, 300))
     """
-    check("default_sizes", "n_pool", n_pool, Interval(int, 1, None))
+    validate_params("default_sizes", locals(), _DEFAULT_SIZES_CONSTRAINTS)
     return min(DEFAULT_TRAIN_SIZE, max(1, n_pool // 2)), min(DEFAULT_VAL_SIZE, n_pool // 4)
 
 
@@ -391,6 +404,13 @@ def split(
     return _scaled_splits(dataset, train_idx, val_idx, test_idx, scale, scale_target, source)
 
 
+#: The constraints of split_rows's arguments, checked by validate_params.
+_SPLIT_ROWS_CONSTRAINTS: Constraints = {
+    "dataset": [InstanceOf(Dataset, description="a reglab.data.Dataset")],
+    "test_source": [OneOf(*TEST_SOURCES)],
+}
+
+
 def split_rows(
     dataset: Dataset,
     train_index: Tensor,
@@ -409,10 +429,7 @@ def split_rows(
         >>> len(sp.train), len(sp.val), len(sp.test), sp.scaler is not None
         (75, 38, 37, True)
     """
-    check(
-        "split_rows", "dataset", dataset, InstanceOf(Dataset, description="a reglab.data.Dataset")
-    )
-    check("split_rows", "test_source", test_source, OneOf(*TEST_SOURCES))
+    validate_params("split_rows", locals(), _SPLIT_ROWS_CONSTRAINTS)
     return _scaled_splits(dataset, train_index, val_index, test_index, None, False, test_source)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
 from typing import Any, cast
 
 import torch
@@ -21,15 +20,16 @@ from torch import nn
 
 from .. import _rng
 from .._checks import (
-    Boolean,
-    Constraint,
+    BOOL,
+    GENERATOR,
+    PROBABILITY,
+    Constraints,
     InstanceOf,
     Interval,
-    NoneOk,
     OneOf,
     check_floating,
     check_ndim,
-    validate,
+    validate_params,
 )
 
 __all__ = [
@@ -52,9 +52,7 @@ __all__ = [
 #: The SELU negative saturation value, ``-lambda * alpha`` (Klambauer et al. 2017).
 SELU_ALPHA_PRIME = -1.7580993408473766
 
-_P = Interval(float, 0, 1, closed="left")
 _SCALING = OneOf("inverted", "classic")
-_GEN = (InstanceOf(torch.Generator, description="a torch.Generator"), NoneOk())
 
 
 # --------------------------------------------------------------------------------------------
@@ -135,13 +133,13 @@ class _MaskedScaleInplace(torch.autograd.Function):
         return _masked_scale(grad, mask, ctx.scale), None, None
 
 
-# The arguments dropout and the channel dropouts share, declared once.
-_DROPOUT_SPEC: dict[str, Sequence[Constraint]] = {
-    "p": [_P],
-    "training": [Boolean()],
+#: The arguments dropout and the channel dropouts share, declared once.
+_DROPOUT_CONSTRAINTS: Constraints = {
+    "p": PROBABILITY,
+    "training": BOOL,
     "scaling": [_SCALING],
-    "inplace": [Boolean()],
-    "generator": _GEN,
+    "inplace": BOOL,
+    "generator": GENERATOR,
 }
 
 
@@ -154,8 +152,7 @@ def _check_dropout_args(
     inplace: bool,
     generator: torch.Generator | None,
 ) -> None:
-    params = {"p": p, "training": training, "scaling": scaling, "inplace": inplace}
-    validate(owner, {**params, "generator": generator}, _DROPOUT_SPEC)
+    validate_params(owner, locals(), _DROPOUT_CONSTRAINTS)
     check_floating(owner, input)
 
 
@@ -341,6 +338,16 @@ def _drop_path(
     return x * factor
 
 
+#: The constraints of drop_path's arguments, checked by validate_params.
+_DROP_PATH_CONSTRAINTS: Constraints = {
+    "p": PROBABILITY,
+    "training": BOOL,
+    "mode": [OneOf("row", "batch")],
+    "scale_by_keep": BOOL,
+    "generator": GENERATOR,
+}
+
+
 def drop_path(
     input: torch.Tensor,
     p: float,
@@ -363,23 +370,7 @@ def drop_path(
 
     Paper: Huang et al., "Deep Networks with Stochastic Depth", ECCV 2016.
     """
-    validate(
-        "drop_path",
-        {
-            "p": p,
-            "training": training,
-            "mode": mode,
-            "scale_by_keep": scale_by_keep,
-            "generator": generator,
-        },
-        {
-            "p": [_P],
-            "training": [Boolean()],
-            "mode": [OneOf("row", "batch")],
-            "scale_by_keep": [Boolean()],
-            "generator": _GEN,
-        },
-    )
+    validate_params("drop_path", locals(), _DROP_PATH_CONSTRAINTS)
     check_floating("drop_path", input)
     return _drop_path(input, float(p), training, mode, scale_by_keep, generator)
 
@@ -440,6 +431,15 @@ def _drop_block2d(
     return x * factor
 
 
+#: The constraints of drop_block2d's arguments, checked by validate_params.
+_DROP_BLOCK2D_CONSTRAINTS: Constraints = {
+    "p": PROBABILITY,
+    "block_size": [Interval(int, 1, None)],
+    "training": BOOL,
+    "generator": GENERATOR,
+}
+
+
 def drop_block2d(
     input: torch.Tensor,
     p: float,
@@ -468,16 +468,7 @@ def drop_block2d(
     Paper: Ghiasi, Lin, Le, "DropBlock: A regularization method for convolutional networks",
     NeurIPS 2018.
     """
-    validate(
-        "drop_block2d",
-        {"p": p, "block_size": block_size, "training": training, "generator": generator},
-        {
-            "p": [_P],
-            "block_size": [Interval(int, 1, None)],
-            "training": [Boolean()],
-            "generator": _GEN,
-        },
-    )
+    validate_params("drop_block2d", locals(), _DROP_BLOCK2D_CONSTRAINTS)
     check_floating("drop_block2d", input)
     return _drop_block2d(input, float(p), block_size, training, generator, "drop_block2d")
 
@@ -510,6 +501,15 @@ def _drop_connect(
     return out
 
 
+#: The constraints of drop_connect's arguments, checked by validate_params.
+_DROP_CONNECT_CONSTRAINTS: Constraints = {
+    "module": [_DROP_CONNECT_MODULE],
+    "p": PROBABILITY,
+    "training": BOOL,
+    "generator": GENERATOR,
+}
+
+
 def drop_connect(
     input: torch.Tensor,
     module: nn.Module,
@@ -531,11 +531,7 @@ def drop_connect(
 
     Paper: Wan et al., "Regularization of Neural Networks using DropConnect", ICML 2013.
     """
-    validate(
-        "drop_connect",
-        {"module": module, "p": p, "training": training, "generator": generator},
-        {"module": [_DROP_CONNECT_MODULE], "p": [_P], "training": [Boolean()], "generator": _GEN},
-    )
+    validate_params("drop_connect", locals(), _DROP_CONNECT_CONSTRAINTS)
     check_floating("drop_connect", input)
     return _drop_connect(input, module, float(p), training, generator)
 
@@ -558,6 +554,14 @@ def _gaussian_dropout(
     return x * noise
 
 
+#: The constraints of gaussian_dropout's arguments, checked by validate_params.
+_GAUSSIAN_DROPOUT_CONSTRAINTS: Constraints = {
+    "p": PROBABILITY,
+    "training": BOOL,
+    "generator": GENERATOR,
+}
+
+
 def gaussian_dropout(
     input: torch.Tensor,
     p: float,
@@ -577,11 +581,7 @@ def gaussian_dropout(
 
     Paper: Srivastava et al., JMLR 2014, section 10 ("Multiplicative Gaussian Noise").
     """
-    validate(
-        "gaussian_dropout",
-        {"p": p, "training": training, "generator": generator},
-        {"p": [_P], "training": [Boolean()], "generator": _GEN},
-    )
+    validate_params("gaussian_dropout", locals(), _GAUSSIAN_DROPOUT_CONSTRAINTS)
     check_floating("gaussian_dropout", input)
     return _gaussian_dropout(input, float(p), training, generator)
 
@@ -593,6 +593,14 @@ def _gaussian_noise(
         return x
     noise = _rng.normal(x.shape, std, generator, dtype=x.dtype, device=x.device)
     return x + noise
+
+
+#: The constraints of gaussian_noise's arguments, checked by validate_params.
+_GAUSSIAN_NOISE_CONSTRAINTS: Constraints = {
+    "std": [Interval(float, 0, None)],
+    "training": BOOL,
+    "generator": GENERATOR,
+}
 
 
 def gaussian_noise(
@@ -609,11 +617,7 @@ def gaussian_noise(
         >>> round(y.std().item(), 2)
         0.5
     """
-    validate(
-        "gaussian_noise",
-        {"std": std, "training": training, "generator": generator},
-        {"std": [Interval(float, 0, None)], "training": [Boolean()], "generator": _GEN},
-    )
+    validate_params("gaussian_noise", locals(), _GAUSSIAN_NOISE_CONSTRAINTS)
     check_floating("gaussian_noise", input)
     return _gaussian_noise(input, float(std), training, generator)
 
@@ -652,6 +656,15 @@ def _alpha_dropout(
     return torch.addcmul(shift, x, factor)
 
 
+#: The constraints of alpha_dropout's arguments, checked by validate_params.
+_ALPHA_DROPOUT_CONSTRAINTS: Constraints = {
+    "p": PROBABILITY,
+    "training": BOOL,
+    "inplace": BOOL,
+    "generator": GENERATOR,
+}
+
+
 def alpha_dropout(
     input: torch.Tensor,
     p: float = 0.5,
@@ -673,10 +686,6 @@ def alpha_dropout(
 
     Paper: Klambauer et al., "Self-Normalizing Neural Networks", NeurIPS 2017.
     """
-    validate(
-        "alpha_dropout",
-        {"p": p, "training": training, "inplace": inplace, "generator": generator},
-        {"p": [_P], "training": [Boolean()], "inplace": [Boolean()], "generator": _GEN},
-    )
+    validate_params("alpha_dropout", locals(), _ALPHA_DROPOUT_CONSTRAINTS)
     check_floating("alpha_dropout", input)
     return _alpha_dropout(input, float(p), training, inplace, generator)

@@ -27,7 +27,15 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._checks import InstanceOf, Interval, NoneOk, check, check_floating, validate
+from .._checks import (
+    Constraints,
+    InstanceOf,
+    Interval,
+    NoneOk,
+    check_floating,
+    validate,
+    validate_params,
+)
 from ..errors import ConfigError
 
 __all__ = [
@@ -93,6 +101,10 @@ _NONE = NoneOk()
 _RENORM = InstanceOf(RenormClipping, description="a RenormClipping")
 
 
+#: The constraints of keras_momentum's arguments, checked by validate_params.
+_KERAS_MOMENTUM_CONSTRAINTS: Constraints = {"momentum": [Interval(float, 0, 1)]}
+
+
 def keras_momentum(momentum: float) -> float:
     """Convert a momentum between Keras' and torch's conventions (the map is its own inverse).
 
@@ -105,7 +117,7 @@ def keras_momentum(momentum: float) -> float:
         >>> keras_momentum(0.99), keras_momentum(0.01)
         (0.01, 0.99)
     """
-    check("keras_momentum", "momentum", momentum, Interval(float, 0, 1))
+    validate_params("keras_momentum", locals(), _KERAS_MOMENTUM_CONSTRAINTS)
     return round(1.0 - float(momentum), 15)
 
 
@@ -167,6 +179,14 @@ def _batch_norm(
     return torch.cat(outs)
 
 
+#: The constraints of batch_norm's arguments, checked by validate_params.
+_BATCH_NORM_CONSTRAINTS: Constraints = {
+    "momentum": [Interval(float, 0, 1)],
+    "eps": [Interval(float, 0, None, closed="neither")],
+    "virtual_batch_size": [Interval(int, 1, None), _NONE],
+}
+
+
 def batch_norm(
     input: Tensor,
     running_mean: Tensor | None,
@@ -207,15 +227,7 @@ def batch_norm(
     Papers: Ioffe & Szegedy 2015 (arXiv:1502.03167); Hoffer, Hubara & Soudry 2017, "Train
     longer, generalize better" (arXiv:1705.08741) for ghost batch normalization.
     """
-    validate(
-        "batch_norm",
-        {"momentum": momentum, "eps": eps, "virtual_batch_size": virtual_batch_size},
-        {
-            "momentum": [Interval(float, 0, 1)],
-            "eps": [Interval(float, 0, None, closed="neither")],
-            "virtual_batch_size": [Interval(int, 1, None), _NONE],
-        },
-    )
+    validate_params("batch_norm", locals(), _BATCH_NORM_CONSTRAINTS)
     _check_bn_input("batch_norm", input, None)
     return _batch_norm(
         input,
@@ -269,6 +281,14 @@ def _batch_renorm(
     return y
 
 
+#: The constraints of batch_renorm's arguments, checked by validate_params.
+_BATCH_RENORM_CONSTRAINTS: Constraints = {
+    "clipping": [_RENORM],
+    "momentum": [Interval(float, 0, 1)],
+    "eps": [Interval(float, 0, None, closed="neither")],
+}
+
+
 def batch_renorm(
     input: Tensor,
     running_mean: Tensor,
@@ -307,15 +327,7 @@ def batch_renorm(
     Paper: Ioffe, "Batch Renormalization: Towards Reducing Minibatch Dependence in
     Batch-Normalized Models", NeurIPS 2017 (arXiv:1702.03275).
     """
-    validate(
-        "batch_renorm",
-        {"clipping": clipping, "momentum": momentum, "eps": eps},
-        {
-            "clipping": [_RENORM],
-            "momentum": [Interval(float, 0, 1)],
-            "eps": [Interval(float, 0, None, closed="neither")],
-        },
-    )
+    validate_params("batch_renorm", locals(), _BATCH_RENORM_CONSTRAINTS)
     _check_bn_input("batch_renorm", input, None)
     return _batch_renorm(
         input,
@@ -415,6 +427,13 @@ def _sync_batch_norm(
     return y
 
 
+#: The constraints of sync_batch_norm's arguments, checked by validate_params.
+_SYNC_BATCH_NORM_CONSTRAINTS: Constraints = {
+    "momentum": [Interval(float, 0, 1)],
+    "eps": [Interval(float, 0, None, closed="neither")],
+}
+
+
 def sync_batch_norm(
     input: Tensor,
     running_mean: Tensor | None,
@@ -438,11 +457,7 @@ def sync_batch_norm(
         >>> torch.equal(sync_batch_norm(x, None, None), batch_norm(x, None, None, training=True))
         True
     """
-    validate(
-        "sync_batch_norm",
-        {"momentum": momentum, "eps": eps},
-        {"momentum": [Interval(float, 0, 1)], "eps": [Interval(float, 0, None, closed="neither")]},
-    )
+    validate_params("sync_batch_norm", locals(), _SYNC_BATCH_NORM_CONSTRAINTS)
     _check_bn_input("sync_batch_norm", input, None)
     if not _sync_active(process_group):
         return _batch_norm(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .._checks import OneOf, check
+from .._checks import Constraints, OneOf, validate_params
 from .spec import ModelSpec
 
 __all__ = ["dropout_layers", "hidden_block", "init_model", "needs_bias", "norm_layer"]
@@ -29,6 +29,10 @@ def _num_groups(channels: int) -> int:
     # Wu & He's default is 32 groups; at the lab's widths that leaves one or two channels per
     # group, so use at most 8 groups (always a divisor of the channel count).
     return next(g for g in (8, 4, 2, 1) if channels % g == 0)
+
+
+#: The constraints of norm_layer's arguments, checked by validate_params.
+_NORM_LAYER_CONSTRAINTS: Constraints = {"kind": [OneOf("batch", "layer", "group", None)]}
 
 
 def norm_layer(kind: str | None, num_features: int, *, spatial: bool) -> nn.Module | None:
@@ -45,7 +49,7 @@ def norm_layer(kind: str | None, num_features: int, *, spatial: bool) -> nn.Modu
     """
     from .. import nn as rnn
 
-    check("norm_layer", "kind", kind, OneOf("batch", "layer", "group", None))
+    validate_params("norm_layer", locals(), _NORM_LAYER_CONSTRAINTS)
     if kind is None:
         return None
     if kind == "batch":

@@ -26,7 +26,17 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from .._checks import Constraint, InstanceOf, Interval, NoneOk, OneOf, check, validate_fields
+from .._checks import (
+    Constraint,
+    Constraints,
+    InstanceOf,
+    Interval,
+    NoneOk,
+    OneOf,
+    check,
+    validate_fields,
+    validate_params,
+)
 from ..errors import ConfigError, format_value
 
 __all__ = [
@@ -138,6 +148,12 @@ _REGISTRY: dict[str, ModelFactory] = {}
 _SIZES: dict[str, dict[str, int]] = {}
 
 
+#: The constraints of register_model's arguments, checked by validate_params.
+_REGISTER_MODEL_CONSTRAINTS: Constraints = {
+    "name": [InstanceOf(str, description="a str without ':' (':' marks 'module:factory' specs)")]
+}
+
+
 def register_model(
     name: str,
     factory: ModelFactory,
@@ -157,12 +173,7 @@ def register_model(
         >>> build_model(ModelSpec(), (3,), 2, kind="tiny_linear")
         Linear(in_features=3, out_features=2, bias=True)
     """
-    check(
-        "register_model",
-        "name",
-        name,
-        InstanceOf(str, description="a str without ':' (':' marks 'module:factory' specs)"),
-    )
+    validate_params("register_model", locals(), _REGISTER_MODEL_CONSTRAINTS)
     if ":" in name or not name:
         raise ConfigError(
             "The 'name' parameter of register_model must be a non-empty str without ':'. "

@@ -9,12 +9,21 @@ A module's ``generator`` attribute (``None``: torch's global generator) is its r
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from .._checks import Boolean, InstanceOf, Interval, NoneOk, OneOf, check_floating, validate
+from .._checks import (
+    BOOL,
+    GENERATOR,
+    PROBABILITY,
+    Constraints,
+    Interval,
+    OneOf,
+    check_floating,
+    validate_params,
+)
 from .._select import is_dropout
 from ..functional.dropout import (
     _DROP_CONNECT_MODULE,
@@ -42,10 +51,7 @@ __all__ = [
     "is_dropout",
 ]
 
-_P = [Interval(float, 0, 1, closed="left")]
 _SCALING = [OneOf("inverted", "classic")]
-_BOOL = [Boolean()]
-_GEN = [InstanceOf(torch.Generator, description="a torch.Generator"), NoneOk()]
 
 
 class _DropoutFamily(nn.Module):
@@ -59,6 +65,13 @@ class _DropoutFamily(nn.Module):
 
 
 class _ScaledDropout(_DropoutFamily):
+    _parameter_constraints: ClassVar[Constraints] = {
+        "p": PROBABILITY,
+        "scaling": _SCALING,
+        "inplace": BOOL,
+        "generator": GENERATOR,
+    }
+
     def __init__(
         self,
         p: float,
@@ -66,11 +79,7 @@ class _ScaledDropout(_DropoutFamily):
         inplace: bool,
         generator: torch.Generator | None,
     ) -> None:
-        validate(
-            type(self).__name__,
-            {"p": p, "scaling": scaling, "inplace": inplace, "generator": generator},
-            {"p": _P, "scaling": _SCALING, "inplace": _BOOL, "generator": _GEN},
-        )
+        validate_params(self, locals())
         super().__init__(generator)
         self.p = float(p)
         self.scaling = scaling
@@ -191,6 +200,13 @@ class DropPath(_DropoutFamily):
     Paper: Huang et al., "Deep Networks with Stochastic Depth", ECCV 2016.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "p": PROBABILITY,
+        "mode": [OneOf("row", "batch")],
+        "scale_by_keep": BOOL,
+        "generator": GENERATOR,
+    }
+
     def __init__(
         self,
         p: float,
@@ -199,11 +215,7 @@ class DropPath(_DropoutFamily):
         *,
         generator: torch.Generator | None = None,
     ) -> None:
-        validate(
-            "DropPath",
-            {"p": p, "mode": mode, "scale_by_keep": scale_by_keep, "generator": generator},
-            {"p": _P, "mode": [OneOf("row", "batch")], "scale_by_keep": _BOOL, "generator": _GEN},
-        )
+        validate_params(self, locals())
         super().__init__(generator)
         self.p = float(p)
         self.mode = mode
@@ -232,14 +244,16 @@ class DropBlock2d(_DropoutFamily):
     Paper: Ghiasi, Lin, Le, NeurIPS 2018.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "p": PROBABILITY,
+        "block_size": [Interval(int, 1, None)],
+        "generator": GENERATOR,
+    }
+
     def __init__(
         self, p: float, block_size: int, *, generator: torch.Generator | None = None
     ) -> None:
-        validate(
-            "DropBlock2d",
-            {"p": p, "block_size": block_size, "generator": generator},
-            {"p": _P, "block_size": [Interval(int, 1, None)], "generator": _GEN},
-        )
+        validate_params(self, locals())
         super().__init__(generator)
         self.p = float(p)
         self.block_size = block_size
@@ -300,14 +314,16 @@ class DropConnect(_DropoutFamily):
     Paper: Wan et al., "Regularization of Neural Networks using DropConnect", ICML 2013.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "module": [_DROP_CONNECT_MODULE],
+        "p": PROBABILITY,
+        "generator": GENERATOR,
+    }
+
     def __init__(
         self, module: nn.Module, p: float = 0.5, *, generator: torch.Generator | None = None
     ) -> None:
-        validate(
-            "DropConnect",
-            {"module": module, "p": p, "generator": generator},
-            {"module": [_DROP_CONNECT_MODULE], "p": _P, "generator": _GEN},
-        )
+        validate_params(self, locals())
         super().__init__(generator)
         self.module = module
         self.p = float(p)
@@ -336,8 +352,10 @@ class GaussianDropout(_DropoutFamily):
     Paper: Srivastava et al., JMLR 2014, section 10.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {"p": PROBABILITY, "generator": GENERATOR}
+
     def __init__(self, p: float, *, generator: torch.Generator | None = None) -> None:
-        validate("GaussianDropout", {"p": p, "generator": generator}, {"p": _P, "generator": _GEN})
+        validate_params(self, locals())
         super().__init__(generator)
         self.p = float(p)
 
@@ -357,12 +375,13 @@ class GaussianNoise(_DropoutFamily):
         [0.0, 0.0]
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "std": [Interval(float, 0, None)],
+        "generator": GENERATOR,
+    }
+
     def __init__(self, std: float, *, generator: torch.Generator | None = None) -> None:
-        validate(
-            "GaussianNoise",
-            {"std": std, "generator": generator},
-            {"std": [Interval(float, 0, None)], "generator": _GEN},
-        )
+        validate_params(self, locals())
         super().__init__(generator)
         self.std = float(std)
 
@@ -384,14 +403,16 @@ class AlphaDropout(_DropoutFamily):
     Paper: Klambauer et al., "Self-Normalizing Neural Networks", NeurIPS 2017.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "p": PROBABILITY,
+        "inplace": BOOL,
+        "generator": GENERATOR,
+    }
+
     def __init__(
         self, p: float = 0.5, inplace: bool = False, *, generator: torch.Generator | None = None
     ) -> None:
-        validate(
-            "AlphaDropout",
-            {"p": p, "inplace": inplace, "generator": generator},
-            {"p": _P, "inplace": _BOOL, "generator": _GEN},
-        )
+        validate_params(self, locals())
         super().__init__(generator)
         self.p = float(p)
         self.inplace = inplace

@@ -9,7 +9,7 @@ from typing import cast
 import torch
 from torch import nn
 
-from .._checks import InstanceOf, Interval, NoneOk, validate
+from .._checks import Constraints, InstanceOf, Interval, NoneOk, validate_params
 from ..errors import ConfigError
 from .dropout import is_dropout
 
@@ -35,6 +35,14 @@ def _mc_mode(model: nn.Module, generator: torch.Generator | None) -> Iterator[No
             m.generator = g  # type: ignore[assignment]
         for m, mode in modes:
             m.training = mode
+
+
+#: The constraints of mc_predict's arguments, checked by validate_params.
+_MC_PREDICT_CONSTRAINTS: Constraints = {
+    "model": [InstanceOf(nn.Module, description="a torch.nn.Module")],
+    "samples": [Interval(int, 1, None)],
+    "generator": [InstanceOf(torch.Generator, description="a torch.Generator"), NoneOk()],
+}
 
 
 @torch.no_grad()
@@ -70,15 +78,7 @@ def mc_predict(
 
     Paper: Gal and Ghahramani, "Dropout as a Bayesian Approximation", ICML 2016.
     """
-    validate(
-        "mc_predict",
-        {"model": model, "samples": samples, "generator": generator},
-        {
-            "model": [InstanceOf(nn.Module, description="a torch.nn.Module")],
-            "samples": [Interval(int, 1, None)],
-            "generator": [InstanceOf(torch.Generator, description="a torch.Generator"), NoneOk()],
-        },
-    )
+    validate_params("mc_predict", locals(), _MC_PREDICT_CONSTRAINTS)
     if not any(is_dropout(m) for m in model.modules()):
         # Without a stochastic layer every sample is the same and std is a meaningless 0.
         raise ConfigError(

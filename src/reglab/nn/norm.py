@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -20,12 +20,13 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from .._checks import (
     Boolean,
+    Constraints,
     InstanceOf,
     Interval,
     NoneOk,
     OneOf,
     check_floating,
-    validate,
+    validate_params,
 )
 from ..errors import ConfigError, param_error
 from ..functional.norm import (
@@ -107,6 +108,18 @@ class BatchNorm(_BatchNorm):
     renorm_mean: Tensor | None
     renorm_std: Tensor | None
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "num_features": [Interval(int, 1, None)],
+        "eps": [_EPS],
+        "momentum": [_MOMENTUM, _NONE],
+        "affine": [Boolean()],
+        "track_running_stats": [Boolean()],
+        "virtual_batch_size": [Interval(int, 1, None), _NONE],
+        "small_batch": [OneOf("error", "running_stats")],
+        "renorm": [InstanceOf(RenormClipping, description="a RenormClipping"), _NONE],
+        "sync": [Boolean()],
+    }
+
     def __init__(
         self,
         num_features: int,
@@ -123,31 +136,7 @@ class BatchNorm(_BatchNorm):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        validate(
-            "BatchNorm",
-            {
-                "num_features": num_features,
-                "eps": eps,
-                "momentum": momentum,
-                "affine": affine,
-                "track_running_stats": track_running_stats,
-                "virtual_batch_size": virtual_batch_size,
-                "small_batch": small_batch,
-                "renorm": renorm,
-                "sync": sync,
-            },
-            {
-                "num_features": [Interval(int, 1, None)],
-                "eps": [_EPS],
-                "momentum": [_MOMENTUM, _NONE],
-                "affine": [Boolean()],
-                "track_running_stats": [Boolean()],
-                "virtual_batch_size": [Interval(int, 1, None), _NONE],
-                "small_batch": [OneOf("error", "running_stats")],
-                "renorm": [InstanceOf(RenormClipping, description="a RenormClipping"), _NONE],
-                "sync": [Boolean()],
-            },
-        )
+        validate_params(self, locals())
         if sync and virtual_batch_size is not None:
             raise param_error("sync", "BatchNorm", "False when virtual_batch_size is set", sync)
         if sync and renorm is not None:
@@ -343,6 +332,12 @@ class LayerNorm(nn.LayerNorm):
     Paper: Ba, Kiros & Hinton, "Layer Normalization", 2016 (arXiv:1607.06450).
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "eps": [_EPS],
+        "elementwise_affine": [Boolean()],
+        "bias": [Boolean()],
+    }
+
     def __init__(
         self,
         normalized_shape: int | Sequence[int],
@@ -353,11 +348,7 @@ class LayerNorm(nn.LayerNorm):
         dtype: torch.dtype | None = None,
     ) -> None:
         shape = _check_shape("LayerNorm", normalized_shape)
-        validate(
-            "LayerNorm",
-            {"eps": eps, "elementwise_affine": elementwise_affine, "bias": bias},
-            {"eps": [_EPS], "elementwise_affine": [Boolean()], "bias": [Boolean()]},
-        )
+        validate_params(self, locals())
         super().__init__(shape, float(eps), elementwise_affine, bias, device=device, dtype=dtype)
 
     def forward(self, input: Tensor) -> Tensor:
@@ -382,6 +373,13 @@ class GroupNorm(nn.GroupNorm):
     Paper: Wu & He, "Group Normalization", ECCV 2018 (arXiv:1803.08494).
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "num_groups": [Interval(int, 1, None)],
+        "num_channels": [Interval(int, 1, None)],
+        "eps": [_EPS],
+        "affine": [Boolean()],
+    }
+
     def __init__(
         self,
         num_groups: int,
@@ -391,16 +389,7 @@ class GroupNorm(nn.GroupNorm):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        validate(
-            "GroupNorm",
-            {"num_groups": num_groups, "num_channels": num_channels, "eps": eps, "affine": affine},
-            {
-                "num_groups": [Interval(int, 1, None)],
-                "num_channels": [Interval(int, 1, None)],
-                "eps": [_EPS],
-                "affine": [Boolean()],
-            },
-        )
+        validate_params(self, locals())
         if num_channels % num_groups != 0:
             raise param_error(
                 "num_groups", "GroupNorm", f"a divisor of num_channels={num_channels}", num_groups
@@ -445,6 +434,11 @@ class RMSNorm(nn.Module):
     eps: float | None
     elementwise_affine: bool
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "eps": [_EPS, _NONE],
+        "elementwise_affine": [Boolean()],
+    }
+
     def __init__(
         self,
         normalized_shape: int | Sequence[int],
@@ -454,11 +448,7 @@ class RMSNorm(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         shape = _check_shape("RMSNorm", normalized_shape)
-        validate(
-            "RMSNorm",
-            {"eps": eps, "elementwise_affine": elementwise_affine},
-            {"eps": [_EPS, _NONE], "elementwise_affine": [Boolean()]},
-        )
+        validate_params(self, locals())
         super().__init__()
         self.normalized_shape = shape
         self.eps = None if eps is None else float(eps)

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .._checks import InstanceOf, Interval, NoneOk, check
+from .._checks import Constraints, InstanceOf, Interval, NoneOk, validate_params
 from .._select import is_dropout, is_norm
 from ..errors import ConfigError, param_error
 from .norm import BatchNorm
@@ -47,6 +47,13 @@ def _first_input(batch: Any) -> Tensor:
         "recalibrate_batchnorm expects each batch to be a tensor or an (x, y) tuple. "
         f"Got {type(batch).__name__} instead."
     )
+
+
+#: The constraints of recalibrate_batchnorm's arguments, checked by validate_params.
+_RECALIBRATE_BATCHNORM_CONSTRAINTS: Constraints = {
+    "model": [InstanceOf(nn.Module, description="a Module")],
+    "num_batches": [Interval(int, 1, None), _NONE],
+}
 
 
 def recalibrate_batchnorm(
@@ -84,8 +91,7 @@ def recalibrate_batchnorm(
 
     Paper: Wu & Johnson, "Rethinking 'Batch' in BatchNorm", 2021 (arXiv:2105.07576).
     """
-    check("recalibrate_batchnorm", "model", model, InstanceOf(nn.Module, description="a Module"))
-    check("recalibrate_batchnorm", "num_batches", num_batches, Interval(int, 1, None), _NONE)
+    validate_params("recalibrate_batchnorm", locals(), _RECALIBRATE_BATCHNORM_CONSTRAINTS)
     bns = [m for _, m in _batchnorms(model) if m.track_running_stats and m.running_mean is not None]
     if not bns:
         return 0
@@ -181,6 +187,12 @@ class BatchNormFreeze:
         return f"BatchNormFreeze(names={self.names})"
 
 
+#: The constraints of freeze_batchnorm's arguments, checked by validate_params.
+_FREEZE_BATCHNORM_CONSTRAINTS: Constraints = {
+    "model": [InstanceOf(nn.Module, description="a Module")]
+}
+
+
 def freeze_batchnorm(model: nn.Module) -> BatchNormFreeze:
     """Freeze every batch norm: eval-mode (running) statistics and no gradient for gamma/beta.
 
@@ -202,7 +214,7 @@ def freeze_batchnorm(model: nn.Module) -> BatchNormFreeze:
         >>> frozen.names, net[1].training, net[1].weight.requires_grad
         (['1'], False, False)
     """
-    check("freeze_batchnorm", "model", model, InstanceOf(nn.Module, description="a Module"))
+    validate_params("freeze_batchnorm", locals(), _FREEZE_BATCHNORM_CONSTRAINTS)
     return BatchNormFreeze(model)
 
 
@@ -307,6 +319,12 @@ def _traced_pairs(model: nn.Module, example_input: Any) -> list[tuple[str, str]]
     return list(dict.fromkeys(found))
 
 
+#: The constraints of find_dropout_before_batchnorm's arguments, checked by validate_params.
+_FIND_DROPOUT_BEFORE_BATCHNORM_CONSTRAINTS: Constraints = {
+    "model": [InstanceOf(nn.Module, description="a Module")]
+}
+
+
 def find_dropout_before_batchnorm(
     model: nn.Module, example_input: Any = None
 ) -> list[tuple[str, str]]:
@@ -340,15 +358,18 @@ def find_dropout_before_batchnorm(
     Paper: Li, Chen, Hu & Yang, "Understanding the Disharmony between Dropout and Batch
     Normalization by Variance Shift", CVPR 2019 (arXiv:1801.05134).
     """
-    check(
-        "find_dropout_before_batchnorm",
-        "model",
-        model,
-        InstanceOf(nn.Module, description="a Module"),
+    validate_params(
+        "find_dropout_before_batchnorm", locals(), _FIND_DROPOUT_BEFORE_BATCHNORM_CONSTRAINTS
     )
     if example_input is None:
         return _sequential_pairs(model)
     return _traced_pairs(model, example_input)
+
+
+#: The constraints of convert_sync_batchnorm's arguments, checked by validate_params.
+_CONVERT_SYNC_BATCHNORM_CONSTRAINTS: Constraints = {
+    "model": [InstanceOf(nn.Module, description="a Module")]
+}
 
 
 def convert_sync_batchnorm(model: nn.Module, process_group: Any = None) -> nn.Module:
@@ -367,7 +388,7 @@ def convert_sync_batchnorm(model: nn.Module, process_group: Any = None) -> nn.Mo
         >>> type(net[0]).__name__, net[0].sync
         ('BatchNorm', True)
     """
-    check("convert_sync_batchnorm", "model", model, InstanceOf(nn.Module, description="a Module"))
+    validate_params("convert_sync_batchnorm", locals(), _CONVERT_SYNC_BATCHNORM_CONSTRAINTS)
     if isinstance(model, BatchNorm):
         if model.virtual_batch_size is not None or model.renorm is not None:
             raise param_error(

@@ -6,12 +6,12 @@ import math
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from .._checks import CallableC, InstanceOf, Interval, NoneOk, OneOf, validate
+from .._checks import CallableC, Constraints, InstanceOf, Interval, NoneOk, OneOf, validate_params
 from .._select import param_list, weight_tensors
 from ..errors import ConfigError, format_value
 
@@ -67,6 +67,13 @@ class WeightDecay(torch.optim.Optimizer):
     Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "optimizer": [InstanceOf(torch.optim.Optimizer, description="a torch.optim.Optimizer")],
+        "weight_decay": [Interval(float, 0, None)],
+        "mode": [OneOf("decoupled", "coupled", "independent")],
+        "schedule": [NoneOk(), OneOf("lr"), CallableC()],
+    }
+
     def __init__(
         self,
         optimizer: torch.optim.Optimizer,
@@ -75,23 +82,7 @@ class WeightDecay(torch.optim.Optimizer):
         params: nn.Module | Iterable[torch.Tensor] | None = None,
         schedule: Schedule = None,
     ) -> None:
-        validate(
-            "WeightDecay",
-            {
-                "optimizer": optimizer,
-                "weight_decay": weight_decay,
-                "mode": mode,
-                "schedule": schedule,
-            },
-            {
-                "optimizer": [
-                    InstanceOf(torch.optim.Optimizer, description="a torch.optim.Optimizer")
-                ],
-                "weight_decay": [Interval(float, 0, None)],
-                "mode": [OneOf("decoupled", "coupled", "independent")],
-                "schedule": [NoneOk(), OneOf("lr"), CallableC()],
-            },
-        )
+        validate_params(self, locals())
         if isinstance(optimizer, WeightDecay):
             raise ConfigError(
                 "The 'optimizer' parameter of WeightDecay must not itself be a WeightDecay: "

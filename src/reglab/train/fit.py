@@ -64,7 +64,7 @@ def fit(
             ``BCEWithLogitsLoss`` gives binary accuracy (logit > 0).
         regularization: one object or a list: penalties (``L1``/``L2``/``ElasticNet``;
             gradient mode, or ``LossMode(pen)``), ``ProximalL1``, ``MaxNorm``/``UnitNorm``,
-            augmentations ``aug(x, generator=)`` and label mixers (``mixes_labels = True``,
+            augmentations ``aug(x, generator=)`` and label mixers (``reglab.regularizer.LabelMixer``:
             ``mix(x, y, generator=)``), the batch transforms applied in list order.
         callbacks: objects with ``step(metrics, model) -> bool`` (EarlyStopping) and optional
             ``finish(model)``; torch LR schedulers step once per epoch (ReduceLROnPlateau on

@@ -25,6 +25,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from .._checks import Boolean, CallableC, InstanceOf, Interval, NoneOk, check
+from .._select import weight_stats_tensors
 from ..callbacks import EarlyStopping, StopReason
 from ..errors import ConfigError, format_value
 from . import checkpoint as ckpt
@@ -359,9 +360,7 @@ class Loop:
         extra: list[torch.Tensor] = []
         with torch.no_grad():
             if self.weights:
-                norms = torch._foreach_norm([w.detach() for w in self.weights])
-                extra.append(torch.linalg.vector_norm(torch.stack(norms).to(self.acc_dtype)))
-                extra.append(torch.stack([(w == 0).sum() for w in self.weights]).sum())
+                extra.extend(weight_stats_tensors(self.weights, self.acc_dtype))
             if self.plan.penalties:
                 params = self.reg_params
                 extra.append(torch.stack([p(params) for p in self.plan.penalties]).sum())

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._select import regularized_parameters, weight_tensors
+from .._select import measured_weights, regularized_parameters
 from ..errors import ConfigError, format_value
 from ..regularizer import (
     GradientPenalty,
@@ -148,5 +148,5 @@ def regularized(model: nn.Module) -> list[torch.Tensor]:
 
 
 def model_weights(model: nn.Module) -> list[torch.Tensor]:
-    """Every weight tensor of ``model`` (``ndim >= 2``; for ``weight_norm`` and ``sparsity``)."""
-    return weight_tensors(model.parameters())
+    """The weights behind ``weight_norm`` and ``sparsity``: ``reglab._select.weight_stats``'s rule."""
+    return measured_weights(model)

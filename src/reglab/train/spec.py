@@ -24,8 +24,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._checks import Boolean, Constraint, Interval, NoneOk, OneOf, validate, validate_fields
+from .._checks import (
+    Boolean,
+    Constraint,
+    Constraints,
+    Interval,
+    NoneOk,
+    OneOf,
+    validate_fields,
+    validate_params,
+)
 from ..errors import ConfigError
+from ..regularizer import LabelMixer
 
 __all__ = [
     "AUGMENTATIONS",
@@ -260,10 +270,8 @@ class RegularizationSpec:
 REGULARIZATION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RegularizationSpec))
 
 
-class _EitherMix:
+class _EitherMix(LabelMixer):
     """MixUp or CutMix, chosen per batch with equal probability (as timm's mixup switch)."""
-
-    mixes_labels = True
 
     def __init__(self, first: Any, second: Any) -> None:
         self.first, self.second = first, second
@@ -278,6 +286,14 @@ class _EitherMix:
 
     def __repr__(self) -> str:
         return f"EitherMix({self.first!r}, {self.second!r})"
+
+
+#: The constraints of augmentation's arguments, checked by validate_params.
+_AUGMENTATION_CONSTRAINTS: Constraints = {
+    "name": [_AugmentName()],
+    "magnitude": [Interval(float, 0, 10, closed="right")],
+    "p": [Interval(float, 0, 1, closed="right")],
+}
 
 
 def augmentation(
@@ -303,15 +319,7 @@ def augmentation(
     """
     from .. import augment as A
 
-    validate(
-        "augmentation",
-        {"name": name, "magnitude": magnitude, "p": p},
-        {
-            "name": [_AugmentName()],
-            "magnitude": [Interval(float, 0, 10, closed="right")],
-            "p": [Interval(float, 0, 1, closed="right")],
-        },
-    )
+    validate_params("augmentation", locals(), _AUGMENTATION_CONSTRAINTS)
     if name in TEXT_AUGMENTATIONS:
         raise ConfigError(
             f"Augmentation {name!r} acts on sentences, not on batches of tensors: the lab makes "

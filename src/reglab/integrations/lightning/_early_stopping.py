@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import lightning.pytorch as pl
 import torch
 
-from ..._checks import Boolean, InstanceOf, NoneOk, check
+from ..._checks import Boolean, Constraints, InstanceOf, NoneOk, check, validate_params
 from ...callbacks import EarlyStopping as _Decision
 from ...callbacks import StopReason
 
@@ -46,6 +46,10 @@ class LightningEarlyStopping(pl.Callback):
         EarlyStopping(monitor='val_loss', mode='auto', patience=3, restore_best_weights=True)
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "check_on_train_epoch_end": [NoneOk(), Boolean()]
+    }
+
     def __init__(
         self,
         monitor: str = "val_loss",
@@ -62,13 +66,7 @@ class LightningEarlyStopping(pl.Callback):
         check_on_train_epoch_end: bool | None = None,
     ) -> None:
         super().__init__()
-        check(
-            "LightningEarlyStopping",
-            "check_on_train_epoch_end",
-            check_on_train_epoch_end,
-            NoneOk(),
-            Boolean(),
-        )
+        validate_params(self, locals())
         self.decision = _Decision(
             monitor=monitor,
             mode=mode,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import lightning.pytorch as pl
 import torch
 from torch import nn
 
-from ..._checks import CallableC, NoneOk, check
+from ..._checks import CallableC, Constraints, NoneOk, validate_params
 from ...errors import ConfigError
 from ...train.regularization import Plan, make_plan, regularized
 
@@ -52,13 +52,15 @@ class Regularization(pl.Callback):
         (2, 1, 1)
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {"params": [NoneOk(), CallableC()]}
+
     def __init__(
         self,
         regularization: Any,
         params: Callable[[nn.Module], Iterable[torch.Tensor]] | None = None,
     ) -> None:
         super().__init__()
-        check("Regularization", "params", params, NoneOk(), CallableC())
+        validate_params(self, locals())
         self.plan: Plan = make_plan(regularization)
         if self.plan.batch:
             names = ", ".join(type(obj).__name__ for _, obj, _ in self.plan.batch)
