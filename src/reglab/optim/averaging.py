@@ -380,7 +380,7 @@ class SWA(_Average):
                 torch._foreach_copy_(a, w)
             elif a[0].device.type in _LERP_DEVICES:
                 # torch's weight: 1 / (n + 1) from its long counter, in float32
-                torch._foreach_lerp_(a, w, 1 / (torch.tensor(n) + 1))  # type: ignore[arg-type]
+                torch._foreach_lerp_(a, w, 1 / (torch.tensor(n) + 1))  # type: ignore[call-overload]
             else:  # elsewhere torch computes avg + (w - avg) / (n + 1); so do we, bit for bit
                 diff = torch._foreach_sub(w, a)
                 torch._foreach_div_(diff, float(n + 1))
