@@ -75,7 +75,9 @@ def test_fit_without_dropout_equals_plain_training_and_with_dropout_adds_the_kl(
     for a, b in zip(plain.rows, paired.rows):  # identical passes: zero KL, same data loss
         assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-5)
     assert run(rl.RDrop(1.0), 0.3).rows[-1]["loss"] > 0
-    mixed = run([rl.augment.MixUp(0.2, num_classes=2), rl.RDrop(1.0)], 0.3)  # soft targets in the task loss
+    mixed = run(
+        [rl.augment.MixUp(0.2, num_classes=2), rl.RDrop(1.0)], 0.3
+    )  # soft targets in the task loss
     assert np.isfinite(mixed.rows[-1]["loss"])
 
 
