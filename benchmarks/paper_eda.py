@@ -38,8 +38,8 @@ import torch
 
 from reglab import data as rd
 from reglab.lab.core.recipe import Recipe
-from reglab.lab.study import StudyConfig, run_study
 from reglab.lab.core.text import encode_cell
+from reglab.lab.study import StudyConfig, run_study
 
 # Table 2 of Wei & Zou (2019), averaged over five datasets and two models: the gain of EDA in
 # accuracy points (and, at 500 sentences, the accuracy without / with EDA).

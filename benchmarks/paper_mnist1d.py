@@ -76,9 +76,9 @@ def part1(seeds: int) -> None:
 
 def part2(seeds: int) -> None:
     from reglab.lab.core.recipe import BUILTIN_RECIPES
-    from reglab.lab.study.report import summarize
     from reglab.lab.stats import paired_vs_baseline
     from reglab.lab.study import DEFAULT_RECIPES, StudyConfig, run_study
+    from reglab.lab.study.report import summarize
 
     recipes = []
     for name in DEFAULT_RECIPES:

@@ -23,7 +23,7 @@ from . import nn as nn
 from .callbacks import EarlyStopping, StopReason
 from .constraints import MaxNorm, UnitNorm
 from .errors import ConfigError
-from .optim import ProximalL1, WeightDecay, param_groups
+from .optim import EMA, SAM, SWA, ProximalL1, WeightDecay, param_groups
 from .penalty import (
     L1,
     L2,
@@ -34,6 +34,7 @@ from .penalty import (
     regularized_parameters,
     sparsity,
 )
+from .rdrop import RDrop
 from .train import History, fit
 
 __version__ = "0.1.0"
@@ -59,6 +60,9 @@ _SUBMODULES = (
 __all__ = [
     "L1",
     "L2",
+    "EMA",
+    "SAM",
+    "SWA",
     "ConfigError",
     "EarlyStopping",
     "ElasticNet",
@@ -67,6 +71,7 @@ __all__ = [
     "MaxNorm",
     "Penalty",
     "ProximalL1",
+    "RDrop",
     "StopReason",
     "UnitNorm",
     "WeightDecay",

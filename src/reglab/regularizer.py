@@ -13,6 +13,14 @@ protocol                    what fit calls, and when                   reglab's 
 :class:`LabelMixer`         ``x, y = m.mix(x, y, generator=g)``        ``MixUp``, ``CutMix``
 :class:`InputAugmentation`  ``x = aug(x, generator=g)``                every ``reglab.augment``
                                                                        augmentation
+:class:`WeightAveraging`    ``avg.update(model)`` after each step      ``EMA`` (every step),
+                            (or epoch from ``avg.start``); the         ``SWA`` (every epoch)
+                            average swapped in for evaluation,
+                            callbacks and the final model
+:class:`PairedPenalty`      the model runs twice on the batch (one     ``RDrop``
+                            forward on ``cat([x, x])``); ``loss``
+                            is the mean of both data losses plus
+                            ``pen.penalty(out1, out2)``
 ==========================  =========================================  ==========================
 
 The protocols are abstract base classes: a class declares one by subclassing it or with
@@ -47,7 +55,9 @@ __all__ = [
     "InputAugmentation",
     "LabelMixer",
     "LossPenalty",
+    "PairedPenalty",
     "ProximalStep",
+    "WeightAveraging",
     "WeightConstraint",
 ]
 
@@ -113,6 +123,44 @@ class LabelMixer(abc.ABC):
     ) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
+class WeightAveraging(abc.ABC):
+    """Keeps an average of the weights outside the model (``reglab.EMA``, ``reglab.SWA``).
+
+    ``every`` is ``"step"`` (fit calls ``update(model)`` after each optimizer step, after the
+    proximal steps and constraints) or ``"epoch"`` (at the end of each epoch ``>= start``).
+    Before the epoch's measurements fit calls ``swap_in(model, batches)`` (``batches``: the
+    unaugmented training split, for batch-norm statistics) and ``swap_back(model)`` before the
+    next epoch trains; after the last epoch, or a stop, the average stays in the model.
+    """
+
+    every: ClassVar[str] = "step"
+    start: int = 0
+
+    @abc.abstractmethod
+    def update(self, model: nn.Module) -> None: ...
+
+    @abc.abstractmethod
+    def swap_in(self, model: nn.Module, batches: Iterable[Any] | None = None) -> bool: ...
+
+    @abc.abstractmethod
+    def swap_back(self, model: nn.Module) -> None: ...
+
+    def release(self) -> None:  # noqa: B027 (optional: nothing to forget by default)
+        """Keep the average in the model for good (fit calls it after the last epoch)."""
+
+
+class PairedPenalty(abc.ABC):
+    """A penalty between two stochastic passes over the same batch: ``penalty(out1, out2)``.
+
+    fit runs the model once on the batch concatenated with itself (independent dropout masks
+    per row), takes the mean of the data loss of both halves and adds the penalty
+    (``reglab.RDrop``: the symmetric KL divergence).
+    """
+
+    @abc.abstractmethod
+    def penalty(self, out1: torch.Tensor, out2: torch.Tensor) -> torch.Tensor: ...
+
+
 #: The protocols in the order fit dispatches on (the first that an object declares wins).
 PROTOCOLS: tuple[type, ...] = (
     LossPenalty,
@@ -121,4 +169,6 @@ PROTOCOLS: tuple[type, ...] = (
     WeightConstraint,
     LabelMixer,
     InputAugmentation,
+    WeightAveraging,
+    PairedPenalty,
 )

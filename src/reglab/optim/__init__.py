@@ -1,7 +1,8 @@
 """Optimizer-side weight regularization: decoupled weight decay, parameter groups, proximal L1.
 
 ``weight_decay.py`` holds :class:`WeightDecay` (an optimizer wrapper), ``proximal.py``
-:class:`ProximalL1`; :func:`param_groups` (decay / no-decay groups for a plain torch optimizer)
+:class:`ProximalL1`, ``sam.py`` :class:`SAM` (sharpness-aware minimization), ``averaging.py``
+:class:`EMA` and :class:`SWA` (weight averaging); :func:`param_groups` (decay / no-decay groups for a plain torch optimizer)
 is defined with the rest of parameter selection in ``reglab._select``.
 
 Example:
@@ -13,7 +14,9 @@ Example:
 """
 
 from .._select import param_groups
+from .averaging import EMA, SWA
 from .proximal import ProximalL1
+from .sam import SAM
 from .weight_decay import WeightDecay
 
-__all__ = ["ProximalL1", "WeightDecay", "param_groups"]
+__all__ = ["EMA", "SAM", "SWA", "ProximalL1", "WeightDecay", "param_groups"]

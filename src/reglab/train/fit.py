@@ -65,7 +65,9 @@ def fit(
         regularization: one object or a list: penalties (``L1``/``L2``/``ElasticNet``;
             gradient mode, or ``LossMode(pen)``), ``ProximalL1``, ``MaxNorm``/``UnitNorm``,
             augmentations ``aug(x, generator=)`` and label mixers (``reglab.regularizer.LabelMixer``:
-            ``mix(x, y, generator=)``), the batch transforms applied in list order.
+            ``mix(x, y, generator=)``), the batch transforms applied in list order; one
+            ``EMA``/``SWA`` (validation, callbacks and the final model use the averaged weights)
+            and ``RDrop`` (two passes per batch). ``SAM`` goes in ``optimizer=``.
         callbacks: objects with ``step(metrics, model) -> bool`` (EarlyStopping) and optional
             ``finish(model)``; torch LR schedulers step once per epoch (ReduceLROnPlateau on
             ``val_loss``). Callbacks are not reset: a callback reused across calls continues.

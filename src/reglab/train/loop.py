@@ -27,7 +27,8 @@ from torch.nn.parallel import DistributedDataParallel
 from .._checks import Boolean, CallableC, InstanceOf, Interval, NoneOk, check
 from .._select import weight_stats_tensors
 from ..callbacks import EarlyStopping, StopReason
-from ..errors import ConfigError, format_value
+from ..errors import ConfigError, format_value, param_error
+from ..optim.sam import SAM, running_stats_kept
 from . import checkpoint as ckpt
 from . import distributed as ddp
 from .evaluate import BatchScores, combine, score_batches
@@ -134,6 +135,8 @@ class Loop:
         self._setup_sources(config.train, config.val)
         self._setup_regularization(config.regularization)
         self.optimizer = self._make_optimizer(config.optimizer, float(config.lr))
+        inner = getattr(self.optimizer, "optimizer", None)
+        self.sam = isinstance(self.optimizer, SAM) or isinstance(inner, SAM)
         self.schedulers = [cb for cb in callbacks if _is_scheduler(cb)]
         self.callbacks = [cb for cb in callbacks if not _is_scheduler(cb)]
         self._setup_task(config.loss)
@@ -212,6 +215,13 @@ class Loop:
         needs_params = self.plan.penalties or self.plan.proximal or self.plan.constraints
         self.reg_params: list[torch.Tensor] = regularized(self.module) if needs_params else []
         self.weights = model_weights(self.module)
+        for avg in self.plan.averaging:  # SWA averages from an epoch fit reaches
+            start = getattr(avg, "start", 0)
+            if avg.every == "epoch" and not 0 <= start < self.epochs:
+                last = f"an int in [0, {self.epochs - 1}] (an epoch of fit(epochs={self.epochs}))"
+                raise param_error("start", type(avg).__name__, last, start)
+        self.step_averages = [a for a in self.plan.averaging if a.every == "step"]
+        self.swapped = False  # the average is in the model for this epoch's measurements
 
     def _setup_task(self, loss: Callable[..., torch.Tensor] | None) -> None:
         """The loss and task are settled on the first training batch (see :meth:`_set_task`)."""
@@ -320,27 +330,85 @@ class Loop:
                 self._set_task(y)
             assert self.loss_fn is not None
             x, y = self._transform(x, y)
-            out = model(x)
-            y = self._align(out, y)
-            self._check_labels("train", out, y)
-            loss = self.loss_fn(out, y)
-            total = loss
-            for pen in plan.loss_penalties:
-                total = total + pen(params)
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-            for pen in plan.grad_penalties:
-                pen.add_grad_(params)
-            opt.step()
+            if self.sam:
+                loss = self._sam_step(x, y)
+            else:
+                loss, total = self._losses(x, y)
+                opt.zero_grad(set_to_none=True)
+                total.backward()
+                for pen in plan.grad_penalties:
+                    pen.add_grad_(params)
+                opt.step()
             if plan.proximal:
                 lr = float(opt.param_groups[0]["lr"])
                 for prox in plan.proximal:
                     prox.step_(params, lr)
             for c in plan.constraints:
                 c.apply_(params)
+            for avg in self.step_averages:
+                avg.update(self.module)
             losses.append(loss.detach())
             counts.append(int(x.shape[0]))
         return losses, counts
+
+    def _losses(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's data loss (what the ``loss`` column averages) and the total to minimize.
+
+        With a paired penalty (RDrop) the model runs once on ``cat([x, x])``: the data loss is
+        the mean over the two halves, the penalty compares them.
+        """
+        assert self.loss_fn is not None
+        paired = self.plan.paired
+        if paired:
+            out, out2 = self.net(torch.cat([x, x])).chunk(2)
+        else:
+            out = self.net(x)
+        y = self._align(out, y)
+        self._check_labels("train", out, y)
+        loss = self.loss_fn(out, y)
+        if paired:
+            loss = (loss + self.loss_fn(out2, y)) / 2
+        total = loss
+        for pair in paired:
+            total = total + pair.penalty(out, out2)
+        for pen in self.plan.loss_penalties:
+            total = total + pen(self.reg_params)
+        return loss, total
+
+    def _sam_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One SAM step: the closure runs at ``w`` and at ``w + e``, gradient-mode penalties in
+        both; batch-norm running statistics are updated by the first pass only."""
+        calls = 0
+
+        def closure() -> torch.Tensor:
+            nonlocal calls
+            keep = running_stats_kept(self.module) if calls else contextlib.nullcontext()
+            calls += 1
+            with keep:
+                loss, total = self._losses(x, y)
+                total.backward()
+            for pen in self.plan.grad_penalties:
+                pen.add_grad_(self.reg_params)
+            return loss
+
+        loss: torch.Tensor = self.optimizer.step(closure)
+        return loss
+
+    def _swap_in(self, epoch: int) -> None:
+        """Fold in an epoch-wise average, then measure with the average (once there is one)."""
+        for avg in self.plan.averaging:
+            if avg.every == "epoch" and epoch >= avg.start:
+                avg.update(self.module)
+            self.swapped = avg.swap_in(self.module, self.train_source.eval_batches())
+            if self.swapped and self.world.active:
+                ddp.broadcast_buffers(self.module, self.world)  # recomputed batch norm: rank 0's
+
+    def _swap_back(self) -> None:
+        """Training continues from the training weights, not the average."""
+        if self.swapped:
+            for avg in self.plan.averaging:
+                avg.swap_back(self.module)
+            self.swapped = False
 
     @torch.no_grad()
     def _evaluate(self, name: str, source: Source) -> BatchScores:
@@ -442,6 +510,8 @@ class Loop:
         running, train_counts = self._train_epoch()
         if self.world.active and self.ddp is not None:
             ddp.broadcast_buffers(self.module, self.world)
+        if self.plan.averaging:
+            self._swap_in(epoch)
         self.module.eval()
         numbers = self._read_epoch(running, train_counts)
         if self.world.active:
@@ -539,7 +609,7 @@ class Loop:
             "epoch": self.epoch,
             "seed": self.run_seed,
             "fingerprint": self.fingerprint,
-            "model": self.module.state_dict(),
+            "model": self._training_state(),
             "optimizer": ckpt.plain(self.optimizer.state_dict(), "the optimizer"),
             "schedulers": [
                 ckpt.plain(s.state_dict(), f"the scheduler {type(s).__name__}")
@@ -551,7 +621,23 @@ class Loop:
             "stop_reason": None if self.stop_reason is None else self.stop_reason.value,
             "stopper": self.stopper,
         }
+        if self.plan.averaging:
+            state["averaging"] = [
+                ckpt.plain(a.state_dict(), f"the average {type(a).__name__}")
+                for a in self.plan.averaging
+            ]
         ckpt.save(self.checkpoint, state)
+
+    def _training_state(self) -> dict[str, Any]:
+        """The model's state dict with the training weights (not an average swapped in)."""
+        if not self.swapped:
+            return self.module.state_dict()
+        for avg in self.plan.averaging:
+            avg.swap_back(self.module)
+        state = {k: v.clone() for k, v in self.module.state_dict().items()}
+        for avg in self.plan.averaging:
+            avg.swap_in(self.module, self.train_source.eval_batches())
+        return state
 
     def _resume(self) -> None:
         """Continue from the checkpoint read at set-up (model, optimizer, ..., RNG, History)."""
@@ -572,6 +658,10 @@ class Loop:
         reason = state["stop_reason"]
         self.stop_reason = None if reason is None else StopReason(reason)
         self.stopper = state["stopper"]
+        for avg, sd in zip(self.plan.averaging, state.get("averaging", [])):
+            avg.load_state_dict(sd)
+            if self.stop_reason is not None or self.epoch >= self.epochs:  # finished: the average
+                self.swapped = avg.swap_in(self.module, self.train_source.eval_batches())
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -596,8 +686,12 @@ class Loop:
                         self.stop_reason = StopReason.NON_FINITE
                     else:
                         self.stop_reason, self.stopper = self._step_callbacks(row)
+                    if self.stop_reason is None and self.epoch < self.epochs:
+                        self._swap_back()
                     if self.checkpoint is not None:
                         self._save()
+            for avg in self.plan.averaging:  # the average stays in the model
+                avg.release()
             for i, cb in enumerate(self.callbacks):
                 if i != self.stopper and callable(getattr(cb, "finish", None)):
                     cb.finish(self.module)

@@ -22,7 +22,9 @@ from ..regularizer import (
     InputAugmentation,
     LabelMixer,
     LossPenalty,
+    PairedPenalty,
     ProximalStep,
+    WeightAveraging,
     WeightConstraint,
 )
 
@@ -30,7 +32,7 @@ __all__ = ["Plan", "make_plan", "model_weights", "regularized"]
 
 _ACCEPTED = (
     "a Penalty (L1/L2/ElasticNet), LossMode, ProximalL1, MaxNorm/UnitNorm, an augmentation or "
-    "a label mixer (MixUp/CutMix), or a list of them"
+    "a label mixer (MixUp/CutMix), EMA/SWA, RDrop, or a list of them"
 )
 
 
@@ -45,6 +47,8 @@ class Plan:
     # ("augment", fn, passes_generator) or ("mix", obj, True), applied to each training batch
     batch: list[tuple[str, Any, bool]] = field(default_factory=list)
     mixes_labels: bool = False
+    averaging: list[Any] = field(default_factory=list)  # EMA / SWA: update, swap in to measure
+    paired: list[Any] = field(default_factory=list)  # RDrop: two passes, penalty(out1, out2)
 
     @property
     def penalties(self) -> list[Any]:
@@ -61,6 +65,10 @@ class Plan:
         for kind, obj, _ in self.batch:
             what = "mixes inputs and labels" if kind == "mix" else "augments each training batch"
             out.append(f"{obj!r}: {what}")
+        for a in self.averaging:
+            when = "each optimizer step" if a.every == "step" else f"each epoch from {a.start}"
+            out.append(f"{a!r}: averages the weights after {when}; evaluated with the average")
+        out += [f"{p!r}: two passes per batch, penalty between them" for p in self.paired]
         return out
 
 
@@ -106,6 +114,15 @@ def _place(plan: Plan, obj: Any) -> None:
         plan.proximal.append(obj)
     elif isinstance(obj, WeightConstraint):
         plan.constraints.append(obj)
+    elif isinstance(obj, WeightAveraging):
+        if plan.averaging:
+            raise ConfigError(
+                "The 'regularization' parameter of fit must hold at most one weight average "
+                f"(EMA or SWA). Got {plan.averaging[0]!r} and {obj!r} instead."
+            )
+        plan.averaging.append(obj)
+    elif isinstance(obj, PairedPenalty):
+        plan.paired.append(obj)
     elif isinstance(obj, LabelMixer):
         plan.batch.append(("mix", obj, True))
         plan.mixes_labels = True

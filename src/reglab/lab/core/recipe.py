@@ -240,7 +240,7 @@ def _toml_module() -> Any:
         import tomllib  # Python >= 3.11
     except ModuleNotFoundError:  # pragma: no cover - Python 3.10
         try:
-            import tomli as tomllib  # type: ignore[no-redef]
+            import tomli as tomllib
         except ModuleNotFoundError:
             raise ConfigError(
                 "Reading a recipe from TOML needs Python 3.11+ or the 'tomli' package "

@@ -67,7 +67,7 @@ def load_train_fn(spec: str) -> Callable[..., Any]:
         raise ConfigError(
             f"The training function {spec!r} must be callable as run(recipe, splits, seed, device)."
         )
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def run_train_fn(
