@@ -43,9 +43,11 @@ Example:
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
 from ._select import Params
 

@@ -95,7 +95,7 @@ class SAM(torch.optim.Optimizer):
     # -- delegated state (as WeightDecay) ----------------------------------------------------
 
     @property
-    def param_groups(self) -> list[dict[str, Any]]:  # type: ignore[override]
+    def param_groups(self) -> list[dict[str, Any]]:
         return self.optimizer.param_groups
 
     @param_groups.setter
@@ -103,7 +103,7 @@ class SAM(torch.optim.Optimizer):
         self.optimizer.param_groups = value
 
     @property
-    def state(self) -> Any:  # type: ignore[override]
+    def state(self) -> Any:
         return self.optimizer.state
 
     @state.setter
@@ -111,7 +111,7 @@ class SAM(torch.optim.Optimizer):
         self.optimizer.state = value
 
     @property
-    def defaults(self) -> dict[str, Any]:  # type: ignore[override]
+    def defaults(self) -> dict[str, Any]:
         return self.optimizer.defaults
 
     @defaults.setter
@@ -200,7 +200,7 @@ class SAM(torch.optim.Optimizer):
         if params:
             torch._foreach_copy_(params, self._saved)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One SAM step: closure at ``w``, ascent, closure at ``w + e``, restore, base step."""
         if closure is None:
             raise param_error(
