@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._checks import Interval, NoneOk, check
-from ...errors import ConfigError
+from ...errors import ConfigError, did_you_mean
 from ..storage import Cell, StudyStore, sqlite_url
 from ..study import CellExecutor, run_workers
 from ..workers import ProgressCallback, cells_reporter, default_jobs
@@ -104,6 +104,7 @@ def _selection(only: Sequence[str] | str | None) -> tuple[str, ...]:
         raise ConfigError(
             f"The 'only' parameter of run_claims must name claims among {', '.join(CLAIMS)}. "
             f"Got {', '.join(repr(u) for u in unknown) or 'nothing'} instead."
+            + "".join(did_you_mean(u, CLAIMS) for u in unknown)
         )
     return tuple(dict.fromkeys(items))
 
