@@ -37,7 +37,7 @@ from .._checks import (
     validate_fields,
     validate_params,
 )
-from ..errors import ConfigError, format_value
+from ..errors import ConfigError, did_you_mean, format_value
 
 __all__ = [
     "MODEL_CONSTRAINTS",
@@ -278,6 +278,7 @@ def build_model(
         raise ConfigError(
             f"The 'kind' parameter of build_model must be one of {_kinds_text()} or a factory "
             f"spec 'package.module:name'. Got {format_value(kind)} instead."
+            f"{did_you_mean(kind, _REGISTRY)}"
         )
     else:
         factory = load_factory(kind) if isinstance(kind, str) else kind
