@@ -54,6 +54,7 @@ class Display:
         self._task: Any = None
         self._start = time.perf_counter()
         self._done0: int | None = None
+        self._failures: set[str] = set()
 
     def __enter__(self) -> Display:
         return self
@@ -66,10 +67,15 @@ class Display:
     def __call__(self, event: Any) -> None:
         if event.kind == "error":
             self._line(f"reglab: error: {event.info['message']}")
+        elif event.kind == "failure":  # a cell's training raised: said at once, always
+            message = event.info["message"]
+            said = "the same way" if message in self._failures else message
+            self._failures.add(message)
+            self._line(f"reglab: cell {event.info['cell']} failed: {said}")
+        elif event.kind == "settings":  # the record of what ran: always, on standard error
+            self._line(settings_line(self.label, event.info))
         elif not self.enabled:
             return
-        elif event.kind == "settings":
-            self._line(settings_line(self.label, event.info))
         elif event.kind == "cells":
             self._cells(event)
         elif event.kind == "trial":

@@ -127,7 +127,7 @@ def study(
     progress: bool,
     heartbeat_interval: int,
     grace_period: int,
-) -> None:
+) -> int:
     """Train every recipe over several seeds; write results.csv, summary.json, report.html.
 
     Rerunning the same command resumes: finished cells are kept and only the rest run.
@@ -182,13 +182,25 @@ def study(
         f"\n{outcome.done}/{outcome.cells} cells in {outcome.seconds:.1f} s "
         f"(storage: {outcome.url})"
     )
-    if outcome.failed_cells:
-        click.echo(
-            f"Not finished: {', '.join(outcome.failed_cells)}; rerun the same command to resume.",
-            err=True,
-        )
     if outcome.rows:
         click.echo(f"report: {outcome.out_dir / 'report.html'}")
+    failed = {key for key, _ in outcome.failures}
+    unfinished = [key for key in outcome.failed_cells if key not in failed]
+    if outcome.failures:
+        key, line = outcome.failures[0]
+        more = f" ({len(outcome.failures) - 1} more in the report)" if len(failed) > 1 else ""
+        click.echo(f"{len(failed)} cells failed; the first, {key}: {line}{more}", err=True)
+    if outcome.stopped:
+        click.echo(
+            f"Stopped early: {outcome.stopped}. Rerunning cannot help until the cause is fixed.",
+            err=True,
+        )
+    if unfinished:
+        when = "once the cause is fixed" if outcome.stopped else "to resume"
+        click.echo(
+            f"Not finished: {', '.join(unfinished)}; rerun the same command {when}.", err=True
+        )
+    return 1 if outcome.failures else 0
 
 
 def _parse_seeds(text: str) -> int | str:

@@ -6,8 +6,12 @@ module-level function, so a spawned worker receives it by reference), and each w
 once with the stored settings to get its :data:`CellExecutor`. Nothing here knows a study from a
 claims run, and nothing is looked up from a string in the database.
 
-A cell whose training raises is released with its traceback and counted as failed; a
-``ConfigError`` (the same settings would fail again on every retry) stops the worker. A worker
+A cell whose training raises is released with its traceback and counted as failed (the first
+line of the stored failure is :func:`describe_failure`: the exception and the frame of the
+user's own code where it happened); a ``ConfigError`` (the same settings would fail again on
+every retry) stops the worker. A front end can ask every worker to stop leasing
+(:meth:`~reglab.lab.queue.storage.CellStore.request_stop`), e.g. when every cell fails the same
+way. A worker
 that dies is replaced by :class:`~reglab.lab.queue.workers.WorkerGroup`; its leased cell stops
 beating and is queued again.
 
@@ -27,9 +31,11 @@ Example:
 
 from __future__ import annotations
 
+import sysconfig
 import time
 import traceback
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -39,7 +45,7 @@ from ..core.cells import Cell, torch_threads
 from .storage import CellStore, Lease
 from .workers import ProgressCallback, WorkerGroup, emit, held_interrupt, warm_up
 
-__all__ = ["CellExecutor", "ExecutorFactory", "run_workers", "work"]
+__all__ = ["CellExecutor", "ExecutorFactory", "describe_failure", "run_workers", "work"]
 
 #: Runs one cell: returns its result row and its per-epoch history.
 CellExecutor = Callable[[Cell], tuple[dict[str, Any], list[dict[str, Any]]]]
@@ -80,6 +86,8 @@ def work(
         try:
             # Storage writes hold Ctrl-C back until they finish: a lease, a completion or a
             # release cut in half would leave its cell RUNNING until the grace period ends.
+            if store.stop_reason is not None:
+                return ran
             with held_interrupt():
                 store.fail_stale()
                 lease = store.lease()
@@ -102,9 +110,10 @@ def work(
                 # The same settings would fail again on every retry: stop and say why.
                 _release(store, lease, str(exc), retry=False)
                 raise
-            except Exception:
+            except Exception as exc:
                 # Keep the other cells going; the failure is stored and a rerun retries it.
-                _release(store, lease, traceback.format_exc(limit=20), retry=False)
+                reason = describe_failure(exc) + "\n" + traceback.format_exc(limit=20)
+                _release(store, lease, reason, retry=False)
                 stored = False  # released: an interrupt in the callback must not release again
                 if on_event:
                     on_event("failed", lease)
@@ -118,6 +127,46 @@ def work(
         ran += int(stored)
         if on_event:
             on_event("done" if stored else "dropped", lease)
+
+
+_LIBRARY = Path(__file__).resolve().parents[2]  # the reglab package
+
+
+def _foreign(filename: str) -> bool:
+    """True for a frame of the user's own code: not reglab's, not an installed package's, not
+    Python's own library."""
+    path = Path(filename)
+    if not path.is_absolute() or filename.startswith("<"):
+        return False
+    resolved = path.resolve()
+    library = Path(sysconfig.get_paths()["stdlib"]).resolve()
+    return not (
+        resolved.is_relative_to(_LIBRARY)
+        or resolved.is_relative_to(library)
+        or "site-packages" in resolved.parts
+        or "dist-packages" in resolved.parts
+    )
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line: the exception's type and message, and the innermost frame of the user's own
+    code (else the innermost frame) as ``file:line in function``.
+
+    Example:
+        >>> try:
+        ...     {}["lr"]
+        ... except KeyError as exc:
+        ...     describe_failure(exc).split(" (")[0]
+        "KeyError: 'lr'"
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames if _foreign(f.filename)]
+    where = mine[-1] if mine else (frames[-1] if frames else None)
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    line = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    if where is not None:
+        line += f" ({Path(where.filename).name}:{where.lineno} in {where.name})"
+    return line
 
 
 def _release(store: CellStore, lease: Lease, reason: str, *, retry: bool) -> None:
@@ -158,6 +207,7 @@ def run_workers(
     device: str = "cpu",
     next_wave: Callable[[], int] | None = None,
     linger: bool = False,
+    watch: Callable[[Mapping[str, int]], None] | None = None,
 ) -> int:
     """This process works, with ``jobs - 1`` spawned worker processes beside it.
 
@@ -178,6 +228,8 @@ def run_workers(
     def tend() -> None:
         counts = store.counts()
         report(counts)
+        if watch is not None:
+            watch(counts)
         group.tend(unfinished=counts["waiting"] + counts["running"] > 0)
 
     coordinator = not linger
@@ -198,7 +250,7 @@ def run_workers(
                     device=device,
                     linger=linger,
                 )
-                if next_wave is None or next_wave() == 0:
+                if store.stop_reason is not None or next_wave is None or next_wave() == 0:
                     break
         finally:
             if coordinator:

@@ -52,6 +52,7 @@ _RESULT_ATTR = "result"
 _HISTORY_ATTR = "history"
 _CONFIG_ATTR = "config"
 _OPEN_ATTR = "open"
+_STOP_ATTR = "stop"
 _OPEN_ATTEMPTS = 6
 T = TypeVar("T")
 
@@ -456,6 +457,26 @@ class CellStore:
                 counts[cell.key] = counts.get(cell.key, 0) + 1
         return counts
 
+    def failures(self) -> list[tuple[Cell, str]]:
+        """Cells that failed in their worker and have no complete trial: each with the first
+        line of its stored failure (interrupted cells and dead workers' cells, which are
+        queued again, are not failures)."""
+        optuna = _optuna()
+        S = optuna.trial.TrialState
+        done: set[str] = set()
+        failed: dict[str, tuple[Cell, str]] = {}
+        for t in self.optuna_study.get_trials(deepcopy=False, states=(S.COMPLETE, S.FAIL)):
+            cell = _cell_of(t)
+            if cell is None:
+                continue
+            if t.state == S.COMPLETE:
+                done.add(cell.key)
+                continue
+            reason = str(t.user_attrs.get("failure", ""))
+            if reason and reason != "interrupted":
+                failed.setdefault(cell.key, (cell, reason.splitlines()[0]))
+        return [v for k, v in failed.items() if k not in done]
+
     def known_cells(self) -> list[Cell]:
         """Every cell with a trial in any state (queued, running, done or failed), once each."""
         seen: dict[str, Cell] = {}
@@ -471,6 +492,16 @@ class CellStore:
         with self._queue_lock():
             known = {c.key for c in self.known_cells()}
             return self._enqueue_unlocked([c for c in cells if c.key not in known])
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the run that owns the study asked every worker to stop leasing (or None)."""
+        reason = self.optuna_study.user_attrs.get(_STOP_ATTR)
+        return str(reason) if reason else None
+
+    def request_stop(self, reason: str | None) -> None:
+        """Ask every worker to stop leasing cells (None: carry on); running cells finish."""
+        _locked(lambda: self.optuna_study.set_user_attr(_STOP_ATTR, reason))
 
     @property
     def is_open(self) -> bool:

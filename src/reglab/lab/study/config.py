@@ -164,16 +164,19 @@ class StudyConfig:
         """The cells queued at the start, every (recipe, seed) pair (in a sweep, at each size),
         the longest first.
 
-        Cells are leased in this order, so the longest start first and the short ones fill the
-        workers at the end. The length is estimated as training size x epochs x (1 + EDA copies
+        Cells are leased in this order: seed 0 of every recipe first, then the rest, each group
+        longest first, so the long ones start early and the short ones fill the workers at the
+        end. The length is estimated as training size x epochs x (1 + EDA copies
         per sentence); ties keep the recipe order, then the seeds. A sequential study queues the
         next seeds as it decides (:meth:`longest_first` orders them).
         """
         sizes = [None] if self.train_sizes is None else list(reversed(self.train_sizes))
         seeds = range(self.first_seeds)
-        return self.longest_first(
-            [Cell(r, s, n) for n in sizes for r in self.recipes for s in seeds]
-        )
+        cells = [Cell(r, s, n) for n in sizes for r in self.recipes for s in seeds]
+        # Seed 0 of every recipe first: a training function that fails on every cell is seen
+        # (and the study stopped) after one cell per recipe, not after the longest recipe's seeds.
+        first = [c for c in cells if c.seed == 0]
+        return self.longest_first(first) + self.longest_first([c for c in cells if c.seed != 0])
 
     def longest_first(self, cells: Sequence[Cell]) -> list[Cell]:
         """``cells`` sorted by their estimated length, the longest first (a stable sort)."""

@@ -533,6 +533,7 @@ def render_html(
     plots: bool = True,
     by_size: Sequence[Mapping[str, Any]] = (),
     design: Design | None = None,
+    failures: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The whole report as one HTML string (plots as embedded PNGs; ``plots=False`` skips them).
 
@@ -607,9 +608,14 @@ def render_html(
     ]
     if diverged:
         problems += f"<p class='warn'>Diverged runs (loss became NaN or blew up): {esc(', '.join(diverged))}.</p>"
-    if failed_cells:
+    if failures:
+        items = "".join(f"<li>{esc(k)}: <code>{esc(line)}</code></li>" for k, line in failures)
+        problems += f"<p class='warn'>Cells that failed (the training raised):</p><ul>{items}</ul>"
+    failed = {k for k, _ in failures}
+    unfinished = [k for k in failed_cells if k not in failed]
+    if unfinished:
         problems += (
-            f"<p class='warn'>Cells not finished: {esc(', '.join(failed_cells))}. Rerun the same "
+            f"<p class='warn'>Cells not finished: {esc(', '.join(unfinished))}. Rerun the same "
             "command to resume them.</p>"
         )
     settings = ", ".join(
@@ -724,6 +730,7 @@ def write_outputs(
     config: Any,
     rows: Sequence[Mapping[str, Any]],
     failed_cells: Sequence[str] = (),
+    failures: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Path]:
     """Write ``results.csv``, ``summary.json`` and ``report.html`` (each atomically).
 
@@ -764,13 +771,16 @@ def write_outputs(
                 "encoding": (cfg.get("data_info") or {}).get("encoding", []),
                 "recipes": json_safe(summary),
                 "failed_cells": list(failed_cells),
+                "failures": [{"cell": k, "error": line} for k, line in failures],
                 **({"train_sizes": sizes, "by_train_size": json_safe(by_size)} if by_size else {}),
                 **_text_summary(cfg.get("data_info") or {}),
             },
             indent=2,
         ),
     )
-    report = render_html(cfg, rows, summary, failed_cells, by_size=by_size, design=design)
+    report = render_html(
+        cfg, rows, summary, failed_cells, by_size=by_size, design=design, failures=failures
+    )
     atomic_write(paths["report"], report)
     return paths
 
