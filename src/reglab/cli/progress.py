@@ -66,6 +66,12 @@ class Display:
     def __call__(self, event: Any) -> None:
         if event.kind == "error":
             self._line(f"reglab: error: {event.info['message']}")
+        elif event.kind == "database":  # shown even without --progress: the study seems stuck
+            url = event.info["url"]
+            if event.info["waiting"]:
+                self._line(f"reglab: the database at {url!r} is not answering; waiting for it")
+            else:
+                self._line(f"reglab: the database at {url!r} answers again; carrying on")
         elif not self.enabled:
             return
         elif event.kind == "settings":

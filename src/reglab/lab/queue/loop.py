@@ -7,7 +7,10 @@ once with the stored settings to get its :data:`CellExecutor`. Nothing here know
 claims run, and nothing is looked up from a string in the database.
 
 A cell whose training raises is released with its traceback and counted as failed; a
-``ConfigError`` (the same settings would fail again on every retry) stops the worker. A worker
+``ConfigError`` (the same settings would fail again on every retry) stops the worker. A database
+that stops answering is waited for (see :class:`~reglab.lab.queue.storage.CellStore`'s
+``outage``); one that stays away stops the worker with
+:class:`~reglab.lab.queue.storage.StorageUnreachable`, its leased cell left to go stale. A worker
 that dies is replaced by :class:`~reglab.lab.queue.workers.WorkerGroup`; its leased cell stops
 beating and is queued again.
 
@@ -27,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -36,8 +40,15 @@ import torch
 
 from ...errors import ConfigError
 from ..core.cells import Cell, torch_threads
-from .storage import CellStore, Lease
-from .workers import ProgressCallback, WorkerGroup, emit, held_interrupt, warm_up
+from .storage import CellStore, Lease, StorageUnreachable, redact
+from .workers import (
+    ProgressCallback,
+    WorkerGroup,
+    emit,
+    held_interrupt,
+    interrupt_pending,
+    warm_up,
+)
 
 __all__ = ["CellExecutor", "ExecutorFactory", "run_workers", "work"]
 
@@ -57,6 +68,7 @@ def work(
     on_event: Callable[[str, Lease], None] | None = None,
     dataset: Any = None,
     device: str = "cpu",
+    on_wait: Callable[[float | None], None] | None = None,
 ) -> int:
     """Lease and run cells until none is waiting or running; return how many this worker ran.
 
@@ -64,7 +76,17 @@ def work(
     is failed by heartbeat, queued again, and picked up here. ``dataset`` saves loading the
     data again when the caller already has it. ``on_event`` hears ``"start"``, ``"done"``,
     ``"failed"`` and ``"dropped"`` (a completion another worker stored first) per lease.
+    ``on_wait`` hears each wait for a database that stopped answering (seconds so far), then
+    None when it is back; a Ctrl-C while waiting interrupts at once.
     """
+
+    def waiting(seconds: float | None) -> None:
+        if seconds is not None and interrupt_pending():
+            raise KeyboardInterrupt  # nothing is half-written while the database is away
+        if on_wait is not None:
+            on_wait(seconds)
+
+    store.on_wait = waiting
     execute = make_executor(store.config, dataset, device)
     warm_up()
     ran = 0
@@ -78,6 +100,7 @@ def work(
                 store.fail_stale()
                 lease = store.lease()
             if lease is None:
+                # Waits out an outage (or raises): never read as "nothing left".
                 counts = store.counts()
                 if counts["running"] == 0 and counts["waiting"] == 0:
                     return ran
@@ -89,6 +112,8 @@ def work(
                         on_event("start", lease)
                 with store.heartbeat(lease):
                     row, history = execute(lease.cell)
+            except StorageUnreachable:
+                raise  # releasing needs the database: the lease goes stale, a rerun retries it
             except ConfigError as exc:
                 # The same settings would fail again on every retry: stop and say why.
                 _release(store, lease, str(exc), retry=False)
@@ -104,17 +129,25 @@ def work(
                 stored = store.complete(lease, row, history)
         except KeyboardInterrupt:
             if lease is not None and stored is None:
-                _release(store, lease, "interrupted", retry=True)
+                _release(store, lease, "interrupted", retry=True, wait=False)
             raise
         ran += int(stored)
         if on_event:
             on_event("done" if stored else "dropped", lease)
 
 
-def _release(store: CellStore, lease: Lease, reason: str, *, retry: bool) -> None:
+def _release(
+    store: CellStore, lease: Lease, reason: str, *, retry: bool, wait: bool = True
+) -> None:
+    """Release ``lease``; without ``wait`` (interrupted), give up at once if the database is
+    away: the lease then goes stale and is queued again by the next run."""
     with held_interrupt():
         try:
-            store.release(lease, reason, retry=retry)
+            with contextlib.nullcontext() if wait else store.patience(0):
+                store.release(lease, reason, retry=retry)
+        except StorageUnreachable:
+            if wait:
+                raise
         except Exception:
             # An interrupt that cut a database call can leave its pooled connection unusable:
             # try once more on fresh connections before giving up.
@@ -126,6 +159,7 @@ def _worker(
     url: str,
     heartbeat_interval: int,
     grace_period: int,
+    outage: float,
     threads: int,
     make_executor: ExecutorFactory,
     dataset: Any = None,
@@ -133,7 +167,9 @@ def _worker(
 ) -> None:
     """What a spawned worker runs (see :class:`~reglab.lab.queue.workers.WorkerGroup`)."""
     torch.set_num_threads(threads)
-    store = CellStore(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+    store = CellStore(
+        url, heartbeat_interval=heartbeat_interval, grace_period=grace_period, outage=outage
+    )
     work(store, make_executor, dataset=dataset, device=device)
 
 
@@ -153,11 +189,30 @@ def run_workers(
     Working here saves one process start (torch and the data are already loaded), and the
     workers get the loaded dataset instead of reading it again. A worker that dies while work
     remains is replaced (up to ``4 * jobs`` times). Returns the cells this process ran.
+
+    While the database is away every worker waits for it (``store.outage`` seconds); this
+    process says so once with a ``"database"`` event. A worker that gives up says why in one
+    ``"error"`` event; the same message from several workers is said once, and not at all when
+    this process raises it too.
     """
-    args = (store.url, store.heartbeat_interval, store.grace_period, threads, make_executor)
+    args = (
+        store.url,
+        store.heartbeat_interval,
+        store.grace_period,
+        store.outage,
+        threads,
+        make_executor,
+    )
     group = WorkerGroup(
         max_restarts=4 * jobs, on_error=lambda message: emit(on_progress, "error", message=message)
     )
+    away = False
+
+    def on_wait(seconds: float | None) -> None:
+        nonlocal away
+        if (seconds is not None) != away:
+            away = seconds is not None
+            emit(on_progress, "database", url=redact(store.url), waiting=away)
 
     def tend() -> None:
         counts = store.counts()
@@ -167,12 +222,17 @@ def run_workers(
     with torch_threads(threads), group:
         for _ in range(jobs - 1):
             group.start(_worker, *args, dataset, device)
-        ran = work(
-            store,
-            make_executor,
-            on_event=lambda _e, _c: tend(),
-            dataset=dataset,
-            device=device,
-        )
-        group.join(each=tend)
+        try:
+            ran = work(
+                store,
+                make_executor,
+                on_event=lambda _e, _c: tend(),
+                dataset=dataset,
+                device=device,
+                on_wait=on_wait,
+            )
+            group.join(each=tend)
+        except StorageUnreachable as exc:
+            group.reported.add(str(exc))  # the caller reports it: the workers' copies are quiet
+            raise
         return ran
