@@ -74,6 +74,12 @@ class Display:
             self._line(f"reglab: cell {event.info['cell']} failed: {said}")
         elif event.kind == "settings":  # the record of what ran: always, on standard error
             self._line(settings_line(self.label, event.info))
+        elif event.kind == "database":  # shown even without --progress: the study seems stuck
+            url = event.info["url"]
+            if event.info["waiting"]:
+                self._line(f"reglab: the database at {url!r} is not answering; waiting for it")
+            else:
+                self._line(f"reglab: the database at {url!r} answers again; carrying on")
         elif not self.enabled:
             return
         elif event.kind == "cells":

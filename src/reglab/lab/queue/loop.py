@@ -11,7 +11,10 @@ line of the stored failure is :func:`describe_failure`: the exception and the fr
 user's own code where it happened); a ``ConfigError`` (the same settings would fail again on
 every retry) stops the worker. A front end can ask every worker to stop leasing
 (:meth:`~reglab.lab.queue.storage.CellStore.request_stop`), e.g. when every cell fails the same
-way. A worker
+way. A database that stops answering is waited for (see
+:class:`~reglab.lab.queue.storage.CellStore`'s ``outage``); one that stays away stops the
+worker with :class:`~reglab.lab.queue.storage.StorageUnreachable`, its leased cell left to go
+stale. A worker
 that dies is replaced by :class:`~reglab.lab.queue.workers.WorkerGroup`; its leased cell stops
 beating and is queued again.
 
@@ -31,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import sysconfig
 import time
 import traceback
@@ -42,8 +46,15 @@ import torch
 
 from ...errors import ConfigError
 from ..core.cells import Cell, torch_threads
-from .storage import CellStore, Lease
-from .workers import ProgressCallback, WorkerGroup, emit, held_interrupt, warm_up
+from .storage import CellStore, Lease, StorageUnreachable, redact
+from .workers import (
+    ProgressCallback,
+    WorkerGroup,
+    emit,
+    held_interrupt,
+    interrupt_pending,
+    warm_up,
+)
 
 __all__ = ["CellExecutor", "ExecutorFactory", "describe_failure", "run_workers", "work"]
 
@@ -65,6 +76,7 @@ def work(
     device: str = "cpu",
     linger: bool = False,
     idle_limit: float = 600.0,
+    on_wait: Callable[[float | None], None] | None = None,
 ) -> int:
     """Lease and run cells until none is waiting or running; return how many this worker ran.
 
@@ -74,8 +86,18 @@ def work(
     that runs the study may queue the next seeds), for at most ``idle_limit`` seconds without
     work. ``dataset`` saves loading the data again when the caller already has it.
     ``on_event`` hears ``"start"``, ``"done"``, ``"failed"`` and ``"dropped"`` (a completion
-    another worker stored first) per lease.
+    another worker stored first) per lease. ``on_wait`` hears each wait for a database that
+    stopped answering (seconds so far), then None when it is back; a Ctrl-C while waiting
+    interrupts at once.
     """
+
+    def waiting(seconds: float | None) -> None:
+        if seconds is not None and interrupt_pending():
+            raise KeyboardInterrupt  # nothing is half-written while the database is away
+        if on_wait is not None:
+            on_wait(seconds)
+
+    store.on_wait = waiting
     execute = make_executor(store.config, dataset, device)
     warm_up()
     ran = 0
@@ -92,6 +114,7 @@ def work(
                 store.fail_stale()
                 lease = store.lease()
             if lease is None:
+                # Waits out an outage (or raises): never read as "nothing left".
                 counts = store.counts()
                 if counts["running"] == 0 and counts["waiting"] == 0:
                     waiting_for_more = linger and store.is_open
@@ -106,6 +129,8 @@ def work(
                         on_event("start", lease)
                 with store.heartbeat(lease):
                     row, history = execute(lease.cell)
+            except StorageUnreachable:
+                raise  # releasing needs the database: the lease goes stale, a rerun retries it
             except ConfigError as exc:
                 # The same settings would fail again on every retry: stop and say why.
                 _release(store, lease, str(exc), retry=False)
@@ -122,7 +147,7 @@ def work(
                 stored = store.complete(lease, row, history)
         except KeyboardInterrupt:
             if lease is not None and stored is None:
-                _release(store, lease, "interrupted", retry=True)
+                _release(store, lease, "interrupted", retry=True, wait=False)
             raise
         ran += int(stored)
         if on_event:
@@ -169,10 +194,18 @@ def describe_failure(exc: BaseException) -> str:
     return line
 
 
-def _release(store: CellStore, lease: Lease, reason: str, *, retry: bool) -> None:
+def _release(
+    store: CellStore, lease: Lease, reason: str, *, retry: bool, wait: bool = True
+) -> None:
+    """Release ``lease``; without ``wait`` (interrupted), give up at once if the database is
+    away: the lease then goes stale and is queued again by the next run."""
     with held_interrupt():
         try:
-            store.release(lease, reason, retry=retry)
+            with contextlib.nullcontext() if wait else store.patience(0):
+                store.release(lease, reason, retry=retry)
+        except StorageUnreachable:
+            if wait:
+                raise
         except Exception:
             # An interrupt that cut a database call can leave its pooled connection unusable:
             # try once more on fresh connections before giving up.
@@ -184,6 +217,7 @@ def _worker(
     url: str,
     heartbeat_interval: int,
     grace_period: int,
+    outage: float,
     threads: int,
     make_executor: ExecutorFactory,
     dataset: Any = None,
@@ -191,7 +225,9 @@ def _worker(
 ) -> None:
     """What a spawned worker runs (see :class:`~reglab.lab.queue.workers.WorkerGroup`)."""
     torch.set_num_threads(threads)
-    store = CellStore(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+    store = CellStore(
+        url, heartbeat_interval=heartbeat_interval, grace_period=grace_period, outage=outage
+    )
     work(store, make_executor, dataset=dataset, device=device, linger=True)
 
 
@@ -218,12 +254,32 @@ def run_workers(
     none. The store is open (:attr:`~reglab.lab.queue.storage.CellStore.is_open`) meanwhile,
     so the spawned workers (and workers that joined from other machines) wait for the next
     wave instead of leaving. ``linger`` makes this process wait too: a worker that joined a
-    study someone else runs. Returns the cells this process ran.
+    study someone else runs. ``watch`` gets the counts whenever they are read (e.g. to
+    report failures as they happen). Returns the cells this process ran.
+
+    While the database is away every worker waits for it (``store.outage`` seconds); this
+    process says so once with a ``"database"`` event. A worker that gives up says why in one
+    ``"error"`` event; the same message from several workers is said once, and not at all when
+    this process raises it too.
     """
-    args = (store.url, store.heartbeat_interval, store.grace_period, threads, make_executor)
+    args = (
+        store.url,
+        store.heartbeat_interval,
+        store.grace_period,
+        store.outage,
+        threads,
+        make_executor,
+    )
     group = WorkerGroup(
         max_restarts=4 * jobs, on_error=lambda message: emit(on_progress, "error", message=message)
     )
+    away = False
+
+    def on_wait(seconds: float | None) -> None:
+        nonlocal away
+        if (seconds is not None) != away:
+            away = seconds is not None
+            emit(on_progress, "database", url=redact(store.url), waiting=away)
 
     def tend() -> None:
         counts = store.counts()
@@ -234,26 +290,33 @@ def run_workers(
 
     coordinator = not linger
     with torch_threads(threads), group:
-        if coordinator:
-            store.set_open(True)
         try:
-            for _ in range(jobs - 1):
-                group.start(_worker, *args, dataset, device)
-            execute = make_executor(store.config, dataset, device)  # one split cache for all waves
-            ran = 0
-            while True:
-                ran += work(
-                    store,
-                    lambda _config, _dataset, _device: execute,
-                    on_event=lambda _e, _c: tend(),
-                    dataset=dataset,
-                    device=device,
-                    linger=linger,
-                )
-                if store.stop_reason is not None or next_wave is None or next_wave() == 0:
-                    break
-        finally:
             if coordinator:
-                store.set_open(False)
-        group.join(each=tend)
+                store.set_open(True)
+            try:
+                for _ in range(jobs - 1):
+                    group.start(_worker, *args, dataset, device)
+                # One executor (one split cache) for all the waves of this process.
+                execute = make_executor(store.config, dataset, device)
+                ran = 0
+                while True:
+                    ran += work(
+                        store,
+                        lambda _config, _dataset, _device: execute,
+                        on_event=lambda _e, _c: tend(),
+                        dataset=dataset,
+                        device=device,
+                        linger=linger,
+                        on_wait=on_wait,
+                    )
+                    if store.stop_reason is not None or next_wave is None or next_wave() == 0:
+                        break
+            finally:
+                if coordinator:
+                    with contextlib.suppress(StorageUnreachable):
+                        store.set_open(False)
+            group.join(each=tend)
+        except StorageUnreachable as exc:
+            group.reported.add(str(exc))  # the caller reports it: the workers' copies are quiet
+            raise
         return ran
