@@ -37,9 +37,14 @@ def settings_line(label: str, i: dict[str, Any]) -> str:
         oov = text.get("parts", {}).get("val", {}).get("oov")
         share = f", {100 * oov:.1f}% of validation tokens out of it" if oov is not None else ""
         encoded += f"; vocabulary {text['vocabulary']:,} words from train{share}"
+    model = f"training function {i['train_fn']}" if i.get("train_fn") else f"model {i['model']}"
+    inert = "".join(
+        f"; NOTE {name}: {note}" for name, notes in (i.get("inert") or {}).items() for note in notes
+    )
     return (
-        f"{label}: {i['data']} ({i['rows']} rows): {parts}{source}{encoded}; model {i['model']}; "
+        f"{label}: {i['data']} ({i['rows']} rows): {parts}{source}{encoded}; {model}; "
         f"{i['recipes']} recipes x {i['seeds']} seeds; {i['jobs']} workers on {i['device']}"
+        f"{inert}"
     )
 
 

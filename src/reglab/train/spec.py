@@ -269,6 +269,27 @@ class RegularizationSpec:
             "epochs": self.epochs,
         }
 
+    def inert(self, epochs: int | None = None) -> list[str]:
+        """What in this spec cannot act at these settings (``epochs`` overrides the spec's): one
+        line per technique, empty when every technique can act.
+
+        Example:
+            >>> RegularizationSpec(early_stopping=10, epochs=3).inert()
+            ['early stopping with patience 10 cannot stop a run of 3 epochs']
+        """
+        epochs = self.epochs if epochs is None else epochs
+        notes = []
+        if self.early_stopping is not None and self.early_stopping >= epochs:
+            notes.append(
+                f"early stopping with patience {self.early_stopping} cannot stop a run of "
+                f"{epochs} epochs"
+            )
+        if self.augment is not None and self.augment != "eda" and self.augment_p == 0:
+            notes.append(f"augmentation {self.augment!r} with augment_p=0 never augments")
+        if self.augment is not None and self.augment != "eda" and self.augment_magnitude == 0:
+            notes.append(f"augmentation {self.augment!r} with augment_magnitude=0 changes nothing")
+        return notes
+
     def weight_decay_for(self, lr: float) -> float:
         """The ``weight_decay`` that gives an optimizer at learning rate ``lr`` this recipe's decay.
 

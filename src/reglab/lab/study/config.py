@@ -30,6 +30,7 @@ __all__ = [
     "SWEEP_SEEDS",
     "StudyConfig",
     "for_text",
+    "inert_notes",
     "resolve_recipes",
     "stored_config",
 ]
@@ -265,6 +266,13 @@ def resolve_recipes(names: str | Sequence[str] | None, specs: Sequence[str] = ()
             recipe = recipe.replace(name=spec)
         chosen.append((recipe.name, recipe))
     return chosen
+
+
+def inert_notes(config: StudyConfig) -> dict[str, list[str]]:
+    """Per recipe, what cannot act at the study's settings (e.g. early stopping whose patience
+    is not below the epochs): the settings line and the report say so."""
+    notes = {n: config.recipe(n).inert(config.epochs) for n in config.recipes}
+    return {n: v for n, v in notes.items() if v}
 
 
 def stored_config(out_dir: str | os.PathLike[str], storage: str | None = None) -> StudyConfig:

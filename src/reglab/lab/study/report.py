@@ -32,7 +32,7 @@ from typing import Any
 from ..core.cells import cell_key, json_safe
 from ..render import atomic_write, clip01, csv_text, figure_html, html_page, html_table, png, pyplot
 from ..stats import Decision, decide, finite, mean_ci, metric_keys, paired_vs_baseline, task_of
-from .config import StudyConfig
+from .config import StudyConfig, inert_notes
 from .sequential import decisions, gains, margin_of
 from .sweep_report import size_figure, size_table, train_sizes
 
@@ -534,6 +534,7 @@ def render_html(
     by_size: Sequence[Mapping[str, Any]] = (),
     design: Design | None = None,
     failures: Sequence[tuple[str, str]] = (),
+    inert: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """The whole report as one HTML string (plots as embedded PNGs; ``plots=False`` skips them).
 
@@ -618,11 +619,20 @@ def render_html(
             f"<p class='warn'>Cells not finished: {esc(', '.join(unfinished))}. Rerun the same "
             "command to resume them.</p>"
         )
+    # A study over the user's training function: that function chose the model, not --model.
+    skip = {"recipe_defs", "data_info", *(("model",) if config.get("train_fn") else ())}
     settings = ", ".join(
         f"{k}={esc(','.join(map(str, v)) if isinstance(v, (list, tuple)) else str(v))}"
         for k, v in config.items()
-        if k not in ("recipe_defs", "data_info") and v is not None
+        if k not in skip and v is not None
     )
+    if inert:
+        items = "".join(
+            f"<li>{esc(name)}: {esc(note)}</li>" for name, notes in inert.items() for note in notes
+        )
+        problems += (
+            f"<p class='warn'>Techniques that cannot act at these settings:</p><ul>{items}</ul>"
+        )
     recipes = "".join(
         f"<tr><td>{esc(n)}</td><td style='text-align:left'>{esc(_recipe_text(d))}</td></tr>"
         for n, d in (config.get("recipe_defs") or {}).items()
@@ -740,7 +750,9 @@ def write_outputs(
     """
     out = Path(out_dir)
     cfg = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-    design = Design.of(config if isinstance(config, StudyConfig) else StudyConfig.from_dict(cfg))
+    study = config if isinstance(config, StudyConfig) else StudyConfig.from_dict(cfg)
+    design = Design.of(study)
+    inert = inert_notes(study)
     study_size = ((cfg.get("data_info") or {}).get("sizes") or {}).get(
         "train", cfg.get("train_size")
     )
@@ -772,6 +784,7 @@ def write_outputs(
                 "recipes": json_safe(summary),
                 "failed_cells": list(failed_cells),
                 "failures": [{"cell": k, "error": line} for k, line in failures],
+                "cannot_act": inert,
                 **({"train_sizes": sizes, "by_train_size": json_safe(by_size)} if by_size else {}),
                 **_text_summary(cfg.get("data_info") or {}),
             },
@@ -779,7 +792,14 @@ def write_outputs(
         ),
     )
     report = render_html(
-        cfg, rows, summary, failed_cells, by_size=by_size, design=design, failures=failures
+        cfg,
+        rows,
+        summary,
+        failed_cells,
+        by_size=by_size,
+        design=design,
+        failures=failures,
+        inert=inert,
     )
     atomic_write(paths["report"], report)
     return paths

@@ -51,7 +51,7 @@ from ..queue.workers import (
     emit,
     warn_progress_deprecated,
 )
-from .config import StudyConfig, for_text
+from .config import StudyConfig, for_text, inert_notes
 from .report import ordered_rows, write_outputs
 from .sequential import wanted_cells
 
@@ -350,6 +350,8 @@ def _settings(config: StudyConfig, jobs: int, device: str) -> dict[str, Any]:
         "device": device,
         "encoded_columns": len(info.get("encoding", [])),
         "text": info.get("text"),
+        "train_fn": config.train_fn,
+        "inert": inert_notes(config),
     }
 
 
