@@ -385,6 +385,22 @@ def test_an_equal_tuned_recipe_is_no_effect_beyond_the_margin(
     assert len(calls) == 10
 
 
+def test_when_the_search_keeps_the_base_its_runs_stand_for_both(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    study, cfg, objective, calls, _ = _evaluation(monkeypatch, gain=0.0, noise=0.03)
+    best = objective.base.replace(name="tuned", description="'all' with dropout searched")
+    out = tune_confirmation.test_scores(study, cfg, objective, best, compare=True)
+    c = out["comparison"]
+    assert sorted(calls) == [("tuned", s) for s in range(5)]  # the base is not trained again
+    assert c["same_recipe"] and c["diffs"] == [0.0] * 5
+    assert (c["verdict"], c["seeds"], c["low"], c["high"]) == ("equivalent", 5, 0.0, 0.0)
+    assert out["base"]["values"] == out["tuned"]["values"]
+    calls.clear()
+    assert tune_confirmation.test_scores(study, cfg, objective, best, compare=True) == out
+    assert calls == []
+
+
 def test_a_noisy_comparison_gets_more_seeds_look_by_look(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -509,13 +525,14 @@ def test_the_progress_display_shows_each_look(capsys: pytest.CaptureFixture[str]
     open_look = {"look": 1, "seeds": 5, "verdict": "undecided", "sequential": True}
     with Display(enabled=True, label="tune") as display:
         display(Event("evaluate", info={"seeds": 5, "runs": 10}))
-        display(Event("look", info={"comparison": {**open_look, "final": False, "wanted": 10}}))
+        undecided = {**open_look, "final": False, "wanted": 10}
+        display(Event("look", info={"comparison": undecided, "metric": "test_acc"}))
         display(Event("evaluate", info={"seeds": 10, "runs": 10}))
-        done = {**open_look, "look": 2, "seeds": 10, "verdict": "better", "final": True}
-        display(Event("look", info={"comparison": {**done, "wanted": 10}}))
+        done = {**open_look, "look": 2, "seeds": 10, "verdict": "equivalent", "final": True}
+        display(Event("look", info={"comparison": {**done, "margin": 1.0, "wanted": 10}}))
     assert capsys.readouterr().err.splitlines() == [
         "tune: test evaluation, seeds 0-4 (10 runs)",
-        "tune: look 1 (5 seeds): undecided, next look 10 seeds",
+        "tune: look 1 (5 seeds): undecided after 5 seeds, next look 10 seeds",
         "tune: test evaluation, seeds 0-9 (10 runs)",
-        "tune: look 2 (10 seeds): better",
+        "tune: look 2 (10 seeds): no effect beyond ±1% of the base's test loss",
     ]

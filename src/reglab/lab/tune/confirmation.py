@@ -160,8 +160,10 @@ def test_scores(
     only while it is undecided; with a number of seeds, all of them are trained and the verdict
     is :func:`reglab.lab.stats.decide`'s at the largest look reached ("undecided" below the
     first look). Without ``compare`` the tuned recipe alone runs the first look's seeds (or the
-    given number). ``on_progress`` hears an ``"evaluate"`` event before each batch of runs
-    (``seeds``, ``runs``) and a ``"look"`` event after each decision (``comparison``).
+    given number). When the best recipe trains the same thing as the base (the search kept the
+    base's strengths), its runs stand for both (``comparison["same_recipe"]``). ``on_progress``
+    hears an ``"evaluate"`` event before each batch of runs (``seeds``, ``runs``) and a
+    ``"look"`` event after each decision (``comparison``, ``metric``).
 
     Returns:
         ``metric``, ``seeds`` (how many were used), ``rows`` (one per cell), ``tuned`` and
@@ -178,8 +180,15 @@ def test_scores(
     if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached["rows"], dict):
         done = dict(cached["rows"])
     metric = "test_acc" if objective.key == "val_acc" else "test_loss"
+    # When the search kept the base's strengths, the two recipes are one: its runs stand for both
+    # (the same seed gives the same bits), and every difference is 0.
+    same = compare and _same_recipe(best, recipes[-1][1])
+    trained = recipes[:1] if same else recipes
 
     def train(seeds: int) -> None:
+        for seed in range(seeds if same else 0):
+            if f"tuned/{seed}" in done and f"base/{seed}" not in done:
+                done[f"base/{seed}"] = {**done[f"tuned/{seed}"], "recipe": "base"}
         tasks = [
             (
                 f"{name}/{seed}",
@@ -192,13 +201,15 @@ def test_scores(
                 ),
             )
             for seed in range(seeds)
-            for name, recipe in recipes
+            for name, recipe in trained
             if f"{name}/{seed}" not in done
         ]
         if tasks:
             emit(on_progress, "evaluate", seeds=seeds, runs=len(tasks))
         for cell, row in run_cells(tasks, jobs, threads):
             done[cell] = json_safe(row)
+            if same:
+                done[cell.replace("tuned/", "base/")] = {**done[cell], "recipe": "base"}
             study.set_user_attr("evaluation", {"key": key, "rows": done})
 
     looks = config.looks
@@ -207,12 +218,12 @@ def test_scores(
     train(seeds)
     if compare:
         comparison = comparison_of(done, metric, seeds, config)
-        emit(on_progress, "look", comparison=comparison)
+        emit(on_progress, "look", comparison=comparison, metric=metric)
         while config.sequential and comparison["wanted"] > seeds:
             seeds = comparison["wanted"]
             train(seeds)
             comparison = comparison_of(done, metric, seeds, config)
-            emit(on_progress, "look", comparison=comparison)
+            emit(on_progress, "look", comparison=comparison, metric=metric)
     rows = [done[f"{name}/{seed}"] for name, _ in recipes for seed in range(seeds)]
     out: dict[str, Any] = {"metric": metric, "seeds": seeds, "rows": rows}
     for name, _ in recipes:
@@ -222,8 +233,16 @@ def test_scores(
             lo, hi = clip01(lo), clip01(hi)
         out[name] = {"mean": m, "low": lo, "high": hi, "values": values}
     if comparison is not None:
-        out["comparison"] = comparison
+        out["comparison"] = {**comparison, "same_recipe": same}
     return out
+
+
+def _same_recipe(a: Recipe, b: Recipe) -> bool:
+    """True when two recipes train the same thing (their names and descriptions aside)."""
+    skip = ("name", "description")
+    return {k: v for k, v in a.to_dict().items() if k not in skip} == {
+        k: v for k, v in b.to_dict().items() if k not in skip
+    }
 
 
 def gains(done: Mapping[str, Any], metric: str, seeds: int) -> list[float]:
