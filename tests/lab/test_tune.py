@@ -490,7 +490,8 @@ def test_the_report_and_the_command_line_carry_the_verdict(
     assert summary["test"]["seeds"] == 5 and "comparison" not in summary["test"]
     page = paths["report"].read_text()
     assert "Tuned against base: better</b>" in page and "<h2>Decision rule</h2>" in page
-    assert "95% repeated interval" in page and "5 seeds, look 1 of 4" in page
+    assert "Tuned against base: better</b>: +4.84 points (95% repeated interval +" in page
+    assert "; 5 seeds, look 1 of 4)." in page
 
     outcome = TuneOutcome(tmp_path, "sqlite:///x.db", best, 0.9, trials, test, 2.0, paths)
     monkeypatch.setattr(lab_tune, "run_tune", lambda *a, **k: outcome)

@@ -186,10 +186,10 @@ def _verdict(
         text += f" The base recipe <code style='overflow-wrap:anywhere'>{esc(config.base)}</code> scores {fmt(b['mean'])} on the same draws."
     c = test.get("comparison")
     if c:
-        text += (
-            f"<br><b>Tuned against base: {esc(verdict_label(c, acc))}</b>. "
-            f"{esc(comparison_text(c, acc))}."
-        )
+        detail = comparison_text(c, acc).removeprefix(verdict_label(c, acc) + ": ")
+        text += f"<br><b>Tuned against base: {esc(verdict_label(c, acc))}</b>: {esc(detail)}."
+        if c.get("same_recipe"):
+            text += " The search kept the base's strengths: one recipe, its runs stand for both."
     return text
 
 
