@@ -99,6 +99,16 @@ class Display:
             )
         elif event.kind == "confirmed":
             self._confirmed(event)
+        elif event.kind == "evaluate":
+            i = event.info
+            self._line(f"tune: test evaluation, seeds 0-{i['seeds'] - 1} ({i['runs']} runs)")
+        elif event.kind == "look":
+            from ..lab.tune.outputs import verdict_label
+
+            c = event.info["comparison"]
+            label = verdict_label(c, event.info.get("metric") == "test_acc")
+            more = f", next look {c['wanted']} seeds" if c["sequential"] and not c["final"] else ""
+            self._line(f"tune: look {c['look']} ({c['seeds']} seeds): {label}{more}")
 
     def _line(self, text: str) -> None:
         if self._bar is not None:

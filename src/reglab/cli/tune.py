@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import ConfigError
 from .options import data_options, parse_size
 from .progress import Display
 
@@ -36,10 +37,26 @@ from .progress import Display
 )
 @click.option(
     "--seeds",
-    default=3,
+    default="auto",
     show_default=True,
+    help="Seeds of the test evaluation (each after seed 0 draws its own training examples). "
+    "auto: look by look (5, 10, 15, 20) until the tuned recipe is decided better, worse, or "
+    "no effect beyond --margin against the base; a number: that many (a fixed design, "
+    "judged by the same rule at the largest look it reaches).",
+)
+@click.option(
+    "--max-seeds",
+    default=None,
     type=int,
-    help="Seeds of the test evaluation (each after seed 0 draws its own training examples).",
+    help="With --seeds auto: the last look (default 20).",
+)
+@click.option(
+    "--margin",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="A difference smaller than this is 'no effect' (points of accuracy; for regression, "
+    "percent of the base recipe's test loss).",
 )
 @click.option(
     "--partitions",
@@ -96,7 +113,9 @@ def tune(
     space: str | None,
     trials: int,
     timeout: float | None,
-    seeds: int,
+    seeds: str,
+    max_seeds: int | None,
+    margin: float,
     partitions: int,
     confirm: int,
     epochs: int | None,
@@ -110,10 +129,13 @@ def tune(
 
     Each trial is scored on --partitions train/validation draws of the examples outside the
     test split; the best --confirm trials are then scored on as many partitions again, and the
-    best mean wins. That recipe is trained with each seed and measured on test examples that
-    no trial ever saw. Rerunning the same command resumes where it stopped.
+    best mean wins. That recipe and the base are trained with each seed and measured on test
+    examples that no trial ever saw; seeds are added look by look until the tuned recipe is
+    decided better, worse, or no effect beyond --margin. Rerunning the same command resumes
+    where it stopped.
     """
     from ..lab.tune import SPACE, TuneConfig, run_tune
+    from ..lab.tune.outputs import comparison_text
 
     config = TuneConfig(
         data=data,
@@ -126,7 +148,9 @@ def tune(
         device=device,
         base=base,
         trials=trials,
-        seeds=seeds,
+        seeds=_parse_seeds(seeds),
+        max_seeds=max_seeds,
+        margin=margin,
         partitions=partitions,
         confirm=confirm,
         epochs=epochs,
@@ -157,16 +181,25 @@ def tune(
     click.echo(f"best recipe: {outcome.best.summary()}")
     t = scores["tuned"]
     click.echo(
-        f"test {scores['metric']} over {config.seeds} seeds: {f(t['mean'])} "
+        f"test {scores['metric']} over {scores['seeds']} seeds: {f(t['mean'])} "
         f"[{f(t['low'])}, {f(t['high'])}]"
     )
     if "base" in scores:
         b = scores["base"]
-        line = f"base recipe {config.base!r}: {f(b['mean'])} [{f(b['low'])}, {f(b['high'])}]"
-        p = scores.get("paired")
-        if p:
-            scale = 100.0 if acc else 1.0
-            line += f"; paired difference {scale * p['mean']:+.2f}"
-        click.echo(line)
+        click.echo(f"base recipe {config.base!r}: {f(b['mean'])} [{f(b['low'])}, {f(b['high'])}]")
+    if "comparison" in scores:
+        click.echo(f"tuned vs base: {comparison_text(scores['comparison'], acc)}")
     click.echo(f"{outcome.seconds:.0f} s; recipe: {outcome.paths['toml']}")
     click.echo(f"report: {outcome.paths['report']}")
+
+
+def _parse_seeds(text: str) -> int | str:
+    """``auto`` or a number of evaluation seeds."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    if text.strip().isdigit():
+        return int(text)
+    raise ConfigError(
+        "The '--seeds' option of reglab tune must be 'auto' or a number of seeds (e.g. 3). "
+        f"Got {text!r} instead."
+    )

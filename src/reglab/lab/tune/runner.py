@@ -78,8 +78,12 @@ def run_tune(
         timeout: seconds for the search (the final evaluation comes after it).
         on_progress: receives :class:`~reglab.lab.queue.workers.Event` objects: ``"trial"`` per
             finished trial of this process, ``"confirm"``/``"confirmed"`` around the
-            confirmation, ``"error"`` when a search process stops on a configuration error.
-        compare: also evaluate the base recipe on the same seeds (a paired comparison).
+            confirmation, ``"evaluate"`` before each batch of test runs and ``"look"`` after
+            each decision on the tuned recipe against the base, ``"error"`` when a search
+            process stops on a configuration error.
+        compare: also evaluate the base recipe on the same seeds, and decide the paired
+            comparison with the sequential rule of :mod:`reglab.lab.stats` (the outcome's
+            ``test["comparison"]``: verdict, seeds, interval, look).
         threads: torch threads per search process and per cell after it (default 1, as for
             a study).
         progress: deprecated and ignored (the library draws nothing; pass ``on_progress``).
@@ -121,7 +125,7 @@ def run_tune(
         study, config, objective, jobs, threads, on_progress
     )
     best = apply_params(objective.base, best_trial.params, objective.kind, "tuned")
-    test = test_scores(study, config, objective, best, compare, jobs, threads)
+    test = test_scores(study, config, objective, best, compare, jobs, threads, on_progress)
     seconds = time.perf_counter() - t0
     paths = write_outputs(
         out, config, url, best, best_value, trials, confirmation, test, search_seconds, seconds

@@ -250,12 +250,13 @@ def open_study(url: str, config: TuneConfig, seed: int | None = 0) -> Any:
 
 
 def _comparable(d: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings that must match to resume (the trial budget and the confirmation may
-    change: they do not touch the stored trials)."""
+    """The settings that must match to resume (the trial budget, the confirmation and the
+    test evaluation's seeds and margin may change: they do not touch the stored trials, and
+    the evaluation's cells are saved per recipe and seed)."""
     return {
         k: (list(v) if isinstance(v, tuple) else v)
         for k, v in d.items()
-        if k not in ("trials", "confirm")
+        if k not in ("trials", "confirm", "seeds", "max_seeds", "margin")
     }
 
 

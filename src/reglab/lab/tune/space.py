@@ -20,10 +20,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..._checks import Interval, OneOf, check
+from ..._checks import Interval, NoneOk, OneOf, check
 from ...errors import ConfigError
 from ..core.cells import NOISE_KINDS, split_size
 from ..core.recipe import BUILTIN_RECIPES, Recipe, builtin_for_kind
+from ..stats import DEFAULT_LOOKS
 
 __all__ = ["SPACE", "TuneConfig", "apply_params", "search_space", "start_params"]
 
@@ -56,7 +57,15 @@ class TuneConfig:
         base: the recipe the search starts from: a built-in name or a spec
             (``"all,epochs=80"``).
         trials: finished (complete or pruned) trials to reach.
-        seeds: training seeds of the final test evaluation.
+        seeds: the final test evaluation's seeds. ``"auto"`` (the default): the tuned and
+            the base recipe are trained on the first look's seeds (5), and the next look's
+            seeds are added only while their comparison is undecided
+            (:func:`reglab.lab.stats.decide`; looks 5, 10, 15, 20 up to ``max_seeds``). A
+            number: that many seeds (a fixed design; the verdict is still the rule's, at the
+            largest look reached, or "undecided" below the first look).
+        max_seeds: the last look with ``seeds="auto"`` (default 20).
+        margin: a difference smaller than this is "no effect": points of accuracy, or percent
+            of the base recipe's test loss for regression (as in a study).
         epochs: overrides the base recipe's epoch budget.
         space: the recipe fields to search (a subset of :data:`SPACE`).
         split_seed: the split that sets the test examples aside (and the search's first
@@ -76,7 +85,7 @@ class TuneConfig:
     model: str = "auto"
     base: str = "all"
     trials: int = 40
-    seeds: int = 3
+    seeds: int | str = "auto"
     epochs: int | None = None
     space: tuple[str, ...] = SPACE
     split_seed: int = 0
@@ -84,13 +93,17 @@ class TuneConfig:
     confirm: int = 3
     test: str | None = None
     device: str = "cpu"
+    max_seeds: int | None = None
+    margin: float = 1.0
 
     def __post_init__(self) -> None:
         owner = "TuneConfig"
         check(owner, "partitions", self.partitions, Interval(int, 1, None))
         check(owner, "confirm", self.confirm, Interval(int, 1, None))
         check(owner, "trials", self.trials, Interval(int, 1, None))
-        check(owner, "seeds", self.seeds, Interval(int, 1, None))
+        check(owner, "seeds", self.seeds, Interval(int, 1, None), OneOf("auto"))
+        check(owner, "max_seeds", self.max_seeds, NoneOk(), Interval(int, 2, None))
+        check(owner, "margin", self.margin, Interval(float, 0, None))
         check(owner, "split_seed", self.split_seed, Interval(int, 0, None))
         if self.epochs is not None:
             check(owner, "epochs", self.epochs, Interval(int, 1, None))
@@ -108,6 +121,18 @@ class TuneConfig:
             check(owner, "space", name, OneOf(*SPACE))
         object.__setattr__(self, "space", space)
         self.base_recipe()  # a bad spec fails here
+
+    @property
+    def sequential(self) -> bool:
+        """True when the test evaluation adds seeds look by look (``seeds="auto"``)."""
+        return self.seeds == "auto"
+
+    @property
+    def looks(self) -> tuple[int, ...]:
+        """The seed counts at which the tuned recipe is compared with the base: 5, 10, 15, 20
+        up to ``max_seeds`` (default 20), which is always the last look."""
+        last = self.max_seeds or DEFAULT_LOOKS[-1]
+        return (*(n for n in DEFAULT_LOOKS if n < last), last)
 
     def base_recipe(self, kind: str | None = None) -> Recipe:
         """The recipe the search starts from, with ``epochs`` applied.
