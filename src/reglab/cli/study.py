@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
-from .options import data_options, parse_size
+from .options import data_options, decision_options, parse_seeds, parse_size, run_options
 from .progress import Display
 
 
@@ -46,48 +46,18 @@ from .progress import Display
     help="Run each cell with your own training function run(recipe, splits, seed, device) "
     "returning the measured row, instead of reglab's fit (the current folder is importable).",
 )
-@click.option(
-    "--seeds",
-    default="auto",
-    show_default=True,
-    help="auto: seeds look by look (5, 10, 15, 20) until each recipe's comparison with the "
+@decision_options(
+    "auto: seeds look by look (5, 10, 15, 20) until each recipe's comparison with the "
     "baseline is decided (better, worse, or no effect beyond --margin); a number: that many "
     "seeds per recipe (a fixed design).",
-)
-@click.option(
-    "--max-seeds",
-    default=None,
-    type=int,
-    help="With --seeds auto: the last look (default 20).",
-)
-@click.option(
-    "--margin",
-    default=1.0,
-    show_default=True,
-    type=float,
-    help="With --seeds auto: a difference smaller than this is 'no effect' (points of "
-    "accuracy; for regression, percent of the baseline's test loss).",
+    "the baseline",
 )
 @click.option("--epochs", default=None, type=int, help="Override each recipe's epoch budget.")
-@click.option(
-    "--jobs",
-    default=None,
-    type=int,
-    help="Local worker processes, this one included (default: one per CPU core).",
-)
-@click.option(
-    "--storage",
-    default=None,
-    help="SQLAlchemy URL of the study database (default: OUT/study.db). Use a "
-    "PostgreSQL URL to share a study between machines.",
-)
-@click.option(
-    "--out",
-    "out_dir",
-    default="reglab-study",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for study.db, results.csv, summary.json and report.html.",
+@run_options(
+    "study",
+    "study.db",
+    "results.csv, summary.json and report.html",
+    "Local worker processes, this one included (default: one per CPU core).",
 )
 @click.option(
     "--resume",
@@ -99,7 +69,6 @@ from .progress import Display
     is_flag=True,
     help="Work on an existing study in --storage (another machine started it).",
 )
-@click.option("--progress/--no-progress", default=True, show_default=True)
 @click.option("--heartbeat-interval", default=5, type=int, hidden=True)
 @click.option("--grace-period", default=30, type=int, hidden=True)
 def study(
@@ -150,7 +119,7 @@ def study(
             test=test,
             model=model,
             recipes=tuple(resolve_recipes(recipe_names, recipe_specs)),
-            seeds=_parse_seeds(seeds),
+            seeds=parse_seeds(seeds),
             max_seeds=max_seeds,
             margin=margin,
             epochs=epochs,
@@ -201,18 +170,6 @@ def study(
             f"Not finished: {', '.join(unfinished)}; rerun the same command {when}.", err=True
         )
     return 1 if outcome.failures else 0
-
-
-def _parse_seeds(text: str) -> int | str:
-    """``auto`` or a count of seeds per recipe."""
-    if text.strip().lower() == "auto":
-        return "auto"
-    if text.strip().isdigit():
-        return int(text)
-    raise ConfigError(
-        "The '--seeds' option of reglab study must be 'auto' or a number of seeds (e.g. 3). "
-        f"Got {text!r} instead."
-    )
 
 
 def _parse_sizes(text: str | None, train_size: str | None) -> tuple[int, ...] | None:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import ConfigError
-from .options import data_options, parse_size
+from .options import data_options, decision_options, parse_seeds, parse_size, run_options
 from .progress import Display
 
 
@@ -35,28 +34,12 @@ from .progress import Display
     type=float,
     help="Seconds for the search; the test evaluation runs after it.",
 )
-@click.option(
-    "--seeds",
-    default="auto",
-    show_default=True,
-    help="Seeds of the test evaluation (each after seed 0 draws its own training examples). "
+@decision_options(
+    "Seeds of the test evaluation (each after seed 0 draws its own training examples). "
     "auto: look by look (5, 10, 15, 20) until the tuned recipe is decided better, worse, or "
     "no effect beyond --margin against the base; a number: that many (a fixed design, "
     "judged by the same rule at the largest look it reaches).",
-)
-@click.option(
-    "--max-seeds",
-    default=None,
-    type=int,
-    help="With --seeds auto: the last look (default 20).",
-)
-@click.option(
-    "--margin",
-    default=1.0,
-    show_default=True,
-    type=float,
-    help="A difference smaller than this is 'no effect' (points of accuracy; for regression, "
-    "percent of the base recipe's test loss).",
+    "the base recipe",
 )
 @click.option(
     "--partitions",
@@ -74,24 +57,11 @@ from .progress import Display
     "partitions each and keep the best mean (1: keep the search's best).",
 )
 @click.option("--epochs", default=None, type=int, help="Override the base recipe's epochs.")
-@click.option(
-    "--jobs",
-    default=None,
-    type=int,
-    help="Search processes, this one included (default: one per CPU core).",
-)
-@click.option(
-    "--storage",
-    default=None,
-    help="SQLAlchemy URL of the tuning database (default: OUT/tune.db).",
-)
-@click.option(
-    "--out",
-    "out_dir",
-    default="reglab-tune",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for tune.db, best.toml, trials.csv, summary.json and report.html.",
+@run_options(
+    "tune",
+    "tune.db",
+    "best.toml, trials.csv, summary.json and report.html",
+    "Search processes, this one included (default: one per CPU core).",
 )
 @click.option(
     "--compare/--no-compare",
@@ -99,7 +69,6 @@ from .progress import Display
     show_default=True,
     help="Also evaluate the base recipe on the same seeds (paired comparison).",
 )
-@click.option("--progress/--no-progress", default=True, show_default=True)
 def tune(
     data: str,
     target: str | None,
@@ -148,7 +117,7 @@ def tune(
         device=device,
         base=base,
         trials=trials,
-        seeds=_parse_seeds(seeds),
+        seeds=parse_seeds(seeds, "tune"),
         max_seeds=max_seeds,
         margin=margin,
         partitions=partitions,
@@ -191,15 +160,3 @@ def tune(
         click.echo(f"tuned vs base: {comparison_text(scores['comparison'], acc)}")
     click.echo(f"{outcome.seconds:.0f} s; recipe: {outcome.paths['toml']}")
     click.echo(f"report: {outcome.paths['report']}")
-
-
-def _parse_seeds(text: str) -> int | str:
-    """``auto`` or a number of evaluation seeds."""
-    if text.strip().lower() == "auto":
-        return "auto"
-    if text.strip().isdigit():
-        return int(text)
-    raise ConfigError(
-        "The '--seeds' option of reglab tune must be 'auto' or a number of seeds (e.g. 3). "
-        f"Got {text!r} instead."
-    )
