@@ -11,7 +11,7 @@ lab's ``Recipe`` is both.
 Example:
     >>> spec = RegularizationSpec(l1=1e-4, early_stopping=5)
     >>> parts = spec.parts(torch.nn.Linear(3, 2))
-    >>> parts["regularization"], [type(c).__name__ for c in parts["callbacks"]]
+    >>> parts.regularization, [type(c).__name__ for c in parts.callbacks]
     ([L1(l1=0.0001)], ['CosineAnnealingLR', 'EarlyStopping'])
 """
 
@@ -45,6 +45,7 @@ __all__ = [
     "REGULARIZATION_FIELDS",
     "TEXT_AUGMENTATIONS",
     "RegularizationSpec",
+    "TrainingParts",
     "augmentation",
 ]
 
@@ -94,6 +95,34 @@ REGULARIZATION_CONSTRAINTS: dict[str, list[Constraint]] = {
     "momentum": [_RATE],
     "batch_size": [Interval(int, 1, None)],
 }
+
+
+@dataclass
+class TrainingParts:
+    """What a recipe gives :func:`reglab.fit`: the optimizer, the regularization list, the
+    callbacks, the loss (None: fit's default) and the epochs (:meth:`RegularizationSpec.parts`).
+
+    Example:
+        >>> parts = RegularizationSpec(l2=1e-3).parts(torch.nn.Linear(2, 2))
+        >>> type(parts.optimizer).__name__, parts.regularization, parts.epochs
+        ('Adam', [L2(l2=0.001)], 60)
+    """
+
+    optimizer: torch.optim.Optimizer
+    regularization: list[Any]
+    callbacks: list[Any]
+    loss: nn.Module | None
+    epochs: int
+
+    def kwargs(self) -> dict[str, Any]:
+        """The parts as keyword arguments of :func:`reglab.fit`."""
+        return {
+            "optimizer": self.optimizer,
+            "regularization": self.regularization,
+            "callbacks": self.callbacks,
+            "loss": self.loss,
+            "epochs": self.epochs,
+        }
 
 
 @dataclass(frozen=True)
@@ -173,10 +202,10 @@ class RegularizationSpec:
         input_shape: tuple[int, ...] | None = None,
         num_classes: int | None = None,
         optimizer: torch.optim.Optimizer | None = None,
-    ) -> dict[str, Any]:
+    ) -> TrainingParts:
         """The keyword arguments of :func:`reglab.fit` that carry this recipe, for ``model``.
 
-        Returns a dict with ``optimizer`` (Adam/SGD, wrapped in
+        Returns :class:`TrainingParts` (``fit(model, train, val, **parts.kwargs())``): ``optimizer`` (Adam/SGD, wrapped in
         :class:`reglab.optim.WeightDecay` when ``weight_decay > 0``), ``regularization`` (a
         list: the L1/L2/elastic-net penalty, :class:`~reglab.optim.ProximalL1`,
         :class:`~reglab.constraints.MaxNorm`, the augmentation, MixUp/CutMix), ``callbacks``
@@ -203,7 +232,7 @@ class RegularizationSpec:
         Example:
             >>> spec = RegularizationSpec(weight_decay=0.5, augment="noise", mixup=0.2)
             >>> p = spec.parts(torch.nn.Linear(4, 3), input_shape=(4,), num_classes=3)
-            >>> sorted(p)
+            >>> sorted(p.kwargs())
             ['callbacks', 'epochs', 'loss', 'optimizer', 'regularization']
         """
         from .. import penalty as pen
@@ -261,13 +290,7 @@ class RegularizationSpec:
         loss = None
         if self.label_smoothing > 0 and mixing is None:
             loss = nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
-        return {
-            "optimizer": opt,
-            "regularization": reg,
-            "callbacks": callbacks,
-            "loss": loss,
-            "epochs": self.epochs,
-        }
+        return TrainingParts(opt, reg, callbacks, loss, self.epochs)
 
     def inert(self, epochs: int | None = None) -> list[str]:
         """What in this spec cannot act at these settings (``epochs`` overrides the spec's): one
