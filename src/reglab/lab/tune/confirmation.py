@@ -8,7 +8,7 @@ test examples no trial saw. The comparison is decided by the sequential rule of
 :mod:`reglab.lab.stats` (repeated confidence intervals, valid at every look): seeds come look
 by look (5, 10, 15, 20) and stop as soon as the tuned recipe is better, worse, or within
 ``margin`` of the base. Both run their cells ``jobs`` at a time
-(:func:`~reglab.lab.queue.workers.map_cells`) and save each cell in the tuning study as it ends, so a
+(:func:`~reglab.lab.queue.workers.map_cells`) and save each cell in the search's database as it ends, so a
 rerun trains only what is missing.
 
 Example:
@@ -63,7 +63,7 @@ def run_cells(
 
 
 def confirm(
-    study: Any,
+    search: Any,
     config: TuneConfig,
     objective: Objective,
     jobs: int,
@@ -74,7 +74,7 @@ def confirm(
 
     Each of the top trials is trained on ``config.partitions`` further partitions of the pool
     (the same ones for every trial), and the trial with the best mean over all of its
-    partitions wins; ties go to the earlier trial. Each re-scored cell is saved in the study as
+    partitions wins; ties go to the earlier trial. Each re-scored cell is saved in the search's database as
     it ends. ``on_progress`` hears a ``"confirm"`` event before the runs (``trials``,
     ``partitions``, ``runs``) and a ``"confirmed"`` one after (``rows``, ``chosen``, ``key``).
 
@@ -86,20 +86,20 @@ def confirm(
 
     complete = [
         t
-        for t in study.get_trials(deepcopy=False)
+        for t in search.get_trials(deepcopy=False)
         if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None
     ]
     top = sorted(complete, key=lambda t: (-t.value, t.number))[: config.confirm]
     if len(top) <= 1:
         return top[0], float(top[0].value), []
     extra = range(config.partitions, 2 * config.partitions)
-    stored: dict[str, Any] = dict(study.user_attrs.get("confirmation") or {})
+    stored: dict[str, Any] = dict(search.user_attrs.get("confirmation") or {})
     tasks = _confirmation_tasks(top, extra, stored, objective)
     if tasks:
         emit(on_progress, "confirm", trials=len(top), partitions=len(extra), runs=len(tasks))
     for cell, row in run_cells(tasks, jobs, threads):
         stored[cell] = objective.score(row["val_acc"], row["val_loss"])
-        study.set_user_attr("confirmation", stored)
+        search.set_user_attr("confirmation", stored)
     rows = [_confirmation_row(t, [stored[f"{t.number}/{k}"] for k in extra]) for t in top]
     ranked = [r for r in rows if r["mean"] is not None] or rows[:1]
     chosen = max(
@@ -142,7 +142,7 @@ def _confirmation_row(trial: Any, more: list[float | None]) -> dict[str, Any]:
 
 
 def test_scores(
-    study: Any,
+    search: Any,
     config: TuneConfig,
     objective: Objective,
     best: Recipe,
@@ -154,7 +154,7 @@ def test_scores(
     """Test scores of the best (and base) recipe, and the rule's verdict on the two.
 
     Both recipes see the same draws (a paired comparison), ``jobs`` cells at a time; each
-    finished cell is saved in the study, so a rerun trains only what is missing. With
+    finished cell is saved in the search's database, so a rerun trains only what is missing. With
     ``config.seeds == "auto"`` both are trained on the first look's seeds, the comparison is
     decided (:func:`reglab.lab.stats.sequential_decisions`), and the next look's seeds are added
     only while it is undecided; with a number of seeds, all of them are trained and the verdict
@@ -175,7 +175,7 @@ def test_scores(
     if compare:
         recipes.append(("base", objective.base.replace(name="base")))
     key = json.dumps({n: r.to_dict() for n, r in recipes}, sort_keys=True, default=str)
-    cached = study.user_attrs.get("evaluation")
+    cached = search.user_attrs.get("evaluation")
     done: dict[str, Any] = {}
     if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached["rows"], dict):
         done = dict(cached["rows"])
@@ -210,7 +210,7 @@ def test_scores(
             done[cell] = json_safe(row)
             if same:
                 done[cell.replace("tuned/", "base/")] = {**done[cell], "recipe": "base"}
-            study.set_user_attr("evaluation", {"key": key, "rows": done})
+            search.set_user_attr("evaluation", {"key": key, "rows": done})
 
     looks = config.looks
     seeds = config.seeds if isinstance(config.seeds, int) else looks[0]
