@@ -107,7 +107,7 @@ def test_only_undecided_comparisons_get_the_next_look() -> None:
     assert found["batchnorm"].verdict == "undecided" and not found["batchnorm"].final
     want = seeds_wanted(found, recipes, (5, 10, 15, 20))
     assert want == {"baseline": 10, "dropout": 5, "weight_decay": 5, "batchnorm": 10}
-    cells = wanted_cells(rows, recipes, margin=1.0, looks=(5, 10, 15, 20))
+    cells = wanted_cells(found, recipes, (5, 10, 15, 20))
     assert sorted(c.key for c in cells if c.recipe == "batchnorm")[-1] == "batchnorm/9"
 
 

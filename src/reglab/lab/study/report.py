@@ -266,6 +266,14 @@ def _verdict(summary: Sequence[Mapping[str, Any]]) -> str:
 # -- plots -------------------------------------------------------------------------------------
 
 
+def _figure(fig: Any, axes: Sequence[Any], grid: str, title: str, caption: str) -> _Figure:
+    """A finished plot: a light grid along ``grid`` on each of ``axes``, tight layout, PNG."""
+    for ax in axes:
+        ax.grid(axis=grid, alpha=0.3)
+    fig.tight_layout()
+    return title, caption, png(fig)
+
+
 def _curves(rows: Sequence[Mapping[str, Any]], recipe: str, key: str) -> tuple[list, list, list]:
     """Mean, low and high (min/max over seeds) of a per-epoch key, epoch by epoch."""
     series = [[h.get(key) for h in r.get("history", [])] for r in rows if r["recipe"] == recipe]
@@ -343,9 +351,13 @@ def _test_scores(
                 ax.plot([pct * r[test_key]], [y], ".", color="black", alpha=0.4)
     ax.set_yticks(ys, names)
     ax.set_xlabel("test accuracy (%)" if task == "classification" else "test loss")
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return "Test score", "Mean over seeds with its 95% interval; dots are single seeds.", png(fig)
+    return _figure(
+        fig,
+        [ax],
+        "x",
+        "Test score",
+        "Mean over seeds with its 95% interval; dots are single seeds.",
+    )
 
 
 def _gaps(plt: Any, summary: Sequence[Mapping[str, Any]], task: str) -> _Figure:
@@ -363,12 +375,12 @@ def _gaps(plt: Any, summary: Sequence[Mapping[str, Any]], task: str) -> _Figure:
         "train - val accuracy (points)" if task == "classification" else "val - train loss"
     )
     ax.tick_params(axis="x", rotation=30)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    return (
+    return _figure(
+        fig,
+        [ax],
+        "y",
         "Generalization gap",
         "At the end of training (best weights when early stopping restores them); smaller is better.",
-        png(fig),
     )
 
 
@@ -397,12 +409,12 @@ def _paired(plt: Any, summary: Sequence[Mapping[str, Any]], task: str) -> _Figur
         if task == "classification"
         else "difference in test loss"
     )
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return (
+    return _figure(
+        fig,
+        [ax],
+        "x",
         "Paired comparison with the baseline",
         "Per-seed differences (dots) and their mean with a 95% interval.",
-        png(fig),
     )
 
 
@@ -415,12 +427,12 @@ def _epochs(plt: Any, summary: Sequence[Mapping[str, Any]]) -> _Figure:
     ax.bar([x + 0.2 for x in xs], [s["epochs_run"] for s in summary], width=0.4, label="epochs run")
     ax.set_xticks(xs, names, rotation=30)
     ax.legend(fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    return (
+    return _figure(
+        fig,
+        [ax],
+        "y",
         "Epochs",
         "Epoch with the best validation score and epochs actually run (early stopping ends runs sooner).",
-        png(fig),
     )
 
 
@@ -439,12 +451,12 @@ def _weights(plt: Any, summary: Sequence[Mapping[str, Any]]) -> _Figure:
     a2.set_ylim(bottom=0)
     for a in (a1, a2):
         a.tick_params(axis="x", rotation=30)
-        a.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    return (
+    return _figure(
+        fig,
+        [a1, a2],
+        "y",
         "Weights",
         "Weight decay and L2 shrink the norm; L1 with proximal steps makes exact zeros.",
-        png(fig),
     )
 
 
@@ -489,14 +501,14 @@ def _looks(
     ax.set_xlabel(
         "gain over the baseline (points)" if task == "classification" else "loss reduction"
     )
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return (
+    return _figure(
+        fig,
+        [ax],
+        "x",
         "Sequential intervals at each look",
         "Each comparison's repeated confidence interval at each look (number of seeds beside "
         "it, darker = later), until it was decided: green better, red worse, blue no effect "
         "beyond the margin (shaded), gray undecided.",
-        png(fig),
     )
 
 

@@ -53,7 +53,7 @@ from ..queue.workers import (
 )
 from .config import StudyConfig, for_text, inert_notes
 from .report import ordered_rows, write_outputs
-from .sequential import wanted_cells
+from .sequential import decisions, wanted_cells
 
 __all__ = [
     "StudyOutcome",
@@ -254,9 +254,9 @@ def run_study(
         ``retry`` (a rerun) cells that failed before are queued again too."""
         if not config.sequential or join:
             return 0
-        wanted = wanted_cells(
-            store.completed(), config.recipes, margin=config.margin, looks=config.looks
-        )
+        rows = store.completed()
+        found = decisions(rows, config.recipes, margin=config.margin, looks=config.looks)
+        wanted = wanted_cells(found, config.recipes, config.looks)
         queue = store.enqueue_missing if retry else store.enqueue_new
         added = queue(config.longest_first(wanted))
         total["cells"] = len(store.known_cells())
