@@ -73,7 +73,7 @@ from .. import _rng
 from .._checks import Interval, check
 from ..errors import ConfigError
 from ._base import SAME_ON_BATCH, VALUE_RANGE, Augmentation, Setting, fill_tensor, get, p_option
-from .geometric import FILL_OPTION, INTERPOLATION, _about_centre, _rotation_linear, warp_affine
+from .geometric import FILL_OPTION, INTERPOLATION, _sample
 
 __all__ = ["OPERATIONS", "RandAugment", "TrivialAugment"]
 
@@ -265,6 +265,31 @@ def _shift(x: torch.Tensor, m: torch.Tensor, axis: int, fill: tuple[float, ...])
     return padded.gather(axis, index)
 
 
+def _resample(
+    x: torch.Tensor,
+    op: torch.Tensor,
+    m: torch.Tensor,
+    interpolation: str,
+    fill: tuple[float, ...],
+) -> torch.Tensor:
+    """ShearX, ShearY and Rotate (``op`` 1, 2, 3) about the centre in one ``grid_sample``.
+
+    The pixel maps ``L`` about the centre that :func:`~reglab.augment.warp_affine` takes
+    (``x' = x - s y``, ``y' = y - s x``, counter-clockwise turns), with the sampling grid's matrix
+    written down directly: ``D^-1 L^-1 D`` in normalised coordinates, ``D = diag(W / 2, H / 2)``.
+    """
+    h, w = x.shape[-2:]
+    rotating = op == 3
+    rad = torch.deg2rad(torch.where(rotating, m, 0.0))
+    cos, sin = torch.cos(rad), torch.sin(rad)
+    zero = torch.zeros_like(m)
+    # L^-1: rotation [[cos, -sin], [sin, cos]]; ShearX [[1, s], [0, 1]]; ShearY [[1, 0], [s, 1]].
+    ib = torch.where(rotating, -sin, torch.where(op == 1, m, zero)) * (h / w)
+    ic = torch.where(rotating, sin, torch.where(op == 2, m, zero)) * (w / h)
+    theta = torch.stack([cos, ib, zero, ic, cos, zero], dim=1).view(-1, 2, 3)
+    return _sample(x, theta, (h, w), interpolation, fill)
+
+
 _INTENSITY = {
     6: _brightness,
     7: _color,
@@ -275,24 +300,6 @@ _INTENSITY = {
     12: _autocontrast,
     13: _equalize,
 }
-
-
-def _geometric_matrix(op: torch.Tensor, m: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """(n, 3, 3) pixel maps of ShearX/ShearY/TranslateX/TranslateY/Rotate by magnitudes ``m``.
-
-    (The policies shift whole pixels with :func:`_shift` instead: the same values, no resampling.)
-    """
-    one, zero = torch.ones_like(m), torch.zeros_like(m)
-    ra, rb, rc, rd = _rotation_linear(torch.where(op == 3, m, zero))
-    rotating = op == 3
-    a = torch.where(rotating, ra, one)
-    b = torch.where(rotating, rb, torch.where(op == 1, -m, zero))
-    c = torch.where(rotating, rc, torch.where(op == 2, -m, zero))
-    d = torch.where(rotating, rd, one)
-    mat = _about_centre((a, b, c, d), h, w)
-    mat[:, 0, 2] += torch.where(op == 4, m, zero)
-    mat[:, 1, 2] += torch.where(op == 5, m, zero)
-    return mat
 
 
 # ------------------------------------------------------------------------------ the policies
@@ -400,7 +407,9 @@ class _Policy(Augmentation):
             )
         fill_tensor(owner, self.fill, c, x.dtype, x.device)
         lo, hi = self.value_range if self.value_range is not None else (0.0, 1.0)
-        op = torch.where(apply.view(-1, 1), op.long(), 0)
+        # Samples skipped (apply False) and geometric operations of magnitude 0 are the identity.
+        moving = apply.view(-1, 1) & ~((op >= 1) & (op <= 5) & (mag == 0))
+        op = torch.where(moving, op.long(), 0)
         return self._run(x, op, mag, lo, hi)
 
     def _run(
@@ -412,7 +421,7 @@ class _Policy(Augmentation):
         works on a slice, which it overwrites; the samples of a round that drew a shear or a
         rotation are resampled together (one ``grid_sample``). A last gather restores the order.
         """
-        n, h, w = x.shape[0], x.shape[-2], x.shape[-1]
+        n = x.shape[0]
         cur = x
         order: torch.Tensor | None = None  # cur[i] holds sample order[i]
         for r in range(op.shape[1]):
@@ -421,7 +430,8 @@ class _Policy(Augmentation):
             if counts[0] == n:
                 continue
             new_order = torch.argsort(ops_r, stable=True)
-            cur = cur.index_select(0, new_order if order is None else _inverse(order)[new_order])
+            gather = new_order if order is None else _inverse(order)[new_order]
+            cur = cur.index_select(0, gather)
             order = new_order
             sorted_op, sorted_mag = ops_r[order], mag[:, r][order]
             starts = [0]
@@ -435,8 +445,7 @@ class _Policy(Augmentation):
                     continue
                 part, m = cur[a:b], sorted_mag[a:b]
                 if k < 0:
-                    mat = _geometric_matrix(sorted_op[a:b], m, h, w)
-                    y = warp_affine(part, mat, self.interpolation, self.fill)
+                    y = _resample(part, sorted_op[a:b], m, self.interpolation, self.fill)
                 elif k in (4, 5):
                     y = _shift(part, m, -1 if k == 4 else -2, self.fill)
                 else:
