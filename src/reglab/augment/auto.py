@@ -129,38 +129,41 @@ def _table(
 
 
 # ------------------------------------------------------------------------------ operations
-# Each takes a float (n, C, H, W) slice, its (n,) magnitudes and the value range, and returns
-# the new values (a new tensor or ``x`` itself); none modifies ``x``.
+# Each takes a float (n, C, H, W) slice of a batch the policy owns, its (n,) magnitudes and the
+# value range, and returns the new values: ``x`` itself updated in place, or a new tensor.
 def _grey(x: torch.Tensor) -> torch.Tensor:
     if x.shape[1] == 1:
         return x
     r, g, b = x.unbind(1)
-    return (r * _GREY[0] + g * _GREY[1] + b * _GREY[2]).unsqueeze(1)
+    return (r * _GREY[0]).add_(g, alpha=_GREY[1]).add_(b, alpha=_GREY[2]).unsqueeze(1)
 
 
-def _blend(
-    x: torch.Tensor, other: torch.Tensor, f: torch.Tensor, lo: float, hi: float
+def _blend_(
+    x: torch.Tensor, other: torch.Tensor, m: torch.Tensor, lo: float, hi: float
 ) -> torch.Tensor:
-    """``other + f (x - other)``, clipped: PIL's ``ImageEnhance`` blend with factor ``f``."""
-    return torch.lerp(other, x, f.view(-1, 1, 1, 1)).clamp_(lo, hi)
+    """PIL's ``ImageEnhance`` blend ``other + f (x - other)``, ``f = 1 + m``, clipped, in place.
+
+    Written as ``x + (1 - f) (other - x) = x - m (other - x)``: one in-place ``lerp``.
+    """
+    return x.lerp_(other, -m.view(-1, 1, 1, 1)).clamp_(lo, hi)
 
 
 def _brightness(x: torch.Tensor, m: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
     f = (1 + m).view(-1, 1, 1, 1)
     if lo == 0.0:
-        return (x * f).clamp_(lo, hi)
-    return ((x - lo) * f).add_(lo).clamp_(lo, hi)
+        return x.mul_(f).clamp_(lo, hi)
+    return x.sub_(lo).mul_(f).add_(lo).clamp_(lo, hi)
 
 
 def _color(x: torch.Tensor, m: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
     if x.shape[1] == 1:
         return x
-    return _blend(x, _grey(x), 1 + m, lo, hi)
+    return _blend_(x, _grey(x), m, lo, hi)
 
 
 def _contrast(x: torch.Tensor, m: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
     mean = _grey(x).mean(dim=(-3, -2, -1), keepdim=True)
-    return _blend(x, mean, 1 + m, lo, hi)
+    return _blend_(x, mean, m, lo, hi)
 
 
 def _sharpness(x: torch.Tensor, m: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
@@ -169,13 +172,13 @@ def _sharpness(x: torch.Tensor, m: torch.Tensor, lo: float, hi: float) -> torch.
         return x  # no interior: the smoothed image is the image
     # The 3x3 kernel [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13 is the 3x3 box sum plus 4 times the
     # centre: two shifted sums (rows, then columns) instead of a convolution, which is several
-    # times slower on CPU for one-channel planes this small.
+    # times slower on CPU for one-channel planes this small. Border pixels keep their values.
     rows = x[..., :, :-2] + x[..., :, 1:-1] + x[..., :, 2:]
     box = rows[..., :-2, :] + rows[..., 1:-1, :] + rows[..., 2:, :]
-    centre = x[..., 1:-1, 1:-1]
-    smooth = x.clone()
-    smooth[..., 1:-1, 1:-1] = box.add_(centre, alpha=4.0).div_(13.0).clamp_(lo, hi)
-    return _blend(x, smooth, 1 + m, lo, hi)
+    inner = x[..., 1:-1, 1:-1]
+    smooth = box.add_(inner, alpha=4.0).div_(13.0).clamp_(lo, hi)
+    _blend_(inner, smooth, m, lo, hi)
+    return x.clamp_(lo, hi)
 
 
 def _keep(x: torch.Tensor, flags: torch.Tensor) -> torch.Tensor:
@@ -415,35 +418,38 @@ class _Policy(Augmentation):
     def _run(
         self, x: torch.Tensor, op: torch.Tensor, mag: torch.Tensor, lo: float, hi: float
     ) -> torch.Tensor:
-        """Round by round: sort the samples by operation, transform each contiguous run.
+        """Round by round, the samples are written out sorted by their operation.
 
-        Every round gathers the batch once (in the order of its operations), so each operation
-        works on a slice, which it overwrites; the samples of a round that drew a shear or a
-        rotation are resampled together (one ``grid_sample``). A last gather restores the order.
+        Each operation gathers its samples straight into their contiguous run of the round's new
+        batch and works on them there, in place where it can, while they are still in cache; a
+        last gather puts the samples back in their order. The samples of a round that drew a
+        shear or a rotation are resampled together (one ``grid_sample``).
         """
         n = x.shape[0]
-        cur = x
-        order: torch.Tensor | None = None  # cur[i] holds sample order[i]
+        src = x
+        row: torch.Tensor | None = None  # sample i is src[row[i]] (None: src[i])
         for r in range(op.shape[1]):
             ops_r = op[:, r]
             counts = torch.bincount(ops_r, minlength=_NUM_OPS).tolist()
             if counts[0] == n:
                 continue
-            new_order = torch.argsort(ops_r, stable=True)
-            gather = new_order if order is None else _inverse(order)[new_order]
-            cur = cur.index_select(0, gather)
-            order = new_order
+            order = torch.argsort(ops_r, stable=True)
+            rows = order if row is None else row[order]
             sorted_op, sorted_mag = ops_r[order], mag[:, r][order]
             starts = [0]
             for count in counts:
                 starts.append(starts[-1] + count)
-            # Shears and rotations resample together; whole-pixel shifts copy.
-            groups = [(starts[_RESAMPLED[0]], starts[_RESAMPLED[1]], -1)]
+            # Identity; shears and rotations, resampled together; the rest one by one.
+            groups = [(0, counts[0], 0), (starts[_RESAMPLED[0]], starts[_RESAMPLED[1]], -1)]
             groups += [(starts[k], starts[k + 1], k) for k in (4, 5, *_INTENSITY)]
+            dst = torch.empty_like(x)
             for a, b, k in groups:
                 if b == a:
                     continue
-                part, m = cur[a:b], sorted_mag[a:b]
+                part = torch.index_select(src, 0, rows[a:b], out=dst[a:b])
+                m = sorted_mag[a:b]
+                if k == 0:
+                    continue
                 if k < 0:
                     y = _resample(part, sorted_op[a:b], m, self.interpolation, self.fill)
                 elif k in (4, 5):
@@ -452,15 +458,10 @@ class _Policy(Augmentation):
                     y = _INTENSITY[k](part, m, lo, hi)
                 if y is not part:
                     part.copy_(y)
-        if order is None:
-            return x.clone()
-        return cur.index_select(0, _inverse(order))
-
-
-def _inverse(order: torch.Tensor) -> torch.Tensor:
-    inv = torch.empty_like(order)
-    inv[order] = torch.arange(order.shape[0], device=order.device)
-    return inv
+            src = dst
+            row = torch.empty_like(order)
+            row[order] = torch.arange(n, device=order.device)
+        return x.clone() if row is None else src.index_select(0, row)
 
 
 class RandAugment(_Policy):
