@@ -166,6 +166,22 @@ def _contrast(x: torch.Tensor, m: torch.Tensor, lo: float, hi: float) -> torch.T
     return _blend_(x, mean, m, lo, hi)
 
 
+def _enhance(
+    x: torch.Tensor, op: torch.Tensor, m: torch.Tensor, lo: float, hi: float
+) -> torch.Tensor:
+    """Brightness, Color and Contrast (``op`` 6, 7, 8) in one in-place blend.
+
+    Each blends towards its own image: black (``lo``), the grey level, the mean grey level.
+    """
+    grey = _grey(x)
+    w = torch.stack([op == 6, op == 7, op == 8], dim=1).to(x.dtype).view(-1, 3, 1, 1)
+    mean = grey.mean(dim=(-2, -1), keepdim=True)
+    other = (grey * w[:, 1:2]).add_(mean * w[:, 2:3]).add_(w[:, 0:1] * lo)
+    if x.shape[1] == 1:  # Color leaves a grey image as it is
+        m = torch.where(op == 7, 0.0, m)
+    return _blend_(x, other, m, lo, hi)
+
+
 def _sharpness(x: torch.Tensor, m: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
     h, w = x.shape[-2:]
     if h < 3 or w < 3:
@@ -441,7 +457,9 @@ class _Policy(Augmentation):
                 starts.append(starts[-1] + count)
             # Identity; shears and rotations, resampled together; the rest one by one.
             groups = [(0, counts[0], 0), (starts[_RESAMPLED[0]], starts[_RESAMPLED[1]], -1)]
-            groups += [(starts[k], starts[k + 1], k) for k in (4, 5, *_INTENSITY)]
+            # Brightness, Color and Contrast blend together.
+            groups.append((starts[6], starts[9], 6))
+            groups += [(starts[k], starts[k + 1], k) for k in (4, 5, 9, 10, 11, 12, 13)]
             dst = torch.empty_like(x)
             for a, b, k in groups:
                 if b == a:
@@ -454,6 +472,8 @@ class _Policy(Augmentation):
                     y = _resample(part, sorted_op[a:b], m, self.interpolation, self.fill)
                 elif k in (4, 5):
                     y = _shift(part, m, -1 if k == 4 else -2, self.fill)
+                elif k == 6:
+                    y = _enhance(part, sorted_op[a:b], m, lo, hi)
                 else:
                     y = _INTENSITY[k](part, m, lo, hi)
                 if y is not part:
