@@ -33,12 +33,13 @@ TrivialAugment); translations are truncated towards zero to whole pixels, as tor
 What each operation does, for values in ``[lo, hi]`` (``value_range``, default ``(0, 1)`` for float
 images; ``(0, 255)`` for ``uint8``), every result clipped to ``[lo, hi]``:
 
-* geometric ones are one affine map per sample about the image centre (``x' = x - s y`` for
-  ShearX, ``y' = y - s x`` for ShearY; a positive angle turns counter-clockwise; a positive shift
-  moves the content right/down), resampled with ``interpolation`` (default bilinear), ``fill``
-  outside the image. The samples of a round that drew a geometric operation are resampled in
-  one call. torchvision shears about the top-left corner and resamples with ``nearest`` by
-  default; kornia, whose convention this follows, shears about the centre, bilinearly.
+* shears and rotations are one affine map per sample about the image centre (``x' = x - s y``
+  for ShearX, ``y' = y - s x`` for ShearY, a positive angle turns counter-clockwise), resampled
+  with ``interpolation`` (default bilinear), ``fill`` outside the image; the samples of a round
+  that drew one are resampled in one ``grid_sample``. torchvision shears about the top-left
+  corner and resamples with ``nearest`` by default; kornia, whose convention this follows,
+  shears about the centre, bilinearly. Translations move the content right/down by whole
+  pixels, copied exactly (``fill`` in the uncovered border).
 * Brightness ``lo + f (x - lo)``; Color ``g + f (x - g)`` with ``g`` the grey level
   ``0.299 R + 0.587 G + 0.114 B``; Contrast ``m + f (x - m)`` with ``m`` the mean grey level of the
   image; Sharpness ``b + f (x - b)`` with ``b`` the 3x3 ``[[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13``
@@ -48,6 +49,10 @@ images; ``(0, 255)`` for ``uint8``), every result clipped to ``[lo, hi]``:
   AutoContrast stretches each channel's ``[min, max]`` to ``[lo, hi]`` (a constant channel is
   kept); Equalize equalizes each channel's 256-level histogram (PIL's ``ImageOps.equalize``
   lookup table on the 8-bit levels above).
+
+Speed: every round sorts the samples by operation; each operation gathers its samples into their
+contiguous run of the round's new batch and transforms them there, in place where it can, while
+they are in cache (Brightness, Color and Contrast as one blend).
 
 Grey (1-channel) images: Color leaves them unchanged (their grey level is themselves) and
 Contrast blends towards the image's mean; every other operation is the same per channel.
