@@ -35,12 +35,12 @@ def _one_op(
     """Apply operation ``name`` with the given per-sample magnitudes through ``apply``."""
     aug = aug or A.RandAugment(1, 9)
     n = x.shape[0]
-    params = {
+    draws = {
         "apply": torch.ones(n, dtype=torch.bool),
         "op": torch.full((n, 1), OPERATIONS.index(name)),
         "magnitude": torch.tensor(magnitudes, dtype=torch.float32).view(n, 1),
     }
-    return aug.apply(x, params)
+    return aug.apply(x, draws)
 
 
 X = torch.rand(4, 3, 16, 20, generator=_gen(0))
@@ -164,16 +164,16 @@ def test_trivialaugment_magnitudes_are_torchvisions_wide():
 def test_replay_and_same_seed_same_bits():
     x = torch.rand(64, 3, 16, 16, generator=_gen(1))
     for aug in (A.RandAugment(2, 9), A.TrivialAugment(), A.RandAugment(3, 30)):
-        params = aug.generate_params(x.shape, _gen(5))
-        assert torch.equal(aug.apply(x, params), aug(x, _gen(5)))
+        draws = aug.generate_params(x.shape, _gen(5))
+        assert torch.equal(aug.apply(x, draws), aug(x, _gen(5)))
         assert torch.equal(aug(x, _gen(5)), aug(x, _gen(5)))
         assert not torch.equal(aug(x, _gen(6)), aug(x, _gen(5)))
 
 
 def test_operation_frequencies_are_uniform_per_sample():
     """Seeded: 2 x 7000 draws; each of the 14 operations within 5 standard deviations of 1000."""
-    params = A.RandAugment(2, 9).generate_params((7000, 3, 32, 32), _gen(0))
-    ops = params["op"]
+    draws = A.RandAugment(2, 9).generate_params((7000, 3, 32, 32), _gen(0))
+    ops = draws["op"]
     assert ops.shape == (7000, 2)
     counts = torch.bincount(ops.flatten(), minlength=14).double()
     expected = ops.numel() / 14
@@ -189,8 +189,8 @@ def test_signs_and_trivialaugment_bins():
     """Signed operations: half negative (within 5 sd); TrivialAugment bins uniform over 31."""
     aug = A.TrivialAugment()
     n = 31 * 400
-    params = aug.generate_params((n, 3, 32, 32), _gen(2))
-    op, mag = params["op"][:, 0], params["magnitude"][:, 0]
+    draws = aug.generate_params((n, 3, 32, 32), _gen(2))
+    op, mag = draws["op"][:, 0], draws["magnitude"][:, 0]
     rot = mag[op == OPERATIONS.index("Rotate")]
     negative = (rot < 0).double().mean().item()
     nonzero = (rot != 0).double().mean().item()
@@ -207,9 +207,9 @@ def test_signs_and_trivialaugment_bins():
 
 
 def test_same_on_batch_draws_one_policy():
-    params = A.RandAugment(2, 9, same_on_batch=True).generate_params((8, 3, 8, 8), _gen(0))
-    assert (params["op"] == params["op"][0]).all()
-    assert (params["magnitude"] == params["magnitude"][0]).all()
+    draws = A.RandAugment(2, 9, same_on_batch=True).generate_params((8, 3, 8, 8), _gen(0))
+    assert (draws["op"] == draws["op"][0]).all()
+    assert (draws["magnitude"] == draws["magnitude"][0]).all()
 
 
 # ------------------------------------------------------------------------------ dtypes, channels
@@ -245,8 +245,8 @@ def test_other_value_range_matches_unit_range():
     x = torch.rand(64, 3, 12, 12, generator=_gen(4))
     aug01 = A.RandAugment(2, 14)
     aug11 = A.RandAugment(2, 14, value_range=(-1.0, 1.0), fill=-1.0)
-    params = aug01.generate_params(x.shape, _gen(0))
-    err = (aug11.apply(x * 2 - 1, params) - (aug01.apply(x, params) * 2 - 1)).abs()
+    draws = aug01.generate_params(x.shape, _gen(0))
+    err = (aug11.apply(x * 2 - 1, draws) - (aug01.apply(x, draws) * 2 - 1)).abs()
     assert (err <= 1e-5).double().mean().item() >= 0.99
     assert err.max().item() <= 2 * 2 / 255 + 1e-5
 
@@ -297,11 +297,11 @@ def test_other_bad_arguments():
     with pytest.raises(ConfigError, match=r"1 or 3 channels \(.*\)\. Got 4 channels instead"):
         A.TrivialAugment()(torch.rand(2, 4, 8, 8))
     aug = A.RandAugment()
-    params = aug.generate_params((2, 3, 8, 8), _gen(0))
-    params["op"] = params["op"] + 20
-    with pytest.raises(ConfigError, match=r"params\['op'\] as integer indices in \[0, 13\]"):
-        aug.apply(torch.rand(2, 3, 8, 8), params)
-    with pytest.raises(ConfigError, match="draw the params with generate_params"):
+    draws = aug.generate_params((2, 3, 8, 8), _gen(0))
+    draws["op"] = draws["op"] + 20
+    with pytest.raises(ConfigError, match=r"draws\['op'\] as integer indices in \[0, 13\]"):
+        aug.apply(torch.rand(2, 3, 8, 8), draws)
+    with pytest.raises(ConfigError, match="draw them with generate_params"):
         aug.apply(torch.rand(3, 3, 8, 8), aug.generate_params((2, 3, 8, 8), _gen(0)))
 
 

@@ -2,8 +2,8 @@
 
 Both draw, for every sample on its own, an operation from the same list of 14 (RandAugment's
 paper, Cubuk et al. 2020, and torchvision's ``RandAugment``/``TrivialAugmentWide``) and a
-magnitude, then apply it. The draws are ``params["op"]`` (``(N, num_ops)`` int64 indices into
-:data:`OPERATIONS`) and ``params["magnitude"]`` (``(N, num_ops)`` float32, the signed value in
+magnitude, then apply it. The draws are ``draws["op"]`` (``(N, num_ops)`` int64 indices into
+:data:`OPERATIONS`) and ``draws["magnitude"]`` (``(N, num_ops)`` float32, the signed value in
 the operation's own units, table below), so a batch replays exactly through
 ``generate_params``/``apply``.
 
@@ -61,10 +61,10 @@ Example:
     >>> import torch, reglab.augment as A
     >>> aug = A.RandAugment(num_ops=2, magnitude=9)
     >>> x = torch.rand(8, 3, 32, 32)
-    >>> params = aug.generate_params(x.shape, torch.Generator().manual_seed(0))
-    >>> params["op"].shape, params["magnitude"].shape
+    >>> draws = aug.generate_params(x.shape, torch.Generator().manual_seed(0))
+    >>> draws["op"].shape, draws["magnitude"].shape
     (torch.Size([8, 2]), torch.Size([8, 2]))
-    >>> torch.equal(aug.apply(x, params), aug(x, torch.Generator().manual_seed(0)))
+    >>> torch.equal(aug.apply(x, draws), aug(x, torch.Generator().manual_seed(0)))
     True
 """
 
@@ -82,7 +82,7 @@ from .geometric import FILL_OPTION, INTERPOLATION, _sample
 
 __all__ = ["OPERATIONS", "RandAugment", "TrivialAugment"]
 
-#: The operations, in the order of their index in ``params["op"]`` (torchvision's, with Rotate
+#: The operations, in the order of their index in ``draws["op"]`` (torchvision's, with Rotate
 #: moved next to the shears: a round resamples the samples of those three in one call).
 OPERATIONS = (
     "Identity",
@@ -341,7 +341,7 @@ class _Policy(Augmentation):
         SAME_ON_BATCH,
         VALUE_RANGE,
     )
-    #: The operations' names, indexed by ``params["op"]``.
+    #: The operations' names, indexed by ``draws["op"]``.
     operations: ClassVar[tuple[str, ...]] = OPERATIONS
     # Maxima of the magnitude table (see the module docstring); translate is a fraction of the
     # size when ``_translate_relative`` is set, else pixels.
@@ -406,7 +406,7 @@ class _Policy(Augmentation):
         value = torch.where(signed & negative, -value, value)
         return {"op": op, "magnitude": value.to(torch.float32)}
 
-    def _apply(self, x: torch.Tensor, params: _Values) -> torch.Tensor:
+    def _apply(self, x: torch.Tensor, draws: _Values) -> torch.Tensor:
         owner = type(self).__name__
         c = x.shape[1]
         if c not in (1, 3):
@@ -414,20 +414,20 @@ class _Policy(Augmentation):
                 f"{owner} expects images with 1 or 3 channels (Color and Contrast use the RGB "
                 f"grey level). Got {c} channels instead."
             )
-        op = get(params, "op", owner).to(x.device)
-        mag = get(params, "magnitude", owner).to(device=x.device, dtype=x.dtype)
-        apply = get(params, "apply", owner).to(x.device)
+        op = get(draws, "op", owner).to(x.device)
+        mag = get(draws, "magnitude", owner).to(device=x.device, dtype=x.dtype)
+        apply = get(draws, "apply", owner).to(x.device)
         if op.dim() == 1:
             op, mag = op.unsqueeze(1), mag.unsqueeze(1)
         if op.shape != mag.shape or op.dim() != 2:
             raise ConfigError(
-                f"{owner}.apply expects params['op'] and params['magnitude'] of one shape "
+                f"{owner}.apply expects draws['op'] and draws['magnitude'] of one shape "
                 f"(N, num_ops). Got {tuple(op.shape)} and {tuple(mag.shape)} instead."
             )
         if op.dtype.is_floating_point or bool(((op < 0) | (op >= _NUM_OPS)).any()):
             raise ConfigError(
-                f"{owner}.apply expects params['op'] as integer indices in [0, {_NUM_OPS - 1}] "
-                f"(into {owner}.operations): draw the params with generate_params."
+                f"{owner}.apply expects draws['op'] as integer indices in [0, {_NUM_OPS - 1}] "
+                f"(into {owner}.operations): draw them with generate_params."
             )
         fill_tensor(owner, self.fill, c, x.dtype, x.device)
         lo, hi = self.value_range if self.value_range is not None else (0.0, 1.0)
@@ -569,8 +569,8 @@ class TrivialAugment(_Policy):
     Example:
         >>> import torch, reglab.augment as A
         >>> aug = A.TrivialAugment()
-        >>> params = aug.generate_params((6, 3, 16, 16), torch.Generator().manual_seed(0))
-        >>> [aug.operations[i] for i in params["op"][:, 0].tolist()][:3]
+        >>> draws = aug.generate_params((6, 3, 16, 16), torch.Generator().manual_seed(0))
+        >>> [aug.operations[i] for i in draws["op"][:, 0].tolist()][:3]
         ['Equalize', 'Sharpness', 'Brightness']
     """
 
