@@ -53,6 +53,7 @@ __all__ = [
     "check_ndim",
     "describe",
     "make_generator",
+    "store_float_fields",
     "validate",
     "validate_fields",
     "validate_params",
@@ -252,6 +253,22 @@ def validate_params(
         value = values[param]
         if not any(c.is_satisfied_by(value) for c in allowed):
             raise param_error(param, name, describe(allowed), value)
+
+
+def store_float_fields(obj: Any) -> None:
+    """Store the ints given to a frozen dataclass's declared ``float`` fields as floats.
+
+    A dataclass spec declares ``_parameter_constraints`` and its ``__post_init__`` calls
+    ``validate_params(self, vars(self))`` and then this, so that equal specs compare and
+    serialize the same (``lr=1`` is ``lr=1.0``).
+    """
+    import dataclasses
+
+    declared = type(obj)._parameter_constraints
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.name in declared and f.type in ("float", "float | None") and isinstance(value, int):
+            object.__setattr__(obj, f.name, float(value))
 
 
 def check(owner: str, name: str, value: T, *constraints: Constraint) -> T:

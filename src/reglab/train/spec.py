@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -31,7 +31,7 @@ from .._checks import (
     Interval,
     NoneOk,
     OneOf,
-    validate_fields,
+    store_float_fields,
     validate_params,
 )
 from ..errors import ConfigError
@@ -39,7 +39,6 @@ from ..regularizer import LabelMixer
 
 __all__ = [
     "AUGMENTATIONS",
-    "REGULARIZATION_CONSTRAINTS",
     "REGULARIZATION_FIELDS",
     "TEXT_AUGMENTATIONS",
     "RegularizationSpec",
@@ -66,32 +65,6 @@ class _AugmentName(Constraint):
 _RATE = Interval(float, 0, 1, closed="left")
 _STRENGTH = Interval(float, 0, None)
 _POSITIVE = Interval(float, 0, None, closed="neither")
-
-#: The declared constraint of each field (checked on creation).
-REGULARIZATION_CONSTRAINTS: dict[str, list[Constraint]] = {
-    "l1": [_STRENGTH],
-    "l2": [_STRENGTH],
-    "weight_decay": [_STRENGTH],
-    "weight_decay_mode": [OneOf("decoupled", "coupled", "independent")],
-    "proximal_l1": [_STRENGTH],
-    "max_norm": [_POSITIVE, NoneOk()],
-    "augment": [_AugmentName(), NoneOk()],
-    "augment_magnitude": [Interval(float, 0, 10, closed="right")],
-    "augment_p": [Interval(float, 0, 1, closed="right")],
-    "eda_alpha": [Interval(float, 0, 1, closed="right"), NoneOk()],
-    "eda_num_aug": [Interval(int, 1, None), NoneOk()],
-    "eda_per_epoch": [Boolean()],
-    "mixup": [_STRENGTH],
-    "cutmix": [_STRENGTH],
-    "label_smoothing": [_RATE],
-    "early_stopping": [Interval(int, 0, None), NoneOk()],
-    "epochs": [Interval(int, 1, None)],
-    "lr": [_POSITIVE],
-    "lr_schedule": [OneOf("constant", "cosine")],
-    "optimizer": [OneOf("adam", "sgd")],
-    "momentum": [_RATE],
-    "batch_size": [Interval(int, 1, None)],
-}
 
 
 @dataclass(frozen=True)
@@ -156,8 +129,35 @@ class RegularizationSpec:
     momentum: float = 0.9
     batch_size: int = 50
 
+    #: The declared constraint of each field (checked on creation).
+    _parameter_constraints: ClassVar[Constraints] = {
+        "l1": [_STRENGTH],
+        "l2": [_STRENGTH],
+        "weight_decay": [_STRENGTH],
+        "weight_decay_mode": [OneOf("decoupled", "coupled", "independent")],
+        "proximal_l1": [_STRENGTH],
+        "max_norm": [_POSITIVE, NoneOk()],
+        "augment": [_AugmentName(), NoneOk()],
+        "augment_magnitude": [Interval(float, 0, 10, closed="right")],
+        "augment_p": [Interval(float, 0, 1, closed="right")],
+        "eda_alpha": [Interval(float, 0, 1, closed="right"), NoneOk()],
+        "eda_num_aug": [Interval(int, 1, None), NoneOk()],
+        "eda_per_epoch": [Boolean()],
+        "mixup": [_STRENGTH],
+        "cutmix": [_STRENGTH],
+        "label_smoothing": [_RATE],
+        "early_stopping": [Interval(int, 0, None), NoneOk()],
+        "epochs": [Interval(int, 1, None)],
+        "lr": [_POSITIVE],
+        "lr_schedule": [OneOf("constant", "cosine")],
+        "optimizer": [OneOf("adam", "sgd")],
+        "momentum": [_RATE],
+        "batch_size": [Interval(int, 1, None)],
+    }
+
     def __post_init__(self) -> None:
-        validate_fields(self, REGULARIZATION_CONSTRAINTS)
+        validate_params(self, vars(self))
+        store_float_fields(self)
 
     @property
     def regularization_spec(self) -> RegularizationSpec:
