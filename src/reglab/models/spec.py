@@ -289,6 +289,10 @@ def build_model(
     return model
 
 
+#: The constraints of the arguments every model family's constructor checks declaratively (its
+#: ``spec`` and ``input_shape`` have their own checks: :func:`check_spec`, :func:`check_input_shape`).
+FAMILY_CONSTRAINTS: Constraints = {"num_outputs": [Interval(int, 1, None)]}
+
 #: The constraints of check_spec's argument, checked by validate_params.
 _CHECK_SPEC_CONSTRAINTS: Constraints = {
     "spec": [InstanceOf(ModelSpec, description="a reglab ModelSpec or Recipe")]
