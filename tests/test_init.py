@@ -129,7 +129,8 @@ def test_same_seed_same_bits(scheme):
             {"nonlinearity": "gelu"},
             "The 'nonlinearity' parameter of apply_ must be one of 'linear', 'conv1d', "
             "'conv2d', 'conv3d', 'conv_transpose1d', 'conv_transpose2d', 'conv_transpose3d', "
-            "'sigmoid', 'tanh', 'relu', 'leaky_relu', 'selu'. Got 'gelu' instead.",
+            "'sigmoid', 'tanh', 'relu', 'leaky_relu', 'selu'. Got 'gelu' instead. Did you mean "
+            "'selu'?",
         ),
         (
             {"generator": 0},

@@ -22,11 +22,12 @@ A command that cannot run here must be a key of ``EXPECTED_UNRUNNABLE`` with its
 ``test_unrunnable_commands_are_in_the_readme`` checks that every key is a README command, so the
 commands not run are exactly the listed ones.
 
-Python blocks: each ``python`` block runs with ``exec``. Blocks under the same heading share one
-namespace (later blocks continue earlier ones); ``PRELUDES`` defines, per heading, the names a
-block uses as placeholders for the reader's own objects (``X_train``, ``model``, ``x``...). A
-statement ``name = ...`` (the README's "your object here") is skipped, so the prelude's value
-stays.
+Python blocks: every ``python`` block runs with ``exec``, in README order, in one namespace, as a
+reader pasting them into one session would. ``PRELUDES`` defines, per heading, the names a block
+uses as placeholders for the reader's own objects (``X_train``, ``model``, ``x``...); a prelude
+never replaces a name an earlier block bound, except those in ``REBINDS`` (a section's own
+model) and those its blocks assign the placeholder ``...``: a statement ``name = ...`` (the
+README's "your object here") is skipped, so the prelude's value stays.
 """
 
 from __future__ import annotations
@@ -519,21 +520,45 @@ def _free_port() -> str:
         return str(s.getsockname()[1])
 
 
-def _block_groups() -> list[object]:
+def _block_groups() -> list[tuple[str, list[Fence]]]:
     groups: dict[str, list[Fence]] = {}
     for block in BLOCKS:
         groups.setdefault(block.heading, []).append(block)
-    return [
-        pytest.param(blocks, id="+".join(f"L{b.line}-python" for b in blocks))
-        for blocks in groups.values()
-    ]
+    return list(groups.items())
 
 
-@pytest.mark.parametrize("blocks", _block_groups())
-def test_readme_python_blocks(
-    blocks: list[Fence], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The blocks under one heading run in order in one namespace, after the heading's prelude."""
+# Per heading: names its prelude may set although an earlier README block bound them (the
+# section's own "your model here"). Any other name keeps what the README's blocks left in it,
+# so a snippet that rebinds a name a later snippet relies on (`y`) fails here as in a session.
+REBINDS: dict[str, set[str]] = {
+    heading: {"model"}
+    for heading in (
+        "Normalization and initialization",
+        "`EarlyStopping`",
+        "`fit`",
+        "Label mixing",
+        "Data (`reglab.data`)",
+    )
+}
+
+
+def _placeholder_names(blocks: list[Fence]) -> set[str]:
+    """Names the blocks assign the placeholder ``...`` ("your object here")."""
+    names: set[str] = set()
+    for block in blocks:
+        for line in block.text.splitlines():
+            if _PLACEHOLDER.match(line):
+                names |= set(re.findall(r"\w+", line.split("=")[0]))
+    return names
+
+
+def _values(namespace: dict[str, object]) -> dict[str, int]:
+    return {k: id(v) for k, v in namespace.items()}
+
+
+def test_readme_python_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every block runs in README order in one namespace, as a reader pasting them in one
+    session would; before a heading's first block its prelude adds the reader's own objects."""
     monkeypatch.chdir(tmp_path)
     # A README block may start a one-process torch.distributed group (`torchrun` sets these).
     for key, value in {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": _free_port(),
@@ -543,13 +568,32 @@ def test_readme_python_blocks(
 
     matplotlib.use("Agg")
     namespace: dict[str, object] = {"__name__": "__readme__"}
-    exec(textwrap.dedent(PRELUDES.get(blocks[0].heading, "")), namespace)
-    for block in blocks:
-        try:
-            exec(compile(_source(block), f"README.md:{block.line}", "exec"), namespace)
-        except Exception as exc:
-            pytest.fail(
-                f"README.md python block at line {block.line} ({block.heading!r}) raised "
-                f"{type(exc).__name__}: {exc}",
-                pytrace=True,
-            )
+    bound: set[str] = set()  # names a README block assigned
+    for heading, blocks in _block_groups():
+        scratch = dict(namespace)
+        exec(textwrap.dedent(PRELUDES.get(heading, "")), scratch)
+        before = _values(namespace)
+        allowed = REBINDS.get(heading, set()) | _placeholder_names(blocks)
+        for name, value in scratch.items():
+            if before.get(name) == id(value) or name.startswith("__"):
+                continue
+            if name not in bound or name in allowed:
+                namespace[name] = value
+        for block in blocks:
+            before = _values(namespace)
+            try:
+                exec(compile(_source(block), f"README.md:{block.line}", "exec"), namespace)
+            except Exception as exc:
+                pytest.fail(
+                    f"README.md python block at line {block.line} ({block.heading!r}) raised "
+                    f"{type(exc).__name__}: {exc}",
+                    pytrace=True,
+                )
+            bound |= {k for k, v in namespace.items() if before.get(k) != id(v)}
+
+
+def test_quick_tour_prints_the_gap_of_the_weights_it_keeps() -> None:
+    """EarlyStopping restores the best epoch's weights: the tour's gap is that epoch's row."""
+    (tour, *_) = [b for b in BLOCKS if b.heading == "A quick tour"]
+    assert 'history.rows[history.best_epoch]["gap"]' in tour.text
+    assert "rows[-1]" not in tour.text

@@ -276,7 +276,8 @@ def check(owner: str, name: str, value: T, *constraints: Constraint) -> T:
     for c in constraints:
         if c.is_satisfied_by(value):
             return value
-    raise param_error(name, owner, describe(constraints), value)
+    choices = [c for con in constraints if isinstance(con, OneOf) for c in con.choices]
+    raise param_error(name, owner, describe(constraints), value, choices)
 
 
 def validate(

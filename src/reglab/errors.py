@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["ConfigError", "format_value", "param_error"]
+__all__ = ["ConfigError", "did_you_mean", "format_value", "param_error"]
 
 
 class ConfigError(ValueError):
@@ -33,8 +35,33 @@ def format_value(value: Any, limit: int = 80) -> str:
     return text
 
 
-def param_error(param: str, owner: str, constraint: str, value: Any) -> ConfigError:
-    """Build the error for a parameter that breaks its constraint (the one template)."""
+def did_you_mean(name: Any, choices: Iterable[Any]) -> str:
+    """``" Did you mean 'x'?"`` for the choice closest to a mistyped ``name``, else ``""``.
+
+    The one suggestion every name look-up appends to its error (recipes, datasets, models, metric
+    names, recipe keys, CLI choices). Case is ignored when comparing; only string choices count.
+
+    Example:
+        >>> did_you_mean("dropuot", ["baseline", "dropout", "all"])
+        " Did you mean 'dropout'?"
+        >>> did_you_mean("xyz", ["baseline", "dropout"])
+        ''
+    """
+    if not isinstance(name, str):
+        return ""
+    words = {str(c).lower(): str(c) for c in choices if isinstance(c, str)}
+    close = difflib.get_close_matches(name.lower(), list(words), n=1, cutoff=0.7)
+    return f" Did you mean {words[close[0]]!r}?" if close else ""
+
+
+def param_error(
+    param: str, owner: str, constraint: str, value: Any, choices: Iterable[Any] = ()
+) -> ConfigError:
+    """Build the error for a parameter that breaks its constraint (the one template).
+
+    With ``choices`` (the valid names), a close one is suggested after the template.
+    """
     return ConfigError(
-        f"The {param!r} parameter of {owner} must be {constraint}. Got {format_value(value)} instead."
+        f"The {param!r} parameter of {owner} must be {constraint}. Got {format_value(value)} "
+        f"instead.{did_you_mean(value, choices)}"
     )

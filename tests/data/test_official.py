@@ -142,7 +142,7 @@ def test_subset_keeps_dtype_and_mask_and_replace_with_other_rows_drops_the_mask(
     assert sub.official_test.tolist() == [False, True, True]
     other = dataclasses.replace(ds, X=ds.X[:3], y=ds.y[:3])
     assert other.official_test is None and other.data.dtype == torch.float32
-    assert split(other, train_size=1, val_size=0, stratify=False).test_source == "random"
+    assert split(other, train_size=2, val_size=0, stratify=False).test_source == "random"
     same = dataclasses.replace(ds, name="renamed")
     assert same.data.dtype == torch.uint8 and same.name == "renamed"
 

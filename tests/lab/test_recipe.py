@@ -307,3 +307,46 @@ def test_augmentation_magnitude_scales_strength():
         "Augmentation 'rotate' needs images (C, H, W); the data is tabular with input_shape "
         "(5,). Use augment=noise for tabular data."
     )
+
+
+# ----------------------------------------------------------------- your own optimizer (issue 21, 8)
+
+
+def _zero_grad_step(opt: torch.optim.Optimizer, model: torch.nn.Module) -> None:
+    """One step with zero gradients: the optimizer's own update is 0, only the decay acts."""
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    opt.step()
+
+
+def test_parts_with_your_optimizer_keeps_the_recipes_decay_per_step() -> None:
+    recipe = BUILTIN_RECIPES["weight_decay"]  # 0.5, decoupled, under Adam at 5e-3
+    assert recipe.weight_decay_for(1.0) == pytest.approx(0.5 * 5e-3 / 1.0)
+    torch.manual_seed(0)
+    theirs, ours = torch.nn.Linear(6, 3), torch.nn.Linear(6, 3)
+    ours.load_state_dict(theirs.state_dict())
+    start = ours.weight.detach().clone()
+    adadelta = torch.optim.Adadelta(ours.parameters(), lr=1.0)
+    p = recipe.parts(ours, optimizer=adadelta)
+    assert isinstance(p["optimizer"], WeightDecay) and p["optimizer"].optimizer is adadelta
+    assert p["optimizer"].weight_decay == pytest.approx(2.5e-3)
+    assert p["callbacks"] == []  # the recipe's cosine schedule belongs to its own optimizer
+    _zero_grad_step(p["optimizer"], ours)
+    _zero_grad_step(recipe.parts(theirs)["optimizer"], theirs)
+    # Both shrink the weight by (1 - 5e-3 * 0.5) and leave the bias: the recipe's decay.
+    torch.testing.assert_close(ours.weight, theirs.weight, rtol=1e-6, atol=0)
+    torch.testing.assert_close(ours.bias, theirs.bias, rtol=0, atol=0)
+    torch.testing.assert_close(ours.weight, start * (1 - 5e-3 * 0.5), rtol=1e-6, atol=0)
+
+
+def test_parts_with_your_optimizer_without_decay_returns_it_and_keeps_the_rest() -> None:
+    model = torch.nn.Linear(4, 3)
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+    p = Recipe(l1=1e-4, early_stopping=3).parts(model, optimizer=sgd)
+    assert p["optimizer"] is sgd
+    assert [type(c).__name__ for c in p["callbacks"]] == ["EarlyStopping"]
+    assert [type(r).__name__ for r in p["regularization"]] == ["L1"]
+    coupled = Recipe(weight_decay=1e-3, weight_decay_mode="coupled")
+    assert coupled.weight_decay_for(0.1) == 1e-3
+    with pytest.raises(ConfigError, match=r"The 'optimizer' parameter of Recipe\.parts must be"):
+        Recipe().parts(model, optimizer="adam")  # type: ignore[arg-type]

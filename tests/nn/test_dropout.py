@@ -364,7 +364,7 @@ def test_module_matches_function_and_is_marked_as_dropout() -> None:
         (
             lambda: dropout(torch.ones(2), 0.5, scaling="Inverted"),
             "The 'scaling' parameter of dropout must be one of 'inverted', 'classic'. "
-            "Got 'Inverted' instead.",
+            "Got 'Inverted' instead. Did you mean 'inverted'?",
         ),
         (
             lambda: dropout(torch.ones(2, dtype=torch.int64), 0.5),

@@ -101,7 +101,7 @@ CASES: list[tuple[str, Callable[[], Any], str]] = [
      "loss=torch.nn.BCEWithLogitsLoss(), or int64 class indices."),
     ("unknown monitor", lambda: run(callbacks=[EarlyStopping(monitor="val_accuracy")]),
      f"EarlyStopping monitors 'val_accuracy', which is not among the metrics given. "
-     f"Available keys: {KEYS}."),
+     f"Did you mean 'val_acc'? Available keys: {KEYS}."),
     ("monitor without value", lambda: run(train=(X, Y.float()), val=(X, Y.float()),
                                           model=model(1),
                                           callbacks=[EarlyStopping(monitor="val_acc")]),

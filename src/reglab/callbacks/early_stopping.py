@@ -24,13 +24,19 @@ import torch
 from torch import nn
 
 from .._checks import Boolean, Constraint, Interval, NoneOk, OneOf, check
-from ..errors import ConfigError, format_value
+from ..errors import ConfigError, did_you_mean, format_value
 
 __all__ = ["EarlyStopping", "StopReason"]
 
 # Substrings of a metric name that fix its direction under mode="auto" (checked in this order).
 _MIN_WORDS = ("loss", "error")
 _MAX_WORDS = ("accuracy", "acc", "auc", "f1", "precision", "recall")
+# Metric names that training loops commonly record (fit's History, Keras, Lightning): a monitor
+# whose direction cannot be inferred is checked against them for a likely typo ("val_los").
+_COMMON_METRICS = (
+    "loss", "train_loss", "val_loss", "test_loss",
+    "acc", "train_acc", "val_acc", "test_acc", "accuracy", "val_accuracy",
+)  # fmt: skip
 
 
 class StopReason(str, enum.Enum):
@@ -255,6 +261,12 @@ class EarlyStopping:
         check(owner, "stopping_threshold", stopping_threshold, NoneOk(), _FINITE)
         check(owner, "divergence_threshold", divergence_threshold, NoneOk(), _FINITE)
         resolved = mode if mode != "auto" else infer_mode(monitor)
+        if resolved is None and did_you_mean(monitor, _COMMON_METRICS):
+            raise ConfigError(
+                f"The 'monitor' parameter of EarlyStopping names {monitor!r}, which is not a known "
+                f"metric name.{did_you_mean(monitor, _COMMON_METRICS)} For a metric of your own, "
+                "pass mode='min' or mode='max'."
+            )
         if resolved is None:
             raise ConfigError(
                 f"The 'mode' parameter of EarlyStopping must be 'min' or 'max' for "
@@ -361,7 +373,7 @@ class EarlyStopping:
                 keys = ", ".join(repr(k) for k in value_or_metrics) or "none"
                 raise ConfigError(
                     f"EarlyStopping monitors {self.monitor!r}, which is not among the metrics "
-                    f"given. Available keys: {keys}."
+                    f"given.{did_you_mean(self.monitor, value_or_metrics)} Available keys: {keys}."
                 )
             value = value_or_metrics[self.monitor]
             if value is None:

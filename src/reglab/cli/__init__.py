@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import click
 
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from . import claims as _claims
 from . import datasets as _datasets
 from . import report as _report
@@ -34,6 +34,27 @@ cli.add_command(_tune.tune)
 cli.add_command(_claims.claims)
 cli.add_command(_report.report)
 cli.add_command(_datasets.datasets)
+
+
+class SuggestingChoice(click.Choice):
+    """``click.Choice`` whose error also suggests the closest choice (reglab's one helper)."""
+
+    def get_invalid_choice_message(self, value: object, ctx: click.Context | None) -> str:
+        message = super().get_invalid_choice_message(value, ctx)
+        return message + did_you_mean(value, [str(c) for c in self.choices])
+
+
+def _suggest_choices(command: click.Command) -> None:
+    """Give every ``click.Choice`` option of ``command`` (and its subcommands) suggestions."""
+    for param in command.params:
+        kind = param.type
+        if isinstance(kind, click.Choice) and not isinstance(kind, SuggestingChoice):
+            param.type = SuggestingChoice(kind.choices, case_sensitive=kind.case_sensitive)
+    for sub in getattr(command, "commands", {}).values():
+        _suggest_choices(sub)
+
+
+_suggest_choices(cli)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -115,7 +115,8 @@ class Display:
             eta = f"{math.ceil((event.total - done) * elapsed / finished_here)}s"
         i = event.info
         status = f"running {i.get('running', 0)}, failed {i.get('failed', 0)}, ETA {eta}"
-        self._bar.update(self._task, completed=done, status=status)
+        # A sequential study queues more cells as it decides: the total grows.
+        self._bar.update(self._task, completed=done, total=event.total, status=status)
 
     def _trial(self, event: Any) -> None:
         i = event.info

@@ -46,7 +46,28 @@ from .progress import Display
     help="Run each cell with your own training function run(recipe, splits, seed, device) "
     "returning the measured row, instead of reglab's fit (the current folder is importable).",
 )
-@click.option("--seeds", default=3, show_default=True, type=int, help="Seeds per recipe.")
+@click.option(
+    "--seeds",
+    default="auto",
+    show_default=True,
+    help="auto: seeds look by look (5, 10, 15, 20) until each recipe's comparison with the "
+    "baseline is decided (better, worse, or no effect beyond --margin); a number: that many "
+    "seeds per recipe (a fixed design).",
+)
+@click.option(
+    "--max-seeds",
+    default=None,
+    type=int,
+    help="With --seeds auto: the last look (default 20).",
+)
+@click.option(
+    "--margin",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="With --seeds auto: a difference smaller than this is 'no effect' (points of "
+    "accuracy; for regression, percent of the baseline's test loss).",
+)
 @click.option("--epochs", default=None, type=int, help="Override each recipe's epoch budget.")
 @click.option(
     "--jobs",
@@ -94,7 +115,9 @@ def study(
     recipe_names: str | None,
     recipe_specs: tuple[str, ...],
     train_fn: str | None,
-    seeds: int,
+    seeds: str,
+    max_seeds: int | None,
+    margin: float,
     epochs: int | None,
     jobs: int | None,
     storage: str | None,
@@ -127,7 +150,9 @@ def study(
             test=test,
             model=model,
             recipes=tuple(resolve_recipes(recipe_names, recipe_specs)),
-            seeds=seeds,
+            seeds=_parse_seeds(seeds),
+            max_seeds=max_seeds,
+            margin=margin,
             epochs=epochs,
             train_fn=train_fn,
         )
@@ -149,9 +174,9 @@ def study(
                 device=device,
             )
     except KeyboardInterrupt:
-        _say_interrupted(storage or sqlite_url(out_dir), len(config.cells()))
+        _say_interrupted(storage or sqlite_url(out_dir))
         raise
-    for line in summary_table(outcome.rows):
+    for line in summary_table(outcome.rows, config=outcome.config):
         click.echo(line)
     click.echo(
         f"\n{outcome.done}/{outcome.cells} cells in {outcome.seconds:.1f} s "
@@ -164,6 +189,18 @@ def study(
         )
     if outcome.rows:
         click.echo(f"report: {outcome.out_dir / 'report.html'}")
+
+
+def _parse_seeds(text: str) -> int | str:
+    """``auto`` or a count of seeds per recipe."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    if text.strip().isdigit():
+        return int(text)
+    raise ConfigError(
+        "The '--seeds' option of reglab study must be 'auto' or a number of seeds (e.g. 3). "
+        f"Got {text!r} instead."
+    )
 
 
 def _parse_sizes(text: str | None, train_size: str | None) -> tuple[int, ...] | None:
@@ -184,11 +221,12 @@ def _parse_sizes(text: str | None, train_size: str | None) -> tuple[int, ...] | 
     return tuple(int(p) for p in parts)
 
 
-def _say_interrupted(url: str, total: int) -> None:
+def _say_interrupted(url: str) -> None:
     from ..lab.queue.storage import CellStore
 
     try:
-        done = CellStore(url).counts()["done"]
+        store = CellStore(url)
+        done, total = store.counts()["done"], len(store.known_cells())
         click.echo(
             f"Interrupted: {done}/{total} cells are stored; rerun the same command to resume.",
             err=True,

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from .._checks import Boolean, InstanceOf, NoneOk, OneOf, check
-from ..errors import ConfigError, param_error
+from ..errors import ConfigError, did_you_mean, param_error
 from ._dataset import TASKS, Dataset
 from .builtin import BUILTIN_DATASETS, load_builtin
 from .files import (
@@ -100,8 +100,8 @@ def load_dataset(
         if path.suffix or os.sep in text or "/" in text:
             raise ConfigError(f"File or folder not found: {text!r}. Expected {_WHAT_WORKS}.")
         raise ConfigError(
-            f"Unknown dataset {text!r}. Built-in datasets: {', '.join(BUILTIN_DATASETS)}; "
-            "or give the path of a file or folder."
+            f"Unknown dataset {text!r}.{did_you_mean(text, BUILTIN_DATASETS)} Built-in "
+            f"datasets: {', '.join(BUILTIN_DATASETS)}; or give the path of a file or folder."
         )
     if path.is_file():
         ds = _load_file(owner, path, target, text, task, image_size, channels)

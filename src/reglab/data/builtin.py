@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from ._dataset import Dataset, make_dataset, make_text_dataset
 from .files import idx_image_files, load_mnist_idx
 
@@ -219,7 +219,8 @@ def load_builtin(name: str, *, flatten: bool = False) -> Dataset:
     """Load a built-in dataset by name (see the module docstring for where each comes from)."""
     if name not in _INFOS:
         raise ConfigError(
-            f"Unknown dataset {name!r}. Built-in datasets: {', '.join(BUILTIN_DATASETS)}."
+            f"Unknown dataset {name!r}.{did_you_mean(name, BUILTIN_DATASETS)} Built-in "
+            f"datasets: {', '.join(BUILTIN_DATASETS)}."
         )
     if name == "fashion_mnist":
         ds = _fashion_mnist()

@@ -14,7 +14,10 @@ standardized, ``z = (x - mean_train) / std_train`` (population std; a constant f
 uint8 images stay uint8 in the parts: the divisor and the standardization are applied per
 batch (``Dataset.batches``, ``Dataset.tensors(start, stop)``). A table with string columns or
 missing values is encoded by :class:`reglab.data.encode.TableEncoder`, fit on the training rows
-(``Splits.encoding`` says what was done), then standardized.
+(``Splits.encoding`` says what was done), then standardized; a table whose training rows hold a
+constant column gets the encoder too (numbers pass through unchanged), so ``Splits.encoding``
+marks the column ``constant``. A classification target with fewer than two classes in the
+training split is a ``ConfigError`` that gives the rows of each class.
 
 Example:
     >>> from reglab.data import load_dataset
@@ -555,11 +558,17 @@ def _scaled_splits(
         _with(dataset.subset(idx), name=f"{dataset.name}:{label}", official_test=None)
         for idx, label in ((train_idx, "train"), (val_idx, "val"), (test_idx, "test"))
     ]
+    _check_classes(dataset, parts[0])
     encoder: TableEncoder | None = None
     if dataset.needs_encoding:
         assert dataset.categories is not None
         encoder = TableEncoder.fit(parts[0].data, dataset.categories, dataset.feature_names)
         parts = [encoder.encode(p) for p in parts]
+    elif _has_constant_column(dataset, parts[0]):
+        # Numeric columns without missing cells encode to themselves: the encoder only records
+        # what was found (the constant column), so the parts keep their data.
+        numeric = (None,) * int(parts[0].data.shape[1])
+        encoder = TableEncoder.fit(parts[0].data, numeric, dataset.feature_names)
     scaler: StandardScaler | None = None
     if scale if scale is not None else dataset.kind == "tabular":
         if dataset.kind == "tabular":
@@ -586,6 +595,32 @@ def _scaled_splits(
         test_source=source,
         encoder=encoder,
     )
+
+
+def _check_classes(dataset: Dataset, train: Dataset) -> None:
+    """A classifier needs two classes to tell apart in its training rows; say which exist."""
+    if dataset.task != "classification":
+        return
+    present = torch.unique(train.y)
+    if len(present) >= 2:
+        return
+    names = dataset.class_names
+    counts = torch.bincount(dataset.y, minlength=len(names)).tolist()
+    in_data = ", ".join(f"{names[k]!r}: {n}" for k, n in enumerate(counts))
+    in_train = ", ".join(f"{names[int(k)]!r}: {len(train)}" for k in present) or "no rows"
+    raise ConfigError(
+        f"Cannot train a classifier on {dataset.name!r}: its training split holds "
+        f"{len(present)} class ({in_train} rows); a classification target needs at least two "
+        f"classes in the training split. Rows per class in the data: {in_data}."
+    )
+
+
+def _has_constant_column(dataset: Dataset, train: Dataset) -> bool:
+    """Whether a numeric table's training rows hold a column with one value."""
+    X = train.data
+    if dataset.kind != "tabular" or X.dim() != 2 or len(train) == 0:
+        return False
+    return bool((X.amax(dim=0) == X.amin(dim=0)).any())
 
 
 def _fit_per_channel(train: Dataset) -> StandardScaler:

@@ -40,6 +40,7 @@ __all__ = [
     "metric_keys",
     "next_look",
     "paired_vs_baseline",
+    "sequential_decisions",
     "task_of",
 ]
 
@@ -390,3 +391,45 @@ def next_look(n: int, looks: Ints = DEFAULT_LOOKS) -> int | None:
     check("next_look", "n", n, Interval(int, 0, None))
     check("next_look", "looks", looks, _IncreasingLooks())
     return next((int(k) for k in looks if k > n), None)
+
+
+def sequential_decisions(
+    diffs_by_name: Mapping[str, Numbers],
+    *,
+    margin: float,
+    looks: Ints = DEFAULT_LOOKS,
+    alpha: float = 0.05,
+) -> dict[str, Decision]:
+    """Each comparison's decision where a sequential run stops it (Bonferroni over the family).
+
+    A run that adds seeds look by look stops a comparison at the first look whose verdict is
+    not "undecided", or at the last look; the seeds after that look are never drawn. Given the
+    differences a run has (in seed order; a resumed run, or one that drew more seeds for the
+    baseline, may have more than a comparison needs), this returns the decision at the look
+    where that comparison stops, or at the largest look reached while it is still open
+    (``final`` False: it needs the seeds of :func:`next_look`). Each comparison is decided at
+    level alpha / m, as in :func:`decide_family`.
+
+    Example:
+        >>> out = sequential_decisions(
+        ...     {"l2": [0.012, 0.009, 0.015, 0.011, 0.013, 0.2, -0.3, 0.1, 0.0, 0.0],
+        ...      "noise": [0.03, -0.02, 0.01, 0.0, -0.01]}, margin=0.01)
+        >>> [(n, d.verdict, d.look, d.final) for n, d in out.items()]
+        [('l2', 'better', 1, True), ('noise', 'undecided', 1, False)]
+    """
+    looks_t, alpha_f = _check_design("sequential_decisions", looks, alpha)
+    check("sequential_decisions", "margin", margin, Interval(float, 0, None))
+    level = alpha_f / max(len(diffs_by_name), 1)
+    out: dict[str, Decision] = {}
+    for name, diffs in diffs_by_name.items():
+        check("sequential_decisions", f"diffs_by_name[{name!r}]", diffs, _FiniteNumbers())
+        values = [float(v) for v in diffs]
+        decision = _decide(values[:0], float(margin), looks_t, level)
+        for n in looks_t:
+            if n > len(values):
+                break
+            decision = _decide(values[:n], float(margin), looks_t, level)
+            if decision.final:
+                break
+        out[name] = decision
+    return out

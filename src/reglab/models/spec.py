@@ -35,7 +35,7 @@ from .._checks import (
     store_float_fields,
     validate_params,
 )
-from ..errors import ConfigError, format_value
+from ..errors import ConfigError, did_you_mean, format_value
 
 __all__ = [
     "MODEL_FIELDS",
@@ -276,6 +276,7 @@ def build_model(
         raise ConfigError(
             f"The 'kind' parameter of build_model must be one of {_kinds_text()} or a factory "
             f"spec 'package.module:name'. Got {format_value(kind)} instead."
+            f"{did_you_mean(kind, _REGISTRY)}"
         )
     else:
         factory = load_factory(kind) if isinstance(kind, str) else kind

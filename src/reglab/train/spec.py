@@ -28,6 +28,7 @@ from .._checks import (
     Boolean,
     Constraint,
     Constraints,
+    InstanceOf,
     Interval,
     NoneOk,
     OneOf,
@@ -65,6 +66,17 @@ class _AugmentName(Constraint):
 _RATE = Interval(float, 0, 1, closed="left")
 _STRENGTH = Interval(float, 0, None)
 _POSITIVE = Interval(float, 0, None, closed="neither")
+
+
+#: The constraints of RegularizationSpec.parts' arguments, checked by validate_params.
+_PARTS_CONSTRAINTS: Constraints = {
+    "optimizer": [
+        NoneOk(),
+        InstanceOf(torch.optim.Optimizer, description="a torch.optim.Optimizer"),
+    ]
+}
+#: The constraints of RegularizationSpec.weight_decay_for's argument.
+_LR_CONSTRAINTS: Constraints = {"lr": [Interval(float, 0, None, closed="neither")]}
 
 
 @dataclass(frozen=True)
@@ -170,6 +182,7 @@ class RegularizationSpec:
         *,
         input_shape: tuple[int, ...] | None = None,
         num_classes: int | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
     ) -> dict[str, Any]:
         """The keyword arguments of :func:`reglab.fit` that carry this recipe, for ``model``.
 
@@ -182,11 +195,20 @@ class RegularizationSpec:
         ``restore_best_weights=True``), ``loss`` (cross-entropy with label smoothing when no
         mixing carries it, else None: fit's default) and ``epochs``.
 
+        The recipe's optimizer settings belong together: ``weight_decay`` is tuned for decay
+        under ``optimizer`` at ``lr`` with ``lr_schedule``. A training function that keeps its
+        own optimizer passes it as ``optimizer``: the result then holds that optimizer (wrapped
+        in ``WeightDecay`` with the strength :meth:`weight_decay_for` its first group's lr, so
+        each step decays the weights as much as the recipe's would), and ``callbacks`` holds no
+        LR schedule (the recipe's cosine schedule is tied to its own optimizer).
+
         Args:
             model: the model the optimizer will train.
             input_shape: one sample's shape, needed by ``augment="crop"`` and to choose tabular
                 noise for ``(F,)`` inputs; taken as an image when None.
             num_classes: needed by mixup/cutmix.
+            optimizer: your own optimizer over ``model``'s parameters (its own ``weight_decay``
+                0), used instead of the recipe's ``optimizer``/``lr``/``momentum``/schedule.
 
         Example:
             >>> spec = RegularizationSpec(weight_decay=0.5, augment="noise", mixup=0.2)
@@ -199,14 +221,18 @@ class RegularizationSpec:
         from ..constraints import MaxNorm
         from ..optim import ProximalL1, WeightDecay
 
-        params = [p for p in model.parameters() if p.requires_grad]
+        validate_params(f"{type(self).__name__}.parts", locals(), _PARTS_CONSTRAINTS)
         opt: torch.optim.Optimizer
-        if self.optimizer == "adam":
-            opt = torch.optim.Adam(params, lr=self.lr)
+        decay = self.weight_decay
+        if optimizer is not None:
+            opt = optimizer
+            decay = self.weight_decay_for(float(optimizer.param_groups[0]["lr"]))
+        elif self.optimizer == "adam":
+            opt = torch.optim.Adam(_trainable(model), lr=self.lr)
         else:
-            opt = torch.optim.SGD(params, lr=self.lr, momentum=self.momentum)
-        if self.weight_decay > 0:
-            opt = WeightDecay(opt, self.weight_decay, mode=self.weight_decay_mode, params=model)
+            opt = torch.optim.SGD(_trainable(model), lr=self.lr, momentum=self.momentum)
+        if decay > 0:
+            opt = WeightDecay(opt, decay, mode=self.weight_decay_mode, params=model)
 
         reg: list[Any] = []
         if self.l1 > 0 and self.l2 > 0:
@@ -228,7 +254,7 @@ class RegularizationSpec:
             reg.append(mixing)
 
         callbacks: list[Any] = []
-        if self.lr_schedule == "cosine":
+        if self.lr_schedule == "cosine" and optimizer is None:
             callbacks.append(torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs))
         if self.early_stopping is not None:
             callbacks.append(
@@ -247,6 +273,26 @@ class RegularizationSpec:
             "epochs": self.epochs,
         }
 
+    def weight_decay_for(self, lr: float) -> float:
+        """The ``weight_decay`` that gives an optimizer at learning rate ``lr`` this recipe's decay.
+
+        In ``"decoupled"`` mode a step shrinks the weights by ``w <- (1 - lr * wd) w``, so the
+        recipe's per-step shrink is ``self.lr * self.weight_decay``; at another ``lr`` the same
+        shrink needs ``weight_decay * self.lr / lr``. (Under a schedule the shrink then follows
+        your optimizer's lr as the recipe's follows its own.) ``"coupled"`` (the penalty
+        ``wd/2 * ||w||^2``, part of the loss) and ``"independent"`` (``(1 - wd)`` per step) do
+        not involve the lr: the strength stays as it is.
+
+        Example:
+            >>> spec = RegularizationSpec(weight_decay=0.5, lr=5e-3)
+            >>> spec.weight_decay_for(1.0)  # Adadelta's lr: the same 0.0025 shrink per step
+            0.0025
+        """
+        validate_params(f"{type(self).__name__}.weight_decay_for", locals(), _LR_CONSTRAINTS)
+        if self.weight_decay_mode != "decoupled":
+            return self.weight_decay
+        return self.weight_decay * self.lr / float(lr)
+
     def _mixing(self, num_classes: int | None) -> Any:
         if self.mixup == 0 and self.cutmix == 0:
             return None
@@ -264,6 +310,10 @@ class RegularizationSpec:
         if self.cutmix > 0:
             mixers.append(A.CutMix(self.cutmix, num_classes=num_classes, label_smoothing=ls))
         return mixers[0] if len(mixers) == 1 else _EitherMix(mixers[0], mixers[1])
+
+
+def _trainable(model: nn.Module) -> list[nn.Parameter]:
+    return [p for p in model.parameters() if p.requires_grad]
 
 
 #: The field names of :class:`RegularizationSpec`, in declaration order.

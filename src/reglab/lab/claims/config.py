@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...errors import ConfigError
+from ...errors import ConfigError, did_you_mean
 from ..core.cells import Cell
 from .table import CLAIMS, NoteClaim
 
@@ -65,5 +65,6 @@ def selection(only: Sequence[str] | str | None) -> tuple[str, ...]:
         raise ConfigError(
             f"The 'only' parameter of run_claims must name claims among {', '.join(CLAIMS)}. "
             f"Got {', '.join(repr(u) for u in unknown) or 'nothing'} instead."
+            + "".join(did_you_mean(u, CLAIMS) for u in unknown)
         )
     return tuple(dict.fromkeys(items))

@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..._checks import Constraint, Constraints, store_float_fields, validate_params
-from ...errors import ConfigError, format_value
+from ...errors import ConfigError, did_you_mean, format_value
 from ...models.spec import ModelSpec
 from ...train.spec import (
     AUGMENTATIONS,
@@ -164,9 +163,10 @@ class Recipe(RegularizationSpec, ModelSpec):
         changes: dict[str, Any] = {}
         for item in items:
             if "=" not in item:
+                hint = "" if item in BUILTIN_RECIPES else did_you_mean(item, Recipe.keys())
                 raise ConfigError(
                     f"Recipe spec item {item!r} in {spec!r} is not key=value; only the first "
-                    f"item may be a built-in recipe name ({', '.join(BUILTIN_RECIPES)})."
+                    f"item may be a built-in recipe name ({', '.join(BUILTIN_RECIPES)}).{hint}"
                 )
             key, _, text = (s.strip() for s in item.partition("="))
             _check_keys(f"Recipe spec {spec!r}", {key: None})
@@ -256,8 +256,8 @@ def _show(value: Any) -> str:
 def _builtin(name: Any, where: str) -> Recipe:
     if name not in BUILTIN_RECIPES:
         raise ConfigError(
-            f"Unknown built-in recipe {format_value(name)} in {where!r}. "
-            f"Valid names: {', '.join(BUILTIN_RECIPES)}."
+            f"Unknown built-in recipe {format_value(name)} in {where!r}."
+            f"{did_you_mean(name, BUILTIN_RECIPES)} Valid names: {', '.join(BUILTIN_RECIPES)}."
         )
     return BUILTIN_RECIPES[name]
 
@@ -266,10 +266,8 @@ def _check_keys(where: str, data: Mapping[str, Any]) -> None:
     valid = Recipe.keys()
     for key in data:
         if key not in valid:
-            close = difflib.get_close_matches(str(key), valid, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ConfigError(
-                f"{where} has an unknown key {format_value(key)}.{hint} "
+                f"{where} has an unknown key {format_value(key)}.{did_you_mean(key, valid)} "
                 f"Valid keys: {', '.join(valid)}."
             )
 

@@ -57,17 +57,23 @@ def work(
     on_event: Callable[[str, Lease], None] | None = None,
     dataset: Any = None,
     device: str = "cpu",
+    linger: bool = False,
+    idle_limit: float = 600.0,
 ) -> int:
     """Lease and run cells until none is waiting or running; return how many this worker ran.
 
     While other workers still run cells, this one keeps polling, so that a cell whose worker died
-    is failed by heartbeat, queued again, and picked up here. ``dataset`` saves loading the
-    data again when the caller already has it. ``on_event`` hears ``"start"``, ``"done"``,
-    ``"failed"`` and ``"dropped"`` (a completion another worker stored first) per lease.
+    is failed by heartbeat, queued again, and picked up here. With ``linger`` it also keeps
+    polling while the store :attr:`~reglab.lab.queue.storage.CellStore.is_open` (the process
+    that runs the study may queue the next seeds), for at most ``idle_limit`` seconds without
+    work. ``dataset`` saves loading the data again when the caller already has it.
+    ``on_event`` hears ``"start"``, ``"done"``, ``"failed"`` and ``"dropped"`` (a completion
+    another worker stored first) per lease.
     """
     execute = make_executor(store.config, dataset, device)
     warm_up()
     ran = 0
+    idle_since = time.monotonic()
     while True:
         lease: Lease | None = None
         stored: bool | None = None
@@ -80,9 +86,12 @@ def work(
             if lease is None:
                 counts = store.counts()
                 if counts["running"] == 0 and counts["waiting"] == 0:
-                    return ran
+                    waiting_for_more = linger and store.is_open
+                    if not waiting_for_more or time.monotonic() - idle_since > idle_limit:
+                        return ran
                 time.sleep(poll)
                 continue
+            idle_since = time.monotonic()
             try:
                 if on_event:
                     with held_interrupt():  # it may read the storage (the progress events)
@@ -134,7 +143,7 @@ def _worker(
     """What a spawned worker runs (see :class:`~reglab.lab.queue.workers.WorkerGroup`)."""
     torch.set_num_threads(threads)
     store = CellStore(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
-    work(store, make_executor, dataset=dataset, device=device)
+    work(store, make_executor, dataset=dataset, device=device, linger=True)
 
 
 def run_workers(
@@ -147,12 +156,19 @@ def run_workers(
     dataset: Any = None,
     on_progress: ProgressCallback | None = None,
     device: str = "cpu",
+    next_wave: Callable[[], int] | None = None,
+    linger: bool = False,
 ) -> int:
     """This process works, with ``jobs - 1`` spawned worker processes beside it.
 
     Working here saves one process start (torch and the data are already loaded), and the
     workers get the loaded dataset instead of reading it again. A worker that dies while work
-    remains is replaced (up to ``4 * jobs`` times). Returns the cells this process ran.
+    remains is replaced (up to ``4 * jobs`` times). Whenever the queue runs dry, ``next_wave``
+    (if given) may queue more cells and returns how many; the work goes on until it queues
+    none. The store is open (:attr:`~reglab.lab.queue.storage.CellStore.is_open`) meanwhile,
+    so the spawned workers (and workers that joined from other machines) wait for the next
+    wave instead of leaving. ``linger`` makes this process wait too: a worker that joined a
+    study someone else runs. Returns the cells this process ran.
     """
     args = (store.url, store.heartbeat_interval, store.grace_period, threads, make_executor)
     group = WorkerGroup(
@@ -164,15 +180,28 @@ def run_workers(
         report(counts)
         group.tend(unfinished=counts["waiting"] + counts["running"] > 0)
 
+    coordinator = not linger
     with torch_threads(threads), group:
-        for _ in range(jobs - 1):
-            group.start(_worker, *args, dataset, device)
-        ran = work(
-            store,
-            make_executor,
-            on_event=lambda _e, _c: tend(),
-            dataset=dataset,
-            device=device,
-        )
+        if coordinator:
+            store.set_open(True)
+        try:
+            for _ in range(jobs - 1):
+                group.start(_worker, *args, dataset, device)
+            execute = make_executor(store.config, dataset, device)  # one split cache for all waves
+            ran = 0
+            while True:
+                ran += work(
+                    store,
+                    lambda _config, _dataset, _device: execute,
+                    on_event=lambda _e, _c: tend(),
+                    dataset=dataset,
+                    device=device,
+                    linger=linger,
+                )
+                if next_wave is None or next_wave() == 0:
+                    break
+        finally:
+            if coordinator:
+                store.set_open(False)
         group.join(each=tend)
         return ran

@@ -51,6 +51,7 @@ _CELL_ATTR = "cell"
 _RESULT_ATTR = "result"
 _HISTORY_ATTR = "history"
 _CONFIG_ATTR = "config"
+_OPEN_ATTR = "open"
 _OPEN_ATTEMPTS = 6
 T = TypeVar("T")
 
@@ -457,6 +458,32 @@ class CellStore:
             if cell is not None:
                 counts[cell.key] = counts.get(cell.key, 0) + 1
         return counts
+
+    def known_cells(self) -> list[Cell]:
+        """Every cell with a trial in any state (queued, running, done or failed), once each."""
+        seen: dict[str, Cell] = {}
+        for t in self.optuna_study.get_trials(deepcopy=False):
+            cell = _cell_of(t)
+            if cell is not None:
+                seen.setdefault(cell.key, cell)
+        return list(seen.values())
+
+    def enqueue_new(self, cells: Sequence[Cell]) -> list[Cell]:
+        """Queue each cell that has no trial at all (a cell that failed in this run stays
+        failed: a rerun of the command retries it, as :meth:`create` does)."""
+        with self._queue_lock():
+            known = {c.key for c in self.known_cells()}
+            return self._enqueue_unlocked([c for c in cells if c.key not in known])
+
+    @property
+    def is_open(self) -> bool:
+        """True while the process that created the study may still queue cells (workers that
+        joined from elsewhere keep polling until then)."""
+        return bool(self.optuna_study.user_attrs.get(_OPEN_ATTR, False))
+
+    def set_open(self, value: bool) -> None:
+        """Mark whether more cells may still be queued (see :attr:`is_open`)."""
+        _locked(lambda: self.optuna_study.set_user_attr(_OPEN_ATTR, bool(value)))
 
 
 # One advisory-lock key for reglab's enqueueing on a PostgreSQL server (64-bit signed).

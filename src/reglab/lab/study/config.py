@@ -23,8 +23,19 @@ from ..core.splits import SplitPlan, check_train_sizes
 from ..core.text import eda_settings
 from ..core.train_fn import TrainFnSpec, as_train_fn_spec
 from ..queue.storage import CellStore, sqlite_url
+from ..stats import DEFAULT_LOOKS
 
-__all__ = ["DEFAULT_RECIPES", "StudyConfig", "for_text", "resolve_recipes", "stored_config"]
+__all__ = [
+    "DEFAULT_RECIPES",
+    "SWEEP_SEEDS",
+    "StudyConfig",
+    "for_text",
+    "resolve_recipes",
+    "stored_config",
+]
+
+#: Seeds per recipe and size of a training-size sweep with ``seeds="auto"`` (a fixed design).
+SWEEP_SEEDS = 3
 
 DEFAULT_RECIPES = (
     "baseline",
@@ -51,6 +62,10 @@ class StudyConfig:
     ``train_sizes`` (distinct counts, ascending; exclusive with ``train_size``) makes the study a
     training-size sweep: every (recipe, seed) cell runs at each size, on nested training
     subsets with one validation and test split per seed (:mod:`reglab.lab.core.splits`).
+    ``seeds`` is ``"auto"`` (the default: seeds look by look until each comparison with the
+    baseline is decided, :mod:`reglab.lab.study.sequential`; at most ``max_seeds``, default 20;
+    "no effect" means less than ``margin`` points of accuracy, or ``margin`` percent of the
+    baseline's test loss) or a number of seeds per recipe (a fixed design).
     ``train_fn`` is None (each cell runs :func:`reglab.lab.core.run.run_cell`) or a spec
     ``"package.module:run"`` of the user's training function (a module-level function is stored
     as its spec; see :func:`reglab.lab.study.runner.execute_cell`).
@@ -64,18 +79,22 @@ class StudyConfig:
     train_sizes: tuple[int, ...] | None = None
     model: str = "auto"
     recipes: Sequence[Any] = DEFAULT_RECIPES
-    seeds: int = 3
+    seeds: int | str = "auto"
     epochs: int | None = None
     recipe_defs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     test: str | None = None
     data_info: Mapping[str, Any] = field(default_factory=dict)
     train_fn: str | None = None
+    max_seeds: int | None = None
+    margin: float = 1.0
 
     def __post_init__(self) -> None:
         owner = "StudyConfig"
         object.__setattr__(self, "train_fn", as_train_fn_spec(self.train_fn))
         check(owner, "train_fn", self.train_fn, NoneOk(), TrainFnSpec())
-        check(owner, "seeds", self.seeds, Interval(int, 1, None))
+        check(owner, "seeds", self.seeds, Interval(int, 1, None), OneOf("auto"))
+        check(owner, "max_seeds", self.max_seeds, NoneOk(), Interval(int, 2, None))
+        check(owner, "margin", self.margin, Interval(float, 0, None))
         check(owner, "test", self.test, OneOf("official", "random", None))
         if self.epochs is not None:
             check(owner, "epochs", self.epochs, Interval(int, 1, None))
@@ -120,16 +139,46 @@ class StudyConfig:
         object.__setattr__(self, "recipes", tuple(names))
         object.__setattr__(self, "recipe_defs", {n: defs[n] for n in names})
 
-    def cells(self) -> list[Cell]:
-        """Every (recipe, seed) pair (in a sweep, at each size), the longest first.
+    @property
+    def sequential(self) -> bool:
+        """True when seeds are added look by look until each comparison is decided
+        (:mod:`reglab.lab.study.sequential`): ``seeds="auto"``, except in a training-size sweep,
+        which runs :data:`SWEEP_SEEDS` seeds."""
+        return self.seeds == "auto" and self.train_sizes is None
 
-        Cells are claimed in this order, so the longest start first and the short ones fill the
+    @property
+    def looks(self) -> tuple[int, ...]:
+        """The seed counts at which a sequential study decides: 5, 10, 15, 20 up to
+        ``max_seeds`` (default 20), which is always the last look."""
+        last = self.max_seeds or DEFAULT_LOOKS[-1]
+        return (*(n for n in DEFAULT_LOOKS if n < last), last)
+
+    @property
+    def first_seeds(self) -> int:
+        """Seeds per recipe queued at the start: all of them in a fixed design."""
+        if isinstance(self.seeds, int):
+            return self.seeds
+        return self.looks[0] if self.sequential else SWEEP_SEEDS
+
+    def cells(self) -> list[Cell]:
+        """The cells queued at the start, every (recipe, seed) pair (in a sweep, at each size),
+        the longest first.
+
+        Cells are leased in this order, so the longest start first and the short ones fill the
         workers at the end. The length is estimated as training size x epochs x (1 + EDA copies
-        per sentence); ties keep the recipe order, then the seeds.
+        per sentence); ties keep the recipe order, then the seeds. A sequential study queues the
+        next seeds as it decides (:meth:`longest_first` orders them).
         """
         sizes = [None] if self.train_sizes is None else list(reversed(self.train_sizes))
-        cells = [Cell(r, s, n) for n in sizes for r in self.recipes for s in range(self.seeds)]
-        cost = {(r, n): self._cost(r, n) for r in self.recipes for n in sizes}
+        seeds = range(self.first_seeds)
+        return self.longest_first(
+            [Cell(r, s, n) for n in sizes for r in self.recipes for s in seeds]
+        )
+
+    def longest_first(self, cells: Sequence[Cell]) -> list[Cell]:
+        """``cells`` sorted by their estimated length, the longest first (a stable sort)."""
+        keys = {(c.recipe, c.train_size) for c in cells}
+        cost = {(r, n): self._cost(r, n) for r, n in keys}
         return sorted(cells, key=lambda c: -cost[(c.recipe, c.train_size)])
 
     def _cost(self, name: str, size: int | None) -> float:

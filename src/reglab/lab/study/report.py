@@ -31,11 +31,14 @@ from typing import Any
 
 from ..core.cells import cell_key, json_safe
 from ..render import atomic_write, clip01, csv_text, figure_html, html_page, html_table, png, pyplot
-from ..stats import finite, mean_ci, metric_keys, paired_vs_baseline, task_of
+from ..stats import Decision, decide, finite, mean_ci, metric_keys, paired_vs_baseline, task_of
+from .config import StudyConfig
+from .sequential import decisions, gains, margin_of
 from .sweep_report import size_figure, size_table, train_sizes
 
 __all__ = [
     "RESULT_COLUMNS",
+    "Design",
     "ordered_rows",
     "render_html",
     "summarize",
@@ -64,8 +67,16 @@ RESULT_COLUMNS = (
 )
 
 
-def summarize(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One dict per recipe (in first-seen order): means and 95% intervals over seeds."""
+def summarize(
+    rows: Sequence[Mapping[str, Any]], design: Design | None = None
+) -> list[dict[str, Any]]:
+    """One dict per recipe (in first-seen order): means and 95% intervals over seeds.
+
+    With a sequential ``design`` each compared recipe also gets its ``decision``: ``verdict``,
+    ``low``/``high`` (the repeated confidence interval of the gain over the baseline), ``look``,
+    ``seeds`` and ``final``, plus the same keys at the top level for ``summary.json``.
+    """
+    found = design.decide(rows) if design is not None else {}
     task = task_of(rows)
     test_key, val_key, _ = metric_keys(task)
     order: list[str] = []
@@ -105,8 +116,111 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         paired = paired_vs_baseline(rows, name)
         if paired is not None:
             entry["vs_baseline"] = paired
+        if name in found and design is not None:
+            d = found[name]
+            decision = {
+                "verdict": d.verdict,
+                "low": d.low,
+                "high": d.high,
+                "mean": d.mean,
+                "look": d.look,
+                "seeds": d.n,
+                "final": d.final,
+                "margin": design.margin_units(rows),
+                "text": design.verdict_text(d),
+            }
+            entry["decision"] = decision
+            entry.update({k: decision[k] for k in ("verdict", "seeds", "low", "high", "look")})
         out.append(entry)
     return out
+
+
+class Design:
+    """A sequential study's decision rule, as its report states it (margin, looks, alpha).
+
+    Example:
+        >>> Design(("baseline", "l2"), margin=1.0, looks=(5, 10)).verdict_label("equivalent")
+        'no effect beyond ±1.0'
+    """
+
+    def __init__(
+        self, recipes: Sequence[str], *, margin: float, looks: Sequence[int], alpha: float = 0.05
+    ) -> None:
+        self.recipes = tuple(recipes)
+        self.margin = margin
+        self.looks = tuple(looks)
+        self.alpha = alpha
+
+    @classmethod
+    def of(cls, config: StudyConfig) -> Design | None:
+        """The design of ``config``, or None for a fixed number of seeds."""
+        if not config.sequential:
+            return None
+        return cls(config.recipes, margin=config.margin, looks=config.looks)
+
+    def decide(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Decision]:
+        return decisions(rows, self.recipes, margin=self.margin, looks=self.looks, alpha=self.alpha)
+
+    def margin_units(self, rows: Sequence[Mapping[str, Any]]) -> float:
+        """The margin in the metric's units (a fraction of accuracy, or a loss)."""
+        return margin_of(rows, self.margin, self.looks)
+
+    def verdict_label(self, verdict: str, seeds: int | None = None) -> str:
+        """``better``, ``worse``, ``no effect beyond ±1.0`` or ``undecided after 20 seeds``."""
+        if verdict == "equivalent":
+            return f"no effect beyond ±{self.margin:g}"
+        if verdict == "undecided":
+            return f"undecided after {seeds if seeds is not None else self.looks[-1]} seeds"
+        return verdict
+
+    def verdict_text(self, d: Decision) -> str:
+        return self.verdict_label(d.verdict, d.n)
+
+    def per_look(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Decision]]:
+        """Each comparison's interval at every look up to where it stopped (for the plot)."""
+        found = self.decide(rows)
+        diffs = gains(rows, self.recipes)
+        level = self.alpha / max(len(diffs), 1)
+        margin = self.margin_units(rows)
+        out: dict[str, list[Decision]] = {}
+        for name, d in found.items():
+            out[name] = [
+                decide(diffs[name][:n], margin=margin, looks=self.looks, alpha=level)
+                for n in self.looks
+                if n <= d.n
+            ]
+        return out
+
+
+def _in_words(summary: Sequence[Mapping[str, Any]], design: Design | None) -> str:
+    """Which techniques help, which make no practical difference, which hurt (sequential)."""
+    if design is None:
+        return ""
+    groups: dict[str, list[str]] = {}
+    for s in summary:
+        if "decision" in s:
+            groups.setdefault(s["decision"]["verdict"], []).append(html.escape(s["recipe"]))
+    if not groups:
+        return ""
+    unit = "points of accuracy" if summary[0]["task"] == "classification" else "% of the loss"
+    said = []
+    if groups.get("better"):
+        said.append(f"<b>helps</b>: {', '.join(groups['better'])}")
+    if groups.get("equivalent"):
+        said.append(
+            f"<b>no practical difference</b> (less than ±{design.margin:g} {unit}): "
+            f"{', '.join(groups['equivalent'])}"
+        )
+    if groups.get("worse"):
+        said.append(f"<b>hurts</b>: {', '.join(groups['worse'])}")
+    if groups.get("undecided"):
+        said.append(
+            f"<b>undecided</b> after {design.looks[-1]} seeds: {', '.join(groups['undecided'])}"
+        )
+    return (
+        "<p>Against the baseline, on the test split, with every verdict's chance of being wrong "
+        f"at most {100 * design.alpha:.0f}% for the whole table: " + "; ".join(said) + ".</p>"
+    )
 
 
 def _verdict(summary: Sequence[Mapping[str, Any]]) -> str:
@@ -334,8 +448,62 @@ def _weights(plt: Any, summary: Sequence[Mapping[str, Any]]) -> _Figure:
     )
 
 
+def _looks(
+    plt: Any, rows: Sequence[Mapping[str, Any]], design: Design | None, task: str
+) -> _Figure | None:
+    """Each comparison's sequential interval at each look, up to where it was decided."""
+    if design is None:
+        return None
+    per_look = {n: ds for n, ds in design.per_look(rows).items() if ds}
+    if not per_look:
+        return None
+    scale = 100.0 if task == "classification" else 1.0
+    margin = scale * design.margin_units(rows)
+    fig, ax = plt.subplots(figsize=(7, 0.55 * len(per_look) + 1.4))
+    ys = list(range(len(per_look)))[::-1]
+    colours = {"better": "tab:green", "worse": "tab:red", "equivalent": "tab:blue"}
+    for y, (_name, ds) in zip(ys, per_look.items()):
+        for k, d in enumerate(ds):
+            offset = 0.3 * (k - (len(ds) - 1) / 2) / max(len(ds), 1)
+            ax.errorbar(
+                [scale * d.mean],
+                [y + offset],
+                xerr=[[scale * (d.mean - d.low)], [scale * (d.high - d.mean)]],
+                fmt="o",
+                ms=3,
+                capsize=2,
+                color=colours.get(d.verdict, "gray"),
+                alpha=0.35 + 0.65 * (k + 1) / len(ds),
+            )
+            ax.annotate(
+                f"{d.n}",
+                (scale * d.high, y + offset),
+                fontsize=6,
+                xytext=(2, -2),
+                textcoords="offset points",
+            )
+    ax.axvline(0, color="gray", lw=1)
+    if margin > 0:
+        ax.axvspan(-margin, margin, color="tab:blue", alpha=0.08)
+    ax.set_yticks(ys, list(per_look))
+    ax.set_xlabel(
+        "gain over the baseline (points)" if task == "classification" else "loss reduction"
+    )
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return (
+        "Sequential intervals at each look",
+        "Each comparison's repeated confidence interval at each look (number of seeds beside "
+        "it, darker = later), until it was decided: green better, red worse, blue no effect "
+        "beyond the margin (shaded), gray undecided.",
+        png(fig),
+    )
+
+
 def _figures(
-    rows: Sequence[Mapping[str, Any]], summary: Sequence[Mapping[str, Any]]
+    rows: Sequence[Mapping[str, Any]],
+    summary: Sequence[Mapping[str, Any]],
+    design: Design | None = None,
 ) -> list[_Figure]:
     """(title, caption, base64 PNG) for each plot of the report."""
     plt = pyplot()
@@ -345,6 +513,7 @@ def _figures(
         _learning_curves(plt, rows, names, task),
         _test_scores(plt, rows, summary, task),
         _gaps(plt, summary, task),
+        _looks(plt, rows, design, task),
         _paired(plt, summary, task),
         _epochs(plt, summary),
         _weights(plt, summary),
@@ -363,6 +532,7 @@ def render_html(
     *,
     plots: bool = True,
     by_size: Sequence[Mapping[str, Any]] = (),
+    design: Design | None = None,
 ) -> str:
     """The whole report as one HTML string (plots as embedded PNGs; ``plots=False`` skips them).
 
@@ -388,6 +558,9 @@ def render_html(
         "epochs run",
         "s / run",
     ]
+    sequential = any("decision" in x for x in summary)
+    if sequential:
+        head[2:2] = ["vs baseline", "gain (sequential interval)"]
     body: list[list[str]] = []
     for s in summary:
         ci = f"{pct(s[test_key])} [{pct(s[test_key + '_low'])}, {pct(s[test_key + '_high'])}]"
@@ -401,13 +574,24 @@ def render_html(
             f"{s['epochs_run']:.1f}" if math.isfinite(s["epochs_run"]) else "–",
             f"{s['seconds']:.1f}" if math.isfinite(s["seconds"]) else "–",
         ]
+        if sequential:
+            d = s.get("decision")
+            cells[2:2] = (
+                [
+                    esc(d["text"]),
+                    f"{_gain(d['mean'], task)} [{_gain(d['low'], task)}, "
+                    f"{_gain(d['high'], task)}] at {d['seeds']} seeds",
+                ]
+                if d
+                else ["–", "–"]
+            )
         body.append(cells)
     table = html_table(head, body)
     largest = by_size[-1]["train_size"] if by_size else None
     main_rows = [r for r in rows if largest is None or r.get("train_size") == largest]
     figures = "".join(
         figure_html(t, c, b64)
-        for t, c, b64 in (_figures(main_rows, summary) if summary and plots else [])
+        for t, c, b64 in (_figures(main_rows, summary, design) if summary and plots else [])
     )
     sweep, at = "", ""
     if by_size:
@@ -438,13 +622,32 @@ def render_html(
         for n, d in (config.get("recipe_defs") or {}).items()
     )
     page = f"""<p class="sub">{settings}</p>{_data_html(config.get("data_info") or {})}
-<div class="verdict">{"At the largest training size: " if by_size else ""}{_verdict(summary)}</div>{problems}
+<div class="verdict">{"At the largest training size: " if by_size else ""}{_verdict(summary)}{_in_words(summary, design)}</div>{problems}
 <h2>Results{at}</h2>{table}
-<p class="sub">Validation decides (early stopping, the verdict); the test split only reports.
-Intervals are 95% Student-t over seeds.</p>
+<p class="sub">Validation decides (early stopping, the chosen recipe); the test split only reports.
+Test intervals are 95% Student-t over seeds.{_design_note(design)}</p>
 {sweep}{figures}
 <h2>Recipes</h2><table><tbody>{recipes}</tbody></table>"""
     return html_page("reglab study report", "reglab study", page)
+
+
+def _gain(v: float, task: str) -> str:
+    if not math.isfinite(v):
+        return "–"
+    return f"{100 * v:+.2f}" if task == "classification" else f"{v:+.4g}"
+
+
+def _design_note(design: Design | None) -> str:
+    if design is None:
+        return ""
+    looks = ", ".join(map(str, design.looks))
+    return (
+        f" Seeds were added look by look ({looks}) until each recipe's gain over the baseline "
+        "was decided: better (the interval above 0), worse (below 0), or no effect beyond "
+        f"±{design.margin:g} (inside the margin). The gain intervals are repeated confidence "
+        f"intervals, valid at every look together, with Bonferroni over the recipes: the chance "
+        f"of any wrong verdict in the table is at most {100 * design.alpha:.0f}%."
+    )
 
 
 def _text_summary(info: Mapping[str, Any]) -> dict[str, Any]:
@@ -530,6 +733,7 @@ def write_outputs(
     """
     out = Path(out_dir)
     cfg = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+    design = Design.of(config if isinstance(config, StudyConfig) else StudyConfig.from_dict(cfg))
     study_size = ((cfg.get("data_info") or {}).get("sizes") or {}).get(
         "train", cfg.get("train_size")
     )
@@ -540,7 +744,7 @@ def write_outputs(
         {"train_size": n, "recipes": summarize([r for r in rows if r.get("train_size") == n])}
         for n in (sizes if len(sizes) > 1 else [])
     ]
-    summary = by_size[-1]["recipes"] if by_size else summarize(rows)
+    summary = by_size[-1]["recipes"] if by_size else summarize(rows, design)
     paths = {
         "results": out / "results.csv",
         "summary": out / "summary.json",
@@ -566,7 +770,7 @@ def write_outputs(
             indent=2,
         ),
     )
-    report = render_html(cfg, rows, summary, failed_cells, by_size=by_size)
+    report = render_html(cfg, rows, summary, failed_cells, by_size=by_size, design=design)
     atomic_write(paths["report"], report)
     return paths
 
@@ -577,11 +781,15 @@ def _csv_value(v: Any) -> Any:
     return "" if v is None else v
 
 
-def summary_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+def summary_table(
+    rows: Sequence[Mapping[str, Any]], config: StudyConfig | None = None
+) -> list[str]:
     """The study's result table as plain-text lines (header, rule, one line per recipe).
 
     Empty when no run finished. Accuracies are in percent; regression shows losses. With
-    several training sizes, a first column gives the size and each size has its lines.
+    several training sizes, a first column gives the size and each size has its lines. A
+    sequential study (``config``) adds each recipe's verdict against the baseline, the seeds it
+    used and its gain with the sequential interval.
     """
     if not rows:
         return []
@@ -593,7 +801,8 @@ def summary_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         for n, table in zip(sizes, tables):
             lines += [str(n).ljust(width) + line for line in table[2:]]
         return lines
-    summary = summarize(rows)
+    design = Design.of(config) if config is not None else None
+    summary = summarize(rows, design)
     classification = summary[0]["task"] == "classification"
     key = "test_acc" if classification else "test_loss"
 
@@ -603,10 +812,23 @@ def summary_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         return f"{scale * v:.1f}" if classification else f"{v:.4g}"
 
     head = f"{'recipe':24s} {key + ' (95% CI)':>24s} {'gap':>6s} {'epochs':>7s} {'s/run':>7s}"
+    if design is not None:
+        head += f"  {'seeds':>5s} {'gain [sequential interval]':>26s}  verdict"
     lines = [head, "-" * len(head)]
     for s in summary:
         ci = f"{f(s[key])} [{f(s[key + '_low'])}, {f(s[key + '_high'])}]"
         epochs = f"{s['epochs_run']:.0f}" if math.isfinite(s["epochs_run"]) else "-"
         secs = f"{s['seconds']:.1f}" if math.isfinite(s["seconds"]) else "-"
-        lines.append(f"{s['recipe'][:24]:24s} {ci:>24s} {f(s['gap']):>6s} {epochs:>7s} {secs:>7s}")
+        line = f"{s['recipe'][:24]:24s} {ci:>24s} {f(s['gap']):>6s} {epochs:>7s} {secs:>7s}"
+        if design is not None:
+            d = s.get("decision")
+            task = "classification" if classification else "regression"
+            gain = (
+                f"{_gain(d['mean'], task)} [{_gain(d['low'], task)}, {_gain(d['high'], task)}]"
+                if d
+                else ""
+            )
+            seeds = d["seeds"] if d else s["runs"]
+            line += f"  {seeds:>5d} {gain:>26s}  {d['text'] if d else ''}"
+        lines.append(line.rstrip())
     return lines

@@ -53,6 +53,7 @@ from ..queue.workers import (
 )
 from .config import StudyConfig, for_text
 from .report import ordered_rows, write_outputs
+from .sequential import wanted_cells
 
 __all__ = [
     "StudyOutcome",
@@ -76,6 +77,7 @@ class StudyOutcome:
     rows: list[dict[str, Any]]
     seconds: float
     ran: int = 0
+    config: StudyConfig | None = None
 
 
 # -- running one cell --------------------------------------------------------------------------
@@ -232,15 +234,28 @@ def run_study(
         out.mkdir(parents=True, exist_ok=True)
         store = CellStore(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
         store.create(config.to_dict(), config.cells())
-    cells = config.cells()
-    pending = len(cells) - len(store.complete_counts_per_cell())
-    jobs = max(1, min(jobs, pending))
+    total = {"cells": len(store.known_cells()) if config.sequential else len(config.cells())}
+    pending = total["cells"] - len(store.complete_counts_per_cell())
+    jobs = max(1, min(jobs, max(pending, config.first_seeds)))
     t0 = time.perf_counter()
 
-    report = cells_reporter(on_progress, len(cells))
+    def report(counts: Mapping[str, int]) -> None:
+        cells_reporter(on_progress, total["cells"])(counts)
+
+    def next_wave() -> int:
+        """Queue the seeds the open comparisons need (a sequential study), or nothing."""
+        if not config.sequential or join:
+            return 0
+        wanted = wanted_cells(
+            store.completed(), config.recipes, margin=config.margin, looks=config.looks
+        )
+        added = store.enqueue_new(config.longest_first(wanted))
+        total["cells"] = len(store.known_cells())
+        return len(added)
 
     try:
         emit(on_progress, "settings", **_settings(config, jobs, device))
+        next_wave()  # a resumed sequential study may already be past its first look
         report(store.counts())
         ran = run_workers(
             store,
@@ -251,21 +266,28 @@ def run_study(
             dataset=dataset,
             on_progress=on_progress,
             device=device,
+            next_wave=next_wave,
+            linger=join,
         )
         report(store.counts())
     except KeyboardInterrupt:
         if write_report:
             with contextlib.suppress(Exception):  # the interrupt matters more than the report
-                _write_report(store, out, config, cells)
+                _write_report(store, out, config)
         raise
     elapsed = time.perf_counter() - t0
     if write_report:
-        rows, failed = _write_report(store, out, config, cells)
+        rows, failed = _write_report(store, out, config)
     else:
         rows = ordered_rows(store.completed(), config.recipes)
-        failed = _missing(cells, rows)
-    done = len(cells) - len(failed)
-    return StudyOutcome(out, url, len(cells), done, failed, rows, elapsed, ran)
+        failed = _missing(_expected(store, config), rows)
+    cells = len(_expected(store, config))
+    return StudyOutcome(out, url, cells, cells - len(failed), failed, rows, elapsed, ran, config)
+
+
+def _expected(store: CellStore, config: StudyConfig) -> list[Cell]:
+    """The cells the study should have finished: its fixed grid, or what it queued."""
+    return store.known_cells() if config.sequential else config.cells()
 
 
 def _settings(config: StudyConfig, jobs: int, device: str) -> dict[str, Any]:
@@ -281,7 +303,11 @@ def _settings(config: StudyConfig, jobs: int, device: str) -> dict[str, Any]:
         "test_source": info.get("test_source"),
         "model": config.model,
         "recipes": len(config.recipes),
-        "seeds": config.seeds,
+        "seeds": (
+            f"{config.looks[0]}-{config.looks[-1]} (until decided, ±{config.margin:g})"
+            if config.sequential
+            else config.first_seeds
+        ),
         "jobs": jobs,
         "device": device,
         "encoded_columns": len(info.get("encoding", [])),
@@ -296,10 +322,10 @@ def _missing(cells: Sequence[Cell], rows: Sequence[Mapping[str, Any]]) -> list[s
 
 
 def _write_report(
-    store: CellStore, out: Path, config: StudyConfig, cells: Sequence[Cell]
+    store: CellStore, out: Path, config: StudyConfig
 ) -> tuple[list[dict[str, Any]], list[str]]:
     rows = ordered_rows(store.completed(), config.recipes)
-    failed = _missing(cells, rows)
+    failed = _missing(_expected(store, config), rows)
     if rows:
         out.mkdir(parents=True, exist_ok=True)
         write_outputs(out, config, rows, failed_cells=failed)
@@ -325,5 +351,5 @@ def rebuild_report(
     if not rows:
         raise ConfigError(f"The study in {str(out)!r} has no finished cells yet.")
     out.mkdir(parents=True, exist_ok=True)
-    paths = write_outputs(out, config, rows, failed_cells=_missing(config.cells(), rows))
+    paths = write_outputs(out, config, rows, failed_cells=_missing(_expected(store, config), rows))
     return len(rows), paths
