@@ -448,7 +448,7 @@ def sequential_decisions(
     for name, diffs in diffs_by_name.items():
         _check_diffs("sequential_decisions", name, diffs)
         values = [float(v) for v in diffs]
-        decision = _decide(values[:0], float(margin), looks_t, level)
+        decision = _decide(values[: looks_t[0] - 1], float(margin), looks_t, level)  # no look yet
         for n in looks_t:
             if n > len(values):
                 break

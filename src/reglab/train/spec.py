@@ -11,7 +11,7 @@ lab's ``Recipe`` is both.
 Example:
     >>> spec = RegularizationSpec(l1=1e-4, early_stopping=5)
     >>> parts = spec.parts(torch.nn.Linear(3, 2))
-    >>> parts["regularization"], [type(c).__name__ for c in parts["callbacks"]]
+    >>> parts.regularization, [type(c).__name__ for c in parts.callbacks]
     ([L1(l1=0.0001)], ['CosineAnnealingLR', 'EarlyStopping'])
 """
 
@@ -43,6 +43,7 @@ __all__ = [
     "REGULARIZATION_FIELDS",
     "TEXT_AUGMENTATIONS",
     "RegularizationSpec",
+    "TrainingParts",
     "augmentation",
 ]
 
@@ -77,6 +78,34 @@ _PARTS_CONSTRAINTS: Constraints = {
 }
 #: The constraints of RegularizationSpec.weight_decay_for's argument.
 _LR_CONSTRAINTS: Constraints = {"lr": [Interval(float, 0, None, closed="neither")]}
+
+
+@dataclass
+class TrainingParts:
+    """What a recipe gives :func:`reglab.fit`: the optimizer, the regularization list, the
+    callbacks, the loss (None: fit's default) and the epochs (:meth:`RegularizationSpec.parts`).
+
+    Example:
+        >>> parts = RegularizationSpec(l2=1e-3).parts(torch.nn.Linear(2, 2))
+        >>> type(parts.optimizer).__name__, parts.regularization, parts.epochs
+        ('Adam', [L2(l2=0.001)], 60)
+    """
+
+    optimizer: torch.optim.Optimizer
+    regularization: list[Any]
+    callbacks: list[Any]
+    loss: nn.Module | None
+    epochs: int
+
+    def kwargs(self) -> dict[str, Any]:
+        """The parts as keyword arguments of :func:`reglab.fit`."""
+        return {
+            "optimizer": self.optimizer,
+            "regularization": self.regularization,
+            "callbacks": self.callbacks,
+            "loss": self.loss,
+            "epochs": self.epochs,
+        }
 
 
 @dataclass(frozen=True)
@@ -183,10 +212,10 @@ class RegularizationSpec:
         input_shape: tuple[int, ...] | None = None,
         num_classes: int | None = None,
         optimizer: torch.optim.Optimizer | None = None,
-    ) -> dict[str, Any]:
+    ) -> TrainingParts:
         """The keyword arguments of :func:`reglab.fit` that carry this recipe, for ``model``.
 
-        Returns a dict with ``optimizer`` (Adam/SGD, wrapped in
+        Returns :class:`TrainingParts` (``fit(model, train, val, **parts.kwargs())``): ``optimizer`` (Adam/SGD, wrapped in
         :class:`reglab.optim.WeightDecay` when ``weight_decay > 0``), ``regularization`` (a
         list: the L1/L2/elastic-net penalty, :class:`~reglab.optim.ProximalL1`,
         :class:`~reglab.constraints.MaxNorm`, the augmentation, MixUp/CutMix), ``callbacks``
@@ -213,7 +242,7 @@ class RegularizationSpec:
         Example:
             >>> spec = RegularizationSpec(weight_decay=0.5, augment="noise", mixup=0.2)
             >>> p = spec.parts(torch.nn.Linear(4, 3), input_shape=(4,), num_classes=3)
-            >>> sorted(p)
+            >>> sorted(p.kwargs())
             ['callbacks', 'epochs', 'loss', 'optimizer', 'regularization']
         """
         from .. import penalty as pen
@@ -265,13 +294,28 @@ class RegularizationSpec:
         loss = None
         if self.label_smoothing > 0 and mixing is None:
             loss = nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
-        return {
-            "optimizer": opt,
-            "regularization": reg,
-            "callbacks": callbacks,
-            "loss": loss,
-            "epochs": self.epochs,
-        }
+        return TrainingParts(opt, reg, callbacks, loss, self.epochs)
+
+    def inert(self, epochs: int | None = None) -> list[str]:
+        """What in this spec cannot act at these settings (``epochs`` overrides the spec's): one
+        line per technique, empty when every technique can act.
+
+        Example:
+            >>> RegularizationSpec(early_stopping=10, epochs=3).inert()
+            ['early stopping with patience 10 cannot stop a run of 3 epochs']
+        """
+        epochs = self.epochs if epochs is None else epochs
+        notes = []
+        if self.early_stopping is not None and self.early_stopping >= epochs:
+            notes.append(
+                f"early stopping with patience {self.early_stopping} cannot stop a run of "
+                f"{epochs} epochs"
+            )
+        if self.augment is not None and self.augment != "eda" and self.augment_p == 0:
+            notes.append(f"augmentation {self.augment!r} with augment_p=0 never augments")
+        if self.augment is not None and self.augment != "eda" and self.augment_magnitude == 0:
+            notes.append(f"augmentation {self.augment!r} with augment_magnitude=0 changes nothing")
+        return notes
 
     def weight_decay_for(self, lr: float) -> float:
         """The ``weight_decay`` that gives an optimizer at learning rate ``lr`` this recipe's decay.

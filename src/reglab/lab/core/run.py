@@ -32,6 +32,7 @@ from ...errors import ConfigError, format_value
 from ...models import ModelFactory, build_model
 from ...train import EVAL_BATCH_SIZE, fit
 from ...train import evaluate as train_evaluate
+from ...train.spec import TrainingParts
 from .cells import torch_threads
 from .recipe import Recipe
 from .text import check_augment_kind, encode_cell
@@ -213,9 +214,9 @@ def run_cell(
             input_shape=input_shape,
             num_classes=splits.num_classes if task == "classification" else None,
         )
-        parts["callbacks"] = [*parts["callbacks"], *callbacks]
-        if parts["loss"] is None and task == "regression":
-            parts["loss"] = nn.MSELoss()
+        parts.callbacks = [*parts.callbacks, *callbacks]
+        if parts.loss is None and task == "regression":
+            parts.loss = nn.MSELoss()
         train: Any
         val: Any
         scored: list[Any]
@@ -267,7 +268,7 @@ def _fit(
     net: nn.Module,
     train: Any,
     val: Any,
-    parts: dict[str, Any],
+    parts: TrainingParts,
     device: torch.device,
     seed: int,
 ) -> Any:
@@ -276,11 +277,11 @@ def _fit(
         net,
         train,
         val,
-        epochs=parts["epochs"],
-        optimizer=parts["optimizer"],
-        loss=parts["loss"],
-        regularization=parts["regularization"],
-        callbacks=parts["callbacks"],
+        epochs=parts.epochs,
+        optimizer=parts.optimizer,
+        loss=parts.loss,
+        regularization=parts.regularization,
+        callbacks=parts.callbacks,
         device=device,
         seed=seed,
         progress=False,

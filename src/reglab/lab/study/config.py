@@ -30,6 +30,7 @@ __all__ = [
     "SWEEP_SEEDS",
     "StudyConfig",
     "for_text",
+    "inert_notes",
     "resolve_recipes",
     "stored_config",
 ]
@@ -170,16 +171,19 @@ class StudyConfig:
         """The cells queued at the start, every (recipe, seed) pair (in a sweep, at each size),
         the longest first.
 
-        Cells are leased in this order, so the longest start first and the short ones fill the
-        workers at the end. The length is estimated as training size x epochs x (1 + EDA copies
+        Cells are leased in this order: seed 0 of every recipe first, then the rest, each group
+        longest first, so the long ones start early and the short ones fill the workers at the
+        end. The length is estimated as training size x epochs x (1 + EDA copies
         per sentence); ties keep the recipe order, then the seeds. A sequential study queues the
         next seeds as it decides (:meth:`longest_first` orders them).
         """
         sizes = [None] if self.train_sizes is None else list(reversed(self.train_sizes))
         seeds = range(self.first_seeds)
-        return self.longest_first(
-            [Cell(r, s, n) for n in sizes for r in self.recipes for s in seeds]
-        )
+        cells = [Cell(r, s, n) for n in sizes for r in self.recipes for s in seeds]
+        # Seed 0 of every recipe first: a training function that fails on every cell is seen
+        # (and the study stopped) after one cell per recipe, not after the longest recipe's seeds.
+        first = [c for c in cells if c.seed == 0]
+        return self.longest_first(first) + self.longest_first([c for c in cells if c.seed != 0])
 
     def longest_first(self, cells: Sequence[Cell]) -> list[Cell]:
         """``cells`` sorted by their estimated length, the longest first (a stable sort)."""
@@ -268,6 +272,13 @@ def resolve_recipes(names: str | Sequence[str] | None, specs: Sequence[str] = ()
             recipe = recipe.replace(name=spec)
         chosen.append((recipe.name, recipe))
     return chosen
+
+
+def inert_notes(config: StudyConfig) -> dict[str, list[str]]:
+    """Per recipe, what cannot act at the study's settings (e.g. early stopping whose patience
+    is not below the epochs): the settings line and the report say so."""
+    notes = {n: config.recipe(n).inert(config.epochs) for n in config.recipes}
+    return {n: v for n, v in notes.items() if v}
 
 
 def stored_config(out_dir: str | os.PathLike[str], storage: str | None = None) -> StudyConfig:
