@@ -28,8 +28,8 @@ Where the values are not the arguments themselves (one element of a list, a valu
 checked when given), pass the mapping to check: ``validate_params(owner, {"size": v}, MAPPING)``.
 
 (:func:`check` and :func:`validate`, the older call styles, are thin wrappers of
-:func:`validate_params` outside ``__all__``, kept only while ``callbacks/early_stopping.py``,
-``train/loop.py``, ``data/`` and ``lab/core/run.py`` still call ``check``;
+:func:`validate_params` outside ``__all__``, kept only while ``train/loop.py``, ``data/``
+and ``lab/core/run.py`` still call ``check``;
 ``tests/test_one_validation_style.py`` keeps every other module on the one path.)
 """
 
