@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -32,8 +32,7 @@ from .._checks import (
     Interval,
     NoneOk,
     OneOf,
-    check,
-    validate_fields,
+    store_float_fields,
     validate_params,
 )
 from ..errors import ConfigError
@@ -41,7 +40,6 @@ from ..regularizer import LabelMixer
 
 __all__ = [
     "AUGMENTATIONS",
-    "REGULARIZATION_CONSTRAINTS",
     "REGULARIZATION_FIELDS",
     "TEXT_AUGMENTATIONS",
     "RegularizationSpec",
@@ -70,31 +68,16 @@ _RATE = Interval(float, 0, 1, closed="left")
 _STRENGTH = Interval(float, 0, None)
 _POSITIVE = Interval(float, 0, None, closed="neither")
 
-#: The declared constraint of each field (checked on creation).
-REGULARIZATION_CONSTRAINTS: dict[str, list[Constraint]] = {
-    "l1": [_STRENGTH],
-    "l2": [_STRENGTH],
-    "weight_decay": [_STRENGTH],
-    "weight_decay_mode": [OneOf("decoupled", "coupled", "independent")],
-    "proximal_l1": [_STRENGTH],
-    "max_norm": [_POSITIVE, NoneOk()],
-    "augment": [_AugmentName(), NoneOk()],
-    "augment_magnitude": [Interval(float, 0, 10, closed="right")],
-    "augment_p": [Interval(float, 0, 1, closed="right")],
-    "eda_alpha": [Interval(float, 0, 1, closed="right"), NoneOk()],
-    "eda_num_aug": [Interval(int, 1, None), NoneOk()],
-    "eda_per_epoch": [Boolean()],
-    "mixup": [_STRENGTH],
-    "cutmix": [_STRENGTH],
-    "label_smoothing": [_RATE],
-    "early_stopping": [Interval(int, 0, None), NoneOk()],
-    "epochs": [Interval(int, 1, None)],
-    "lr": [_POSITIVE],
-    "lr_schedule": [OneOf("constant", "cosine")],
-    "optimizer": [OneOf("adam", "sgd")],
-    "momentum": [_RATE],
-    "batch_size": [Interval(int, 1, None)],
+
+#: The constraints of RegularizationSpec.parts' arguments, checked by validate_params.
+_PARTS_CONSTRAINTS: Constraints = {
+    "optimizer": [
+        NoneOk(),
+        InstanceOf(torch.optim.Optimizer, description="a torch.optim.Optimizer"),
+    ]
 }
+#: The constraints of RegularizationSpec.weight_decay_for's argument.
+_LR_CONSTRAINTS: Constraints = {"lr": [Interval(float, 0, None, closed="neither")]}
 
 
 @dataclass
@@ -187,8 +170,35 @@ class RegularizationSpec:
     momentum: float = 0.9
     batch_size: int = 50
 
+    #: The declared constraint of each field (checked on creation).
+    _parameter_constraints: ClassVar[Constraints] = {
+        "l1": [_STRENGTH],
+        "l2": [_STRENGTH],
+        "weight_decay": [_STRENGTH],
+        "weight_decay_mode": [OneOf("decoupled", "coupled", "independent")],
+        "proximal_l1": [_STRENGTH],
+        "max_norm": [_POSITIVE, NoneOk()],
+        "augment": [_AugmentName(), NoneOk()],
+        "augment_magnitude": [Interval(float, 0, 10, closed="right")],
+        "augment_p": [Interval(float, 0, 1, closed="right")],
+        "eda_alpha": [Interval(float, 0, 1, closed="right"), NoneOk()],
+        "eda_num_aug": [Interval(int, 1, None), NoneOk()],
+        "eda_per_epoch": [Boolean()],
+        "mixup": [_STRENGTH],
+        "cutmix": [_STRENGTH],
+        "label_smoothing": [_RATE],
+        "early_stopping": [Interval(int, 0, None), NoneOk()],
+        "epochs": [Interval(int, 1, None)],
+        "lr": [_POSITIVE],
+        "lr_schedule": [OneOf("constant", "cosine")],
+        "optimizer": [OneOf("adam", "sgd")],
+        "momentum": [_RATE],
+        "batch_size": [Interval(int, 1, None)],
+    }
+
     def __post_init__(self) -> None:
-        validate_fields(self, REGULARIZATION_CONSTRAINTS)
+        validate_params(self, vars(self))
+        store_float_fields(self)
 
     @property
     def regularization_spec(self) -> RegularizationSpec:
@@ -240,13 +250,7 @@ class RegularizationSpec:
         from ..constraints import MaxNorm
         from ..optim import ProximalL1, WeightDecay
 
-        check(
-            f"{type(self).__name__}.parts",
-            "optimizer",
-            optimizer,
-            NoneOk(),
-            InstanceOf(torch.optim.Optimizer, description="a torch.optim.Optimizer"),
-        )
+        validate_params(f"{type(self).__name__}.parts", locals(), _PARTS_CONSTRAINTS)
         opt: torch.optim.Optimizer
         decay = self.weight_decay
         if optimizer is not None:
@@ -328,12 +332,7 @@ class RegularizationSpec:
             >>> spec.weight_decay_for(1.0)  # Adadelta's lr: the same 0.0025 shrink per step
             0.0025
         """
-        check(
-            f"{type(self).__name__}.weight_decay_for",
-            "lr",
-            lr,
-            Interval(float, 0, None, closed="neither"),
-        )
+        validate_params(f"{type(self).__name__}.weight_decay_for", locals(), _LR_CONSTRAINTS)
         if self.weight_decay_mode != "decoupled":
             return self.weight_decay
         return self.weight_decay * self.lr / float(lr)

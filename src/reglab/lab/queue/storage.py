@@ -39,9 +39,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from ..._checks import InstanceOf, Interval, check
+from ..._checks import Constraints, InstanceOf, Interval, validate_params
 from ...errors import ConfigError
 from ..core.cells import Cell, json_safe
 
@@ -166,6 +166,14 @@ class CellStore:
         >>> store.create({"data": "digits"}, [Cell("baseline", 0)])  # doctest: +SKIP
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "url": [InstanceOf(str, description="a SQLAlchemy URL string")],
+        "heartbeat_interval": [Interval(int, 1, None)],
+        "grace_period": [Interval(int, 1, None)],
+        "max_retry": [Interval(int, 0, None)],
+        "outage": [Interval(float, 0, None)],
+    }
+
     def __init__(
         self,
         url: str,
@@ -175,12 +183,7 @@ class CellStore:
         max_retry: int = 3,
         outage: float = 120.0,
     ) -> None:
-        owner = "CellStore"
-        check(owner, "url", url, InstanceOf(str, description="a SQLAlchemy URL string"))
-        check(owner, "heartbeat_interval", heartbeat_interval, Interval(int, 1, None))
-        check(owner, "grace_period", grace_period, Interval(int, 1, None))
-        check(owner, "max_retry", max_retry, Interval(int, 0, None))
-        check(owner, "outage", outage, Interval(float, 0, None))
+        validate_params(self, locals())
         optuna = _optuna()
         self.url = url
         self.heartbeat_interval = int(heartbeat_interval)

@@ -13,9 +13,9 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from ..._checks import Interval, NoneOk, OneOf, check
+from ..._checks import Constraints, Interval, NoneOk, OneOf, validate_params
 from ...errors import ConfigError
 from ..core.cells import Cell, split_size
 from ..core.recipe import BUILTIN_RECIPES, TEXT_RECIPES, Recipe
@@ -89,16 +89,21 @@ class StudyConfig:
     max_seeds: int | None = None
     margin: float = 1.0
 
+    #: ``epochs=None`` (each recipe's own budget) is not checked; ``recipes`` by name.
+    _parameter_constraints: ClassVar[Constraints] = {
+        "train_fn": [NoneOk(), TrainFnSpec()],
+        "seeds": [Interval(int, 1, None), OneOf("auto")],
+        "max_seeds": [NoneOk(), Interval(int, 2, None)],
+        "margin": [Interval(float, 0, None)],
+        "test": [OneOf("official", "random", None)],
+        "epochs": [Interval(int, 1, None)],
+    }
+
     def __post_init__(self) -> None:
         owner = "StudyConfig"
         object.__setattr__(self, "train_fn", as_train_fn_spec(self.train_fn))
-        check(owner, "train_fn", self.train_fn, NoneOk(), TrainFnSpec())
-        check(owner, "seeds", self.seeds, Interval(int, 1, None), OneOf("auto"))
-        check(owner, "max_seeds", self.max_seeds, NoneOk(), Interval(int, 2, None))
-        check(owner, "margin", self.margin, Interval(float, 0, None))
-        check(owner, "test", self.test, OneOf("official", "random", None))
-        if self.epochs is not None:
-            check(owner, "epochs", self.epochs, Interval(int, 1, None))
+        given = {k: v for k, v in vars(self).items() if not (k == "epochs" and v is None)}
+        validate_params(self, given)
         for name in ("train_size", "val_size"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, split_size(owner, name, getattr(self, name)))
@@ -122,7 +127,8 @@ class StudyConfig:
                 name = item
             elif isinstance(item, str):
                 if item not in BUILTIN_RECIPES:
-                    check(owner, "recipes", item, OneOf(*sorted(BUILTIN_RECIPES)))
+                    names_ok = {"recipes": [OneOf(*sorted(BUILTIN_RECIPES))]}
+                    validate_params(self, {"recipes": item}, names_ok)
                 name, recipe = item, BUILTIN_RECIPES[item]
                 defs[name] = recipe.to_dict()
             elif isinstance(item, Recipe):

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ... import data as rd
-from ..._checks import Interval, check
+from ..._checks import Constraints, Interval, validate_params
 from ...errors import ConfigError
 from ..core.cells import (
     DIVERGED,
@@ -176,6 +176,14 @@ def prepare(config: StudyConfig) -> tuple[StudyConfig, Any]:
 # -- orchestration -----------------------------------------------------------------------------
 
 
+#: The constraints of run_study's arguments, checked by validate_params.
+_RUN_STUDY_CONSTRAINTS: Constraints = {
+    "jobs": [Interval(int, 1, None)],
+    "heartbeat_interval": [Interval(int, 1, None)],
+    "grace_period": [Interval(int, 1, None)],
+}
+
+
 def run_study(
     config: StudyConfig | None,
     out_dir: str | os.PathLike[str],
@@ -221,9 +229,7 @@ def run_study(
     warn_progress_deprecated("run_study", progress)
     device = lab_device(device)
     jobs = default_jobs() if jobs is None else jobs
-    check("run_study", "jobs", jobs, Interval(int, 1, None))
-    check("run_study", "heartbeat_interval", heartbeat_interval, Interval(int, 1, None))
-    check("run_study", "grace_period", grace_period, Interval(int, 1, None))
+    validate_params("run_study", locals(), _RUN_STUDY_CONSTRAINTS)
     out = Path(out_dir)
     url = storage or sqlite_url(out)
     dataset = None

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ... import data as rd
-from ..._checks import Interval, check
+from ..._checks import Constraints, Interval, validate_params
 from ...errors import ConfigError
 from ..core.cells import check_builds
 from ..core.recipe import Recipe
@@ -51,6 +51,13 @@ class TuneOutcome:
     paths: dict[str, Path]
     best_trial: int = 0
     confirmation: list[dict[str, Any]] = field(default_factory=list)
+
+
+#: The constraints of run_tune's arguments (``timeout=None``, no limit, is not checked).
+_RUN_TUNE_CONSTRAINTS: Constraints = {
+    "jobs": [Interval(int, 1, None)],
+    "timeout": [Interval(float, 0, None, closed="neither")],
+}
 
 
 def run_tune(
@@ -90,9 +97,8 @@ def run_tune(
     """
     warn_progress_deprecated("run_tune", progress)
     jobs = default_jobs() if jobs is None else jobs
-    check("run_tune", "jobs", jobs, Interval(int, 1, None))
-    if timeout is not None:
-        check("run_tune", "timeout", timeout, Interval(float, 0, None, closed="neither"))
+    given = {"jobs": jobs} if timeout is None else {"jobs": jobs, "timeout": timeout}
+    validate_params("run_tune", given, _RUN_TUNE_CONSTRAINTS)
     out = Path(out_dir)
     dataset = rd.load_dataset(config.data, target=config.target, text=config.text)
     objective = Objective(config, dataset)  # a bad split, model or recipe fails here

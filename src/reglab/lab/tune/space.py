@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from ..._checks import Interval, NoneOk, OneOf, check
+from ..._checks import Constraints, Interval, NoneOk, OneOf, validate_params
 from ...errors import ConfigError
 from ..core.cells import NOISE_KINDS, split_size
 from ..core.recipe import BUILTIN_RECIPES, Recipe, builtin_for_kind
@@ -43,6 +43,10 @@ SPACE = (
 
 # Image augmentations the search chooses among (tabular data only has feature noise).
 _IMAGE_AUGMENTS = ("affine", "rotate+translate", "translate", "affine+erasing")
+
+
+#: The constraint of each name in TuneConfig's ``space``.
+_SPACE_NAME_CONSTRAINTS: Constraints = {"space": [OneOf(*SPACE)]}
 
 
 @dataclass(frozen=True)
@@ -96,18 +100,23 @@ class TuneConfig:
     max_seeds: int | None = None
     margin: float = 1.0
 
+    #: ``epochs=None`` (the base recipe's budget) is not checked; ``space`` is checked by name.
+    _parameter_constraints: ClassVar[Constraints] = {
+        "partitions": [Interval(int, 1, None)],
+        "confirm": [Interval(int, 1, None)],
+        "trials": [Interval(int, 1, None)],
+        "seeds": [Interval(int, 1, None), OneOf("auto")],
+        "max_seeds": [NoneOk(), Interval(int, 2, None)],
+        "margin": [Interval(float, 0, None)],
+        "split_seed": [Interval(int, 0, None)],
+        "epochs": [Interval(int, 1, None)],
+        "test": [OneOf("official", "random", None)],
+    }
+
     def __post_init__(self) -> None:
         owner = "TuneConfig"
-        check(owner, "partitions", self.partitions, Interval(int, 1, None))
-        check(owner, "confirm", self.confirm, Interval(int, 1, None))
-        check(owner, "trials", self.trials, Interval(int, 1, None))
-        check(owner, "seeds", self.seeds, Interval(int, 1, None), OneOf("auto"))
-        check(owner, "max_seeds", self.max_seeds, NoneOk(), Interval(int, 2, None))
-        check(owner, "margin", self.margin, Interval(float, 0, None))
-        check(owner, "split_seed", self.split_seed, Interval(int, 0, None))
-        if self.epochs is not None:
-            check(owner, "epochs", self.epochs, Interval(int, 1, None))
-        check(owner, "test", self.test, OneOf("official", "random", None))
+        given = {k: v for k, v in vars(self).items() if not (k == "epochs" and v is None)}
+        validate_params(self, given)
         for name in ("train_size", "val_size"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, split_size(owner, name, getattr(self, name)))
@@ -118,7 +127,7 @@ class TuneConfig:
                 f"{', '.join(SPACE)}. Got an empty list instead."
             )
         for name in space:
-            check(owner, "space", name, OneOf(*SPACE))
+            validate_params(self, {"space": name}, _SPACE_NAME_CONSTRAINTS)
         object.__setattr__(self, "space", space)
         self.base_recipe()  # a bad spec fails here
 
