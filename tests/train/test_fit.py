@@ -543,3 +543,25 @@ def test_train_curve_rows_takes_the_first_rows_of_a_loader_pass() -> None:
     with torch.no_grad():
         loss = F.cross_entropy(model(X[:20]), y[:20]).item()
     assert h.rows[0]["train_loss"] == pytest.approx(loss, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd"])
+def test_recipe_optimizers_step_bit_identically_to_the_per_tensor_loop(name: str) -> None:
+    # RegularizationSpec.parts builds Adam/SGD with foreach=True (one call per step on CPU);
+    # the weights after training must equal those of torch's default per-tensor loop exactly.
+    from reglab.train.spec import RegularizationSpec
+
+    spec = RegularizationSpec(optimizer=name, lr=0.05, weight_decay=0.1, epochs=2)
+    X, y = blobs(n=64)
+    finals = []
+    for foreach in (True, False):
+        model = mlp(dropout=0.1)
+        opt = spec.parts(model, input_shape=(6,), num_classes=3)["optimizer"]
+        inner = getattr(opt, "optimizer", opt)
+        assert inner.defaults["foreach"] is True
+        inner.defaults["foreach"] = foreach
+        for group in inner.param_groups:
+            group["foreach"] = foreach
+        fit(model, (X, y), None, epochs=3, optimizer=opt, seed=0, progress=False)
+        finals.append([p.detach().clone() for p in model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*finals))

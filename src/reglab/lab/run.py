@@ -112,7 +112,7 @@ class _Scoring(_Batches):
     """
 
     def __init__(self, train: _Batches, seed: int) -> None:
-        super().__init__(train.ds, eval_batch_size(train.ds.input_shape), None, train.device)
+        super().__init__(train.ds, _curve_batch_size(train.ds.input_shape), None, train.device)
         self.shuffle = train.generator
         self.order = torch.randperm(len(train.ds), generator=torch.Generator().manual_seed(seed))
 
@@ -163,6 +163,13 @@ def eval_batch_size(input_shape: Sequence[int]) -> int:
     """
     values = max(1, math.prod(input_shape))
     return min(EVAL_BATCH_SIZE, max(64, 2 ** int(math.log2(max(1, 2**18 // values)))))
+
+
+def _curve_batch_size(input_shape: Sequence[int]) -> int:
+    """Rows per batch of the training curve: about 64k input values (64 rows of 28x28), where
+    the lab's CNN scores fastest on CPU; unlike :func:`eval_batch_size` it changes no result."""
+    values = max(1, math.prod(input_shape))
+    return min(EVAL_BATCH_SIZE, max(64, 2 ** int(math.log2(max(1, 2**16 // values)))))
 
 
 def _split_batches(ds: Any, device: torch.device) -> _Batches:

@@ -191,10 +191,12 @@ class RegularizationSpec:
 
         params = [p for p in model.parameters() if p.requires_grad]
         opt: torch.optim.Optimizer
+        # foreach: the same per-tensor arithmetic (bit for bit) in one call per step instead of
+        # a Python loop over the parameters; torch only picks it by itself on CUDA.
         if self.optimizer == "adam":
-            opt = torch.optim.Adam(params, lr=self.lr)
+            opt = torch.optim.Adam(params, lr=self.lr, foreach=True)
         else:
-            opt = torch.optim.SGD(params, lr=self.lr, momentum=self.momentum)
+            opt = torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, foreach=True)
         if self.weight_decay > 0:
             opt = WeightDecay(opt, self.weight_decay, mode=self.weight_decay_mode, params=model)
 
