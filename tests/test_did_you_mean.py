@@ -93,14 +93,14 @@ def test_command_line_suggests_the_model_on_a_file_written_here(tmp_path: Path) 
 
 
 def test_claims_only_suggests_the_claim() -> None:
-    from reglab.lab.claims.runner import _selection
+    from reglab.lab.claims.config import selection
 
     with pytest.raises(ConfigError, match=r"Did you mean 'l1-proximal-exact-zeros'\?$"):
-        _selection("l1-proximal-exact-zero")
+        selection("l1-proximal-exact-zero")
 
 
 def test_recipe_spec_item_suggests_the_key() -> None:
-    from reglab.lab.recipe import Recipe
+    from reglab.lab.core.recipe import Recipe
 
     with pytest.raises(ConfigError, match=r"Did you mean 'dropout'\?$"):
         Recipe.from_spec("all,dropuot")
