@@ -111,7 +111,7 @@ def test_early_stopping_monitor_typo_is_named_not_mode() -> None:
         rl.EarlyStopping(monitor="val_los")
     assert str(info.value) == (
         "The 'monitor' parameter of EarlyStopping names 'val_los', which is not a known metric "
-        "name. Did you mean 'val_loss'? For a metric of your own, pass mode='min' or mode='max'."
+        "name. Did you mean 'val_loss'? For a metric of your own, set its direction with the 'mode' parameter ('min' or 'max')."
     )
     # A name far from every known metric still asks for mode.
     with pytest.raises(ConfigError, match="The 'mode' parameter of EarlyStopping"):

@@ -138,12 +138,12 @@ def test_a_study_runs_seeds_until_each_comparison_is_decided(tmp_path: Path) -> 
     )
     assert summary["dropout"]["low"] > 0 and "verdict" not in summary["baseline"]
     page = (tmp_path / "report.html").read_text()
-    assert "no effect beyond ±1" in page and "Sequential intervals at each look" in page
+    assert "no effect beyond ±1.0" in page and "Sequential intervals at each look" in page
     assert "<b>helps</b>: dropout" in page
     lines = summary_table(outcome.rows, config=outcome.config)
     assert "verdict" in lines[0]
     assert any(
-        line.startswith("weight_decay") and line.endswith("no effect beyond ±1") for line in lines
+        line.startswith("weight_decay") and line.endswith("no effect beyond ±1.0") for line in lines
     )
 
 

@@ -515,7 +515,7 @@ def test_bad_seeds_and_margin_messages(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["tune", "--seeds", "lots"]) == 2
     assert capsys.readouterr().err.strip() == (
         "reglab: error: The '--seeds' option of reglab tune must be 'auto' or a number of "
-        "seeds (e.g. 3). Got 'lots' instead."
+        "seeds >= 1 (e.g. 3). Got 'lots' instead."
     )
 
 

@@ -75,7 +75,7 @@ from typing import ClassVar
 import torch
 
 from .. import _rng
-from .._checks import Interval, check
+from .._checks import Constraints, Interval, validate_params
 from ..errors import ConfigError
 from ._base import SAME_ON_BATCH, VALUE_RANGE, Augmentation, Setting, fill_tensor, get, p_option
 from .geometric import FILL_OPTION, INTERPOLATION, _sample
@@ -533,12 +533,9 @@ class RandAugment(_Policy):
 
     def _setup(self) -> None:
         super()._setup()
-        check(
-            "RandAugment",
-            "magnitude",
-            self.magnitude,
-            Interval(int, 0, self.num_magnitude_bins - 1),
-        )
+        # The bound follows num_magnitude_bins, so it is declared here, where that is known.
+        bound: Constraints = {"magnitude": [Interval(int, 0, self.num_magnitude_bins - 1)]}
+        validate_params("RandAugment", {"magnitude": self.magnitude}, bound)
 
     def _rounds(self) -> int:
         return self.num_ops

@@ -268,7 +268,7 @@ class EarlyStopping:
             raise ConfigError(
                 f"The 'monitor' parameter of EarlyStopping names {monitor!r}, which is not a known "
                 f"metric name.{did_you_mean(monitor, _COMMON_METRICS)} For a metric of your own, "
-                "pass mode='min' or mode='max'."
+                "set its direction with the 'mode' parameter ('min' or 'max')."
             )
         if resolved is None:
             raise ConfigError(

@@ -138,8 +138,8 @@ def work(
             except Exception as exc:
                 # Keep the other cells going; the failure is stored and a rerun retries it.
                 reason = describe_failure(exc) + "\n" + traceback.format_exc(limit=20)
+                stored = False  # released here: an interrupt must not release it a second time
                 _release(store, lease, reason, retry=False)
-                stored = False  # released: an interrupt in the callback must not release again
                 if on_event:
                     on_event("failed", lease)
                 continue

@@ -179,11 +179,14 @@ class StudyConfig:
         """
         sizes = [None] if self.train_sizes is None else list(reversed(self.train_sizes))
         seeds = range(self.first_seeds)
-        cells = [Cell(r, s, n) for n in sizes for r in self.recipes for s in seeds]
-        # Seed 0 of every recipe first: a training function that fails on every cell is seen
-        # (and the study stopped) after one cell per recipe, not after the longest recipe's seeds.
-        first = [c for c in cells if c.seed == 0]
-        return self.longest_first(first) + self.longest_first([c for c in cells if c.seed != 0])
+        out: list[Cell] = []
+        for n in sizes:  # a sweep runs size by size (each worker keeps one size's splits)
+            cells = [Cell(r, s, n) for r in self.recipes for s in seeds]
+            # Seed 0 of every recipe first: a training function that fails on every cell is
+            # seen (and the study stopped) after one cell per recipe.
+            out += self.longest_first([c for c in cells if c.seed == 0])
+            out += self.longest_first([c for c in cells if c.seed != 0])
+        return out
 
     def longest_first(self, cells: Sequence[Cell]) -> list[Cell]:
         """``cells`` sorted by their estimated length, the longest first (a stable sort)."""

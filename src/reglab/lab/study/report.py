@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ...errors import ConfigError
 from ..core.cells import cell_key, json_safe
 from ..render import atomic_write, clip01, csv_text, figure_html, html_page, html_table, png, pyplot
 from ..stats import Decision, decide, finite, mean_ci, metric_keys, paired_vs_baseline, task_of
@@ -168,7 +169,7 @@ class Design:
     def verdict_label(self, verdict: str, seeds: int | None = None) -> str:
         """``better``, ``worse``, ``no effect beyond ±1.0`` or ``undecided after 20 seeds``."""
         if verdict == "equivalent":
-            return f"no effect beyond ±{self.margin:g}"
+            return f"no effect beyond ±{self.margin:.1f}"
         if verdict == "undecided":
             return f"undecided after {seeds if seeds is not None else self.looks[-1]} seeds"
         return verdict
@@ -208,7 +209,7 @@ def _in_words(summary: Sequence[Mapping[str, Any]], design: Design | None) -> st
         said.append(f"<b>helps</b>: {', '.join(groups['better'])}")
     if groups.get("equivalent"):
         said.append(
-            f"<b>no practical difference</b> (less than ±{design.margin:g} {unit}): "
+            f"<b>no practical difference</b> (less than ±{design.margin:.1f} {unit}): "
             f"{', '.join(groups['equivalent'])}"
         )
     if groups.get("worse"):
@@ -672,7 +673,7 @@ def _design_note(design: Design | None) -> str:
     return (
         f" Seeds were added look by look ({looks}) until each recipe's gain over the baseline "
         "was decided: better (the interval above 0), worse (below 0), or no effect beyond "
-        f"±{design.margin:g} (inside the margin). The gain intervals are repeated confidence "
+        f"±{design.margin:.1f} (inside the margin). The gain intervals are repeated confidence "
         f"intervals, valid at every look together, with Bonferroni over the recipes: the chance "
         f"of any wrong verdict in the table is at most {100 * design.alpha:.0f}%."
     )
@@ -762,9 +763,7 @@ def write_outputs(
     """
     out = Path(out_dir)
     cfg = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-    study = config if isinstance(config, StudyConfig) else StudyConfig.from_dict(cfg)
-    design = Design.of(study)
-    inert = inert_notes(study)
+    design, inert = _design_of(config, cfg)
     study_size = ((cfg.get("data_info") or {}).get("sizes") or {}).get(
         "train", cfg.get("train_size")
     )
@@ -815,6 +814,16 @@ def write_outputs(
     )
     atomic_write(paths["report"], report)
     return paths
+
+
+def _design_of(config: Any, cfg: Mapping[str, Any]) -> tuple[Design | None, dict[str, list[str]]]:
+    """The sequential design and the inert-technique notes of a study's settings; none for
+    settings that are not a whole study's (rows and a bare mapping, as in a rebuilt page)."""
+    try:
+        study = config if isinstance(config, StudyConfig) else StudyConfig.from_dict(cfg)
+    except (ConfigError, TypeError, KeyError):
+        return None, {}
+    return Design.of(study), inert_notes(study)
 
 
 def _csv_value(v: Any) -> Any:

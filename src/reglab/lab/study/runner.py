@@ -348,7 +348,7 @@ def _settings(config: StudyConfig, jobs: int, device: str) -> dict[str, Any]:
         "model": config.model,
         "recipes": len(config.recipes),
         "seeds": (
-            f"{config.looks[0]}-{config.looks[-1]} (until decided, ±{config.margin:g})"
+            f"{config.looks[0]}-{config.looks[-1]} (until decided, ±{config.margin:.1f})"
             if config.sequential
             else config.first_seeds
         ),
