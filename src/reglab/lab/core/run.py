@@ -22,12 +22,14 @@ import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 
 from ..._checks import InstanceOf, Interval, NoneOk, check
+from ..._select import weight_stats
+from ...data import Batches
 from ...errors import ConfigError, format_value
 from ...models import ModelFactory, build_model
 from ...train import EVAL_BATCH_SIZE, fit
@@ -78,32 +80,7 @@ class CellResult:
         return asdict(self)
 
 
-class _Batches:
-    """Batches of a dataset on ``device``: shuffled afresh each pass when a generator is given
-    (seeded), else in order. Features are made per batch from the stored rows (uint8 images
-    stay uint8 until then), so memory grows with the batch, not with the split.
-    """
-
-    def __init__(
-        self, ds: Any, batch_size: int, generator: torch.Generator | None, device: torch.device
-    ) -> None:
-        self.ds, self.batch_size, self.generator, self.device = ds, batch_size, generator, device
-        self.evaluation: _Batches | None = None  # what fit scores instead, when set
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.ds) / self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = len(self.ds)
-        perm = torch.randperm(n, generator=self.generator) if self.generator else None
-        for i in range(0, n, self.batch_size):
-            idx = (
-                perm[i : i + self.batch_size] if perm is not None else slice(i, i + self.batch_size)
-            )
-            yield self.ds.features(idx).to(self.device), self.ds.y[idx].to(self.device)
-
-
-class _Scoring(_Batches):
+class _Scoring:
     """The training split as fit scores it each epoch: in evaluation batches and in a fixed
     order drawn once from the seed (so any first rows are a random sample of the split).
 
@@ -112,10 +89,14 @@ class _Scoring(_Batches):
     seed's training order as it was.
     """
 
-    def __init__(self, train: _Batches, seed: int) -> None:
-        super().__init__(train.ds, _curve_batch_size(train.ds.input_shape), None, train.device)
-        self.shuffle = train.generator
-        self.order = torch.randperm(len(train.ds), generator=torch.Generator().manual_seed(seed))
+    def __init__(self, train: Batches, seed: int) -> None:
+        self.ds = cast(Any, train.data)  # a reglab.data.Dataset (features made per batch)
+        self.device, self.shuffle = train.device, train.generator
+        self.batch_size = _curve_batch_size(self.ds.input_shape)
+        self.order = torch.randperm(len(self.ds), generator=torch.Generator().manual_seed(seed))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.ds) / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         torch.randperm(len(self.ds), generator=self.shuffle)
@@ -173,9 +154,10 @@ def _curve_batch_size(input_shape: Sequence[int]) -> int:
     return min(EVAL_BATCH_SIZE, max(64, 2 ** int(math.log2(max(1, 2**16 // values)))))
 
 
-def _split_batches(ds: Any, device: torch.device) -> _Batches:
+def _split_batches(ds: Any, device: torch.device) -> Batches:
     """A whole split in evaluation batches (features made per batch, moved per batch)."""
-    return _Batches(ds, eval_batch_size(ds.input_shape), None, device)
+    batches: Batches = ds.batch_iterable(eval_batch_size(ds.input_shape), device=device)
+    return batches
 
 
 def _part(splits: Any, part: str) -> Any:
@@ -266,20 +248,20 @@ def run_cell(
             val = text.eval_batches("val")
             scored = [text.eval_batches(p) for p in ("train", "val", "test")]
         else:
-            train = _Batches(train_ds, recipe.batch_size, gen, dev)
+            train = train_ds.batch_iterable(
+                recipe.batch_size, shuffle=True, generator=gen, device=dev
+            )
             if train_curve_rows is not None:
                 train.evaluation = _Scoring(train, seed)
                 curve_rows = train_curve_rows
-            val = _Batches(val_ds, eval_batch_size(val_ds.input_shape), None, dev)
+            val = _split_batches(val_ds, dev)
             scored = [_split_batches(ds, dev) for ds in (train_ds, val_ds, test_ds)]
         history = _fit(net, train, val, parts, dev, seed, curve_rows)
         (train_loss, train_acc), (val_loss, val_acc), (test_loss, test_acc) = (
             train_evaluate(net, batches, task=task) for batches in scored
         )
-        weights = [p.detach() for p in net.parameters() if p.dim() >= 2]
-        weight_norm = math.sqrt(sum(float((w.double() ** 2).sum()) for w in weights))
-        numel = sum(w.numel() for w in weights)
-        sparsity = float(sum(int((w == 0).sum()) for w in weights)) / max(numel, 1)
+        stats = weight_stats(net)  # the one rule of the penalties and fit's columns
+        weight_norm, sparsity = stats.norm, stats.sparsity
     rows = [dict(r) for r in history.rows]
     if task == "regression":
         gap = val_loss - train_loss
