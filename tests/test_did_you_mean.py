@@ -68,8 +68,13 @@ def test_helper_names_the_closest_choice_or_nothing() -> None:
             "'weight_decay', 'l1', 'augment', 'augment_magnitude', 'mixup', 'label_smoothing', "
             "'width', 'epochs'. Got 'weight_decy' instead. Did you mean 'weight_decay'?",
         ),
+        (
+            ["study", "--data", "iris", "--device", "cdua"],
+            "reglab: error: The 'device' parameter of run_study must be 'auto', 'cpu', 'cuda', "
+            "'cuda:N' or 'mps'. Got 'cdua' instead. Did you mean 'cuda'?",
+        ),
     ],
-    ids=["recipes", "recipe-base", "dataset", "cli-choice", "tune-space"],
+    ids=["recipes", "recipe-base", "dataset", "cli-choice", "tune-space", "device"],
 )
 def test_command_line_suggests_the_close_name(
     args: list[str], message: str, tmp_path: Path

@@ -26,7 +26,7 @@ import torch
 
 from ..._checks import Interval, validate_params
 from ...data.text import DEFAULT_MAX_SIZE, Vocabulary
-from ...errors import ConfigError, format_value
+from ...errors import ConfigError, did_you_mean, format_value
 from ...models import build_model
 from .text import check_augment_kind, eda_for
 
@@ -158,6 +158,7 @@ def lab_device(device: Any, owner: str = "run_study") -> str:
     if dev is None or dev.type not in ("cpu", "cuda", "mps"):
         raise ConfigError(
             f"The 'device' parameter of {owner} must be {valid}. Got {format_value(device)} instead."
+            + did_you_mean(device, ("auto", "cpu", "cuda", "mps"))
         )
     if dev.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
