@@ -381,3 +381,46 @@ def test_kill9_of_the_main_process_leaves_no_worker_and_the_rerun_completes(tmp_
         if again.poll() is None:
             stop_group(again)
     assert_each_cell_once(url, cells)
+
+
+@pytest.mark.postgres
+def test_a_sequential_study_on_postgres_is_shared_with_a_joined_worker_across_looks(
+    postgres, tmp_path
+):
+    """--seeds auto on PostgreSQL: a worker that joined from elsewhere waits between looks
+    (the store stays open while the creator queues the next seeds) and takes cells of later
+    looks; every cell runs once and the verdicts are those of one worker alone."""
+    url = postgres.new_database("sequential")
+    data = write_npz(tmp_path / "data.npz")
+    args = study_args(data, recipes=3, seeds=1, heartbeat=(1, 20))
+    at = args.index("--seeds")
+    # margin 0: "no effect" is never declared, so the noisy comparisons need a second look.
+    args[at : at + 2] = ["--seeds", "auto", "--max-seeds", "10", "--margin", "0"]
+    pidlog = tmp_path / "pids.log"
+    env = cli_env(sleep=0.1, pidlog=pidlog)
+    logs = [tmp_path / "creator.log", tmp_path / "joined.log"]
+    creator = start_cli([*args, "--storage", url, "--out", str(tmp_path / "w0")], env, logs[0])
+    procs = [creator]
+    try:
+        wait_for(lambda: poll_states(url).total() >= 15, 120, "the creator to queue the first look")
+        join = [*JOIN, "--storage", url, "--heartbeat-interval", "1", "--grace-period", "20"]
+        procs.append(start_cli([*join, "--out", str(tmp_path / "w1")], env, logs[1]))
+        codes = [finish(p, log) for p, log in zip(procs, logs)]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                stop_group(p)
+    assert codes == [0, 0], [log.read_text()[-2000:] for log in logs]
+
+    rows = trials(url)
+    done = [t.cell for t in rows if t.state == "COMPLETE"]
+    assert len(done) == len(set(done))  # each cell once
+    assert len(done) > 15, "a second look ran"  # 3 recipes x 5 seeds is the first look
+    assert len(set(_pids(pidlog))) >= 2, _pids(pidlog)  # the joined worker took cells
+
+    ref = tmp_path / "single"
+    assert reglab_main([*args, "--out", str(ref)]) == 0
+    _, summary = report_without_timing(ref)
+    _, shared = report_without_timing(tmp_path / "w0")
+    verdicts = [(r["recipe"], r.get("verdict"), r.get("seeds")) for r in summary["recipes"]]
+    assert [(r["recipe"], r.get("verdict"), r.get("seeds")) for r in shared["recipes"]] == verdicts
