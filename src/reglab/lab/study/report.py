@@ -247,7 +247,17 @@ def _verdict(summary: Sequence[Mapping[str, Any]]) -> str:
     )
     if base is not None and base is not best:
         paired = best.get("vs_baseline")
-        if paired:
+        d = best.get("decision")
+        if d:  # a sequential study: the interval its verdict follows from
+            unit = " points" if task == "classification" else ""
+            scale = 100 if task == "classification" else 1
+            text += (
+                f" Against the baseline ({fmt(base[test_key])}) its gain is "
+                f"{scale * d['mean']:+.2f}{unit} (sequential 95% interval "
+                f"{scale * d['low']:+.2f} to {scale * d['high']:+.2f} at {d['seeds']} seeds: "
+                f"{html.escape(d['text'])})."
+            )
+        elif paired:
             unit = " points" if task == "classification" else ""
             scale = 100 if task == "classification" else 1
             text += (
