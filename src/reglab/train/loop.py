@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .._checks import Boolean, CallableC, InstanceOf, Interval, NoneOk, check
+from .._checks import Boolean, CallableC, Constraints, InstanceOf, Interval, NoneOk, validate_params
 from .._select import weight_stats_tensors
 from ..callbacks import EarlyStopping, StopReason
 from ..errors import ConfigError, format_value, param_error
@@ -83,17 +83,22 @@ class LoopConfig:
     train_curve_rows: int | None = None
 
 
+#: The constraints of fit's plain arguments (the fields of LoopConfig), checked by validate_params.
+_FIT_CONSTRAINTS: Constraints = {
+    "model": [InstanceOf(nn.Module, description="a torch.nn.Module")],
+    "epochs": [Interval(int, 1, None)],
+    "lr": [Interval(float, 0, None, closed="neither")],
+    "loss": [NoneOk(), CallableC()],
+    "seed": [NoneOk(), Interval(int, 0, None)],
+    "progress": [Boolean()],
+    "checkpoint": [NoneOk(), InstanceOf(str, os.PathLike, description="a file path")],
+    "train_curve_rows": [NoneOk(), Interval(int, 1, None)],
+}
+
+
 def _check_config(c: LoopConfig) -> list[Any]:
     """Validate the plain arguments; return the callbacks as a list."""
-    check(_OWNER, "model", c.model, InstanceOf(nn.Module, description="a torch.nn.Module"))
-    check(_OWNER, "epochs", c.epochs, Interval(int, 1, None))
-    check(_OWNER, "lr", c.lr, Interval(float, 0, None, closed="neither"))
-    check(_OWNER, "loss", c.loss, NoneOk(), CallableC())
-    check(_OWNER, "seed", c.seed, NoneOk(), Interval(int, 0, None))
-    check(_OWNER, "progress", c.progress, Boolean())
-    path = InstanceOf(str, os.PathLike, description="a file path")
-    check(_OWNER, "checkpoint", c.checkpoint, NoneOk(), path)
-    check(_OWNER, "train_curve_rows", c.train_curve_rows, NoneOk(), Interval(int, 1, None))
+    validate_params(_OWNER, vars(c), _FIT_CONSTRAINTS)
     callbacks = list(c.callbacks) if isinstance(c.callbacks, (list, tuple)) else [c.callbacks]
     for cb in callbacks:
         if not (_is_scheduler(cb) or callable(getattr(cb, "step", None))):
