@@ -27,7 +27,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from ..._checks import InstanceOf, Interval, NoneOk, check
+from ..._checks import Constraints, InstanceOf, Interval, NoneOk, validate_params
 from ..._select import weight_stats
 from ...data import Batches
 from ...errors import ConfigError, format_value
@@ -172,6 +172,16 @@ def _part(splits: Any, part: str) -> Any:
     return ds
 
 
+#: The constraints of run_cell's arguments, checked by validate_params.
+_RUN_CELL_CONSTRAINTS: Constraints = {
+    "recipe": [InstanceOf(Recipe, description="a reglab Recipe")],
+    "seed": [Interval(int, 0, None)],
+    "epochs": [Interval(int, 1, None), NoneOk()],
+    "threads": [Interval(int, 1, None), NoneOk()],
+    "train_curve_rows": [Interval(int, 1, None), NoneOk()],
+}
+
+
 def run_cell(
     recipe: Recipe,
     seed: int,
@@ -208,11 +218,7 @@ def run_cell(
     Returns:
         A :class:`CellResult`.
     """
-    recipe = check("run_cell", "recipe", recipe, InstanceOf(Recipe, description="a reglab Recipe"))
-    seed = check("run_cell", "seed", seed, Interval(int, 0, None))
-    check("run_cell", "epochs", epochs, Interval(int, 1, None), NoneOk())
-    check("run_cell", "threads", threads, Interval(int, 1, None), NoneOk())
-    check("run_cell", "train_curve_rows", train_curve_rows, Interval(int, 1, None), NoneOk())
+    validate_params("run_cell", locals(), _RUN_CELL_CONSTRAINTS)
     if epochs is not None:
         recipe = recipe.replace(epochs=epochs)
     dev = torch.device(device)
