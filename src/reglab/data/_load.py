@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from .._checks import Boolean, InstanceOf, NoneOk, OneOf, check
+from .._checks import Boolean, Constraint, Constraints, InstanceOf, NoneOk, OneOf, validate_params
 from ..errors import ConfigError, did_you_mean, param_error
 from ._dataset import TASKS, Dataset
 from .builtin import BUILTIN_DATASETS, load_builtin
@@ -41,6 +42,34 @@ _WHAT_WORKS = (
     "CIFAR-10 batches)"
 )
 _ONE_FORMAT = ["MNIST IDX files", "CIFAR-10 batches", "one sub-folder of images per class"]
+
+
+class _ImageSize(Constraint):
+    """A pair of ints ``(H, W)``, each at least 1 (a tuple or a list)."""
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return (
+            isinstance(value, (tuple, list))
+            and len(value) == 2
+            and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in value)
+        )
+
+    def __str__(self) -> str:
+        return "a pair of ints (H, W) >= 1"
+
+
+_COLUMN = InstanceOf(str, description="a column name (str)")
+
+#: The constraints of load_dataset's arguments, checked by validate_params.
+_LOAD_DATASET_CONSTRAINTS: Constraints = {
+    "name_or_path": [InstanceOf(str, os.PathLike, description="a str or path")],
+    "target": [NoneOk(), _COLUMN],
+    "task": [NoneOk(), OneOf(*TASKS)],
+    "flatten": [Boolean()],
+    "channels": [OneOf("auto", "grayscale", "rgb")],
+    "image_size": [NoneOk(), _ImageSize()],
+    "text": [NoneOk(), _COLUMN],
+}
 
 
 def load_dataset(
@@ -86,8 +115,7 @@ def load_dataset(
         (torch.Size([1797, 1, 8, 8]), torch.int64, 'classification', 1.0)
     """
     owner = "load_dataset"
-    _check_options(owner, name_or_path, target, task, flatten, image_size, channels)
-    check(owner, "text", text, NoneOk(), InstanceOf(str, description="a column name (str)"))
+    validate_params(owner, locals(), _LOAD_DATASET_CONSTRAINTS)
     if isinstance(name_or_path, str) and name_or_path in BUILTIN_DATASETS:
         if text is not None:
             raise param_error(
@@ -109,33 +137,6 @@ def load_dataset(
         _no_column(owner, "text", text, str(path))
         ds = _load_folder(owner, path, target, task, image_size, channels)
     return ds.flat() if flatten else ds
-
-
-def _check_options(
-    owner: str,
-    name_or_path: object,
-    target: object,
-    task: object,
-    flatten: object,
-    image_size: object,
-    channels: object,
-) -> None:
-    check(
-        owner,
-        "name_or_path",
-        name_or_path,
-        InstanceOf(str, os.PathLike, description="a str or path"),
-    )
-    check(owner, "target", target, NoneOk(), InstanceOf(str, description="a column name (str)"))
-    check(owner, "task", task, NoneOk(), OneOf(*TASKS))
-    check(owner, "flatten", flatten, Boolean())
-    check(owner, "channels", channels, OneOf("auto", "grayscale", "rgb"))
-    if image_size is not None and not (
-        isinstance(image_size, (tuple, list))
-        and len(image_size) == 2
-        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in image_size)
-    ):
-        raise param_error("image_size", owner, "None or a pair of ints (H, W) >= 1", image_size)
 
 
 def _load_builtin_name(
