@@ -17,7 +17,7 @@ from torch.utils.data import (
     TensorDataset,
 )
 
-from .._checks import InstanceOf, Interval, NoneOk, OneOf, check
+from .._checks import Constraints, InstanceOf, Interval, NoneOk, OneOf, validate_params
 from ..errors import ConfigError
 from .batches import Batches
 
@@ -40,6 +40,13 @@ if TYPE_CHECKING:
         return cls
 else:
     _record = dataclass(frozen=True, eq=False, init=False)
+
+
+#: The constraints of Dataset.batches' and Dataset.loader's arguments, checked by validate_params.
+_BATCHES_CONSTRAINTS: Constraints = {
+    "batch_size": [Interval(int, 1, None)],
+    "generator": [NoneOk(), InstanceOf(torch.Generator)],
+}
 
 
 @_record
@@ -284,8 +291,7 @@ class Dataset(torch.utils.data.Dataset):
             >>> [len(y) for _, y in ds.batches(2)]
             [2, 2, 1]
         """
-        check("Dataset.batches", "batch_size", batch_size, Interval(int, 1, None))
-        check("Dataset.batches", "generator", generator, NoneOk(), InstanceOf(torch.Generator))
+        validate_params("Dataset.batches", locals(), _BATCHES_CONSTRAINTS)
         n = len(self)
         order = torch.randperm(n, generator=generator) if shuffle else None
         for i in range(0, n, batch_size):
@@ -328,8 +334,7 @@ class Dataset(torch.utils.data.Dataset):
         When :attr:`lazy`, each batch is made from the stored rows (one indexing per batch), in
         the order a ``DataLoader(..., shuffle=True, generator=generator)`` would use.
         """
-        check("Dataset.loader", "batch_size", batch_size, Interval(int, 1, None))
-        check("Dataset.loader", "generator", generator, NoneOk(), InstanceOf(torch.Generator))
+        validate_params("Dataset.loader", locals(), _BATCHES_CONSTRAINTS)
         if not self.lazy:
             return DataLoader(
                 TensorDataset(self.X, self.y),
@@ -427,6 +432,11 @@ def _first_fractional(values: np.ndarray) -> str:
     return repr(float(bad[0])) if bad.size else "?"
 
 
+#: The constraints of make_dataset's arguments, checked by validate_params (its errors name
+#: load_dataset, which builds every Dataset through it).
+_MAKE_DATASET_CONSTRAINTS: Constraints = {"task": [NoneOk(), OneOf(*TASKS)]}
+
+
 def make_dataset(
     X: Any,
     y: Any,
@@ -449,7 +459,7 @@ def make_dataset(
     integer labels ``0..K-1``; ``official_test`` is a bool mask of the official test rows.
     """
     source = source or name
-    check("load_dataset", "task", task, NoneOk(), OneOf(*TASKS))
+    validate_params("load_dataset", locals(), _MAKE_DATASET_CONSTRAINTS)
     X_np = np.asarray(X)
     y_np = np.asarray(y)
     if y_np.ndim != 1:
