@@ -47,7 +47,6 @@ from .._checks import (
     Interval,
     NoneOk,
     OneOf,
-    check,
     validate_params,
 )
 from ..errors import ConfigError, param_error
@@ -350,6 +349,22 @@ def pool_size(dataset: Dataset, test: str | None = None) -> int:
     return len(dataset)
 
 
+#: The constraints of split's arguments, checked by validate_params (``test`` is checked where
+#: it is read, by _test_source, which pool_size shares).
+_SPLIT_CONSTRAINTS: Constraints = {
+    "dataset": [InstanceOf(Dataset, description="a reglab.data.Dataset")],
+    "train_size": [Interval(int, 1, None), Interval(float, 0, 1, closed="neither")],
+    "val_size": [Interval(int, 0, None), Interval(float, 0, 1, closed="left")],
+    "stratify": [NoneOk(), Boolean()],
+    "scale": [NoneOk(), Boolean()],
+    "scale_target": [Boolean()],
+    "seed": [NoneOk(), Interval(int, 0, None)],
+    "generator": [NoneOk(), InstanceOf(torch.Generator)],
+}
+#: The constraint of split's (and pool_size's) ``test``, checked by validate_params.
+_TEST_CONSTRAINTS: Constraints = {"test": [NoneOk(), OneOf(*TEST_SOURCES)]}
+
+
 def split(
     dataset: Dataset,
     *,
@@ -388,7 +403,8 @@ def split(
         >>> len(sp.train), len(sp.val), len(sp.test), sp.scaler is None, sp.test_source
         (200, 359, 1238, True, 'random')
     """
-    _check_arguments(dataset, train_size, val_size, stratify, scale, scale_target, seed, generator)
+    validate_params("split", locals(), _SPLIT_CONSTRAINTS)
+    _check_combinations(dataset, stratify, scale_target, seed, generator)
     source = _test_source(dataset, test)
     pool = _pool_rows(dataset, source)
     n_train, n_val = _sizes(dataset, train_size, val_size, len(pool), source)
@@ -438,7 +454,7 @@ def split_rows(
 
 def _test_source(dataset: Dataset, test: str | None) -> str:
     """``"official"`` or ``"random"``: what ``test`` asks for, checked against the dataset."""
-    check("split", "test", test, NoneOk(), OneOf(*TEST_SOURCES))
+    validate_params("split", locals(), _TEST_CONSTRAINTS)
     has_official = isinstance(dataset, Dataset) and dataset.has_official_test
     if test == "official" and not has_official:
         raise param_error(
@@ -461,31 +477,15 @@ def _pool_rows(dataset: Dataset, source: str) -> Tensor:
     return torch.arange(len(dataset))
 
 
-def _check_arguments(
+def _check_combinations(
     dataset: Dataset,
-    train_size: int | float,
-    val_size: int | float,
     stratify: bool | None,
-    scale: bool | None,
     scale_target: bool,
     seed: int | None,
     generator: torch.Generator | None,
 ) -> None:
+    """The rules between split's arguments (each one already valid on its own)."""
     owner = "split"
-    check(owner, "dataset", dataset, InstanceOf(Dataset, description="a reglab.data.Dataset"))
-    check(
-        owner,
-        "train_size",
-        train_size,
-        Interval(int, 1, None),
-        Interval(float, 0, 1, closed="neither"),
-    )
-    check(owner, "val_size", val_size, Interval(int, 0, None), Interval(float, 0, 1, closed="left"))
-    check(owner, "stratify", stratify, NoneOk(), Boolean())
-    check(owner, "scale", scale, NoneOk(), Boolean())
-    check(owner, "scale_target", scale_target, Boolean())
-    check(owner, "seed", seed, NoneOk(), Interval(int, 0, None))
-    check(owner, "generator", generator, NoneOk(), InstanceOf(torch.Generator))
     if seed is not None and generator is not None:
         raise param_error("seed", owner, "None when a generator is given", seed)
     classification = dataset.task == "classification"
