@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .._checks import InstanceOf, Interval, NoneOk, check
+from .._checks import Constraints, InstanceOf, Interval, NoneOk, validate_params
 from ..errors import ConfigError, format_value
 from .batches import Batches
 
@@ -84,6 +84,15 @@ def _texts(owner: str, texts: Any) -> list[str]:
     return out
 
 
+#: The constraints of Vocabulary.fit's and Vocabulary.encode's arguments, checked by
+#: validate_params.
+_FIT_CONSTRAINTS: Constraints = {
+    "min_freq": [Interval(int, 1, None)],
+    "max_size": [Interval(int, 1, None), NoneOk()],
+}
+_ENCODE_CONSTRAINTS: Constraints = {"max_length": [Interval(int, 1, None), NoneOk()]}
+
+
 class Vocabulary:
     """Token ids fit on training texts: 0 padding, 1 out of vocabulary, then by frequency.
 
@@ -102,8 +111,7 @@ class Vocabulary:
     ) -> Vocabulary:
         """The vocabulary of ``texts``: tokens seen ``min_freq`` times or more, the
         ``max_size`` most frequent of them (ties alphabetical); None keeps them all."""
-        check("Vocabulary.fit", "min_freq", min_freq, Interval(int, 1, None))
-        check("Vocabulary.fit", "max_size", max_size, Interval(int, 1, None), NoneOk())
+        validate_params("Vocabulary.fit", locals(), _FIT_CONSTRAINTS)
         counts = Counter(tok for t in _texts("Vocabulary.fit", texts) for tok in tokenize(t))
         kept = sorted(
             (t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t)
@@ -126,7 +134,7 @@ class Vocabulary:
         """``(ids, lengths)``: int64 ``(N, L)`` ids padded with 0 to the longest text (at most
         ``max_length``: longer texts keep their first ``max_length`` tokens), and the lengths.
         """
-        check("Vocabulary.encode", "max_length", max_length, Interval(int, 1, None), NoneOk())
+        validate_params("Vocabulary.encode", locals(), _ENCODE_CONSTRAINTS)
         rows = [self.ids(t) for t in _texts("Vocabulary.encode", texts)]
         if max_length is not None:
             rows = [r[:max_length] for r in rows]
@@ -164,6 +172,12 @@ class Vocabulary:
         return cls(state["tokens"])
 
 
+#: The constraints of EncodedTexts.from_texts' and EncodedTexts.batches' arguments, checked by
+#: validate_params.
+_FROM_TEXTS_CONSTRAINTS: Constraints = {"vocab": [InstanceOf(Vocabulary)]}
+_BATCHES_CONSTRAINTS: Constraints = {"batch_size": [Interval(int, 1, None)]}
+
+
 @dataclass(frozen=True, eq=False)
 class EncodedTexts:
     """An encoded split: ``ids`` ``(N, L)`` padded with 0, ``lengths`` ``(N,)``, targets ``y``.
@@ -192,7 +206,7 @@ class EncodedTexts:
         max_length: int | None = DEFAULT_MAX_LENGTH,
     ) -> EncodedTexts:
         """Encode ``texts`` with ``vocab`` (cut after ``max_length`` tokens)."""
-        check("EncodedTexts.from_texts", "vocab", vocab, InstanceOf(Vocabulary))
+        validate_params("EncodedTexts.from_texts", locals(), _FROM_TEXTS_CONSTRAINTS)
         ids, lengths = vocab.encode(texts, max_length=max_length)
         if len(y) != len(lengths):
             raise ConfigError(
@@ -256,7 +270,7 @@ class EncodedTexts:
         generator: torch.Generator | None = None,
     ) -> Iterator[tuple[Tensor, Tensor]]:
         """``(ids, y)`` batches, ids int64 ``(B, longest length in the batch)`` (at least 1)."""
-        check("EncodedTexts.batches", "batch_size", batch_size, Interval(int, 1, None))
+        validate_params("EncodedTexts.batches", locals(), _BATCHES_CONSTRAINTS)
         order = self.order(shuffle, batch_size, generator).to(self.ids.device)
         for idx in order.split(batch_size):
             width = max(1, int(self.lengths[idx].max()))
