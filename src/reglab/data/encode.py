@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .._checks import Interval, check
+from .._checks import Constraints, Interval, validate_params
 from ._dataset import Dataset, _with
 
 __all__ = ["MAX_ONEHOT", "MISSING_CATEGORY", "ColumnCode", "TableEncoder"]
@@ -76,6 +76,10 @@ class ColumnCode:
         }
 
 
+#: The constraints of TableEncoder.fit's arguments, checked by validate_params.
+_FIT_CONSTRAINTS: Constraints = {"max_onehot": [Interval(int, 1, None)]}
+
+
 class TableEncoder:
     """One-hot / ordinal codes and median imputation, fit on the training rows of a table."""
 
@@ -91,7 +95,7 @@ class TableEncoder:
         max_onehot: int = MAX_ONEHOT,
     ) -> TableEncoder:
         """Fit on ``train`` (``(n, F)`` raw values: numbers or category codes, NaN missing)."""
-        check("TableEncoder.fit", "max_onehot", max_onehot, Interval(int, 1, None))
+        validate_params("TableEncoder.fit", locals(), _FIT_CONSTRAINTS)
         values = train.to(torch.float64).numpy()
         columns = []
         for j, vocab in enumerate(categories):
