@@ -14,11 +14,11 @@ from reglab._checks import (
     Interval,
     NoneOk,
     OneOf,
-    check,
     check_floating,
     check_ndim,
-    validate,
 )
+from reglab._checks import _check as check
+from reglab._checks import _validate as validate
 
 
 def test_template_matches_design_example():

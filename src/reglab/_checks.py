@@ -27,10 +27,9 @@ A frozen dataclass spec declares ``_parameter_constraints`` as a ``ClassVar`` an
 Where the values are not the arguments themselves (one element of a list, a value that is only
 checked when given), pass the mapping to check: ``validate_params(owner, {"size": v}, MAPPING)``.
 
-(:func:`check` and :func:`validate`, the older call styles, are thin wrappers of
-:func:`validate_params` outside ``__all__``, kept only while ``train/loop.py``, ``data/``
-and ``lab/core/run.py`` still call ``check``;
-``tests/test_one_validation_style.py`` keeps every other module on the one path.)
+(:func:`_check` and :func:`_validate`, the older call styles, are private thin wrappers of
+:func:`validate_params`, left for this module's own tests; no module calls them, and
+``tests/test_one_validation_style.py`` keeps every module on the one path.)
 """
 
 from __future__ import annotations
@@ -277,21 +276,21 @@ def store_float_fields(obj: Any) -> None:
             object.__setattr__(obj, f.name, float(value))
 
 
-def check(owner: str, name: str, value: T, *constraints: Constraint) -> T:
-    """``value`` if it satisfies any constraint (the older per-argument style).
+def _check(owner: str, name: str, value: T, *constraints: Constraint) -> T:
+    """``value`` if it satisfies any constraint (the older per-argument style, private).
 
-    Kept for the modules not yet converted to declared constraints (listed in the module
-    docstring); it goes through :func:`validate_params`, so the message is the same.
+    It goes through :func:`validate_params`, so the message is the same; modules declare their
+    constraints and call :func:`validate_params` instead.
     """
     validate_params(owner, {name: value}, {name: constraints})
     return value
 
 
-def validate(owner: str, params: Mapping[str, Any], spec: Constraints) -> None:
-    """The older ``validate(owner, values, constraints)`` style: :func:`validate_params` itself.
+def _validate(owner: str, params: Mapping[str, Any], spec: Constraints) -> None:
+    """The older ``validate(owner, values, constraints)`` style (private): :func:`validate_params`.
 
     Example:
-        >>> validate("Dropout", {"p": 0.1}, {"p": [Interval(float, 0, 1, closed="left")]})
+        >>> _validate("Dropout", {"p": 0.1}, {"p": [Interval(float, 0, 1, closed="left")]})
     """
     validate_params(owner, params, spec)
 
