@@ -303,8 +303,8 @@ def test_regularization_that_is_not_understood_is_an_error() -> None:
         fit(mlp(), (X, y), None, epochs=1, regularization=[0.5], progress=False)
     assert str(info.value) == (
         "The 'regularization' parameter of fit must be a Penalty (L1/L2/ElasticNet), LossMode, "
-        "ProximalL1, MaxNorm/UnitNorm, an augmentation or a label mixer (MixUp/CutMix), or a "
-        "list of them. Got 0.5 instead."
+        "ProximalL1, MaxNorm/UnitNorm, an augmentation or a label mixer (MixUp/CutMix), EMA/SWA, "
+        "RDrop, or a list of them. Got 0.5 instead."
     )
     model = mlp()
     with pytest.raises(ValueError, match=r"pass optimizers \(WeightDecay included\) as optimizer="):
@@ -555,7 +555,7 @@ def test_recipe_optimizers_step_bit_identically_to_the_per_tensor_loop(name: str
     finals = []
     for foreach in (True, False):
         model = mlp(dropout=0.1)
-        opt = spec.parts(model, input_shape=(6,), num_classes=3)["optimizer"]
+        opt = spec.parts(model, input_shape=(6,), num_classes=3).optimizer
         inner = getattr(opt, "optimizer", opt)
         assert inner.defaults["foreach"] is True
         inner.defaults["foreach"] = foreach
