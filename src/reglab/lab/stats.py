@@ -219,7 +219,7 @@ def _simulate_critical_values(
     mean ~ chi^2(m - 1), all independent. alpha' is the alpha-quantile of the smallest two-sided
     t p-value over the looks: then P(some look's |t| > c_k) = P(min p <= alpha') = alpha.
     """
-    from scipy import special  # scikit-learn (a lab dependency) requires scipy
+    from scipy import special  # a lab dependency (pyproject: lab extra)
 
     n = np.asarray(looks, dtype=np.float64)
     df = n - 1
