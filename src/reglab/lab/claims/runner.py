@@ -3,9 +3,11 @@
 Each (claim, arm, seed) is one cell of an Optuna-backed study (``claims.db`` in the output
 folder by default), so a run resumes where it stopped and several workers share the work, as
 ``reglab study`` does (:func:`reglab.lab.queue.loop.run_workers`, with
-:func:`claims_executor` passed in). When every cell is done, each
-claim's rule decides its verdict and :mod:`.outputs` writes ``results.csv``, ``summary.json``
-and ``report.html``.
+:func:`claims_executor` passed in). With ``seeds="auto"`` the first look's seeds run first;
+whenever the queue runs dry, the claims still open get the next look's seeds
+(:meth:`.config.ClaimsConfig.wanted_cells`), until none is queued. Then each claim's rule
+decides its verdict and :mod:`.outputs` writes ``results.csv``, ``summary.json`` and
+``report.html``.
 
 Example:
     >>> import tempfile
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..._checks import Interval, NoneOk, check
+from ..._checks import Interval, check
 from ..core.cells import Cell
 from ..core.splits import SplitCache
 from ..queue.loop import CellExecutor, run_workers
@@ -67,7 +69,7 @@ def run_claims(
     out_dir: str | os.PathLike[str],
     *,
     only: Sequence[str] | str | None = None,
-    seeds: int | None = None,
+    seeds: int | str = "auto",
     quick: bool = False,
     jobs: int | None = None,
     storage: str | None = None,
@@ -80,17 +82,18 @@ def run_claims(
         out_dir: folder for ``claims.db`` (default storage), ``results.csv``, ``summary.json``
             and ``report.html``.
         only: claim ids to run (a list or ``"id,id"``); None runs all.
-        seeds: seeds per arm; None is 5, or each claim's quick count with ``quick``.
-        quick: fewer epochs (and seeds) per claim: the whole table in a few minutes.
+        seeds: ``"auto"`` (seeds look by look until each claim is decided: 5, 10, 15, 20, or
+            3, 6 with ``quick``; arithmetic claims 5, or their quick count) or a number of
+            seeds for every arm (a fixed design).
+        quick: fewer epochs (and looks) per claim: the whole table in a few minutes.
         jobs: worker processes, this one included (None: one per usable CPU core).
         storage: SQLAlchemy URL; default SQLite in ``out_dir``.
         on_progress: receives ``"cells"`` events as a study's.
         threads: torch threads per worker (default 1).
     """
-    check("run_claims", "seeds", seeds, Interval(int, 1, None), NoneOk())
     jobs = default_jobs() if jobs is None else jobs
     check("run_claims", "jobs", jobs, Interval(int, 1, None))
-    config = ClaimsConfig(selection(only), seeds, bool(quick))
+    config = ClaimsConfig(selection(only), seeds, bool(quick))  # checks seeds
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     url = storage or sqlite_url(out, "claims.db")
@@ -99,10 +102,22 @@ def run_claims(
     store.create(config.to_dict(), cells)
     t0 = time.perf_counter()
 
-    report = cells_reporter(on_progress, len(cells))
+    total = {"cells": len(store.known_cells())}
 
-    pending = len(cells) - len(store.complete_counts_per_cell())
+    def report(counts: Mapping[str, int]) -> None:
+        cells_reporter(on_progress, total["cells"])(counts)
+
+    def next_wave() -> int:
+        """Queue the next look's seeds of the claims still open (nothing when fixed)."""
+        if not config.sequential:
+            return 0
+        added = store.enqueue_new(config.wanted_cells(_rows(store)))
+        total["cells"] = len(store.known_cells())
+        return len(added)
+
     try:
+        next_wave()  # a resumed run may already be past its first look
+        pending = total["cells"] - len(store.complete_counts_per_cell())
         report(store.counts())
         run_workers(
             store,
@@ -111,6 +126,7 @@ def run_claims(
             threads=threads or 1,
             report=report,
             on_progress=on_progress,
+            next_wave=next_wave,
         )
         report(store.counts())
     finally:
@@ -118,7 +134,8 @@ def run_claims(
         seconds = time.perf_counter() - t0
         findings = decide_all(config, rows)
         done = {(r["claim"], r["arm"], r["seed"]) for r in rows}
-        missing = [c.key for c in cells if (*c.recipe.split("|", 1), c.seed) not in done]
+        known = store.known_cells()
+        missing = [c.key for c in known if (*c.recipe.split("|", 1), c.seed) not in done]
         write_outputs(out, config, findings, rows, seconds, missing)
     return ClaimsOutcome(out, url, findings, rows, seconds, missing)
 
