@@ -69,7 +69,7 @@ class NoteClaim:
     metric: str
     plot: str = "bars"
     note: str = ""
-    quick_seeds: int = 3
+    quick_seeds: int = 3  # an arithmetic claim's seeds in a quick run (fixed, not sequential)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def arm_spec(self, arm: str) -> str:
