@@ -81,6 +81,22 @@ def test_only_the_rules_arms_get_later_looks():
     assert "batchnorm-allows-higher-lr|none@lr=3.0/5" not in wanted  # plotted only
 
 
+def test_a_decided_part_of_a_claim_gets_no_more_seeds():
+    cid = "batchnorm-needs-large-batches"
+    level = {"layer@2": 0.9, "group@2": 0.9, "batch@2": 0.6, "batch@32": 0.9, "layer@32": 0.9}
+    rows = [
+        {"claim": cid, "arm": arm, "seed": s, "test_acc": acc + (0.03 * (-1) ** s)}
+        for arm, acc in level.items()
+        for s in range(5)
+    ]
+    for r in rows:  # batch@32 - layer@32 = ±6 points: open; the batch-size-2 parts decided
+        if r["arm"] == "layer@32":
+            r["test_acc"] = 0.9
+    wanted = {c.key for c in ClaimsConfig((cid,)).wanted_cells(rows)}
+    assert {f"{cid}|batch@32/9", f"{cid}|layer@32/9"} <= wanted
+    assert not {f"{cid}|{arm}/9" for arm in ("layer@2", "group@2", "batch@2")} & wanted
+
+
 def test_quick_and_fixed_designs():
     assert ClaimsConfig((CLEAR,), quick=True).design.looks == QUICK_LOOKS
     fixed = ClaimsConfig((CLEAR, ARITH), seeds=7)

@@ -3,9 +3,9 @@
 With ``seeds="auto"`` (the default) every claim with a trained arm gets its seeds look by look:
 the first look's seeds for every arm; then, whenever the queue runs dry, each claim is decided
 (:mod:`.rules`: repeated confidence intervals, valid at every look, alpha 0.05 per claim) and
-only the claims still inconclusive get the next look's seeds, for the arms their rule reads
-(the other arms, plotted only, keep the first look's). The looks are 5, 10, 15, 20, or
-:data:`QUICK_LOOKS` with ``quick``. Arithmetic claims (only ``check`` arms) stay arithmetic: a
+only the claims still inconclusive get the next look's seeds, for the arms of their open
+comparisons (a part already decided, and an arm only plotted, keep the seeds they have). The
+looks are 5, 10, 15, 20, or :data:`QUICK_LOOKS` with ``quick``. Arithmetic claims (only ``check`` arms) stay arithmetic: a
 fixed :data:`FULL_SEEDS` seeds, or the claim's ``quick_seeds``. The decisions read only the
 finished cells of seeds ``0..n-1``, so a resumed run reaches the same verdicts. A number of
 seeds is a fixed design: that many seeds for every arm, decided by the one-look interval.
@@ -91,7 +91,7 @@ class ClaimsConfig:
 
     def wanted_cells(self, rows: Sequence[Mapping[str, Any]]) -> list[Cell]:
         """Every cell the design wants by now (finished ones included): the next look's seeds
-        for the arms that the rule of each open claim reads."""
+        for the arms of the open comparisons of each open claim."""
         out = self.cells()
         if not self.sequential:
             return out
@@ -103,7 +103,7 @@ class ClaimsConfig:
             if not found.open:
                 continue
             want = next_look(found.seeds, self.design.looks) or found.seeds
-            arms = [a for a in claim.arms if a in claim.rule.arms()]
+            arms = [a for a in claim.arms if a in claim.rule.open_arms(found)]
             out += [Cell(f"{cid}|{arm}", s) for arm in arms for s in range(want)]
         return out
 

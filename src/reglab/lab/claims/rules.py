@@ -130,6 +130,11 @@ class Rule:
         """How many empirical comparisons the rule makes (its share of the claim's alpha)."""
         return 0
 
+    def open_arms(self, found: Finding) -> set[str]:
+        """The arms that the next look needs, given this rule's ``found``: the arms of the
+        comparisons still open (a decided part needs no more seeds)."""
+        return self.arms() if found.open else set()
+
     def decide(
         self, rows: Rows, design: Design | None = None, alpha: float | None = None
     ) -> Finding:
@@ -377,6 +382,11 @@ class AllOf(Rule):
 
     def comparisons(self) -> int:
         return sum(p.comparisons() for p in self.parts)
+
+    def open_arms(self, found: Finding) -> set[str]:
+        if not found.open:
+            return set()
+        return set().union(*(p.open_arms(f) for p, f in zip(self.parts, found.parts, strict=True)))
 
     def decide(
         self, rows: Rows, design: Design | None = None, alpha: float | None = None
