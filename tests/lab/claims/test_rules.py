@@ -155,3 +155,22 @@ def test_missing_or_non_finite_values_are_inconclusive():
     rows = [r if r["arm"] == "b" else {**r, "m": float("nan")} for r in rows]
     found = Better("m", "a", "b").decide(rows)
     assert found.verdict is U and found.seeds == 0
+
+
+@pytest.mark.parametrize("tails", ["normal", "t3"])
+def test_a_sequential_claim_is_wrong_at_most_alpha_of_the_time(tails):
+    # true gain exactly at the margin: every decided verdict of Better(m) is wrong, and a
+    # Same(m) "reproduced" is wrong; both at most alpha (plus Monte Carlo error, 3 sd)
+    import numpy as np
+
+    rng = np.random.default_rng(20)
+    runs, margin = 2000, 0.01
+    wrong_better = wrong_same = 0
+    for _ in range(runs):
+        noise = rng.standard_normal(20) if tails == "normal" else rng.standard_t(3, 20)
+        rows = _rows(list(margin + 0.02 * noise))
+        wrong_better += Better("m", "a", "b", margin=margin).decide(rows).verdict is not U
+        wrong_same += Same("m", "a", "b", margin=margin).decide(rows).verdict is R
+    bound = 0.05 + 3 * (0.05 * 0.95 / runs) ** 0.5
+    assert wrong_better / runs <= bound
+    assert wrong_same / runs <= bound
