@@ -3,16 +3,19 @@
 Targets, on 256x3x32x32 float32 with 2 threads: the flip + rotation(15) + translation(0.1) +
 noise(0.05) pipeline >= 2.5x the images/s of kornia's equivalent ``AugmentationSequential``;
 ``RandomGaussianNoise`` alone >= 2x kornia's ``RandomGaussianNoise``; ``RandomFlip`` >= 1x
-kornia's ``RandomHorizontalFlip``. Ours and kornia are timed interleaved in the same run (median
+kornia's ``RandomHorizontalFlip``; ``RandAugment(2, 9)`` and ``TrivialAugment()`` (an operation
+drawn per sample) >= 2x kornia's ``auto.RandAugment(n=2, m=10)`` and ``auto.TrivialAugment()``
+(one operation drawn per batch). Ours and kornia are timed interleaved in the same run (median
 of medians over rounds); the ratio is kornia's time over ours (above 1: we are faster). If
 ``benchmarks/eda.py`` is present its sentence rates are printed too.
 
 Run: ``python benchmarks/augment.py [--json] [--threads 2] [--repeats 30] [--no-text] [--cpu]
-[--paired]``. ``--cpu`` times process CPU time instead of wall time (use with ``--threads 1`` on a
-busy shared machine: CPU time is far less sensitive to other processes than wall time).
-``--paired`` alternates single calls of ours and kornia's (``4 * repeats`` pairs, the order
-swapped every pair) and compares the medians: on a shared machine both then see the same load,
-where the default rounds of ``repeats`` calls can catch a burst on one side only.
+[--paired] [--only NAME]``. ``--only`` times the cases whose name contains ``NAME``. ``--cpu``
+times process CPU time instead of wall time (use with ``--threads 1`` on a busy shared machine:
+CPU time is far less sensitive to other processes than wall time). ``--paired`` alternates
+single calls of ours and kornia's (``4 * repeats`` pairs, the order swapped every pair) and
+compares the medians: on a shared machine both then see the same load, where the default rounds
+of ``repeats`` calls can catch a burst on one side only.
 """
 
 from __future__ import annotations
@@ -36,8 +39,10 @@ BATCH = (256, 3, 32, 32)
 PIPELINE = "flip+rot15+trans0.1+noise0.05 256x3x32x32"
 NOISE = "RandomGaussianNoise(0.05) 256x3x32x32"
 FLIP = "RandomFlip 256x3x32x32"
+RANDAUGMENT = "RandAugment(2, 9) 256x3x32x32"
+TRIVIALAUGMENT = "TrivialAugment() 256x3x32x32"
 #: case -> the ratio to kornia it must reach.
-TARGETS = {PIPELINE: 2.5, NOISE: 2.0, FLIP: 1.0}
+TARGETS = {PIPELINE: 2.5, NOISE: 2.0, FLIP: 1.0, RANDAUGMENT: 2.0, TRIVIALAUGMENT: 2.0}
 
 
 def _pairs() -> dict[str, tuple[Callable[[], object], Callable[[], object], str]]:
@@ -104,6 +109,16 @@ def _pairs() -> dict[str, tuple[Callable[[], object], Callable[[], object], str]
         o, r = single(ours, ref)
         cases[f"{name} 256x3x32x32"] = (o, r, f"kornia {type(ref).__name__}")
 
+    from kornia.augmentation import auto as KA
+
+    policies = {
+        RANDAUGMENT: (A.RandAugment(2, 9), KA.RandAugment(n=2, m=10), "auto.RandAugment(2, 10)"),
+        TRIVIALAUGMENT: (A.TrivialAugment(), KA.TrivialAugment(), "auto.TrivialAugment()"),
+    }
+    for case, (ours, ref, ref_name) in policies.items():
+        o, r = single(ours, ref)
+        cases[case] = (o, r, f"kornia {ref_name}")
+
     mixup = A.MixUp(1.0, num_classes=10)
     k_mixup = K.RandomMixUpV2(p=1.0, data_keys=["input", "class"])
     cutmix = A.CutMix(1.0, num_classes=10)
@@ -158,21 +173,27 @@ def _compare_paired(
     return Record("augment", name, statistics.median(a), statistics.median(b), reference)
 
 
-def cases(repeats: int, cpu: bool = False, paired: bool = False) -> list[Record]:
-    """Ours vs kornia, each case timed interleaved (median of medians over 3 rounds)."""
+def cases(
+    repeats: int, cpu: bool = False, paired: bool = False, only: str | None = None
+) -> list[Record]:
+    """Ours vs kornia, each case timed interleaved (median of medians over 3 rounds).
+
+    ``only``: time just the cases whose name contains it.
+    """
+    pairs = {k: v for k, v in _pairs().items() if only is None or only in k}
     if paired:
         return [
             _compare_paired(name, ours, ref, reference, repeats)
-            for name, (ours, ref, reference) in _pairs().items()
+            for name, (ours, ref, reference) in pairs.items()
         ]
     if cpu:
         return [
             _compare_cpu(name, ours, ref, reference, repeats)
-            for name, (ours, ref, reference) in _pairs().items()
+            for name, (ours, ref, reference) in pairs.items()
         ]
     return [
         compare("augment", name, ours, ref, reference, repeats=repeats)
-        for name, (ours, ref, reference) in _pairs().items()
+        for name, (ours, ref, reference) in pairs.items()
     ]
 
 
@@ -190,9 +211,10 @@ def main() -> None:
     p.add_argument("--no-text", action="store_true", help="skip the EDA sentence rates")
     p.add_argument("--cpu", action="store_true", help="time process CPU time, not wall time")
     p.add_argument("--paired", action="store_true", help="alternate single calls (shared CPUs)")
+    p.add_argument("--only", default=None, help="time only the cases whose name contains this")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    records = cases(args.repeats, cpu=args.cpu, paired=args.paired)
+    records = cases(args.repeats, cpu=args.cpu, paired=args.paired, only=args.only)
     text = [] if args.no_text else _text_rows(max(3, args.repeats // 3))
     n = BATCH[0]
     if args.json:
@@ -220,6 +242,8 @@ def main() -> None:
         )
     by_case = {r.case: r.speedup for r in records}
     for case, target in TARGETS.items():
+        if case not in by_case:
+            continue
         got = by_case[case]
         verdict = "met" if got >= target else "NOT met"
         print(f"target {case}: >= {target:.1f}x kornia, measured {got:.2f}x ({verdict})")

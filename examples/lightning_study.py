@@ -26,21 +26,22 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import reglab as rl
 from reglab.integrations.lightning import LightningEarlyStopping, PreciseBN, Regularization
-from reglab.lab.study.report import summary_table
 from reglab.lab.study import StudyConfig, run_study
+from reglab.lab.study.report import summary_table
 from reglab.models import build_model
 from reglab.train import evaluate
 from reglab.train.regularization import make_plan
+from reglab.train.spec import TrainingParts
 
 
 class Classifier(pl.LightningModule):
     """A network, a loss, the batch transforms of the recipe (augmentation, mixing) and its
     optimizer and schedule, as a LightningModule."""
 
-    def __init__(self, net: nn.Module, parts: dict[str, Any], batch: list[Any], seed: int):
+    def __init__(self, net: nn.Module, parts: TrainingParts, batch: list[Any], seed: int):
         super().__init__()
         self.net, self.parts, self.batch = net, parts, batch
-        self.loss_fn = parts["loss"] or nn.CrossEntropyLoss()
+        self.loss_fn = parts.loss or nn.CrossEntropyLoss()
         self.gen = torch.Generator().manual_seed(seed)
         self.history: list[dict[str, Any]] = []
 
@@ -69,8 +70,8 @@ class Classifier(pl.LightningModule):
             self.history.append({"epoch": self.current_epoch, **row})
 
     def configure_optimizers(self) -> Any:
-        opt = self.parts["optimizer"]  # Adam/SGD, wrapped in reglab.WeightDecay when asked
-        schedulers = [c for c in self.parts["callbacks"] if hasattr(c, "get_last_lr")]
+        opt = self.parts.optimizer  # Adam/SGD, wrapped in reglab.WeightDecay when asked
+        schedulers = [c for c in self.parts.callbacks if hasattr(c, "get_last_lr")]
         if not schedulers:
             return opt
         return {"optimizer": opt, "lr_scheduler": {"scheduler": schedulers[0], "interval": "epoch"}}
@@ -86,19 +87,19 @@ def run(recipe: Any, splits: Any, seed: int, device: str) -> dict[str, Any]:
     """One study cell: train ``recipe`` with ``seed`` in Lightning, measure train/val/test."""
     net = build_model(recipe, splits.input_shape, splits.num_outputs, kind="mlp")
     parts = recipe.parts(net, input_shape=tuple(splits.input_shape), num_classes=splits.num_classes)
-    plan = make_plan(parts["regularization"])
+    plan = make_plan(parts.regularization)
     callbacks: list[pl.Callback] = []
     weight_side = [*plan.penalties, *plan.proximal, *plan.constraints]
     if weight_side:
         callbacks.append(Regularization(weight_side))
-    for cb in parts["callbacks"]:
+    for cb in parts.callbacks:
         if isinstance(cb, rl.EarlyStopping):
             callbacks.append(LightningEarlyStopping.from_decision(cb))
     if recipe.norm == "batch":
         callbacks.append(PreciseBN(num_batches=10))
     module = Classifier(net, parts, plan.batch, seed)
     trainer = pl.Trainer(
-        max_epochs=parts["epochs"],
+        max_epochs=parts.epochs,
         accelerator="gpu" if device.startswith("cuda") else "cpu",
         devices=1,
         callbacks=callbacks,

@@ -93,14 +93,14 @@ def test_command_line_suggests_the_model_on_a_file_written_here(tmp_path: Path) 
 
 
 def test_claims_only_suggests_the_claim() -> None:
-    from reglab.lab.claims.runner import _selection
+    from reglab.lab.claims.config import selection
 
     with pytest.raises(ConfigError, match=r"Did you mean 'l1-proximal-exact-zeros'\?$"):
-        _selection("l1-proximal-exact-zero")
+        selection("l1-proximal-exact-zero")
 
 
 def test_recipe_spec_item_suggests_the_key() -> None:
-    from reglab.lab.recipe import Recipe
+    from reglab.lab.core.recipe import Recipe
 
     with pytest.raises(ConfigError, match=r"Did you mean 'dropout'\?$"):
         Recipe.from_spec("all,dropuot")
@@ -111,7 +111,7 @@ def test_early_stopping_monitor_typo_is_named_not_mode() -> None:
         rl.EarlyStopping(monitor="val_los")
     assert str(info.value) == (
         "The 'monitor' parameter of EarlyStopping names 'val_los', which is not a known metric "
-        "name. Did you mean 'val_loss'? For a metric of your own, pass mode='min' or mode='max'."
+        "name. Did you mean 'val_loss'? For a metric of your own, set its direction with the 'mode' parameter ('min' or 'max')."
     )
     # A name far from every known metric still asks for mode.
     with pytest.raises(ConfigError, match="The 'mode' parameter of EarlyStopping"):

@@ -42,7 +42,6 @@ from ._checks import (
     Constraints,
     InstanceOf,
     Interval,
-    check,
     check_floating,
     validate_params,
 )
@@ -173,8 +172,15 @@ class _Patterns(Constraint):
         return "None, a glob pattern or a list of glob patterns (str)"
 
 
-def _patterns(owner: str, name: str, value: Any) -> tuple[str, ...]:
-    check(owner, name, value, _Patterns())
+#: The constraints of classify's arguments, checked by validate_params.
+_CLASSIFY_CONSTRAINTS: Constraints = {
+    "model": [InstanceOf(nn.Module, description="a torch.nn.Module")],
+    "include": [_Patterns()],
+    "exclude": [_Patterns()],
+}
+
+
+def _patterns(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     return (value,) if isinstance(value, str) else tuple(value)
@@ -213,9 +219,9 @@ def classify(
     owner: str, model: Any, include: Any = None, exclude: Any = None
 ) -> list[tuple[ParamInfo, torch.Tensor]]:
     """Every parameter of ``model`` (tied ones once) with whether and why it is regularized."""
-    check(owner, "model", model, InstanceOf(nn.Module, description="a torch.nn.Module"))
-    inc = _patterns(owner, "include", include)
-    exc = _patterns(owner, "exclude", exclude)
+    validate_params(owner, locals(), _CLASSIFY_CONSTRAINTS)
+    inc = _patterns(include)
+    exc = _patterns(exclude)
     rows: list[tuple[ParamInfo, torch.Tensor]] = []
     seen: set[int] = set()
     for mod_name, module in model.named_modules():

@@ -11,11 +11,12 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-from ._checks import Interval, NoneOk, check
+from ._checks import Constraints, Interval, NoneOk, validate_params
 from ._select import param_list
 from .errors import ConfigError
 from .functional.penalty import max_norm_, unit_norm_
@@ -23,7 +24,8 @@ from .regularizer import WeightConstraint
 
 __all__ = ["MaxNorm", "UnitNorm"]
 
-_DIM = (NoneOk(), Interval(int, None, None))
+_DIM = [NoneOk(), Interval(int, None, None)]
+_POSITIVE = [Interval(float, 0, None, closed="neither")]
 
 
 def _check_dim(owner: str, dim: int | None, params: list[torch.Tensor]) -> None:
@@ -63,11 +65,12 @@ class MaxNorm(WeightConstraint):
     JMLR 2014 (section 5.1).
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {"max_value": _POSITIVE, "dim": _DIM}
+
     def __init__(self, max_value: float, dim: int | None = 0) -> None:
-        self.max_value = float(
-            check("MaxNorm", "max_value", max_value, Interval(float, 0, None, closed="neither"))
-        )
-        self.dim = check("MaxNorm", "dim", dim, *_DIM)
+        validate_params(self, locals())
+        self.max_value = float(max_value)
+        self.dim = dim
 
     def apply_(self, params: nn.Module | Iterable[torch.Tensor]) -> None:
         """Constrain ``params`` in place (a module means its regularized parameters)."""
@@ -98,9 +101,12 @@ class UnitNorm(WeightConstraint):
                 [0.0000, 0.0000]])
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {"dim": _DIM, "eps": _POSITIVE}
+
     def __init__(self, dim: int | None = 0, eps: float = 1e-12) -> None:
-        self.dim = check("UnitNorm", "dim", dim, *_DIM)
-        self.eps = float(check("UnitNorm", "eps", eps, Interval(float, 0, None, closed="neither")))
+        validate_params(self, locals())
+        self.dim = dim
+        self.eps = float(eps)
 
     def apply_(self, params: nn.Module | Iterable[torch.Tensor]) -> None:
         """Constrain ``params`` in place (a module means its regularized parameters)."""

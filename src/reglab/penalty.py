@@ -32,12 +32,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from ._checks import Constraint, Constraints, InstanceOf, Interval, NoneOk, check, validate_params
+from ._checks import Constraint, Constraints, InstanceOf, Interval, NoneOk, validate_params
 from ._select import (
     ParamInfo,
     Params,
@@ -64,7 +64,7 @@ __all__ = [
     "sparsity",
 ]
 
-_STRENGTH = Interval(float, 0, None)  # finite, >= 0: NaN and inf are refused
+_STRENGTH = [Interval(float, 0, None)]  # finite, >= 0: NaN and inf are refused
 
 # ---------------------------------------------------------------- parameter lists
 
@@ -126,6 +126,10 @@ class Penalty(GradientPenalty):
         return NotImplemented
 
 
+#: The constraint on each of PenaltySum's terms.
+_TERM = [InstanceOf(Penalty, description="a Penalty")]
+
+
 class PenaltySum(Penalty):
     """The sum of several penalties (what ``a + b`` gives for penalties other than L1/L2)."""
 
@@ -134,7 +138,8 @@ class PenaltySum(Penalty):
     def __init__(self, terms: Sequence[Penalty]) -> None:
         flat: list[Penalty] = []
         for i, t in enumerate(terms):
-            check("PenaltySum", f"terms[{i}]", t, InstanceOf(Penalty, description="a Penalty"))
+            term = f"terms[{i}]"
+            validate_params(self, {term: t}, {term: _TERM})
             flat.extend(t.terms if isinstance(t, PenaltySum) else [t])
         self.terms = flat
 
@@ -196,8 +201,11 @@ class L1(_ElasticBase):
     Tibshirani, "Regression shrinkage and selection via the lasso", 1996.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {"l1": _STRENGTH}
+
     def __init__(self, l1: float) -> None:
-        self.l1 = float(check("L1", "l1", l1, _STRENGTH))
+        validate_params(self, locals())
+        self.l1 = float(l1)
         self.l2 = 0.0
 
     def __repr__(self) -> str:
@@ -223,9 +231,12 @@ class L2(_ElasticBase):
     generalization", 1992.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {"l2": _STRENGTH}
+
     def __init__(self, l2: float) -> None:
+        validate_params(self, locals())
         self.l1 = 0.0
-        self.l2 = float(check("L2", "l2", l2, _STRENGTH))
+        self.l2 = float(l2)
 
     def __repr__(self) -> str:
         return f"L2(l2={self.l2!r})"
@@ -248,9 +259,12 @@ class ElasticNet(_ElasticBase):
     Zou & Hastie, "Regularization and variable selection via the elastic net", 2005.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {"l1": _STRENGTH, "l2": _STRENGTH}
+
     def __init__(self, l1: float = 0.0, l2: float = 0.0) -> None:
-        self.l1 = float(check("ElasticNet", "l1", l1, _STRENGTH))
-        self.l2 = float(check("ElasticNet", "l2", l2, _STRENGTH))
+        validate_params(self, locals())
+        self.l1 = float(l1)
+        self.l2 = float(l2)
 
     def __repr__(self) -> str:
         return f"ElasticNet(l1={self.l1!r}, l2={self.l2!r})"
@@ -270,10 +284,13 @@ class LossMode(LossPenalty):
         2.0
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "penalty": [InstanceOf(Penalty, description="a reglab Penalty")]
+    }
+
     def __init__(self, penalty: Penalty) -> None:
-        self.penalty = check(
-            "LossMode", "penalty", penalty, InstanceOf(Penalty, description="a reglab Penalty")
-        )
+        validate_params(self, locals())
+        self.penalty = penalty
 
     def __call__(self, params: Params) -> torch.Tensor:
         return self.penalty(params)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import Interval, check
+from ._checks import Constraints, Interval, validate_params
 from .errors import ConfigError
 from .regularizer import PairedPenalty
 
@@ -82,8 +83,10 @@ class RDrop(PairedPenalty):
     Liang et al., "R-Drop: Regularized Dropout for Neural Networks", NeurIPS 2021.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {"alpha": [Interval(float, 0, None)]}
+
     def __init__(self, alpha: float = 1.0) -> None:
-        check("RDrop", "alpha", alpha, Interval(float, 0, None))
+        validate_params(self, locals())
         self.alpha = float(alpha)
 
     def penalty(self, out1: torch.Tensor, out2: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ import pytest
 import reglab.augment as A
 from reglab.augment import tabular
 from reglab.augment.text import EDA
+from tests.augment.test_auto import AUTO_CASES
 from tests.checklist import AugmentationCase, Check, checklist
 
 
@@ -257,7 +258,7 @@ OTHER_CASES = [
     ),
 ]
 
-CASES = IMAGE_CASES + OTHER_CASES
+CASES = IMAGE_CASES + OTHER_CASES + AUTO_CASES
 
 
 @pytest.mark.parametrize(("case", "check"), checklist(CASES))

@@ -95,8 +95,8 @@ BAD = [
     ),
     (
         ["study", "--seeds", "0"],
-        "reglab: error: The 'seeds' parameter of StudyConfig must be an int in [1, inf). "
-        "Got 0 instead.",
+        "reglab: error: The '--seeds' option of reglab study must be 'auto' or a number of "
+        "seeds >= 1 (e.g. 3). Got '0' instead.",
     ),
     (
         ["study", "--data", "iris", "--jobs", "0"],
@@ -105,7 +105,8 @@ BAD = [
     ),
     (
         ["study", "--seeds", "x"],
-        "reglab study: error: Invalid value for '--seeds': 'x' is not a valid integer.",
+        "reglab: error: The '--seeds' option of reglab study must be 'auto' or a number of "
+        "seeds >= 1 (e.g. 3). Got 'x' instead.",
     ),
     (
         ["tune", "--space", "dropout,nope"],

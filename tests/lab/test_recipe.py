@@ -204,13 +204,13 @@ def test_parts_baseline_is_plain_adam_with_cosine():
     r = Recipe()
     m = _model(r)
     p = r.parts(m)
-    assert type(p["optimizer"]) is torch.optim.Adam
-    assert p["optimizer"].param_groups[0]["lr"] == r.lr
-    assert p["regularization"] == [] and p["loss"] is None and p["epochs"] == r.epochs
-    (sched,) = p["callbacks"]
+    assert type(p.optimizer) is torch.optim.Adam
+    assert p.optimizer.param_groups[0]["lr"] == r.lr
+    assert p.regularization == [] and p.loss is None and p.epochs == r.epochs
+    (sched,) = p.callbacks
     assert isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR) and sched.T_max == r.epochs
-    assert Recipe(lr_schedule="constant").parts(m)["callbacks"] == []
-    sgd = Recipe(optimizer="sgd", momentum=0.5).parts(m)["optimizer"]
+    assert Recipe(lr_schedule="constant").parts(m).callbacks == []
+    sgd = Recipe(optimizer="sgd", momentum=0.5).parts(m).optimizer
     assert type(sgd) is torch.optim.SGD and sgd.param_groups[0]["momentum"] == 0.5
 
 
@@ -222,35 +222,35 @@ def test_parts_everything_on():
     )  # fmt: skip
     m = _model(r)
     p = r.parts(m, input_shape=(1, 8, 8), num_classes=10)
-    opt = p["optimizer"]
+    opt = p.optimizer
     assert isinstance(opt, WeightDecay) and opt.weight_decay == 0.01 and opt.mode == "coupled"
-    pen, prox, cons, aug, mix = p["regularization"]
+    pen, prox, cons, aug, mix = p.regularization
     assert isinstance(pen, ElasticNet) and (pen.l1, pen.l2) == (1e-4, 1e-3)
     assert isinstance(prox, ProximalL1) and prox.l1 == 1e-5
     assert isinstance(cons, MaxNorm) and cons.max_value == 3.0
     assert isinstance(aug, A.RandomAffine)
     assert isinstance(mix, A.MixUp) and mix.alpha == 0.2 and mix.label_smoothing == 0.1
     # label smoothing travels with the mixer, so the loss stays fit's default
-    assert p["loss"] is None
-    _sched, es = p["callbacks"]
+    assert p.loss is None
+    _sched, es = p.callbacks
     assert isinstance(es, EarlyStopping)
     assert (es.monitor, es.patience, es.restore_best_weights) == ("val_loss", 4, True)
 
 
 def test_parts_single_penalties_and_label_smoothing_loss():
     m = _model(Recipe())
-    (l1,) = Recipe(l1=1e-3).parts(m)["regularization"]
-    (l2,) = Recipe(l2=1e-3).parts(m)["regularization"]
+    (l1,) = Recipe(l1=1e-3).parts(m).regularization
+    (l2,) = Recipe(l2=1e-3).parts(m).regularization
     assert type(l1) is L1 and l1.l1 == 1e-3 and type(l2) is L2 and l2.l2 == 1e-3
-    loss = Recipe(label_smoothing=0.2).parts(m)["loss"]
+    loss = Recipe(label_smoothing=0.2).parts(m).loss
     assert isinstance(loss, nn.CrossEntropyLoss) and loss.label_smoothing == 0.2
 
 
 def test_parts_cutmix_and_both_mixers():
     m = _model(Recipe())
-    (cm,) = Recipe(cutmix=1.0).parts(m, num_classes=10)["regularization"]
+    (cm,) = Recipe(cutmix=1.0).parts(m, num_classes=10).regularization
     assert isinstance(cm, A.CutMix)
-    (both,) = Recipe(cutmix=1.0, mixup=0.2).parts(m, num_classes=10)["regularization"]
+    (both,) = Recipe(cutmix=1.0, mixup=0.2).parts(m, num_classes=10).regularization
     assert both.mixes_labels
     x, y = torch.rand(8, 1, 8, 8), torch.arange(8)
     xm, ym = both.mix(x, y, generator=torch.Generator().manual_seed(0))
@@ -267,7 +267,7 @@ def test_parts_cutmix_and_both_mixers():
 def test_weight_decay_acts_on_weights_only():
     r = Recipe(weight_decay=0.5, norm="batch", lr_schedule="constant")
     m = _model(r)
-    opt = r.parts(m)["optimizer"]
+    opt = r.parts(m).optimizer
     before = {n: p.detach().clone() for n, p in m.named_parameters()}
     for p in m.parameters():
         p.grad = torch.zeros_like(p)
@@ -289,9 +289,9 @@ def test_every_augmentation_name_builds_and_keeps_shape(name):
 
 def test_augment_p_reaches_the_augmentation():
     m = _model(Recipe())
-    (aug,) = Recipe(augment="affine", augment_p=0.5).parts(m)["regularization"]
+    (aug,) = Recipe(augment="affine", augment_p=0.5).parts(m).regularization
     assert aug.p == 0.5
-    (both,) = Recipe(augment="rotate+noise", augment_p=0.25).parts(m)["regularization"]
+    (both,) = Recipe(augment="rotate+noise", augment_p=0.25).parts(m).regularization
     assert [t.p for t in both.transforms] == [0.25, 0.25]
 
 
@@ -328,11 +328,11 @@ def test_parts_with_your_optimizer_keeps_the_recipes_decay_per_step() -> None:
     start = ours.weight.detach().clone()
     adadelta = torch.optim.Adadelta(ours.parameters(), lr=1.0)
     p = recipe.parts(ours, optimizer=adadelta)
-    assert isinstance(p["optimizer"], WeightDecay) and p["optimizer"].optimizer is adadelta
-    assert p["optimizer"].weight_decay == pytest.approx(2.5e-3)
-    assert p["callbacks"] == []  # the recipe's cosine schedule belongs to its own optimizer
-    _zero_grad_step(p["optimizer"], ours)
-    _zero_grad_step(recipe.parts(theirs)["optimizer"], theirs)
+    assert isinstance(p.optimizer, WeightDecay) and p.optimizer.optimizer is adadelta
+    assert p.optimizer.weight_decay == pytest.approx(2.5e-3)
+    assert p.callbacks == []  # the recipe's cosine schedule belongs to its own optimizer
+    _zero_grad_step(p.optimizer, ours)
+    _zero_grad_step(recipe.parts(theirs).optimizer, theirs)
     # Both shrink the weight by (1 - 5e-3 * 0.5) and leave the bias: the recipe's decay.
     torch.testing.assert_close(ours.weight, theirs.weight, rtol=1e-6, atol=0)
     torch.testing.assert_close(ours.bias, theirs.bias, rtol=0, atol=0)
@@ -343,9 +343,9 @@ def test_parts_with_your_optimizer_without_decay_returns_it_and_keeps_the_rest()
     model = torch.nn.Linear(4, 3)
     sgd = torch.optim.SGD(model.parameters(), lr=0.1)
     p = Recipe(l1=1e-4, early_stopping=3).parts(model, optimizer=sgd)
-    assert p["optimizer"] is sgd
-    assert [type(c).__name__ for c in p["callbacks"]] == ["EarlyStopping"]
-    assert [type(r).__name__ for r in p["regularization"]] == ["L1"]
+    assert p.optimizer is sgd
+    assert [type(c).__name__ for c in p.callbacks] == ["EarlyStopping"]
+    assert [type(r).__name__ for r in p.regularization] == ["L1"]
     coupled = Recipe(weight_decay=1e-3, weight_decay_mode="coupled")
     assert coupled.weight_decay_for(0.1) == 1e-3
     with pytest.raises(ConfigError, match=r"The 'optimizer' parameter of Recipe\.parts must be"):

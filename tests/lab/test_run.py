@@ -9,7 +9,7 @@ from torch import nn
 import reglab.data as rd
 from reglab import ConfigError
 from reglab.lab.core.recipe import Recipe
-from reglab.lab.core.run import CellResult, run_cell, score_tensors
+from reglab.lab.core.run import TRAIN_CURVE_ROWS, CellResult, run_cell, score_tensors
 
 SMALL = Recipe(width=8, epochs=4, batch_size=50)
 
@@ -149,3 +149,75 @@ def test_evaluate_matches_torch():
     m.train()
     score_tensors(m, x, y)
     assert m.training  # mode restored
+
+
+# -- the training curve on a sample (issue 20, item 6) -------------------------------------------
+
+_RESULT_KEYS = (
+    "train_acc", "val_acc", "test_acc", "train_loss", "val_loss", "test_loss", "gap",
+    "best_epoch", "epochs_run", "weight_norm", "sparsity", "stop_reason",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def digits_large() -> rd.Splits:
+    # more training rows than the curve scores, so the sample is a real subset
+    return rd.split(rd.load_dataset("digits"), train_size=700, val_size=150, seed=1)
+
+
+@pytest.mark.parametrize(
+    "recipe, seed",
+    [
+        (SMALL.replace(epochs=3), 0),
+        (SMALL.replace(dropout=0.3, augment="affine", epochs=3), 1),
+        (SMALL.replace(norm="batch", dropout=0.1, label_smoothing=0.1, epochs=3), 2),
+        # early stopping fires (learning rates far too high) and restores an earlier epoch
+        (SMALL.replace(epochs=8, width=4, lr=0.2, lr_schedule="constant", early_stopping=1), 0),
+        (SMALL.replace(epochs=10, lr=0.03, lr_schedule="constant", early_stopping=0), 0),
+        (
+            SMALL.replace(
+                norm="batch",
+                dropout=0.2,
+                epochs=10,
+                lr=0.05,
+                lr_schedule="constant",
+                early_stopping=1,
+            ),
+            3,
+        ),
+    ],
+)
+def test_sampled_training_curve_leaves_the_results_bit_identical(digits_large, recipe, seed):
+    # train_curve_rows=None is the old path: the whole split scored each epoch on the shuffled
+    # training batches. The sampled curve must change nothing but the curve itself.
+    full = run_cell(recipe, seed, digits_large, threads=1, train_curve_rows=None)
+    fast = run_cell(recipe, seed, digits_large, threads=1, train_curve_rows=128)
+    assert {k: getattr(fast, k) for k in _RESULT_KEYS} == {
+        k: getattr(full, k) for k in _RESULT_KEYS
+    }
+    for key in ("loss", "val_loss", "val_acc", "lr", "weight_norm", "penalty"):
+        assert [r[key] for r in fast.history] == [r[key] for r in full.history], key
+    # the curve is an estimate on 128 rows: close to the whole split's, not equal to it
+    assert [r["train_acc"] for r in fast.history] != [r["train_acc"] for r in full.history]
+    for a, b in zip(fast.history, full.history):
+        assert abs(a["train_acc"] - b["train_acc"]) < 0.2
+        assert a["train_acc"] * 128 == pytest.approx(round(a["train_acc"] * 128))
+
+
+def test_the_lab_scores_the_curve_on_train_curve_rows(digits_large):
+    seen: list[int] = []
+
+    def factory(recipe, input_shape, num_outputs):
+        net = nn.Sequential(nn.Flatten(), nn.Linear(64, num_outputs))
+        net.register_forward_pre_hook(
+            lambda m, inp: None if m.training else seen.append(len(inp[0]))
+        )
+        return net
+
+    run_cell(SMALL.replace(epochs=2), 0, digits_large, model=factory, train_curve_rows=300)
+    # per epoch: 300 training rows then the 150 validation rows; then train, val, test once
+    assert seen[:4] == [300, 150, 300, 150]
+    assert seen[4:] == [700, 150, len(digits_large.test)]
+    seen.clear()
+    run_cell(SMALL.replace(epochs=1), 0, digits_large, model=factory)
+    assert seen[0] == TRAIN_CURVE_ROWS

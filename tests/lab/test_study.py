@@ -262,7 +262,8 @@ def test_config_round_trips_through_its_stored_form() -> None:
     [
         (
             {"seeds": 0},
-            "The 'seeds' parameter of StudyConfig must be an int in [1, inf). Got 0 instead.",
+            "The 'seeds' parameter of StudyConfig must be an int in [1, inf) or one of 'auto'. "
+            "Got 0 instead.",
         ),
         (
             {"recipes": ("baseline", "nope")},

@@ -315,3 +315,225 @@ def test_bad_tune_config_messages() -> None:
         TuneConfig(confirm=0)
     with pytest.raises(ConfigError, match=r"^Unknown built-in recipe 'nope'"):
         TuneConfig(base="nope,dropout=0.1")
+
+
+# --- The test evaluation: the tuned recipe against the base by the sequential rule ----------
+
+
+class _Scored:
+    """What run_cell returns, reduced to what the test evaluation reads."""
+
+    def __init__(self, recipe: str, seed: int, test_acc: float) -> None:
+        self.row = {"recipe": recipe, "seed": seed, "test_acc": test_acc, "val_acc": test_acc}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.row, "history": []}
+
+
+def _evaluation(
+    monkeypatch: pytest.MonkeyPatch, gain: float, noise: float, **config: Any
+) -> tuple[Any, TuneConfig, Objective, list[tuple[str, int]], Recipe]:
+    """A study, objective and tuned recipe whose evaluation cells score ``0.85 + gain`` (tuned)
+    and ``0.85`` (base), each with its own seeded normal noise of sd ``noise``."""
+    import numpy as np
+    import torch
+
+    from reglab.data import make_dataset
+
+    ds = make_dataset(torch.rand(400, 3), torch.arange(400) % 3, name="rows")
+    cfg = TuneConfig(data="iris", train_size=30, val_size=30, **config)
+    objective = Objective(cfg, ds)
+    calls: list[tuple[str, int]] = []
+
+    def fake(recipe: Recipe, seed: int, splits: Any, **kw: Any) -> _Scored:
+        assert splits.test is not splits.val  # the evaluation scores test examples
+        calls.append((recipe.name, seed))
+        rng = np.random.default_rng([seed, recipe.name == "tuned"])
+        mean = 0.85 + (gain if recipe.name == "tuned" else 0.0)
+        return _Scored(recipe.name, seed, mean + noise * float(rng.standard_normal()))
+
+    monkeypatch.setattr(tune_confirmation, "run_cell", fake)
+    study = optuna.create_study(direction="maximize")
+    best = objective.base.replace(name="tuned", dropout=0.3)
+    return study, cfg, objective, calls, best
+
+
+def test_a_clearly_better_tuned_recipe_stops_at_the_first_look(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    study, cfg, objective, calls, best = _evaluation(monkeypatch, gain=0.05, noise=0.005)
+    out = tune_confirmation.test_scores(study, cfg, objective, best, compare=True)
+    c = out["comparison"]
+    assert (c["verdict"], c["look"], c["seeds"], c["final"]) == ("better", 1, 5, True)
+    assert out["seeds"] == 5 and len(out["tuned"]["values"]) == len(out["base"]["values"]) == 5
+    assert sorted(calls) == sorted((n, s) for n in ("tuned", "base") for s in range(5))
+    assert 0 < c["low"] < c["mean"] < c["high"] and c["mean"] == pytest.approx(0.05, abs=0.01)
+    # A rerun trains nothing and reaches the same verdict.
+    calls.clear()
+    again = tune_confirmation.test_scores(study, cfg, objective, best, compare=True)
+    assert calls == [] and again["comparison"] == c
+
+
+def test_an_equal_tuned_recipe_is_no_effect_beyond_the_margin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    study, cfg, objective, calls, best = _evaluation(monkeypatch, gain=0.0, noise=0.001)
+    out = tune_confirmation.test_scores(study, cfg, objective, best, compare=True)
+    c = out["comparison"]
+    assert (c["verdict"], c["seeds"], c["look"]) == ("equivalent", 5, 1)
+    assert -0.01 < c["low"] < c["high"] < 0.01 and c["margin_units"] == pytest.approx(0.01)
+    assert len(calls) == 10
+
+
+def test_when_the_search_keeps_the_base_its_runs_stand_for_both(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    study, cfg, objective, calls, _ = _evaluation(monkeypatch, gain=0.0, noise=0.03)
+    best = objective.base.replace(name="tuned", description="'all' with dropout searched")
+    out = tune_confirmation.test_scores(study, cfg, objective, best, compare=True)
+    c = out["comparison"]
+    assert sorted(calls) == [("tuned", s) for s in range(5)]  # the base is not trained again
+    assert c["same_recipe"] and c["diffs"] == [0.0] * 5
+    assert (c["verdict"], c["seeds"], c["low"], c["high"]) == ("equivalent", 5, 0.0, 0.0)
+    assert out["base"]["values"] == out["tuned"]["values"]
+    calls.clear()
+    assert tune_confirmation.test_scores(study, cfg, objective, best, compare=True) == out
+    assert calls == []
+
+
+def test_a_noisy_comparison_gets_more_seeds_look_by_look(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from reglab.lab.stats import decide
+
+    events: list[Any] = []
+    study, cfg, objective, calls, best = _evaluation(monkeypatch, gain=0.005, noise=0.03)
+    out = tune_confirmation.test_scores(
+        study, cfg, objective, best, compare=True, on_progress=events.append
+    )
+    c = out["comparison"]
+    assert out["seeds"] > 5 and c["seeds"] == out["seeds"] and c["seeds"] in (10, 15, 20)
+    # Both recipes ran every seed up to the stopping look, once each.
+    assert sorted(calls) == sorted((n, s) for n in ("tuned", "base") for s in range(c["seeds"]))
+    looks = [e.info["comparison"] for e in events if e.kind == "look"]
+    assert [x["seeds"] for x in looks] == list(range(5, c["seeds"] + 1, 5))
+    assert all(x["verdict"] == "undecided" for x in looks[:-1])  # more seeds only while open
+    # The verdict is the rule's on the per-seed gains at that look.
+    d = decide(c["diffs"], margin=0.01)
+    assert (d.verdict, d.low, d.high) == (c["verdict"], c["low"], c["high"])
+    # A smaller cap stops sooner; the cells already saved are reused.
+    calls.clear()
+    capped = replace(cfg, max_seeds=5)
+    first = tune_confirmation.test_scores(study, capped, objective, best, compare=True)
+    assert calls == [] and first["seeds"] == 5 and first["comparison"]["looks"] == [5]
+    assert first["comparison"]["final"]
+
+
+def test_a_fixed_number_of_seeds_is_judged_at_the_largest_look_it_reaches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    study, cfg, objective, calls, best = _evaluation(monkeypatch, gain=0.05, noise=0.005, seeds=3)
+    out = tune_confirmation.test_scores(study, cfg, objective, best, compare=True)
+    c = out["comparison"]
+    assert (c["verdict"], c["look"], c["seeds"], out["seeds"]) == ("undecided", 0, 3, 3)
+    assert c["low"] == -float("inf") and len(calls) == 6
+    twelve = replace(cfg, seeds=12)
+    out = tune_confirmation.test_scores(study, twelve, objective, best, compare=True)
+    c = out["comparison"]
+    # all 12 seeds run (only the 9 new ones trained); the verdict uses look 2's 10 seeds
+    assert len(calls) == 6 + 18 and out["seeds"] == 12 and len(out["tuned"]["values"]) == 12
+    assert (c["verdict"], c["look"], c["seeds"], c["sequential"]) == ("better", 2, 10, False)
+
+
+def test_without_compare_only_the_tuned_recipe_runs_the_first_look(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    study, cfg, objective, calls, best = _evaluation(monkeypatch, gain=0.0, noise=0.03)
+    out = tune_confirmation.test_scores(study, cfg, objective, best, compare=False)
+    assert "comparison" not in out and "base" not in out and out["seeds"] == 5
+    assert sorted(calls) == [("tuned", s) for s in range(5)]
+
+
+def test_regression_gains_are_oriented_and_the_margin_is_a_percent_of_the_base_loss() -> None:
+    done = {
+        **{f"tuned/{s}": {"test_loss": 0.9 + 0.001 * s} for s in range(5)},
+        **{f"base/{s}": {"test_loss": 2.0} for s in range(5)},
+    }
+    cfg = TuneConfig(margin=2.0)
+    c = tune_confirmation.comparison_of(done, "test_loss", 5, cfg)
+    assert c["diffs"][0] == pytest.approx(1.1)  # positive: the tuned loss is lower
+    assert c["margin_units"] == pytest.approx(0.04) and c["verdict"] == "better"
+    assert c["gain"] == "base minus tuned test loss"
+    # A seed without a finite score ends the sequence.
+    done["base/2"] = {"test_loss": None}
+    assert len(tune_confirmation.gains(done, "test_loss", 5)) == 2
+
+
+def test_the_report_and_the_command_line_carry_the_verdict(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import reglab.lab.tune as lab_tune
+    from reglab.cli import main
+    from reglab.lab.tune.outputs import write_outputs
+    from reglab.lab.tune.runner import TuneOutcome
+
+    study, cfg, objective, _, best = _evaluation(monkeypatch, gain=0.05, noise=0.005)
+    test = tune_confirmation.test_scores(study, cfg, objective, best, compare=True)
+    trials = [
+        {"number": 0, "state": "COMPLETE", "value": 0.9, "epochs_run": 4, "seconds": 1.0},
+    ]
+    paths = write_outputs(tmp_path, cfg, "sqlite:///x.db", best, 0.9, trials, [], test, 1, 2)
+    summary = json.loads(paths["summary"].read_text())
+    c = summary["comparison"]
+    assert (c["verdict"], c["seeds"], c["look"]) == ("better", 5, 1)
+    assert c["low"] == pytest.approx(test["comparison"]["low"]) and c["high"] > c["low"] > 0
+    assert summary["test"]["seeds"] == 5 and "comparison" not in summary["test"]
+    page = paths["report"].read_text()
+    assert "Tuned against base: better</b>" in page and "<h2>Decision rule</h2>" in page
+    assert "Tuned against base: better</b>: +4.84 points (95% repeated interval +" in page
+    assert "; 5 seeds, look 1 of 4)." in page
+
+    outcome = TuneOutcome(tmp_path, "sqlite:///x.db", best, 0.9, trials, test, 2.0, paths)
+    monkeypatch.setattr(lab_tune, "run_tune", lambda *a, **k: outcome)
+    code = main(["tune", "--data", "iris", "--out", str(tmp_path), "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "test test_acc over 5 seeds:" in out
+    line = next(s for s in out.splitlines() if s.startswith("tuned vs base: "))
+    assert line.startswith("tuned vs base: better: +4.84 points (95% repeated interval +")
+    assert line.endswith("; 5 seeds, look 1 of 4)")
+
+
+def test_bad_seeds_and_margin_messages(capsys: pytest.CaptureFixture[str]) -> None:
+    from reglab.cli import main
+
+    with pytest.raises(ConfigError, match=r"'seeds' parameter of TuneConfig must be an int"):
+        TuneConfig(seeds="many")
+    with pytest.raises(ConfigError, match=r"'margin' parameter of TuneConfig must be a float"):
+        TuneConfig(margin=-1.0)
+    assert TuneConfig(max_seeds=12).looks == (5, 10, 12)
+    assert main(["tune", "--seeds", "lots"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "reglab: error: The '--seeds' option of reglab tune must be 'auto' or a number of "
+        "seeds >= 1 (e.g. 3). Got 'lots' instead."
+    )
+
+
+def test_the_progress_display_shows_each_look(capsys: pytest.CaptureFixture[str]) -> None:
+    from reglab.cli.progress import Display
+    from reglab.lab.queue.workers import Event
+
+    open_look = {"look": 1, "seeds": 5, "verdict": "undecided", "sequential": True}
+    with Display(enabled=True, label="tune") as display:
+        display(Event("evaluate", info={"seeds": 5, "runs": 10}))
+        undecided = {**open_look, "final": False, "wanted": 10}
+        display(Event("look", info={"comparison": undecided, "metric": "test_acc"}))
+        display(Event("evaluate", info={"seeds": 10, "runs": 10}))
+        done = {**open_look, "look": 2, "seeds": 10, "verdict": "equivalent", "final": True}
+        display(Event("look", info={"comparison": {**done, "margin": 1.0, "wanted": 10}}))
+    assert capsys.readouterr().err.splitlines() == [
+        "tune: test evaluation, seeds 0-4 (10 runs)",
+        "tune: look 1 (5 seeds): undecided after 5 seeds, next look 10 seeds",
+        "tune: test evaluation, seeds 0-9 (10 runs)",
+        "tune: look 2 (10 seeds): no effect beyond ±1% of the base's test loss",
+    ]

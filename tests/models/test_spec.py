@@ -132,11 +132,15 @@ def test_regularization_spec_parts_match_the_recipe_parts():
     model = nn.Linear(4, 3)
     a = r.parts(model, input_shape=(4,), num_classes=3)
     b = r.regularization_spec.parts(model, input_shape=(4,), num_classes=3)
-    assert sorted(a) == sorted(b) == ["callbacks", "epochs", "loss", "optimizer", "regularization"]
-    assert [repr(x) for x in a["regularization"]] == [repr(x) for x in b["regularization"]]
-    assert [type(c).__name__ for c in a["callbacks"]] == [type(c).__name__ for c in b["callbacks"]]
-    assert a["epochs"] == b["epochs"] == 7
-    assert type(a["optimizer"]).__name__ == type(b["optimizer"]).__name__ == "WeightDecay"
+    assert (
+        sorted(a.kwargs())
+        == sorted(b.kwargs())
+        == ["callbacks", "epochs", "loss", "optimizer", "regularization"]
+    )
+    assert [repr(x) for x in a.regularization] == [repr(x) for x in b.regularization]
+    assert [type(c).__name__ for c in a.callbacks] == [type(c).__name__ for c in b.callbacks]
+    assert a.epochs == b.epochs == 7
+    assert type(a.optimizer).__name__ == type(b.optimizer).__name__ == "WeightDecay"
 
 
 def test_regularization_spec_names_itself_in_errors():

@@ -504,3 +504,63 @@ def test_progress_bar_shows_epoch_losses_and_gap(capsys: pytest.CaptureFixture[s
     fit(mlp(), (X, y), (X, y), epochs=2, seed=0, progress=False)
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+def test_train_curve_rows_scores_evenly_spaced_rows_and_changes_nothing_else() -> None:
+    X, y = blobs(n=96)
+    runs = {}
+    for rows in (None, 10, 96):
+        model = mlp(dropout=0.2)
+        h = fit(model, (X, y), (X[:32], y[:32]), epochs=3, seed=0, progress=False,
+                train_curve_rows=rows)  # fmt: skip
+        runs[rows] = (h, model)
+    full, _ = runs[None]
+    sampled, model = runs[10]
+    keep = ("loss", "val_loss", "val_acc", "lr", "weight_norm", "penalty")
+    for key in keep:
+        assert sampled[key] == full[key], key
+    assert strip_seconds(runs[96][0]) == strip_seconds(full)  # n rows of n: the whole split
+    # the last row's training scores are those of rows i * 96 // 10 under the final weights
+    idx = torch.arange(10) * 96 // 10
+    model.eval()
+    with torch.no_grad():
+        out = model(X[idx])
+    last = sampled.rows[-1]
+    assert last["train_loss"] == pytest.approx(F.cross_entropy(out, y[idx]).item(), rel=1e-6)
+    assert last["train_acc"] == int((out.argmax(1) == y[idx]).sum()) / 10
+
+
+def test_train_curve_rows_takes_the_first_rows_of_a_loader_pass() -> None:
+    X, y = blobs(n=64)
+    seen: list[int] = []
+    model = mlp()
+    model.register_forward_pre_hook(lambda m, inp: None if m.training else seen.append(len(inp[0])))
+    loader = DataLoader(TensorDataset(X, y), batch_size=16)  # a fixed order
+    h = fit(model, loader, None, epochs=1, progress=False, train_curve_rows=20)
+    assert seen == [16, 4]  # the batch that crosses 20 rows is cut before the model sees it
+    model.eval()
+    with torch.no_grad():
+        loss = F.cross_entropy(model(X[:20]), y[:20]).item()
+    assert h.rows[0]["train_loss"] == pytest.approx(loss, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd"])
+def test_recipe_optimizers_step_bit_identically_to_the_per_tensor_loop(name: str) -> None:
+    # RegularizationSpec.parts builds Adam/SGD with foreach=True (one call per step on CPU);
+    # the weights after training must equal those of torch's default per-tensor loop exactly.
+    from reglab.train.spec import RegularizationSpec
+
+    spec = RegularizationSpec(optimizer=name, lr=0.05, weight_decay=0.1, epochs=2)
+    X, y = blobs(n=64)
+    finals = []
+    for foreach in (True, False):
+        model = mlp(dropout=0.1)
+        opt = spec.parts(model, input_shape=(6,), num_classes=3)["optimizer"]
+        inner = getattr(opt, "optimizer", opt)
+        assert inner.defaults["foreach"] is True
+        inner.defaults["foreach"] = foreach
+        for group in inner.param_groups:
+            group["foreach"] = foreach
+        fit(model, (X, y), None, epochs=3, optimizer=opt, seed=0, progress=False)
+        finals.append([p.detach().clone() for p in model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*finals))

@@ -47,6 +47,9 @@ CASES: list[tuple[str, Callable[[], Any], str]] = [
      "The 'lr' parameter of fit must be a float in (0, inf). Got -1.0 instead."),
     ("seed<0", lambda: run(seed=-1),
      "The 'seed' parameter of fit must be None or an int in [0, inf). Got -1 instead."),
+    ("train_curve_rows", lambda: run(train_curve_rows=0),
+     "The 'train_curve_rows' parameter of fit must be None or an int in [1, inf). Got 0 "
+     "instead."),
     ("progress", lambda: fit(model(), data(), None, epochs=1, progress="yes"),
      "The 'progress' parameter of fit must be a bool. Got 'yes' instead."),
     ("device name", lambda: run(device="tpu9"),

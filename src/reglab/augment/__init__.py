@@ -5,7 +5,8 @@ Every augmentation draws per-sample parameters apart from applying them
 does both), so a batch can be replayed exactly. Geometric transforms live in
 :mod:`~reglab.augment.geometric`, intensity ones in :mod:`~reglab.augment.intensity`, ``Compose``
 in :mod:`~reglab.augment.container`, label mixing in :mod:`~reglab.augment.mix`, feature-vector
-noise in :mod:`reglab.augment.tabular`. Text augmentation (EDA), :mod:`reglab.augment.text`, is
+noise in :mod:`reglab.augment.tabular`, RandAugment and TrivialAugment in
+:mod:`~reglab.augment.auto`. Text augmentation (EDA), :mod:`reglab.augment.text`, is
 imported the first time it is touched (``reglab.augment.text`` works after
 ``import reglab.augment``).
 
@@ -23,6 +24,7 @@ from typing import Any
 
 from . import tabular
 from ._base import Augmentation, Draws
+from .auto import RandAugment, TrivialAugment
 from .container import Compose
 from .geometric import (
     RandomAffine,
@@ -43,6 +45,7 @@ __all__ = [
     "Draws",
     "LabelMixing",
     "MixUp",
+    "RandAugment",
     "RandomAffine",
     "RandomBrightness",
     "RandomContrast",
@@ -53,6 +56,7 @@ __all__ = [
     "RandomRotation",
     "RandomTranslation",
     "RandomZoom",
+    "TrivialAugment",
     "tabular",
     "text",
     "warp_affine",

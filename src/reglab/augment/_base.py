@@ -9,7 +9,8 @@ A subclass declares what it takes and what it draws; the base class derives the 
 * ``settings``: the constructor's own arguments (:class:`Setting`: name, constraints, default,
   how the value is stored). With the keyword-only ``options`` every augmentation of a family
   shares (``p``, ``same_on_batch``, ``value_range``; geometric ones add ``interpolation`` and
-  ``fill``) they make the constructor, its signature, its checks and ``repr``.
+  ``fill``) they make the constructor, its signature, its ``_parameter_constraints`` (checked by
+  :func:`reglab._checks.validate_params`, as everywhere) and ``repr``.
 * ``draws``: the per-sample parameters (:class:`Draw`: the key in ``draws`` and the sampler
   that fills it from :mod:`reglab._rng`), drawn in order by ``generate_params``.
 * what the parameters build: a geometric augmentation's ``build`` turns them into per-sample
@@ -48,7 +49,7 @@ from typing import Any, ClassVar
 import torch
 
 from .. import _rng
-from .._checks import GENERATOR, Boolean, Constraint, Constraints, Interval, check, validate_params
+from .._checks import GENERATOR, Boolean, Constraint, Constraints, Interval, validate_params
 from ..errors import ConfigError, format_value
 from ..regularizer import InputAugmentation
 
@@ -207,6 +208,7 @@ def _same(owner: str, value: Any) -> Any:
 class Setting:
     """A constructor argument: its name, the constraints it must meet, its default, its storage.
 
+    The ``constraints`` of a class's settings and options make its ``_parameter_constraints``.
     ``store(owner, value)`` turns the checked value into the attribute (e.g. ``d`` into the range
     ``(-d, d)``); it may check further, as an element-wise check does. ``optional=True`` lets
     ``None`` through unchecked (stored as ``None``). ``show`` is how ``repr`` prints the stored
@@ -221,12 +223,14 @@ class Setting:
     show: Callable[[Any], Any] | None = None
     hidden: Callable[[Any], bool] | None = None
 
+    def skips(self, value: Any) -> bool:
+        """Whether ``value`` passes unchecked (``None`` of an optional setting)."""
+        return value is None and self.optional
+
     def read(self, owner: str, value: Any) -> Any:
-        """Check ``value`` and return what the augmentation stores."""
-        if value is None and self.optional:
+        """What the augmentation stores for ``value`` (checked against the constraints before)."""
+        if self.skips(value):
             return None
-        if self.constraints:
-            check(owner, self.name, value, *self.constraints)
         return self.store(owner, value)
 
 
@@ -348,10 +352,13 @@ class Augmentation(InputAugmentation):
     same_on_batch: bool = False
     value_range: tuple[float, float] | None = None
     _declared: ClassVar[inspect.Signature]
+    #: Derived from the ``constraints`` of ``settings`` and ``options``.
+    _parameter_constraints: ClassVar[Constraints]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._declared = cls._signature()
+        cls._parameter_constraints = cls._constraints()
         if getattr(cls.__init__, "_declared", False):
             # No __init__ of its own: a constructor whose signature is the declared one.
             def __init__(self: Augmentation, *args: Any, **kwargs: Any) -> None:
@@ -372,12 +379,22 @@ class Augmentation(InputAugmentation):
         params += [kind(s.name, kind.KEYWORD_ONLY, default=s.default) for s in cls.options]
         return inspect.Signature(params)
 
+    @classmethod
+    def _constraints(cls) -> Constraints:
+        declared = (*cls.settings, *cls.options)
+        return {s.name: s.constraints for s in declared if s.constraints}
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         owner = type(self).__name__
         bound = type(self)._declared.bind(*args, **kwargs)
         bound.apply_defaults()
-        for s in (*self.settings, *self.options):
-            setattr(self, s.name, s.read(owner, bound.arguments[s.name]))
+        declared = (*self.settings, *self.options)
+        values = bound.arguments
+        validate_params(
+            self, {s.name: values[s.name] for s in declared if not s.skips(values[s.name])}
+        )
+        for s in declared:
+            setattr(self, s.name, s.read(owner, values[s.name]))
         self._setup()
 
     # ----------------------------------------------------------------------------- subclass API
@@ -575,4 +592,5 @@ def get(draws: Draws, key: str, owner: str) -> torch.Tensor:
 
 Augmentation._declared = Augmentation._signature()
 Augmentation.__init__.__signature__ = Augmentation._signature(with_self=True)  # type: ignore[attr-defined]
+Augmentation._parameter_constraints = Augmentation._constraints()
 Augmentation.__init__._declared = True  # type: ignore[attr-defined]

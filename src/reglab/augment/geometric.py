@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import _rng
-from .._checks import Interval, OneOf, check
+from .._checks import Constraints, Interval, OneOf, validate_params
 from ..errors import ConfigError
 from ._base import (
     FILL,
@@ -572,13 +572,16 @@ class RandomAffine(_Geometric):
 
 
 # ------------------------------------------------------------------------------ crop
+#: The constraints of a crop size (an int, or each of a pair), checked by validate_params.
+_SIZE_CONSTRAINTS: Constraints = {"size": [Interval(int, 1, None)]}
+
+
 def _size(owner: str, value: Any) -> tuple[int, int]:
-    size_ok = Interval(int, 1, None)
     if isinstance(value, (tuple, list)) and len(value) == 2:
         for v in value:
-            check(owner, "size", v, size_ok)
+            validate_params(owner, {"size": v}, _SIZE_CONSTRAINTS)
         return int(value[0]), int(value[1])
-    check(owner, "size", value, size_ok)
+    validate_params(owner, {"size": value}, _SIZE_CONSTRAINTS)
     return int(value), int(value)
 
 

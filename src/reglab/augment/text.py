@@ -38,12 +38,12 @@ import math
 import random
 from collections.abc import Callable, Collection, Iterable, Sequence
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
 
-from .._checks import Boolean, Interval, check
+from .._checks import BOOL, Constraints, Interval, validate_params
 from ..errors import ConfigError, format_value, param_error
 from .wordnet import (
     MappingSynonyms,
@@ -202,6 +202,16 @@ def _pool(words: Sequence[str], lookup: Lookup, stop: Collection[str]) -> list[i
     return [i for i, w in enumerate(words) if w.lower() not in stop and lookup(w)]
 
 
+#: The constraints of the count ``n`` of synonym_replacement, random_insertion and random_swap.
+_COUNT_CONSTRAINTS: Constraints = {"n": [Interval(int, 0, None)]}
+#: The constraints of random_deletion's arguments, checked by validate_params.
+_RANDOM_DELETION_CONSTRAINTS: Constraints = {"p": [Interval(float, 0, 1)]}
+#: The constraints of EDA.for_dataset_size's and EDA.recommended's arguments.
+_N_TRAIN_CONSTRAINTS: Constraints = {"n_train": [Interval(int, 1, None)]}
+#: The constraints of EDA.expand's arguments, checked by validate_params.
+_EXPAND_CONSTRAINTS: Constraints = {"include_original": BOOL}
+
+
 def synonym_replacement(
     words: Sequence[str],
     n: int,
@@ -229,7 +239,7 @@ def synonym_replacement(
     """
     owner = "synonym_replacement"
     words = _as_words(words, owner)
-    check(owner, "n", n, Interval(int, 0, None))
+    validate_params(owner, locals(), _COUNT_CONSTRAINTS)
     source = as_synonym_source(synonyms, owner)
     stop = _as_stopwords(stopwords, owner)
     rng = _as_random(generator, owner)
@@ -255,7 +265,7 @@ def random_insertion(
     """
     owner = "random_insertion"
     words = _as_words(words, owner)
-    check(owner, "n", n, Interval(int, 0, None))
+    validate_params(owner, locals(), _COUNT_CONSTRAINTS)
     source = as_synonym_source(synonyms, owner)
     stop = _as_stopwords(stopwords, owner)
     rng = _as_random(generator, owner)
@@ -271,7 +281,7 @@ def random_swap(words: Sequence[str], n: int, *, generator: GeneratorLike = None
     """
     owner = "random_swap"
     words = _as_words(words, owner)
-    check(owner, "n", n, Interval(int, 0, None))
+    validate_params(owner, locals(), _COUNT_CONSTRAINTS)
     return _rs(words, n, _as_random(generator, owner))
 
 
@@ -286,7 +296,7 @@ def random_deletion(
     """
     owner = "random_deletion"
     words = _as_words(words, owner)
-    check(owner, "p", p, Interval(float, 0, 1))
+    validate_params(owner, locals(), _RANDOM_DELETION_CONSTRAINTS)
     return _rd(words, float(p), _as_random(generator, owner))
 
 
@@ -331,6 +341,14 @@ class EDA:
         (math.inf, 0.1, 4),
     )
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "alpha_sr": [Interval(float, 0, 1)],
+        "alpha_ri": [Interval(float, 0, 1)],
+        "alpha_rs": [Interval(float, 0, 1)],
+        "p_rd": [Interval(float, 0, 1)],
+        "num_aug": [Interval(int, 1, None)],
+    }
+
     def __init__(
         self,
         alpha_sr: float = 0.1,
@@ -341,12 +359,12 @@ class EDA:
         synonyms: SynonymsLike = None,
         stopwords: Collection[str] | str | None = "english",
     ) -> None:
-        unit = Interval(float, 0, 1)
-        self.alpha_sr = float(check("EDA", "alpha_sr", alpha_sr, unit))
-        self.alpha_ri = float(check("EDA", "alpha_ri", alpha_ri, unit))
-        self.alpha_rs = float(check("EDA", "alpha_rs", alpha_rs, unit))
-        self.p_rd = float(check("EDA", "p_rd", p_rd, unit))
-        self.num_aug = check("EDA", "num_aug", num_aug, Interval(int, 1, None))
+        validate_params(self, locals())
+        self.alpha_sr = float(alpha_sr)
+        self.alpha_ri = float(alpha_ri)
+        self.alpha_rs = float(alpha_rs)
+        self.p_rd = float(p_rd)
+        self.num_aug = num_aug
         if not (self.alpha_sr or self.alpha_ri or self.alpha_rs or self.p_rd):
             raise ConfigError(
                 "EDA needs at least one operation: alpha_sr, alpha_ri, alpha_rs and p_rd are all 0."
@@ -389,7 +407,7 @@ class EDA:
             >>> e.alpha_sr, e.p_rd, e.num_aug
             (0.05, 0.05, 8)
         """
-        check("EDA.for_dataset_size", "n_train", n_train, Interval(int, 1, None))
+        validate_params("EDA.for_dataset_size", locals(), _N_TRAIN_CONSTRAINTS)
         alpha, num_aug = cls.recommended(n_train)
         return cls(alpha, alpha, alpha, alpha, num_aug, synonyms=synonyms, stopwords=stopwords)
 
@@ -401,7 +419,7 @@ class EDA:
             >>> EDA.recommended(500), EDA.recommended(2_000), EDA.recommended(20_000)
             ((0.05, 16), (0.05, 8), (0.1, 4))
         """
-        check("EDA.recommended", "n_train", n_train, Interval(int, 1, None))
+        validate_params("EDA.recommended", locals(), _N_TRAIN_CONSTRAINTS)
         return next((a, k) for upto, a, k in cls.RECOMMENDED if n_train <= upto)
 
     def __repr__(self) -> str:
@@ -512,7 +530,7 @@ class EDA:
                 f"EDA.expand expects one label per sentence ({len(sentences)} sentences). "
                 f"Got {len(labels)} labels instead."
             )
-        check("EDA.expand", "include_original", include_original, Boolean())
+        validate_params("EDA.expand", locals(), _EXPAND_CONSTRAINTS)
         variants = self.batch(sentences, generator)
         xs: list[str] = []
         ys: list[T] = []

@@ -18,12 +18,12 @@ import numbers
 import operator
 import weakref
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from .._checks import Boolean, Constraint, Interval, NoneOk, OneOf, check
+from .._checks import BOOL, Constraint, Constraints, Interval, NoneOk, OneOf, validate_params
 from ..errors import ConfigError, did_you_mean, format_value
 
 __all__ = ["EarlyStopping", "StopReason"]
@@ -234,6 +234,20 @@ class EarlyStopping:
         Prechelt, "Early Stopping - But When?", Neural Networks: Tricks of the Trade, 1998.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "monitor": [_NonEmptyStr()],
+        "mode": [OneOf("auto", "min", "max")],
+        "patience": [Interval(int, 0, None)],
+        "min_delta": [Interval(float, 0, None)],
+        "threshold_mode": [OneOf("abs", "rel")],
+        "baseline": [NoneOk(), _FINITE],
+        "start_from_epoch": [Interval(int, 0, None)],
+        "restore_best_weights": BOOL,
+        "check_finite": BOOL,
+        "stopping_threshold": [NoneOk(), _FINITE],
+        "divergence_threshold": [NoneOk(), _FINITE],
+    }
+
     def __init__(
         self,
         monitor: str = "val_loss",
@@ -248,24 +262,13 @@ class EarlyStopping:
         stopping_threshold: float | None = None,
         divergence_threshold: float | None = None,
     ) -> None:
-        owner = "EarlyStopping"
-        check(owner, "monitor", monitor, _NonEmptyStr())
-        check(owner, "mode", mode, OneOf("auto", "min", "max"))
-        check(owner, "patience", patience, Interval(int, 0, None))
-        check(owner, "min_delta", min_delta, Interval(float, 0, None))
-        check(owner, "threshold_mode", threshold_mode, OneOf("abs", "rel"))
-        check(owner, "baseline", baseline, NoneOk(), _FINITE)
-        check(owner, "start_from_epoch", start_from_epoch, Interval(int, 0, None))
-        check(owner, "restore_best_weights", restore_best_weights, Boolean())
-        check(owner, "check_finite", check_finite, Boolean())
-        check(owner, "stopping_threshold", stopping_threshold, NoneOk(), _FINITE)
-        check(owner, "divergence_threshold", divergence_threshold, NoneOk(), _FINITE)
+        validate_params(self, locals())
         resolved = mode if mode != "auto" else infer_mode(monitor)
         if resolved is None and did_you_mean(monitor, _COMMON_METRICS):
             raise ConfigError(
                 f"The 'monitor' parameter of EarlyStopping names {monitor!r}, which is not a known "
                 f"metric name.{did_you_mean(monitor, _COMMON_METRICS)} For a metric of your own, "
-                "pass mode='min' or mode='max'."
+                "set its direction with the 'mode' parameter ('min' or 'max')."
             )
         if resolved is None:
             raise ConfigError(

@@ -58,7 +58,7 @@ _suggest_choices(cli)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit code (0 ok, 2 bad input, 130 interrupted)."""
+    """Run the CLI; return the exit code (0 ok, 1 cells failed, 2 bad input, 130 interrupted)."""
     try:
         result = cli.main(
             args=list(argv) if argv is not None else None, prog_name="reglab", standalone_mode=False

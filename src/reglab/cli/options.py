@@ -1,15 +1,17 @@
-"""Options ``reglab study`` and ``reglab tune`` share, and how their text becomes values."""
+"""The options ``reglab study``, ``tune`` and ``claims`` share, declared once, and how their
+text becomes values."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
 from ..errors import ConfigError
 
-__all__ = ["data_options", "parse_size"]
+__all__ = ["data_options", "decision_options", "parse_seeds", "parse_size", "run_options"]
 
 
 def parse_size(text: str | None, name: str, command: str = "study") -> int | float | None:
@@ -81,6 +83,69 @@ def data_options(train_help: str, val_help: str) -> Callable[[Any], Any]:
         ),
     ]
 
+    return _all(options)
+
+
+def parse_seeds(text: str, command: str = "study") -> int | str:
+    """``auto`` (seeds look by look until decided) or a number of seeds."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    if text.strip().isdigit() and int(text) >= 1:
+        return int(text)
+    raise ConfigError(
+        f"The '--seeds' option of reglab {command} must be 'auto' or a number of seeds >= 1 "
+        f"(e.g. 3). Got {text!r} instead."
+    )
+
+
+def decision_options(seeds_help: str, margin_of: str) -> Callable[[Any], Any]:
+    """``--seeds auto|N``, ``--max-seeds`` and ``--margin``: how many seeds, and what "no
+    effect" means (``margin_of``: whose loss a regression margin is a percent of)."""
+    options = [
+        click.option("--seeds", default="auto", show_default=True, help=seeds_help),
+        click.option(
+            "--max-seeds",
+            default=None,
+            type=int,
+            help="With --seeds auto: the last look (default 20).",
+        ),
+        click.option(
+            "--margin",
+            default=1.0,
+            show_default=True,
+            type=float,
+            help="A difference smaller than this is 'no effect' (points of accuracy; for "
+            f"regression, percent of {margin_of}'s test loss).",
+        ),
+    ]
+    return _all(options)
+
+
+def run_options(what: str, database: str, files: str, jobs_help: str) -> Callable[[Any], Any]:
+    """``--jobs``, ``--storage``, ``--out`` and ``--progress/--no-progress`` of a command whose
+    default folder is ``reglab-<what>`` holding ``database`` and ``files``."""
+    options = [
+        click.option("--jobs", default=None, type=int, help=jobs_help),
+        click.option(
+            "--storage",
+            default=None,
+            help=f"SQLAlchemy URL of the {what} database (default: OUT/{database}). Use a "
+            "PostgreSQL URL to share it between machines.",
+        ),
+        click.option(
+            "--out",
+            "out_dir",
+            default=f"reglab-{what}",
+            show_default=True,
+            type=click.Path(file_okay=False, path_type=Path),
+            help=f"Folder for {database}, {files}.",
+        ),
+        click.option("--progress/--no-progress", default=True, show_default=True),
+    ]
+    return _all(options)
+
+
+def _all(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
     def apply(fn: Any) -> Any:
         for option in reversed(options):
             fn = option(fn)

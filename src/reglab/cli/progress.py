@@ -37,9 +37,14 @@ def settings_line(label: str, i: dict[str, Any]) -> str:
         oov = text.get("parts", {}).get("val", {}).get("oov")
         share = f", {100 * oov:.1f}% of validation tokens out of it" if oov is not None else ""
         encoded += f"; vocabulary {text['vocabulary']:,} words from train{share}"
+    model = f"training function {i['train_fn']}" if i.get("train_fn") else f"model {i['model']}"
+    inert = "".join(
+        f"; NOTE {name}: {note}" for name, notes in (i.get("inert") or {}).items() for note in notes
+    )
     return (
-        f"{label}: {i['data']} ({i['rows']} rows): {parts}{source}{encoded}; model {i['model']}; "
+        f"{label}: {i['data']} ({i['rows']} rows): {parts}{source}{encoded}; {model}; "
         f"{i['recipes']} recipes x {i['seeds']} seeds; {i['jobs']} workers on {i['device']}"
+        f"{inert}"
     )
 
 
@@ -54,6 +59,7 @@ class Display:
         self._task: Any = None
         self._start = time.perf_counter()
         self._done0: int | None = None
+        self._failures: set[str] = set()
 
     def __enter__(self) -> Display:
         return self
@@ -66,10 +72,21 @@ class Display:
     def __call__(self, event: Any) -> None:
         if event.kind == "error":
             self._line(f"reglab: error: {event.info['message']}")
+        elif event.kind == "failure":  # a cell's training raised: said at once, always
+            message = event.info["message"]
+            said = "the same way" if message in self._failures else message
+            self._failures.add(message)
+            self._line(f"reglab: cell {event.info['cell']} failed: {said}")
+        elif event.kind == "settings":  # the record of what ran: always, on standard error
+            self._line(settings_line(self.label, event.info))
+        elif event.kind == "database":  # shown even without --progress: the study seems stuck
+            url = event.info["url"]
+            if event.info["waiting"]:
+                self._line(f"reglab: the database at {url!r} is not answering; waiting for it")
+            else:
+                self._line(f"reglab: the database at {url!r} answers again; carrying on")
         elif not self.enabled:
             return
-        elif event.kind == "settings":
-            self._line(settings_line(self.label, event.info))
         elif event.kind == "cells":
             self._cells(event)
         elif event.kind == "trial":
@@ -82,6 +99,16 @@ class Display:
             )
         elif event.kind == "confirmed":
             self._confirmed(event)
+        elif event.kind == "evaluate":
+            i = event.info
+            self._line(f"tune: test evaluation, seeds 0-{i['seeds'] - 1} ({i['runs']} runs)")
+        elif event.kind == "look":
+            from ..lab.tune.outputs import verdict_label
+
+            c = event.info["comparison"]
+            label = verdict_label(c, event.info.get("metric") == "test_acc")
+            more = f", next look {c['wanted']} seeds" if c["sequential"] and not c["final"] else ""
+            self._line(f"tune: look {c['look']} ({c['seeds']} seeds): {label}{more}")
 
     def _line(self, text: str) -> None:
         if self._bar is not None:

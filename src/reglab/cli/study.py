@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
-from .options import data_options, parse_size
+from .options import data_options, decision_options, parse_seeds, parse_size, run_options
 from .progress import Display
 
 
@@ -46,48 +46,18 @@ from .progress import Display
     help="Run each cell with your own training function run(recipe, splits, seed, device) "
     "returning the measured row, instead of reglab's fit (the current folder is importable).",
 )
-@click.option(
-    "--seeds",
-    default="auto",
-    show_default=True,
-    help="auto: seeds look by look (5, 10, 15, 20) until each recipe's comparison with the "
+@decision_options(
+    "auto: seeds look by look (5, 10, 15, 20) until each recipe's comparison with the "
     "baseline is decided (better, worse, or no effect beyond --margin); a number: that many "
     "seeds per recipe (a fixed design).",
-)
-@click.option(
-    "--max-seeds",
-    default=None,
-    type=int,
-    help="With --seeds auto: the last look (default 20).",
-)
-@click.option(
-    "--margin",
-    default=1.0,
-    show_default=True,
-    type=float,
-    help="With --seeds auto: a difference smaller than this is 'no effect' (points of "
-    "accuracy; for regression, percent of the baseline's test loss).",
+    "the baseline",
 )
 @click.option("--epochs", default=None, type=int, help="Override each recipe's epoch budget.")
-@click.option(
-    "--jobs",
-    default=None,
-    type=int,
-    help="Local worker processes, this one included (default: one per CPU core).",
-)
-@click.option(
-    "--storage",
-    default=None,
-    help="SQLAlchemy URL of the study database (default: OUT/study.db). Use a "
-    "PostgreSQL URL to share a study between machines.",
-)
-@click.option(
-    "--out",
-    "out_dir",
-    default="reglab-study",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for study.db, results.csv, summary.json and report.html.",
+@run_options(
+    "study",
+    "study.db",
+    "results.csv, summary.json and report.html",
+    "Local worker processes, this one included (default: one per CPU core).",
 )
 @click.option(
     "--resume",
@@ -99,7 +69,6 @@ from .progress import Display
     is_flag=True,
     help="Work on an existing study in --storage (another machine started it).",
 )
-@click.option("--progress/--no-progress", default=True, show_default=True)
 @click.option("--heartbeat-interval", default=5, type=int, hidden=True)
 @click.option("--grace-period", default=30, type=int, hidden=True)
 def study(
@@ -127,7 +96,7 @@ def study(
     progress: bool,
     heartbeat_interval: int,
     grace_period: int,
-) -> None:
+) -> int:
     """Train every recipe over several seeds; write results.csv, summary.json, report.html.
 
     Rerunning the same command resumes: finished cells are kept and only the rest run.
@@ -150,7 +119,7 @@ def study(
             test=test,
             model=model,
             recipes=tuple(resolve_recipes(recipe_names, recipe_specs)),
-            seeds=_parse_seeds(seeds),
+            seeds=parse_seeds(seeds),
             max_seeds=max_seeds,
             margin=margin,
             epochs=epochs,
@@ -182,25 +151,25 @@ def study(
         f"\n{outcome.done}/{outcome.cells} cells in {outcome.seconds:.1f} s "
         f"(storage: {outcome.url})"
     )
-    if outcome.failed_cells:
-        click.echo(
-            f"Not finished: {', '.join(outcome.failed_cells)}; rerun the same command to resume.",
-            err=True,
-        )
     if outcome.rows:
         click.echo(f"report: {outcome.out_dir / 'report.html'}")
-
-
-def _parse_seeds(text: str) -> int | str:
-    """``auto`` or a count of seeds per recipe."""
-    if text.strip().lower() == "auto":
-        return "auto"
-    if text.strip().isdigit():
-        return int(text)
-    raise ConfigError(
-        "The '--seeds' option of reglab study must be 'auto' or a number of seeds (e.g. 3). "
-        f"Got {text!r} instead."
-    )
+    failed = {key for key, _ in outcome.failures}
+    unfinished = [key for key in outcome.failed_cells if key not in failed]
+    if outcome.failures:
+        key, line = outcome.failures[0]
+        more = f" ({len(outcome.failures) - 1} more in the report)" if len(failed) > 1 else ""
+        click.echo(f"{len(failed)} cells failed; the first, {key}: {line}{more}", err=True)
+    if outcome.stopped:
+        click.echo(
+            f"Stopped early: {outcome.stopped}. Rerunning cannot help until the cause is fixed.",
+            err=True,
+        )
+    if unfinished:
+        when = "once the cause is fixed" if outcome.stopped else "to resume"
+        click.echo(
+            f"Not finished: {', '.join(unfinished)}; rerun the same command {when}.", err=True
+        )
+    return 1 if outcome.failures else 0
 
 
 def _parse_sizes(text: str | None, train_size: str | None) -> tuple[int, ...] | None:

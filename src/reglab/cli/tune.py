@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .options import data_options, parse_size
+from .options import data_options, decision_options, parse_seeds, parse_size, run_options
 from .progress import Display
 
 
@@ -34,12 +34,12 @@ from .progress import Display
     type=float,
     help="Seconds for the search; the test evaluation runs after it.",
 )
-@click.option(
-    "--seeds",
-    default=3,
-    show_default=True,
-    type=int,
-    help="Seeds of the test evaluation (each after seed 0 draws its own training examples).",
+@decision_options(
+    "Seeds of the test evaluation (each after seed 0 draws its own training examples). "
+    "auto: look by look (5, 10, 15, 20) until the tuned recipe is decided better, worse, or "
+    "no effect beyond --margin against the base; a number: that many (a fixed design, "
+    "judged by the same rule at the largest look it reaches).",
+    "the base recipe",
 )
 @click.option(
     "--partitions",
@@ -57,24 +57,11 @@ from .progress import Display
     "partitions each and keep the best mean (1: keep the search's best).",
 )
 @click.option("--epochs", default=None, type=int, help="Override the base recipe's epochs.")
-@click.option(
-    "--jobs",
-    default=None,
-    type=int,
-    help="Search processes, this one included (default: one per CPU core).",
-)
-@click.option(
-    "--storage",
-    default=None,
-    help="SQLAlchemy URL of the tuning database (default: OUT/tune.db).",
-)
-@click.option(
-    "--out",
-    "out_dir",
-    default="reglab-tune",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for tune.db, best.toml, trials.csv, summary.json and report.html.",
+@run_options(
+    "tune",
+    "tune.db",
+    "best.toml, trials.csv, summary.json and report.html",
+    "Search processes, this one included (default: one per CPU core).",
 )
 @click.option(
     "--compare/--no-compare",
@@ -82,7 +69,6 @@ from .progress import Display
     show_default=True,
     help="Also evaluate the base recipe on the same seeds (paired comparison).",
 )
-@click.option("--progress/--no-progress", default=True, show_default=True)
 def tune(
     data: str,
     target: str | None,
@@ -96,7 +82,9 @@ def tune(
     space: str | None,
     trials: int,
     timeout: float | None,
-    seeds: int,
+    seeds: str,
+    max_seeds: int | None,
+    margin: float,
     partitions: int,
     confirm: int,
     epochs: int | None,
@@ -110,10 +98,13 @@ def tune(
 
     Each trial is scored on --partitions train/validation draws of the examples outside the
     test split; the best --confirm trials are then scored on as many partitions again, and the
-    best mean wins. That recipe is trained with each seed and measured on test examples that
-    no trial ever saw. Rerunning the same command resumes where it stopped.
+    best mean wins. That recipe and the base are trained with each seed and measured on test
+    examples that no trial ever saw; seeds are added look by look until the tuned recipe is
+    decided better, worse, or no effect beyond --margin. Rerunning the same command resumes
+    where it stopped.
     """
     from ..lab.tune import SPACE, TuneConfig, run_tune
+    from ..lab.tune.outputs import comparison_text
 
     config = TuneConfig(
         data=data,
@@ -126,7 +117,9 @@ def tune(
         device=device,
         base=base,
         trials=trials,
-        seeds=seeds,
+        seeds=parse_seeds(seeds, "tune"),
+        max_seeds=max_seeds,
+        margin=margin,
         partitions=partitions,
         confirm=confirm,
         epochs=epochs,
@@ -157,16 +150,13 @@ def tune(
     click.echo(f"best recipe: {outcome.best.summary()}")
     t = scores["tuned"]
     click.echo(
-        f"test {scores['metric']} over {config.seeds} seeds: {f(t['mean'])} "
+        f"test {scores['metric']} over {scores['seeds']} seeds: {f(t['mean'])} "
         f"[{f(t['low'])}, {f(t['high'])}]"
     )
     if "base" in scores:
         b = scores["base"]
-        line = f"base recipe {config.base!r}: {f(b['mean'])} [{f(b['low'])}, {f(b['high'])}]"
-        p = scores.get("paired")
-        if p:
-            scale = 100.0 if acc else 1.0
-            line += f"; paired difference {scale * p['mean']:+.2f}"
-        click.echo(line)
+        click.echo(f"base recipe {config.base!r}: {f(b['mean'])} [{f(b['low'])}, {f(b['high'])}]")
+    if "comparison" in scores:
+        click.echo(f"tuned vs base: {comparison_text(scores['comparison'], acc)}")
     click.echo(f"{outcome.seconds:.0f} s; recipe: {outcome.paths['toml']}")
     click.echo(f"report: {outcome.paths['report']}")

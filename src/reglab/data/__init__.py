@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from ._dataset import Dataset, make_dataset, make_text_dataset
 from ._load import load_dataset
+from .batches import Batches
 from .builtin import BUILTIN_DATASETS, DatasetInfo, list_datasets
 from .encode import TableEncoder
 from .split import (
@@ -39,6 +40,7 @@ from .text import Vocabulary, tokenize
 __all__ = [
     "BUILTIN_DATASETS",
     "TEST_SOURCES",
+    "Batches",
     "Dataset",
     "DatasetInfo",
     "Splits",

@@ -19,6 +19,7 @@ from torch.utils.data import (
 
 from .._checks import InstanceOf, Interval, NoneOk, OneOf, check
 from ..errors import ConfigError
+from .batches import Batches
 
 __all__ = ["TASKS", "Dataset", "encode_labels", "infer_task", "make_dataset", "make_text_dataset"]
 
@@ -255,6 +256,19 @@ class Dataset(torch.utils.data.Dataset):
         if start is None and stop is None:
             return self.X, self.y
         return self.features(slice(start, stop)), self.y[start:stop]
+
+    def batch_iterable(
+        self,
+        batch_size: int = 256,
+        *,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> Batches:
+        """:meth:`batches` pass after pass, with a ``len``: what ``fit`` iterates each epoch
+        (:class:`~reglab.data.batches.Batches`; a new shuffle each pass, batches on ``device``).
+        """
+        return Batches(self, batch_size, shuffle=shuffle, generator=generator, device=device)
 
     def batches(
         self,

@@ -34,6 +34,7 @@ from torch import Tensor
 
 from .._checks import InstanceOf, Interval, NoneOk, check
 from ..errors import ConfigError, format_value
+from .batches import Batches
 
 __all__ = [
     "DEFAULT_MAX_LENGTH",
@@ -221,6 +222,31 @@ class EncodedTexts:
         batches = torch.cat(parts).split(batch_size)
         shuffled = torch.randperm(len(batches), generator=generator).tolist()
         return torch.cat([batches[i] for i in shuffled])
+
+    def loader(
+        self,
+        batch_size: int = 256,
+        *,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> Batches:
+        """:meth:`batches` pass after pass, with a ``len``: what ``fit`` iterates each epoch
+        (:class:`~reglab.data.batches.Batches`; a new shuffle each pass, batches on ``device``)."""
+        return Batches(self, batch_size, shuffle=shuffle, generator=generator, device=device)
+
+    def batch_iterable(
+        self,
+        batch_size: int = 256,
+        *,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> Batches:
+        """:meth:`batches` pass after pass, with a ``len``: what ``fit`` iterates each epoch
+        (:class:`~reglab.data.batches.Batches`; a new shuffle each pass, batches on ``device``).
+        """
+        return Batches(self, batch_size, shuffle=shuffle, generator=generator, device=device)
 
     def batches(
         self,

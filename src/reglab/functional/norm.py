@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.distributed as dist
@@ -33,7 +33,6 @@ from .._checks import (
     Interval,
     NoneOk,
     check_floating,
-    validate,
     validate_params,
 )
 from ..errors import ConfigError
@@ -84,17 +83,15 @@ class RenormClipping:
     rmin: float = 0.0
     momentum: float = 0.01
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "rmax": [Interval(float, 1, math.inf)],
+        "dmax": [Interval(float, 0, math.inf)],
+        "rmin": [Interval(float, 0, 1)],
+        "momentum": [Interval(float, 0, 1, closed="right")],
+    }
+
     def __post_init__(self) -> None:
-        validate(
-            "RenormClipping",
-            {"rmax": self.rmax, "dmax": self.dmax, "rmin": self.rmin, "momentum": self.momentum},
-            {
-                "rmax": [Interval(float, 1, math.inf)],
-                "dmax": [Interval(float, 0, math.inf)],
-                "rmin": [Interval(float, 0, 1)],
-                "momentum": [Interval(float, 0, 1, closed="right")],
-            },
-        )
+        validate_params(self, vars(self))
 
 
 _NONE = NoneOk()

@@ -26,7 +26,15 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from .._checks import Constraint, InstanceOf, Interval, _is_int, _is_real, check
+from .._checks import (
+    Constraint,
+    Constraints,
+    InstanceOf,
+    Interval,
+    _is_int,
+    _is_real,
+    validate_params,
+)
 
 __all__ = [
     "DEFAULT_LOOKS",
@@ -171,9 +179,33 @@ class _FiniteNumbers(Constraint):
         return "a sequence of finite numbers"
 
 
+#: The constraints shared by the public functions of this module, checked by validate_params.
+_DESIGN_CONSTRAINTS: Constraints = {
+    "looks": [_IncreasingLooks()],
+    "alpha": [Interval(float, 0, 1, closed="neither")],
+}
+_MARGIN_CONSTRAINTS: Constraints = {"margin": [Interval(float, 0, None)]}
+_DECIDE_CONSTRAINTS: Constraints = {**_MARGIN_CONSTRAINTS, "diffs": [_FiniteNumbers()]}
+_DECIDE_FAMILY_CONSTRAINTS: Constraints = {
+    **_MARGIN_CONSTRAINTS,
+    "diffs_by_name": [
+        InstanceOf(Mapping, description="a mapping of names to sequences of differences")
+    ],
+}
+_NEXT_LOOK_CONSTRAINTS: Constraints = {
+    "n": [Interval(int, 0, None)],
+    "looks": [_IncreasingLooks()],
+}
+_DIFFS = [_FiniteNumbers()]
+
+
+def _check_diffs(owner: str, name: str, diffs: Any) -> None:
+    key = f"diffs_by_name[{name!r}]"
+    validate_params(owner, {key: diffs}, {key: _DIFFS})
+
+
 def _check_design(owner: str, looks: Any, alpha: Any) -> tuple[tuple[int, ...], float]:
-    check(owner, "looks", looks, _IncreasingLooks())
-    check(owner, "alpha", alpha, Interval(float, 0, 1, closed="neither"))
+    validate_params(owner, locals(), _DESIGN_CONSTRAINTS)
     return tuple(int(n) for n in looks), float(alpha)
 
 
@@ -337,8 +369,7 @@ def decide(
         Decision(verdict='undecided', low=-inf, high=inf, n=3, look=0, mean=0.00666..., final=False)
     """
     looks_t, alpha_f = _check_design("decide", looks, alpha)
-    check("decide", "margin", margin, Interval(float, 0, None))
-    check("decide", "diffs", diffs, _FiniteNumbers())
+    validate_params("decide", locals(), _DECIDE_CONSTRAINTS)
     return _decide([float(v) for v in diffs], float(margin), looks_t, alpha_f)
 
 
@@ -365,15 +396,9 @@ def decide_family(
         {'l2': 'better', 'dropout': 'equivalent'}
     """
     looks_t, alpha_f = _check_design("decide_family", looks, alpha)
-    check("decide_family", "margin", margin, Interval(float, 0, None))
-    check(
-        "decide_family",
-        "diffs_by_name",
-        diffs_by_name,
-        InstanceOf(Mapping, description="a mapping of names to sequences of differences"),
-    )
+    validate_params("decide_family", locals(), _DECIDE_FAMILY_CONSTRAINTS)
     for name, diffs in diffs_by_name.items():
-        check("decide_family", f"diffs_by_name[{name!r}]", diffs, _FiniteNumbers())
+        _check_diffs("decide_family", name, diffs)
     level = alpha_f / max(len(diffs_by_name), 1)
     return {
         name: _decide([float(v) for v in diffs], float(margin), looks_t, level)
@@ -388,8 +413,7 @@ def next_look(n: int, looks: Ints = DEFAULT_LOOKS) -> int | None:
         >>> next_look(0), next_look(5), next_look(12), next_look(20)
         (5, 10, 15, None)
     """
-    check("next_look", "n", n, Interval(int, 0, None))
-    check("next_look", "looks", looks, _IncreasingLooks())
+    validate_params("next_look", locals(), _NEXT_LOOK_CONSTRAINTS)
     return next((int(k) for k in looks if k > n), None)
 
 
@@ -418,13 +442,13 @@ def sequential_decisions(
         [('l2', 'better', 1, True), ('noise', 'undecided', 1, False)]
     """
     looks_t, alpha_f = _check_design("sequential_decisions", looks, alpha)
-    check("sequential_decisions", "margin", margin, Interval(float, 0, None))
+    validate_params("sequential_decisions", locals(), _MARGIN_CONSTRAINTS)
     level = alpha_f / max(len(diffs_by_name), 1)
     out: dict[str, Decision] = {}
     for name, diffs in diffs_by_name.items():
-        check("sequential_decisions", f"diffs_by_name[{name!r}]", diffs, _FiniteNumbers())
+        _check_diffs("sequential_decisions", name, diffs)
         values = [float(v) for v in diffs]
-        decision = _decide(values[:0], float(margin), looks_t, level)
+        decision = _decide(values[: looks_t[0] - 1], float(margin), looks_t, level)  # no look yet
         for n in looks_t:
             if n > len(values):
                 break

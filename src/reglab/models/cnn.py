@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-from .._checks import Interval, check
+from .._checks import Constraints, validate_params
 from ..errors import ConfigError, format_value
 from .blocks import dropout_layers, hidden_block, init_model, needs_bias
-from .spec import ModelSpec, check_input_shape, check_spec
+from .spec import FAMILY_CONSTRAINTS, ModelSpec, check_input_shape, check_spec
 
 __all__ = ["SmallCNN"]
 
@@ -43,6 +44,8 @@ class SmallCNN(nn.Sequential):
         ['Conv2d', 'BatchNorm', 'ReLU', 'MaxPool2d']
     """
 
+    _parameter_constraints: ClassVar[Constraints] = FAMILY_CONSTRAINTS
+
     def __init__(self, spec: ModelSpec, input_shape: Sequence[int], num_outputs: int) -> None:
         spec = check_spec("SmallCNN", spec)
         shape = check_input_shape("SmallCNN", input_shape)
@@ -51,7 +54,7 @@ class SmallCNN(nn.Sequential):
                 "SmallCNN expects images of shape (C, H, W); got input_shape "
                 f"{format_value(tuple(shape))}. Use kind='mlp' for tabular data."
             )
-        num_outputs = check("SmallCNN", "num_outputs", num_outputs, Interval(int, 1, None))
+        validate_params(self, locals())
         channels, height, width = shape
         base, depth = spec.size(WIDTH, DEPTH)
         bias = needs_bias(spec)

@@ -9,13 +9,14 @@ parameters for MNIST-1D's ``(1, 40)`` signals and 10 classes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from torch import nn
 
-from .._checks import Interval, check
+from .._checks import Constraints, validate_params
 from ..errors import ConfigError, format_value
 from .blocks import dropout_layers, hidden_block, init_model, needs_bias
-from .spec import ModelSpec, check_input_shape, check_spec
+from .spec import FAMILY_CONSTRAINTS, ModelSpec, check_input_shape, check_spec
 
 __all__ = ["CNN1d"]
 
@@ -47,6 +48,8 @@ class CNN1d(nn.Sequential):
         (torch.Size([2, 10]), 5210)
     """
 
+    _parameter_constraints: ClassVar[Constraints] = FAMILY_CONSTRAINTS
+
     def __init__(self, spec: ModelSpec, input_shape: Sequence[int], num_outputs: int) -> None:
         spec = check_spec("CNN1d", spec)
         shape = check_input_shape("CNN1d", input_shape, ndims=(1, 2, 3))
@@ -55,7 +58,7 @@ class CNN1d(nn.Sequential):
                 "CNN1d expects signals of shape (C, L); got input_shape "
                 f"{format_value(tuple(shape))}. Use kind='cnn' for images or 'mlp' for tables."
             )
-        num_outputs = check("CNN1d", "num_outputs", num_outputs, Interval(int, 1, None))
+        validate_params(self, locals())
         channels, length = shape
         width, depth = spec.size(WIDTH, DEPTH)
         layers: list[nn.Module] = []

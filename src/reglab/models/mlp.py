@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-from .._checks import Interval, check
+from .._checks import Constraints, validate_params
 from .blocks import dropout_layers, hidden_block, init_model, needs_bias
-from .spec import ModelSpec, check_input_shape, check_spec
+from .spec import FAMILY_CONSTRAINTS, ModelSpec, check_input_shape, check_spec
 
 __all__ = ["MLP"]
 
@@ -35,10 +36,12 @@ class MLP(nn.Sequential):
         torch.Size([2, 3])
     """
 
+    _parameter_constraints: ClassVar[Constraints] = FAMILY_CONSTRAINTS
+
     def __init__(self, spec: ModelSpec, input_shape: Sequence[int], num_outputs: int) -> None:
         spec = check_spec("MLP", spec)
         shape = check_input_shape("MLP", input_shape, ndims=(1, 2, 3))
-        num_outputs = check("MLP", "num_outputs", num_outputs, Interval(int, 1, None))
+        validate_params(self, locals())
         layers: list[nn.Module] = [nn.Flatten()] if len(shape) > 1 else []
         features = int(torch.tensor(shape).prod())
         units, depth = spec.size(WIDTH, DEPTH)

@@ -21,26 +21,23 @@ import dataclasses
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import nn
 
 from .._checks import (
-    Constraint,
     Constraints,
     InstanceOf,
     Interval,
     NoneOk,
     OneOf,
-    check,
-    validate_fields,
+    store_float_fields,
     validate_params,
 )
 from ..errors import ConfigError, did_you_mean, format_value
 
 __all__ = [
-    "MODEL_CONSTRAINTS",
     "MODEL_FIELDS",
     "ModelFactory",
     "ModelSpec",
@@ -53,22 +50,6 @@ __all__ = [
 
 ModelFactory = Callable[[Any, tuple[int, ...], int], nn.Module]
 S = TypeVar("S", bound="ModelSpec")
-
-#: The declared constraint of each field (checked on creation).
-MODEL_CONSTRAINTS: dict[str, list[Constraint]] = {
-    "dropout": [Interval(float, 0, 1, closed="left")],
-    "dropout_scaling": [OneOf("inverted", "classic")],
-    "norm": [OneOf("batch", "layer", "group"), NoneOk()],
-    "norm_position": [OneOf("before", "after")],
-    "init": [OneOf("kaiming", "xavier", "lecun", "orthogonal"), NoneOk()],
-    "width": [Interval(int, 1, None), NoneOk()],
-    "depth": [Interval(int, 1, None), NoneOk()],
-    "pool": [OneOf("max", "avg")],
-    "embedding_dim": [Interval(int, 1, None), NoneOk()],
-    "word_dropout": [Interval(float, 0, 1, closed="left")],
-    "embedding_dropout": [Interval(float, 0, 1, closed="left")],
-    "embedding_max_norm": [Interval(float, 0, None, closed="neither"), NoneOk()],
-}
 
 
 @dataclass(frozen=True)
@@ -120,8 +101,25 @@ class ModelSpec:
     embedding_dropout: float = 0.0
     embedding_max_norm: float | None = None
 
+    #: The declared constraint of each field (checked on creation).
+    _parameter_constraints: ClassVar[Constraints] = {
+        "dropout": [Interval(float, 0, 1, closed="left")],
+        "dropout_scaling": [OneOf("inverted", "classic")],
+        "norm": [OneOf("batch", "layer", "group"), NoneOk()],
+        "norm_position": [OneOf("before", "after")],
+        "init": [OneOf("kaiming", "xavier", "lecun", "orthogonal"), NoneOk()],
+        "width": [Interval(int, 1, None), NoneOk()],
+        "depth": [Interval(int, 1, None), NoneOk()],
+        "pool": [OneOf("max", "avg")],
+        "embedding_dim": [Interval(int, 1, None), NoneOk()],
+        "word_dropout": [Interval(float, 0, 1, closed="left")],
+        "embedding_dropout": [Interval(float, 0, 1, closed="left")],
+        "embedding_max_norm": [Interval(float, 0, None, closed="neither"), NoneOk()],
+    }
+
     def __post_init__(self) -> None:
-        validate_fields(self, MODEL_CONSTRAINTS)
+        validate_params(self, vars(self))
+        store_float_fields(self)
 
     def size(self, width: int, depth: int) -> tuple[int, int]:
         """``(width, depth)``, each field's family default ``width``/``depth`` where it is None.
@@ -292,11 +290,20 @@ def build_model(
     return model
 
 
+#: The constraints of the arguments every model family's constructor checks declaratively (its
+#: ``spec`` and ``input_shape`` have their own checks: :func:`check_spec`, :func:`check_input_shape`).
+FAMILY_CONSTRAINTS: Constraints = {"num_outputs": [Interval(int, 1, None)]}
+
+#: The constraints of check_spec's argument, checked by validate_params.
+_CHECK_SPEC_CONSTRAINTS: Constraints = {
+    "spec": [InstanceOf(ModelSpec, description="a reglab ModelSpec or Recipe")]
+}
+
+
 def check_spec(owner: str, spec: Any) -> ModelSpec:
     """``spec`` if it is a :class:`ModelSpec` (a lab ``Recipe`` is one), else the one-line error."""
-    return check(
-        owner, "spec", spec, InstanceOf(ModelSpec, description="a reglab ModelSpec or Recipe")
-    )
+    validate_params(owner, locals(), _CHECK_SPEC_CONSTRAINTS)
+    return spec
 
 
 def check_input_shape(

@@ -29,16 +29,16 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import Interval, check
+from .._checks import Constraints, validate_params
 from ..errors import ConfigError, format_value, param_error
 from .blocks import dropout_layers, init_model
-from .spec import ModelSpec, check_spec
+from .spec import FAMILY_CONSTRAINTS, ModelSpec, check_spec
 
 __all__ = ["PAD", "BagOfWords", "TextCNN", "TextGRU"]
 
@@ -104,12 +104,14 @@ class _TextModel(nn.Module):
 
     embedding_default = EMBEDDING_DIM
 
+    _parameter_constraints: ClassVar[Constraints] = FAMILY_CONSTRAINTS
+
     def __init__(self, spec: ModelSpec, input_shape: Sequence[int], num_outputs: int) -> None:
         super().__init__()
         owner = type(self).__name__
         spec = check_spec(owner, spec)
         self.vocab_size = check_vocab(owner, input_shape)
-        num_outputs = check(owner, "num_outputs", num_outputs, Interval(int, 1, None))
+        validate_params(self, locals())
         if spec.norm is not None:
             raise param_error(
                 "norm", owner, "None (text models have no normalization layer)", spec.norm

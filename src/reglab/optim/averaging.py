@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from .._checks import Boolean, InstanceOf, Interval, NoneOk, check
+from .._checks import BOOL, Constraints, InstanceOf, Interval, NoneOk, validate_params
 from ..errors import ConfigError, param_error
 from ..nn.norm_tools import recalibrate_batchnorm
 from ..regularizer import WeightAveraging
@@ -48,7 +48,10 @@ try:  # where torch's AveragedModel uses its multi-tensor lerp for the equal ave
 except ImportError:  # pragma: no cover
     _LERP_DEVICES = frozenset({"cuda"})
 
-_MODULE = InstanceOf(nn.Module, description="a torch.nn.Module")
+#: The constraints of the methods that take the model (update, swap_in, copy_to, ...).
+_MODEL_CONSTRAINTS: Constraints = {
+    "model": [InstanceOf(nn.Module, description="a torch.nn.Module")]
+}
 
 
 def _signature(t: torch.Tensor) -> tuple[Any, ...]:
@@ -87,7 +90,7 @@ class _Average(WeightAveraging):
 
     def _checked(self, model: nn.Module, method: str) -> list[torch.Tensor]:
         """The model's tensors, or a one-line error when they are not those first averaged."""
-        check(f"{self._owner}.{method}", "model", model, _MODULE)
+        validate_params(f"{self._owner}.{method}", locals(), _MODEL_CONSTRAINTS)
         tensors = self._tracked(model)
         if len(tensors) == len(self._signatures) and all(
             _signature(t) == s for t, s in zip(tensors, self._signatures)
@@ -139,7 +142,7 @@ class _Average(WeightAveraging):
     def update(self, model: nn.Module) -> None:
         """Fold the current weights of ``model`` into the average (the first update copies)."""
         if self.num_updates == 0:
-            check(f"{self._owner}.update", "model", model, _MODULE)
+            validate_params(f"{self._owner}.update", locals(), _MODEL_CONSTRAINTS)
             self._start(self._tracked(model), self._tracked_names(model))
         else:
             self._fold(self._checked(model, "update"))
@@ -158,7 +161,7 @@ class _Average(WeightAveraging):
         """Put the average into ``model``, keeping its training weights aside; False (and nothing
         swapped) before the first update. :meth:`swap_back` restores them."""
         if self.num_updates == 0:
-            check(f"{self._owner}.swap_in", "model", model, _MODULE)
+            validate_params(f"{self._owner}.swap_in", locals(), _MODEL_CONSTRAINTS)
             return False
         tensors = self._checked(model, "swap_in")
         if self._swapped_into is not None:
@@ -304,10 +307,14 @@ class EMA(_Average):
     _owner: ClassVar[str] = "EMA"
     every: ClassVar[str] = "step"
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "decay": [Interval(float, 0, 1, closed="neither")],
+        "warmup": BOOL,
+        "buffers": BOOL,
+    }
+
     def __init__(self, decay: float = 0.999, warmup: bool = True, buffers: bool = True) -> None:
-        check("EMA", "decay", decay, Interval(float, 0, 1, closed="neither"))
-        check("EMA", "warmup", warmup, Boolean())
-        check("EMA", "buffers", buffers, Boolean())
+        validate_params(self, locals())
         super().__init__(buffers)
         self.decay = float(decay)
         self.warmup = warmup
@@ -362,9 +369,13 @@ class SWA(_Average):
     _owner: ClassVar[str] = "SWA"
     every: ClassVar[str] = "epoch"
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "start": [Interval(int, 0, None)],
+        "bn_batches": [NoneOk(), Interval(int, 1, None)],
+    }
+
     def __init__(self, start: int = 0, bn_batches: int | None = None) -> None:
-        check("SWA", "start", start, Interval(int, 0, None))
-        check("SWA", "bn_batches", bn_batches, NoneOk(), Interval(int, 1, None))
+        validate_params(self, locals())
         super().__init__(buffers=False)
         self.start = int(start)
         self.bn_batches = bn_batches

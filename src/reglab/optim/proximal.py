@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-from .._checks import Interval, check
+from .._checks import Constraints, Interval, validate_params
 from .._select import param_list
 from ..functional.penalty import soft_threshold_
 from ..regularizer import ProximalStep
 
 __all__ = ["ProximalL1"]
+
+#: The constraints of ProximalL1.step_'s arguments, checked by validate_params.
+_STEP_CONSTRAINTS: Constraints = {"lr": [Interval(float, 0, None)]}
 
 
 class ProximalL1(ProximalStep):
@@ -38,12 +42,15 @@ class ProximalL1(ProximalStep):
     Tibshirani, "Regression shrinkage and selection via the lasso", 1996.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {"l1": [Interval(float, 0, None)]}
+
     def __init__(self, l1: float) -> None:
-        self.l1 = float(check("ProximalL1", "l1", l1, Interval(float, 0, None)))
+        validate_params(self, locals())
+        self.l1 = float(l1)
 
     def step_(self, params: nn.Module | Iterable[torch.Tensor], lr: float) -> None:
         """Soft-threshold ``params`` in place with threshold ``lr * l1``."""
-        check("ProximalL1.step_", "lr", lr, Interval(float, 0, None))
+        validate_params("ProximalL1.step_", locals(), _STEP_CONSTRAINTS)
         ps = param_list("ProximalL1.step_", params, leaf=True)
         if self.l1 and lr:
             soft_threshold_(ps, float(lr) * self.l1)

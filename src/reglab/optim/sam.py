@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from .._checks import Boolean, InstanceOf, Interval, check
+from .._checks import BOOL, Constraints, InstanceOf, Interval, validate_params
 from ..errors import ConfigError, param_error
 
 __all__ = ["SAM", "running_stats_kept"]
@@ -66,13 +66,16 @@ class SAM(torch.optim.Optimizer):
     ICLR 2021; Kwon et al., "ASAM", ICML 2021.
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "optimizer": [InstanceOf(torch.optim.Optimizer, description="a torch.optim.Optimizer")],
+        "rho": [Interval(float, 0, None, closed="neither")],
+        "adaptive": BOOL,
+    }
+
     def __init__(
         self, optimizer: torch.optim.Optimizer, rho: float = 0.05, adaptive: bool = False
     ) -> None:
-        optimizer_c = InstanceOf(torch.optim.Optimizer, description="a torch.optim.Optimizer")
-        check("SAM", "optimizer", optimizer, optimizer_c)
-        check("SAM", "rho", rho, Interval(float, 0, None, closed="neither"))
-        check("SAM", "adaptive", adaptive, Boolean())
+        validate_params(self, locals())
         if isinstance(optimizer, SAM):
             raise ConfigError(
                 "The 'optimizer' parameter of SAM must not itself be a SAM: wrap the base "

@@ -34,6 +34,7 @@ def fit(
     seed: int | None = None,
     progress: bool = True,
     checkpoint: str | os.PathLike[str] | None = None,
+    train_curve_rows: int | None = None,
 ) -> History:
     """Train ``model`` for up to ``epochs`` epochs with the given regularization; return a History.
 
@@ -87,6 +88,16 @@ def fit(
             model or configuration is a ``ConfigError``; a finished run's checkpoint returns
             its History without training. ``epochs`` may grow between runs. Resuming sets
             torch's, Python's and NumPy's global RNGs to their saved states.
+        train_curve_rows: None scores the whole training split every epoch. A count ``n``
+            scores only ``n`` of its rows, which makes each epoch cheaper when the split is
+            much larger than ``n``: the History's ``train_loss``/``train_acc`` (and ``gap``)
+            become estimates on those rows; training, validation, the best epoch and the
+            stop are unchanged. For ``(X, y)`` tensors the rows are ``i * N // n`` (the same,
+            evenly spread rows every epoch); for a loader, the first ``n`` rows of its scoring
+            pass (its ``evaluation`` batches when it names them; the same rows every epoch
+            when that pass is in a fixed order, a fresh random subset when it shuffles). The
+            loader is still iterated as before, so its random draws do not change. Measure
+            a final training accuracy on the whole split (``reglab.train.evaluate``).
 
     Distributed (``torchrun``): when ``torch.distributed`` is initialised with more than one
     rank, every rank calls fit the same way. The model is wrapped in

@@ -80,6 +80,7 @@ class LoopConfig:
     seed: int | None = None
     progress: bool = True
     checkpoint: str | os.PathLike[str] | None = None
+    train_curve_rows: int | None = None
 
 
 def _check_config(c: LoopConfig) -> list[Any]:
@@ -92,6 +93,7 @@ def _check_config(c: LoopConfig) -> list[Any]:
     check(_OWNER, "progress", c.progress, Boolean())
     path = InstanceOf(str, os.PathLike, description="a file path")
     check(_OWNER, "checkpoint", c.checkpoint, NoneOk(), path)
+    check(_OWNER, "train_curve_rows", c.train_curve_rows, NoneOk(), Interval(int, 1, None))
     callbacks = list(c.callbacks) if isinstance(c.callbacks, (list, tuple)) else [c.callbacks]
     for cb in callbacks:
         if not (_is_scheduler(cb) or callable(getattr(cb, "step", None))):
@@ -129,6 +131,7 @@ class Loop:
         self.epochs = int(config.epochs)
         self.seed = config.seed
         self.progress = config.progress
+        self.train_curve_rows = config.train_curve_rows
         self._setup_device(config.model, config.device)
         self._setup_checkpoint(config.checkpoint)
         self._setup_random(config.seed)
@@ -411,8 +414,11 @@ class Loop:
             self.swapped = False
 
     @torch.no_grad()
-    def _evaluate(self, name: str, source: Source) -> BatchScores:
-        """Per-batch mean losses and correct counts in eval mode, without synchronising."""
+    def _evaluate(self, name: str, source: Source, rows: int | None = None) -> BatchScores:
+        """Per-batch mean losses and correct counts in eval mode, without synchronising.
+
+        ``rows``: score only that many rows of the source (:meth:`TensorSource.eval_batches`).
+        """
         assert self.loss_fn is not None
 
         def prepare(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -421,7 +427,8 @@ class Loop:
             return y
 
         task = str(self.task)
-        return score_batches(self.module, source.eval_batches(), self.loss_fn, task, prepare)
+        batches = source.eval_batches(rows)
+        return score_batches(self.module, batches, self.loss_fn, task, prepare)
 
     def _weight_stats(self) -> list[torch.Tensor]:
         """Weight norm, exact zeros and the penalty value, as device tensors (no sync)."""
@@ -436,7 +443,9 @@ class Loop:
 
     def _read_epoch(self, running: list[torch.Tensor], train_counts: list[int]) -> _Epoch:
         """Evaluate both splits and copy every number of the epoch to the host at once."""
-        tr_vals, tr_counts, tr_total = self._evaluate("train", self.train_source)
+        tr_vals, tr_counts, tr_total = self._evaluate(
+            "train", self.train_source, self.train_curve_rows
+        )
         va = None if self.val_source is None else self._evaluate("val", self.val_source)
         extra = self._weight_stats()
         parts = [*running, *tr_vals, *(va[0] if va else []), *extra]

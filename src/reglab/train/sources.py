@@ -36,6 +36,7 @@ class TensorSource:
         self.y = y.to(device)
         self.n = int(X.shape[0])
         self.world = world or World()
+        self._subset: tuple[int, torch.Tensor, torch.Tensor] | None = None
 
     def __len__(self) -> int:
         return math.ceil(self.n / DEFAULT_BATCH_SIZE)
@@ -61,10 +62,22 @@ class TensorSource:
             idx = perm[i : i + DEFAULT_BATCH_SIZE]
             yield self.X.index_select(0, idx), self.y.index_select(0, idx)
 
-    def eval_batches(self) -> Iterator[Batch]:
+    def eval_batches(self, rows: int | None = None) -> Iterator[Batch]:
+        """The split in evaluation batches; ``rows``: only that many evenly spaced rows.
+
+        The rows ``i * n // rows`` are the same every epoch and spread over the whole split
+        (a split sorted by class gives each class its share).
+        """
+        X, y, n = self.X, self.y, self.n
+        if rows is not None and rows < n:
+            if self._subset is None or self._subset[0] != rows:
+                idx = (torch.arange(rows, dtype=torch.int64) * n // rows).to(X.device)
+                self._subset = (rows, X.index_select(0, idx), y.index_select(0, idx))
+            _, X, y = self._subset
+            n = rows
         step = EVAL_BATCH_SIZE * self.world.size
-        for i in range(EVAL_BATCH_SIZE * self.world.rank, self.n, step):
-            yield self.X[i : i + EVAL_BATCH_SIZE], self.y[i : i + EVAL_BATCH_SIZE]
+        for i in range(EVAL_BATCH_SIZE * self.world.rank, n, step):
+            yield X[i : i + EVAL_BATCH_SIZE], y[i : i + EVAL_BATCH_SIZE]
 
     def targets(self) -> torch.Tensor:
         return self.y
@@ -94,6 +107,7 @@ class LoaderSource:
         scored = getattr(loader, "evaluation", None)
         self.eval_loader: Iterable[Any] = loader if scored is None else scored
         world = world or World()
+        self.world = world
         if world.active:
             if name == "train":
                 self.train_loader = train_loader(loader, name, world, shuffle_seed)
@@ -154,11 +168,33 @@ class LoaderSource:
     def train_batches(self, generator: torch.Generator | None) -> Iterator[Batch]:
         return self._batches(self.train_loader)
 
-    def eval_batches(self) -> Iterator[Batch]:
-        return self._batches(self.eval_loader)
+    def eval_batches(self, rows: int | None = None) -> Iterator[Batch]:
+        """The scoring pass; ``rows``: only its first ``rows`` rows (per rank, their share).
+
+        The loader is iterated as it always is (so whatever it draws at the start of a pass,
+        such as a shuffling permutation, is drawn as before), and the batch that crosses
+        ``rows`` is cut before it reaches the model. A loader in a fixed order gives the same
+        rows every epoch; one that shuffles, a fresh random subset.
+        """
+        batches = self._batches(self.eval_loader)
+        if rows is None:
+            return batches
+        return _first_rows(batches, math.ceil(rows / self.world.size))
 
     def targets(self) -> None:
         return None
+
+
+def _first_rows(batches: Iterator[Batch], rows: int) -> Iterator[Batch]:
+    """The batches up to ``rows`` rows in all (the last one cut); none after that is made."""
+    left = rows
+    for x, y in batches:
+        if x.shape[0] > left:
+            x, y = x[:left], y[:left]
+        left -= int(x.shape[0])
+        yield x, y
+        if left <= 0:
+            return
 
 
 Source = TensorSource | LoaderSource

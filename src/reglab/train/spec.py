@@ -11,7 +11,7 @@ lab's ``Recipe`` is both.
 Example:
     >>> spec = RegularizationSpec(l1=1e-4, early_stopping=5)
     >>> parts = spec.parts(torch.nn.Linear(3, 2))
-    >>> parts["regularization"], [type(c).__name__ for c in parts["callbacks"]]
+    >>> parts.regularization, [type(c).__name__ for c in parts.callbacks]
     ([L1(l1=0.0001)], ['CosineAnnealingLR', 'EarlyStopping'])
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -32,8 +32,7 @@ from .._checks import (
     Interval,
     NoneOk,
     OneOf,
-    check,
-    validate_fields,
+    store_float_fields,
     validate_params,
 )
 from ..errors import ConfigError
@@ -41,10 +40,10 @@ from ..regularizer import LabelMixer
 
 __all__ = [
     "AUGMENTATIONS",
-    "REGULARIZATION_CONSTRAINTS",
     "REGULARIZATION_FIELDS",
     "TEXT_AUGMENTATIONS",
     "RegularizationSpec",
+    "TrainingParts",
     "augmentation",
 ]
 
@@ -69,31 +68,44 @@ _RATE = Interval(float, 0, 1, closed="left")
 _STRENGTH = Interval(float, 0, None)
 _POSITIVE = Interval(float, 0, None, closed="neither")
 
-#: The declared constraint of each field (checked on creation).
-REGULARIZATION_CONSTRAINTS: dict[str, list[Constraint]] = {
-    "l1": [_STRENGTH],
-    "l2": [_STRENGTH],
-    "weight_decay": [_STRENGTH],
-    "weight_decay_mode": [OneOf("decoupled", "coupled", "independent")],
-    "proximal_l1": [_STRENGTH],
-    "max_norm": [_POSITIVE, NoneOk()],
-    "augment": [_AugmentName(), NoneOk()],
-    "augment_magnitude": [Interval(float, 0, 10, closed="right")],
-    "augment_p": [Interval(float, 0, 1, closed="right")],
-    "eda_alpha": [Interval(float, 0, 1, closed="right"), NoneOk()],
-    "eda_num_aug": [Interval(int, 1, None), NoneOk()],
-    "eda_per_epoch": [Boolean()],
-    "mixup": [_STRENGTH],
-    "cutmix": [_STRENGTH],
-    "label_smoothing": [_RATE],
-    "early_stopping": [Interval(int, 0, None), NoneOk()],
-    "epochs": [Interval(int, 1, None)],
-    "lr": [_POSITIVE],
-    "lr_schedule": [OneOf("constant", "cosine")],
-    "optimizer": [OneOf("adam", "sgd")],
-    "momentum": [_RATE],
-    "batch_size": [Interval(int, 1, None)],
+
+#: The constraints of RegularizationSpec.parts' arguments, checked by validate_params.
+_PARTS_CONSTRAINTS: Constraints = {
+    "optimizer": [
+        NoneOk(),
+        InstanceOf(torch.optim.Optimizer, description="a torch.optim.Optimizer"),
+    ]
 }
+#: The constraints of RegularizationSpec.weight_decay_for's argument.
+_LR_CONSTRAINTS: Constraints = {"lr": [Interval(float, 0, None, closed="neither")]}
+
+
+@dataclass
+class TrainingParts:
+    """What a recipe gives :func:`reglab.fit`: the optimizer, the regularization list, the
+    callbacks, the loss (None: fit's default) and the epochs (:meth:`RegularizationSpec.parts`).
+
+    Example:
+        >>> parts = RegularizationSpec(l2=1e-3).parts(torch.nn.Linear(2, 2))
+        >>> type(parts.optimizer).__name__, parts.regularization, parts.epochs
+        ('Adam', [L2(l2=0.001)], 60)
+    """
+
+    optimizer: torch.optim.Optimizer
+    regularization: list[Any]
+    callbacks: list[Any]
+    loss: nn.Module | None
+    epochs: int
+
+    def kwargs(self) -> dict[str, Any]:
+        """The parts as keyword arguments of :func:`reglab.fit`."""
+        return {
+            "optimizer": self.optimizer,
+            "regularization": self.regularization,
+            "callbacks": self.callbacks,
+            "loss": self.loss,
+            "epochs": self.epochs,
+        }
 
 
 @dataclass(frozen=True)
@@ -158,8 +170,35 @@ class RegularizationSpec:
     momentum: float = 0.9
     batch_size: int = 50
 
+    #: The declared constraint of each field (checked on creation).
+    _parameter_constraints: ClassVar[Constraints] = {
+        "l1": [_STRENGTH],
+        "l2": [_STRENGTH],
+        "weight_decay": [_STRENGTH],
+        "weight_decay_mode": [OneOf("decoupled", "coupled", "independent")],
+        "proximal_l1": [_STRENGTH],
+        "max_norm": [_POSITIVE, NoneOk()],
+        "augment": [_AugmentName(), NoneOk()],
+        "augment_magnitude": [Interval(float, 0, 10, closed="right")],
+        "augment_p": [Interval(float, 0, 1, closed="right")],
+        "eda_alpha": [Interval(float, 0, 1, closed="right"), NoneOk()],
+        "eda_num_aug": [Interval(int, 1, None), NoneOk()],
+        "eda_per_epoch": [Boolean()],
+        "mixup": [_STRENGTH],
+        "cutmix": [_STRENGTH],
+        "label_smoothing": [_RATE],
+        "early_stopping": [Interval(int, 0, None), NoneOk()],
+        "epochs": [Interval(int, 1, None)],
+        "lr": [_POSITIVE],
+        "lr_schedule": [OneOf("constant", "cosine")],
+        "optimizer": [OneOf("adam", "sgd")],
+        "momentum": [_RATE],
+        "batch_size": [Interval(int, 1, None)],
+    }
+
     def __post_init__(self) -> None:
-        validate_fields(self, REGULARIZATION_CONSTRAINTS)
+        validate_params(self, vars(self))
+        store_float_fields(self)
 
     @property
     def regularization_spec(self) -> RegularizationSpec:
@@ -173,10 +212,10 @@ class RegularizationSpec:
         input_shape: tuple[int, ...] | None = None,
         num_classes: int | None = None,
         optimizer: torch.optim.Optimizer | None = None,
-    ) -> dict[str, Any]:
+    ) -> TrainingParts:
         """The keyword arguments of :func:`reglab.fit` that carry this recipe, for ``model``.
 
-        Returns a dict with ``optimizer`` (Adam/SGD, wrapped in
+        Returns :class:`TrainingParts` (``fit(model, train, val, **parts.kwargs())``): ``optimizer`` (Adam/SGD, wrapped in
         :class:`reglab.optim.WeightDecay` when ``weight_decay > 0``), ``regularization`` (a
         list: the L1/L2/elastic-net penalty, :class:`~reglab.optim.ProximalL1`,
         :class:`~reglab.constraints.MaxNorm`, the augmentation, MixUp/CutMix), ``callbacks``
@@ -203,7 +242,7 @@ class RegularizationSpec:
         Example:
             >>> spec = RegularizationSpec(weight_decay=0.5, augment="noise", mixup=0.2)
             >>> p = spec.parts(torch.nn.Linear(4, 3), input_shape=(4,), num_classes=3)
-            >>> sorted(p)
+            >>> sorted(p.kwargs())
             ['callbacks', 'epochs', 'loss', 'optimizer', 'regularization']
         """
         from .. import penalty as pen
@@ -211,22 +250,20 @@ class RegularizationSpec:
         from ..constraints import MaxNorm
         from ..optim import ProximalL1, WeightDecay
 
-        check(
-            f"{type(self).__name__}.parts",
-            "optimizer",
-            optimizer,
-            NoneOk(),
-            InstanceOf(torch.optim.Optimizer, description="a torch.optim.Optimizer"),
-        )
+        validate_params(f"{type(self).__name__}.parts", locals(), _PARTS_CONSTRAINTS)
         opt: torch.optim.Optimizer
         decay = self.weight_decay
         if optimizer is not None:
             opt = optimizer
             decay = self.weight_decay_for(float(optimizer.param_groups[0]["lr"]))
+        # foreach: the same per-tensor arithmetic (bit for bit) in one call per step instead of
+        # a Python loop over the parameters; torch only picks it by itself on CUDA.
         elif self.optimizer == "adam":
-            opt = torch.optim.Adam(_trainable(model), lr=self.lr)
+            opt = torch.optim.Adam(_trainable(model), lr=self.lr, foreach=True)
         else:
-            opt = torch.optim.SGD(_trainable(model), lr=self.lr, momentum=self.momentum)
+            opt = torch.optim.SGD(
+                _trainable(model), lr=self.lr, momentum=self.momentum, foreach=True
+            )
         if decay > 0:
             opt = WeightDecay(opt, decay, mode=self.weight_decay_mode, params=model)
 
@@ -261,13 +298,28 @@ class RegularizationSpec:
         loss = None
         if self.label_smoothing > 0 and mixing is None:
             loss = nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
-        return {
-            "optimizer": opt,
-            "regularization": reg,
-            "callbacks": callbacks,
-            "loss": loss,
-            "epochs": self.epochs,
-        }
+        return TrainingParts(opt, reg, callbacks, loss, self.epochs)
+
+    def inert(self, epochs: int | None = None) -> list[str]:
+        """What in this spec cannot act at these settings (``epochs`` overrides the spec's): one
+        line per technique, empty when every technique can act.
+
+        Example:
+            >>> RegularizationSpec(early_stopping=10, epochs=3).inert()
+            ['early stopping with patience 10 cannot stop a run of 3 epochs']
+        """
+        epochs = self.epochs if epochs is None else epochs
+        notes = []
+        if self.early_stopping is not None and self.early_stopping >= epochs:
+            notes.append(
+                f"early stopping with patience {self.early_stopping} cannot stop a run of "
+                f"{epochs} epochs"
+            )
+        if self.augment is not None and self.augment != "eda" and self.augment_p == 0:
+            notes.append(f"augmentation {self.augment!r} with augment_p=0 never augments")
+        if self.augment is not None and self.augment != "eda" and self.augment_magnitude == 0:
+            notes.append(f"augmentation {self.augment!r} with augment_magnitude=0 changes nothing")
+        return notes
 
     def weight_decay_for(self, lr: float) -> float:
         """The ``weight_decay`` that gives an optimizer at learning rate ``lr`` this recipe's decay.
@@ -284,12 +336,7 @@ class RegularizationSpec:
             >>> spec.weight_decay_for(1.0)  # Adadelta's lr: the same 0.0025 shrink per step
             0.0025
         """
-        check(
-            f"{type(self).__name__}.weight_decay_for",
-            "lr",
-            lr,
-            Interval(float, 0, None, closed="neither"),
-        )
+        validate_params(f"{type(self).__name__}.weight_decay_for", locals(), _LR_CONSTRAINTS)
         if self.weight_decay_mode != "decoupled":
             return self.weight_decay
         return self.weight_decay * self.lr / float(lr)

@@ -8,11 +8,19 @@ from typing import Any, ClassVar
 import lightning.pytorch as pl
 import torch
 
-from ..._checks import Boolean, Constraints, InstanceOf, NoneOk, check, validate_params
+from ..._checks import Boolean, Constraints, InstanceOf, NoneOk, validate_params
 from ...callbacks import EarlyStopping as _Decision
 from ...callbacks import StopReason
 
 __all__ = ["LightningEarlyStopping"]
+
+#: ``check_on_train_epoch_end``: None or a bool.
+_ON_EPOCH_END = [NoneOk(), Boolean()]
+#: The constraints of LightningEarlyStopping.from_decision's arguments.
+_FROM_DECISION_CONSTRAINTS: Constraints = {
+    "decision": [InstanceOf(_Decision)],
+    "check_on_train_epoch_end": _ON_EPOCH_END,
+}
 
 
 class LightningEarlyStopping(pl.Callback):
@@ -46,9 +54,7 @@ class LightningEarlyStopping(pl.Callback):
         EarlyStopping(monitor='val_loss', mode='auto', patience=3, restore_best_weights=True)
     """
 
-    _parameter_constraints: ClassVar[Constraints] = {
-        "check_on_train_epoch_end": [NoneOk(), Boolean()]
-    }
+    _parameter_constraints: ClassVar[Constraints] = {"check_on_train_epoch_end": _ON_EPOCH_END}
 
     def __init__(
         self,
@@ -97,16 +103,9 @@ class LightningEarlyStopping(pl.Callback):
             >>> LightningEarlyStopping.from_decision(rl.EarlyStopping(patience=4)).decision.patience
             4
         """
-        check("LightningEarlyStopping", "decision", decision, InstanceOf(_Decision))
+        validate_params("LightningEarlyStopping", locals(), _FROM_DECISION_CONSTRAINTS)
         made = cls(monitor=decision.monitor, mode=decision.direction)
         made.decision = decision
-        check(
-            "LightningEarlyStopping",
-            "check_on_train_epoch_end",
-            check_on_train_epoch_end,
-            NoneOk(),
-            Boolean(),
-        )
         made.check_on_train_epoch_end = check_on_train_epoch_end
         made._on_epoch_end = bool(check_on_train_epoch_end)
         return made

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import nn
 
-from ..._checks import Interval, check
+from ..._checks import Constraints, Interval, validate_params
 from ...nn.norm_tools import recalibrate_batchnorm
 
 __all__ = ["PreciseBN"]
@@ -41,11 +41,12 @@ class PreciseBN(pl.Callback):
     Paper: Wu & Johnson, "Rethinking 'Batch' in BatchNorm", 2021 (arXiv:2105.07576).
     """
 
+    _parameter_constraints: ClassVar[Constraints] = {"num_batches": [Interval(int, 1, None)]}
+
     def __init__(self, num_batches: int = 200, batches: Iterable[Any] | None = None) -> None:
         super().__init__()
-        self.num_batches = int(
-            check("PreciseBN", "num_batches", num_batches, Interval(int, 1, None))
-        )
+        validate_params(self, locals())
+        self.num_batches = int(num_batches)
         self.batches = batches
         #: batches used by the last recalibration (0 before the first)
         self.last_used = 0

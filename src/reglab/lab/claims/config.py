@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..._checks import Interval, OneOf, check
+from ..._checks import Constraints, Interval, OneOf, validate_params
 from ...errors import ConfigError, did_you_mean
 from ..core.cells import Cell
 from ..stats import DEFAULT_LOOKS, next_look
@@ -38,6 +38,10 @@ FULL_SEEDS = 5
 
 #: The looks of a quick run with ``seeds="auto"``.
 QUICK_LOOKS: tuple[int, ...] = (3, 6)
+
+
+#: The constraint of a claims run's seeds, checked by validate_params.
+_SEEDS_CONSTRAINTS: Constraints = {"seeds": [Interval(int, 1, None), OneOf("auto")]}
 
 
 def is_arithmetic(claim: NoteClaim) -> bool:
@@ -54,7 +58,7 @@ class ClaimsConfig:
     quick: bool = False
 
     def __post_init__(self) -> None:
-        check("run_claims", "seeds", self.seeds, Interval(int, 1, None), OneOf("auto"))
+        validate_params("run_claims", {"seeds": self.seeds}, _SEEDS_CONSTRAINTS)
 
     @property
     def sequential(self) -> bool:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..._checks import Interval, check
+from ..._checks import Constraints, Interval, OneOf, validate_params
 from ..core.cells import Cell
 from ..core.splits import SplitCache
 from ..queue.loop import CellExecutor, run_workers
@@ -65,6 +65,13 @@ def claims_executor(config: Mapping[str, Any], dataset: Any, device: str) -> Cel
     return execute
 
 
+#: The constraints of run_claims's arguments, checked by validate_params.
+_RUN_CLAIMS_CONSTRAINTS: Constraints = {
+    "seeds": [Interval(int, 1, None), OneOf("auto")],
+    "jobs": [Interval(int, 1, None)],
+}
+
+
 def run_claims(
     out_dir: str | os.PathLike[str],
     *,
@@ -92,8 +99,8 @@ def run_claims(
         threads: torch threads per worker (default 1).
     """
     jobs = default_jobs() if jobs is None else jobs
-    check("run_claims", "jobs", jobs, Interval(int, 1, None))
-    config = ClaimsConfig(selection(only), seeds, bool(quick))  # checks seeds
+    validate_params("run_claims", locals(), _RUN_CLAIMS_CONSTRAINTS)
+    config = ClaimsConfig(selection(only), seeds, bool(quick))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     url = storage or sqlite_url(out, "claims.db")

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from ..._checks import Interval, check
+from ..._checks import Interval, validate_params
 from ...data.text import DEFAULT_MAX_SIZE, Vocabulary
 from ...errors import ConfigError, format_value
 from ...models import build_model
@@ -106,11 +106,18 @@ def torch_threads(threads: int) -> Iterator[None]:
 DIVERGED = ("non_finite", "divergence_threshold")
 
 
+#: A split size: a fraction in (0, 1), or a count (an int or a whole float).
+_FRACTION = [Interval(float, 0, 1, closed="neither")]
+_COUNT = [Interval(int, 0, None), Interval(float, 0, None)]
+
+
 def split_size(owner: str, name: str, value: Any) -> int | float:
     """A validated split size: a fraction in (0, 1) stays a float, anything else is a count."""
     if isinstance(value, float) and not float(value).is_integer():
-        return check(owner, name, value, Interval(float, 0, 1, closed="neither"))
-    return int(check(owner, name, value, Interval(int, 0, None), Interval(float, 0, None)))
+        validate_params(owner, {name: value}, {name: _FRACTION})
+        return value
+    validate_params(owner, {name: value}, {name: _COUNT})
+    return int(value)
 
 
 #: Data kinds whose only augmentation is Gaussian noise (the image transforms do not apply).

@@ -21,14 +21,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from ..._checks import Constraint, validate_fields
+from ..._checks import Constraint, Constraints, store_float_fields, validate_params
 from ...errors import ConfigError, did_you_mean, format_value
-from ...models.spec import MODEL_CONSTRAINTS, ModelSpec
+from ...models.spec import ModelSpec
 from ...train.spec import (
     AUGMENTATIONS,
-    REGULARIZATION_CONSTRAINTS,
     RegularizationSpec,
     augmentation,
 )
@@ -51,12 +50,6 @@ class _Name(Constraint):
     def __str__(self) -> str:
         return "a non-empty str without surrounding spaces"
 
-
-_SPEC: dict[str, list[Constraint]] = {
-    "name": [_Name()],
-    **MODEL_CONSTRAINTS,
-    **REGULARIZATION_CONSTRAINTS,
-}
 
 # Fields whose spec/TOML value "none"/"off" means None.
 _OPTIONAL = (
@@ -101,8 +94,15 @@ class Recipe(RegularizationSpec, ModelSpec):
     name: str = "custom"
     description: str = field(default="", compare=False)
 
+    _parameter_constraints: ClassVar[Constraints] = {
+        "name": [_Name()],
+        **ModelSpec._parameter_constraints,
+        **RegularizationSpec._parameter_constraints,
+    }
+
     def __post_init__(self) -> None:
-        validate_fields(self, _SPEC)
+        validate_params(self, vars(self))
+        store_float_fields(self)
         if not isinstance(self.description, str):
             raise ConfigError(
                 "The 'description' parameter of Recipe must be a str. "

@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 
 from ...augment.text import EDA
+from ...data import Batches
 from ...data.text import DEFAULT_MAX_LENGTH, DEFAULT_MAX_SIZE, EncodedTexts, Vocabulary, tokenize
 from ...errors import ConfigError
 
@@ -163,19 +164,6 @@ class TextBatches:
         yield from data.batches(self.batch_size, shuffle=True, generator=self.generator)
 
 
-class _Eval:
-    """An encoded split as evaluation batches (sorted by length)."""
-
-    def __init__(self, data: EncodedTexts, batch_size: int) -> None:
-        self.data, self.batch_size = data, batch_size
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.data) / self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        return self.data.batches(self.batch_size)
-
-
 @dataclass
 class TextCell:
     """A text cell's data: the vocabulary, the encoded training sentences (with their EDA copies
@@ -216,10 +204,11 @@ class TextCell:
             evaluation=self.eval_batches("train"),
         )
 
-    def eval_batches(self, part: str, batch_size: int = 256) -> _Eval:
+    def eval_batches(self, part: str, batch_size: int = 256) -> Batches:
         """Evaluation batches of ``"train"`` (the sentences without copies), ``"val"`` or
         ``"test"``."""
-        return _Eval(self.scored if part == "train" else getattr(self, part), batch_size)
+        data: EncodedTexts = self.scored if part == "train" else getattr(self, part)
+        return data.batch_iterable(batch_size)
 
 
 def _check_text(splits: Any) -> None:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..._checks import Constraint, check
+from ..._checks import Constraint, Constraints, validate_params
 from ...errors import ConfigError
 from .cells import DIVERGED, Cell, result_parts
 
@@ -48,9 +48,13 @@ def as_train_fn_spec(cell: Any) -> Any:
     return cell
 
 
+#: The constraint of the training function's spec (run_study's ``cell`` argument).
+_CELL_CONSTRAINTS: Constraints = {"cell": [TrainFnSpec()]}
+
+
 def load_train_fn(spec: str) -> Callable[..., Any]:
     """The training function named by ``"package.module:function"`` (a one-line error else)."""
-    check("run_study", "cell", spec, TrainFnSpec())
+    validate_params("run_study", {"cell": spec}, _CELL_CONSTRAINTS)
     module_name, attr = spec.split(":")
     try:
         found: Any = importlib.import_module(module_name)

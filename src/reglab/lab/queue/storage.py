@@ -18,6 +18,13 @@ re-queues it. reglab adds the cell bookkeeping on top:
 
 SQLite in the output folder is the default; any SQLAlchemy URL works (PostgreSQL for several
 machines).
+
+A database server that goes away for a while (restarted, a network cut) is waited for: every
+call a worker makes (lease, heartbeat, completion, release, counts, the stale check) retries with
+backoff on fresh connections for up to ``outage`` seconds, then raises
+:class:`StorageUnreachable`, one line. Writes are safe to repeat: a completion whose commit was
+lost with the connection is recognised when it is retried, and no stale trial is failed until
+every live worker has had the time to beat again after the outage.
 """
 
 from __future__ import annotations
@@ -32,15 +39,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from ..._checks import InstanceOf, Interval, check
+from ..._checks import Constraints, InstanceOf, Interval, validate_params
 from ...errors import ConfigError
 from ..core.cells import Cell, json_safe
 
 __all__ = [
     "CellStore",
     "Lease",
+    "StorageUnreachable",
     "open_rdb_storage",
     "redact",
     "sqlite_url",
@@ -52,8 +60,18 @@ _RESULT_ATTR = "result"
 _HISTORY_ATTR = "history"
 _CONFIG_ATTR = "config"
 _OPEN_ATTR = "open"
+_STOP_ATTR = "stop"
 _OPEN_ATTEMPTS = 6
+_MAX_BACKOFF = 2.0  # seconds between tries while the database is away: it is noticed soon back
 T = TypeVar("T")
+
+
+class StorageUnreachable(ConfigError):
+    """The study's database has not answered for the store's whole ``outage`` budget.
+
+    A ``ConfigError`` (exit code 2 in the CLI, and a worker that meets it is not replaced): a
+    new worker would only wait again. Rerunning the same command resumes the study.
+    """
 
 
 @dataclass(frozen=True)
@@ -140,11 +158,21 @@ class CellStore:
         grace_period: seconds without a heartbeat after which a running trial is failed and
             queued again.
         max_retry: how many times one cell is retried after its worker died.
+        outage: seconds a worker waits for a database server that stopped answering (each
+            call retried on fresh connections) before it raises :class:`StorageUnreachable`.
 
     Example:
         >>> store = CellStore("sqlite:///:memory:")  # doctest: +SKIP
         >>> store.create({"data": "digits"}, [Cell("baseline", 0)])  # doctest: +SKIP
     """
+
+    _parameter_constraints: ClassVar[Constraints] = {
+        "url": [InstanceOf(str, description="a SQLAlchemy URL string")],
+        "heartbeat_interval": [Interval(int, 1, None)],
+        "grace_period": [Interval(int, 1, None)],
+        "max_retry": [Interval(int, 0, None)],
+        "outage": [Interval(float, 0, None)],
+    }
 
     def __init__(
         self,
@@ -153,16 +181,18 @@ class CellStore:
         heartbeat_interval: int = 5,
         grace_period: int = 30,
         max_retry: int = 3,
+        outage: float = 120.0,
     ) -> None:
-        owner = "CellStore"
-        check(owner, "url", url, InstanceOf(str, description="a SQLAlchemy URL string"))
-        check(owner, "heartbeat_interval", heartbeat_interval, Interval(int, 1, None))
-        check(owner, "grace_period", grace_period, Interval(int, 1, None))
-        check(owner, "max_retry", max_retry, Interval(int, 0, None))
+        validate_params(self, locals())
         optuna = _optuna()
         self.url = url
         self.heartbeat_interval = int(heartbeat_interval)
         self.grace_period = int(grace_period)
+        self.outage = float(outage)
+        #: Hears each wait for the database (seconds it has not answered so far), and None when
+        #: it answers again; it may raise to stop waiting (the work loop raises on Ctrl-C).
+        self.on_wait: Callable[[float | None], None] | None = None
+        self._last_lost = -math.inf  # when a call last found the database away (monotonic)
         retry_cls = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
         if retry_cls is None:  # optuna < 4.9
             retry_cls = optuna.storages.RetryFailedTrialCallback
@@ -231,15 +261,22 @@ class CellStore:
 
     @property
     def config(self) -> dict[str, Any]:
-        cfg = self.optuna_study.user_attrs.get(_CONFIG_ATTR)
+        cfg = self._call(lambda: self.optuna_study.user_attrs.get(_CONFIG_ATTR))
         if cfg is None:
             raise ConfigError(f"The study in {redact(self.url)!r} has no stored settings.")
         return dict(cfg)
 
     def enqueue_missing(self, cells: Sequence[Cell]) -> list[Cell]:
-        """Queue each cell that has no waiting, running or complete trial."""
-        with self._queue_lock():
-            return self._enqueue_unlocked(cells)
+        """Queue each cell that has no waiting, running or complete trial.
+
+        Safe to retry after a lost connection: a cell queued by the lost attempt is found.
+        """
+
+        def enqueue() -> list[Cell]:
+            with self._queue_lock():
+                return self._enqueue_unlocked(cells)
+
+        return self._call(enqueue)
 
     @contextlib.contextmanager
     def _queue_lock(self) -> Iterator[None]:
@@ -293,9 +330,15 @@ class CellStore:
     # -- leasing and finishing ----------------------------------------------------------------
 
     def fail_stale(self) -> None:
-        """Fail running trials whose worker stopped beating, and queue them again."""
+        """Fail running trials whose worker stopped beating, and queue them again.
+
+        Not right after the database was away: the heartbeats stopped for every worker then,
+        and each live one gets ``grace_period`` seconds to beat again before any is failed.
+        """
         optuna = _optuna()
-        _locked(lambda: optuna.storages.fail_stale_trials(self.optuna_study))
+        if time.monotonic() - self._last_lost < self.grace_period + self.heartbeat_interval:
+            return
+        self._call(lambda: optuna.storages.fail_stale_trials(self.optuna_study))
 
     def lease(self) -> Lease | None:
         """Take one waiting trial (atomically), or return None when none is waiting.
@@ -306,9 +349,11 @@ class CellStore:
         """
         optuna = _optuna()
         TrialState = optuna.trial.TrialState
-        trials = self.optuna_study.get_trials(
-            deepcopy=False,
-            states=(TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE),
+        trials = self._call(
+            lambda: self.optuna_study.get_trials(
+                deepcopy=False,
+                states=(TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE),
+            )
         )
         taken = {
             c.key
@@ -328,9 +373,11 @@ class CellStore:
             queued.add(cell.key)
             # Beat before leasing: a running trial with no heartbeat row is never found stale,
             # so a worker killed right after the lease would otherwise hold the cell forever.
-            _locked(lambda: self.storage.record_heartbeat(trial_id))  # noqa: B023
+            # (A lease whose commit was lost with the connection reads as taken when retried;
+            # its trial is failed as stale after the grace period and queued again.)
+            self._call(lambda: self.storage.record_heartbeat(trial_id))  # noqa: B023
             try:
-                ok = _locked(
+                ok = self._call(
                     lambda: self.storage.set_trial_state_values(trial_id, TrialState.RUNNING)  # noqa: B023
                 )
             except optuna.exceptions.UpdateFinishedTrialError:
@@ -344,19 +391,37 @@ class CellStore:
         TrialState = optuna.trial.TrialState
         # Lease it first, so no other worker runs it while it is being failed.
         with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-            if _locked(lambda: self.storage.set_trial_state_values(trial_id, TrialState.RUNNING)):
-                _locked(lambda: self.storage.set_trial_user_attr(trial_id, "failure", "duplicate"))
-                _locked(lambda: self.storage.set_trial_state_values(trial_id, TrialState.FAIL))
+            if self._call(
+                lambda: self.storage.set_trial_state_values(trial_id, TrialState.RUNNING)
+            ):
+                self._call(
+                    lambda: self.storage.set_trial_user_attr(trial_id, "failure", "duplicate")
+                )
+                self._call(lambda: self.storage.set_trial_state_values(trial_id, TrialState.FAIL))
 
     @contextlib.contextmanager
     def heartbeat(self, lease: Lease) -> Iterator[None]:
-        """Record heartbeats for ``lease`` in a background thread while the block runs."""
+        """Record heartbeats for ``lease`` in a background thread while the block runs.
+
+        The thread never gives up: a beat that fails (the database away) is tried again every
+        second on fresh connections, so the lease beats as soon as the database is back (a
+        silent heartbeat would get the cell failed as stale and run twice). The block decides
+        when to stop waiting for the database.
+        """
         stop = threading.Event()
 
         def beat() -> None:
-            while not stop.wait(self.heartbeat_interval):
-                with contextlib.suppress(Exception):  # a missed beat is retried next interval
+            wait = float(self.heartbeat_interval)
+            while not stop.wait(wait):
+                try:
                     self.storage.record_heartbeat(lease.trial_id)
+                    wait = float(self.heartbeat_interval)
+                except Exception as exc:  # never let the thread die: the next beat retries
+                    if self._lost(exc):
+                        self._last_lost = time.monotonic()
+                        with contextlib.suppress(Exception):
+                            self.storage.engine.dispose()
+                    wait = min(1.0, float(self.heartbeat_interval))
 
         thread = threading.Thread(target=beat, name=f"reglab-heartbeat-{lease.number}", daemon=True)
         thread.start()
@@ -370,7 +435,9 @@ class CellStore:
         """Store the result and history and mark the trial complete.
 
         Returns False when the trial was already failed by another worker (this worker was
-        presumed dead); its result is then dropped, and the retried copy produces it.
+        presumed dead); its result is then dropped, and the retried copy produces it. A
+        completion retried after a lost connection whose first commit went through finds its
+        trial already complete, and returns True (only the lease holder completes a trial).
         """
         optuna = _optuna()
         value = result.get("val_acc")
@@ -380,32 +447,37 @@ class CellStore:
             value = 0.0
         tid = lease.trial_id
         try:
-            _locked(lambda: self.storage.set_trial_user_attr(tid, _RESULT_ATTR, json_safe(result)))
+            self._call(
+                lambda: self.storage.set_trial_user_attr(tid, _RESULT_ATTR, json_safe(result))
+            )
             history_json = json.dumps(json_safe(history))
-            _locked(lambda: self.storage.set_trial_user_attr(tid, _HISTORY_ATTR, history_json))
+            self._call(lambda: self.storage.set_trial_user_attr(tid, _HISTORY_ATTR, history_json))
             return bool(
-                _locked(
+                self._call(
                     lambda: self.storage.set_trial_state_values(
                         tid, optuna.trial.TrialState.COMPLETE, [float(value)]
                     )
                 )
             )
         except optuna.exceptions.UpdateFinishedTrialError:
-            return False
+            state = self._call(lambda: self.storage.get_trial(tid).state)
+            return bool(state == optuna.trial.TrialState.COMPLETE)
 
     def release(self, lease: Lease, reason: str, *, retry: bool = True) -> None:
         """Fail a leased trial (interrupt or error) and, with ``retry``, queue its cell again."""
         optuna = _optuna()
         tid = lease.trial_id
         try:
-            _locked(lambda: self.storage.set_trial_user_attr(tid, "failure", reason[:2000]))
-            failed = _locked(
+            self._call(lambda: self.storage.set_trial_user_attr(tid, "failure", reason[:2000]))
+            self._call(
                 lambda: self.storage.set_trial_state_values(tid, optuna.trial.TrialState.FAIL)
             )
         except optuna.exceptions.UpdateFinishedTrialError:
-            return  # already failed by another worker's stale check, which re-queued it
-        if failed and retry:
-            _locked(lambda: self.enqueue_missing([lease.cell]))
+            # Failed by another worker's stale check (which queued it again), or by this call's
+            # own first try whose answer was lost with the connection: queue it if it is not.
+            pass
+        if retry:
+            self.enqueue_missing([lease.cell])
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -415,7 +487,7 @@ class CellStore:
         S = optuna.trial.TrialState
         out = {"done": 0, "running": 0, "waiting": 0, "failed": 0}
         names = {S.COMPLETE: "done", S.RUNNING: "running", S.WAITING: "waiting", S.FAIL: "failed"}
-        for t in self.optuna_study.get_trials(deepcopy=False):
+        for t in self._call(lambda: self.optuna_study.get_trials(deepcopy=False)):
             if t.state in names:
                 out[names[t.state]] += 1
         return out
@@ -427,8 +499,10 @@ class CellStore:
         """
         optuna = _optuna()
         rows = []
-        for t in self.optuna_study.get_trials(
-            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
+        for t in self._call(
+            lambda: self.optuna_study.get_trials(
+                deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
+            )
         ):
             cell = _cell_of(t)
             if cell is None:
@@ -448,18 +522,43 @@ class CellStore:
         """How many complete trials each cell has (exactly one when all went well)."""
         optuna = _optuna()
         counts: dict[str, int] = {}
-        for t in self.optuna_study.get_trials(
-            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
+        for t in self._call(
+            lambda: self.optuna_study.get_trials(
+                deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
+            )
         ):
             cell = _cell_of(t)
             if cell is not None:
                 counts[cell.key] = counts.get(cell.key, 0) + 1
         return counts
 
+    def failures(self) -> list[tuple[Cell, str]]:
+        """Cells that failed in their worker and have no complete trial: each with the first
+        line of its stored failure (interrupted cells and dead workers' cells, which are
+        queued again, are not failures)."""
+        optuna = _optuna()
+        S = optuna.trial.TrialState
+        done: set[str] = set()
+        failed: dict[str, tuple[Cell, str]] = {}
+        trials = self._call(
+            lambda: self.optuna_study.get_trials(deepcopy=False, states=(S.COMPLETE, S.FAIL))
+        )
+        for t in trials:
+            cell = _cell_of(t)
+            if cell is None:
+                continue
+            if t.state == S.COMPLETE:
+                done.add(cell.key)
+                continue
+            reason = str(t.user_attrs.get("failure", ""))
+            if reason and reason != "interrupted":
+                failed.setdefault(cell.key, (cell, reason.splitlines()[0]))
+        return [v for k, v in failed.items() if k not in done]
+
     def known_cells(self) -> list[Cell]:
         """Every cell with a trial in any state (queued, running, done or failed), once each."""
         seen: dict[str, Cell] = {}
-        for t in self.optuna_study.get_trials(deepcopy=False):
+        for t in self._call(lambda: self.optuna_study.get_trials(deepcopy=False)):
             cell = _cell_of(t)
             if cell is not None:
                 seen.setdefault(cell.key, cell)
@@ -468,19 +567,128 @@ class CellStore:
     def enqueue_new(self, cells: Sequence[Cell]) -> list[Cell]:
         """Queue each cell that has no trial at all (a cell that failed in this run stays
         failed: a rerun of the command retries it, as :meth:`create` does)."""
-        with self._queue_lock():
-            known = {c.key for c in self.known_cells()}
-            return self._enqueue_unlocked([c for c in cells if c.key not in known])
+
+        def enqueue() -> list[Cell]:
+            with self._queue_lock():
+                known = {c.key for c in self.known_cells()}
+                return self._enqueue_unlocked([c for c in cells if c.key not in known])
+
+        return self._call(enqueue)
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the run that owns the study asked every worker to stop leasing (or None)."""
+        reason = self._call(lambda: self.optuna_study.user_attrs.get(_STOP_ATTR))
+        return str(reason) if reason else None
+
+    def request_stop(self, reason: str | None) -> None:
+        """Ask every worker to stop leasing cells (None: carry on); running cells finish."""
+        self._call(lambda: self.optuna_study.set_user_attr(_STOP_ATTR, reason))
 
     @property
     def is_open(self) -> bool:
         """True while the process that created the study may still queue cells (workers that
         joined from elsewhere keep polling until then)."""
-        return bool(self.optuna_study.user_attrs.get(_OPEN_ATTR, False))
+        return bool(self._call(lambda: self.optuna_study.user_attrs.get(_OPEN_ATTR, False)))
 
     def set_open(self, value: bool) -> None:
         """Mark whether more cells may still be queued (see :attr:`is_open`)."""
-        _locked(lambda: self.optuna_study.set_user_attr(_OPEN_ATTR, bool(value)))
+        self._call(lambda: self.optuna_study.set_user_attr(_OPEN_ATTR, bool(value)))
+
+    # -- a database that goes away -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def patience(self, outage: float) -> Iterator[None]:
+        """Wait at most ``outage`` seconds for the database inside the block (``0``: one retry
+        on fresh connections, as when a worker is interrupted and must not hang)."""
+        saved, self.outage = self.outage, float(outage)
+        try:
+            yield
+        finally:
+            self.outage = saved
+
+    def _lost(self, exc: BaseException) -> bool:
+        """Whether ``exc`` means the database server is out of reach (not an SQLite file)."""
+        return self.storage.engine.dialect.name != "sqlite" and _connection_lost(exc)
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        """``fn()``, retried with backoff on fresh connections while the database is away.
+
+        After ``outage`` seconds without an answer (and at least one retry), raise
+        :class:`StorageUnreachable`. ``on_wait`` hears each wait, then None once it answers.
+        """
+        started: float | None = None
+        tries = 0
+        while True:
+            try:
+                out = _locked(fn)
+            except Exception as exc:
+                if not self._lost(exc):
+                    raise
+                now = time.monotonic()
+                self._last_lost = now
+                started = now if started is None else started
+                waited = now - started
+                tries += 1
+                with contextlib.suppress(Exception):  # drop the pool's dead connections
+                    self.storage.engine.dispose()
+                if waited >= self.outage and tries > 1:
+                    raise StorageUnreachable(
+                        f"The database at {redact(self.url)!r} has not answered for "
+                        f"{self.outage:.0f} s ({_driver_message(exc)}); this worker stops. "
+                        "Rerun the same command to resume."
+                    ) from None
+                if self.on_wait is not None:
+                    self.on_wait(waited)
+                pause = min(_MAX_BACKOFF, 0.25 * 2 ** (tries - 1)) * (0.75 + random.random() / 2)
+                time.sleep(max(0.0, min(pause, self.outage - waited)) if tries > 1 else 0.0)
+                continue
+            if started is not None:
+                self._last_lost = time.monotonic()
+                if self.on_wait is not None:
+                    self.on_wait(None)
+            return out
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a lost or refused database connection.
+
+    Optuna wraps a failed commit in ``StorageInternalError``; the driver's error is its cause.
+    SQLite's "database is locked" is contention, not an outage (``_locked`` waits for it).
+    """
+    from sqlalchemy import exc as sa_exc
+
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, sa_exc.DBAPIError) and cur.connection_invalidated:
+            return True
+        if isinstance(cur, (sa_exc.DisconnectionError, sa_exc.TimeoutError)):
+            return True
+        if isinstance(cur, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+            return "locked" not in str(cur)
+        name = type(cur).__name__
+        if type(cur).__module__.startswith("psycopg") and name in (
+            "OperationalError",
+            "InterfaceError",
+        ):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def _driver_message(exc: BaseException) -> str:
+    """The first line of the driver's own error inside ``exc`` (what the server said)."""
+    cur: BaseException | None = exc
+    while cur is not None:
+        orig = getattr(cur, "orig", None)
+        if isinstance(orig, BaseException):
+            return _first_line(orig)
+        if cur.__cause__ is None and cur.__context__ is None:
+            break
+        cur = cur.__cause__ or cur.__context__
+    return _first_line(exc)
 
 
 # One advisory-lock key for reglab's enqueueing on a PostgreSQL server (64-bit signed).

@@ -67,6 +67,7 @@ __all__ = [
     "held_interrupt",
     "ignore_interrupt",
     "interrupt_once",
+    "interrupt_pending",
     "map_cells",
     "warm_up",
     "warn_progress_deprecated",
@@ -81,7 +82,9 @@ class Event:
     Kinds: ``"settings"`` (what a study runs: data, sizes, test source, model, recipes,
     seeds, workers, device), ``"cells"`` (a study's counts: ``running``, ``failed``, ``waiting``), ``"trial"`` (a
     finished tuning trial), ``"confirm"`` and ``"confirmed"`` (a tuning run's confirmation
-    stage), ``"error"`` (a worker process stopped on a configuration error: ``message``).
+    stage), ``"error"`` (a worker process stopped on a configuration error: ``message``),
+    ``"database"`` (the database stopped answering and this process waits for it: ``url``,
+    ``waiting`` True; then ``waiting`` False once it answers again).
     """
 
     kind: str
@@ -147,14 +150,28 @@ def held_interrupt() -> Iterator[None]:
         return
     caught: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    _held.append(caught)
     try:
         yield
     finally:
+        _held.remove(caught)
         signal.signal(signal.SIGINT, previous)
         if caught and callable(previous):
             previous(signal.SIGINT, None)
         elif caught and previous == signal.SIG_DFL:
             os.kill(os.getpid(), signal.SIGINT)
+
+
+_held: list[list[int]] = []  # the interrupts each open held_interrupt block caught
+
+
+def interrupt_pending() -> bool:
+    """Whether a Ctrl-C is being held back by :func:`held_interrupt` right now.
+
+    A storage call that only waits (the database is away, nothing half-written) checks it, so
+    that Ctrl-C does not wait out the whole outage.
+    """
+    return any(_held)
 
 
 def interrupt_once(_signum: int, _frame: Any) -> None:
@@ -267,6 +284,8 @@ class WorkerGroup:
         self.restarts = 0
         self.on_error = on_error
         self.grace = grace
+        #: Messages already reported (several workers meeting the same error say it once).
+        self.reported: set[str] = set()
 
     def start(self, target: Callable[..., Any], *args: Any) -> None:
         """Start one worker process running ``target(*args)`` (both picklable)."""
@@ -317,6 +336,9 @@ class WorkerGroup:
     def _drain(self) -> None:
         while self._errors is not None and not self._errors.empty():
             message = self._errors.get()
+            if message in self.reported:
+                continue
+            self.reported.add(message)
             if self.on_error is not None:
                 self.on_error(message)
 

@@ -13,9 +13,9 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from ..._checks import Interval, NoneOk, OneOf, check
+from ..._checks import Constraints, Interval, NoneOk, OneOf, validate_params
 from ...errors import ConfigError
 from ..core.cells import Cell, split_size
 from ..core.recipe import BUILTIN_RECIPES, TEXT_RECIPES, Recipe
@@ -30,6 +30,7 @@ __all__ = [
     "SWEEP_SEEDS",
     "StudyConfig",
     "for_text",
+    "inert_notes",
     "resolve_recipes",
     "stored_config",
 ]
@@ -88,16 +89,21 @@ class StudyConfig:
     max_seeds: int | None = None
     margin: float = 1.0
 
+    #: ``epochs=None`` (each recipe's own budget) is not checked; ``recipes`` by name.
+    _parameter_constraints: ClassVar[Constraints] = {
+        "train_fn": [NoneOk(), TrainFnSpec()],
+        "seeds": [Interval(int, 1, None), OneOf("auto")],
+        "max_seeds": [NoneOk(), Interval(int, 2, None)],
+        "margin": [Interval(float, 0, None)],
+        "test": [OneOf("official", "random", None)],
+        "epochs": [Interval(int, 1, None)],
+    }
+
     def __post_init__(self) -> None:
         owner = "StudyConfig"
         object.__setattr__(self, "train_fn", as_train_fn_spec(self.train_fn))
-        check(owner, "train_fn", self.train_fn, NoneOk(), TrainFnSpec())
-        check(owner, "seeds", self.seeds, Interval(int, 1, None), OneOf("auto"))
-        check(owner, "max_seeds", self.max_seeds, NoneOk(), Interval(int, 2, None))
-        check(owner, "margin", self.margin, Interval(float, 0, None))
-        check(owner, "test", self.test, OneOf("official", "random", None))
-        if self.epochs is not None:
-            check(owner, "epochs", self.epochs, Interval(int, 1, None))
+        given = {k: v for k, v in vars(self).items() if not (k == "epochs" and v is None)}
+        validate_params(self, given)
         for name in ("train_size", "val_size"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, split_size(owner, name, getattr(self, name)))
@@ -121,7 +127,8 @@ class StudyConfig:
                 name = item
             elif isinstance(item, str):
                 if item not in BUILTIN_RECIPES:
-                    check(owner, "recipes", item, OneOf(*sorted(BUILTIN_RECIPES)))
+                    names_ok = {"recipes": [OneOf(*sorted(BUILTIN_RECIPES))]}
+                    validate_params(self, {"recipes": item}, names_ok)
                 name, recipe = item, BUILTIN_RECIPES[item]
                 defs[name] = recipe.to_dict()
             elif isinstance(item, Recipe):
@@ -164,16 +171,22 @@ class StudyConfig:
         """The cells queued at the start, every (recipe, seed) pair (in a sweep, at each size),
         the longest first.
 
-        Cells are leased in this order, so the longest start first and the short ones fill the
-        workers at the end. The length is estimated as training size x epochs x (1 + EDA copies
+        Cells are leased in this order: seed 0 of every recipe first, then the rest, each group
+        longest first, so the long ones start early and the short ones fill the workers at the
+        end. The length is estimated as training size x epochs x (1 + EDA copies
         per sentence); ties keep the recipe order, then the seeds. A sequential study queues the
         next seeds as it decides (:meth:`longest_first` orders them).
         """
         sizes = [None] if self.train_sizes is None else list(reversed(self.train_sizes))
         seeds = range(self.first_seeds)
-        return self.longest_first(
-            [Cell(r, s, n) for n in sizes for r in self.recipes for s in seeds]
-        )
+        out: list[Cell] = []
+        for n in sizes:  # a sweep runs size by size (each worker keeps one size's splits)
+            cells = [Cell(r, s, n) for r in self.recipes for s in seeds]
+            # Seed 0 of every recipe first: a training function that fails on every cell is
+            # seen (and the study stopped) after one cell per recipe.
+            out += self.longest_first([c for c in cells if c.seed == 0])
+            out += self.longest_first([c for c in cells if c.seed != 0])
+        return out
 
     def longest_first(self, cells: Sequence[Cell]) -> list[Cell]:
         """``cells`` sorted by their estimated length, the longest first (a stable sort)."""
@@ -262,6 +275,13 @@ def resolve_recipes(names: str | Sequence[str] | None, specs: Sequence[str] = ()
             recipe = recipe.replace(name=spec)
         chosen.append((recipe.name, recipe))
     return chosen
+
+
+def inert_notes(config: StudyConfig) -> dict[str, list[str]]:
+    """Per recipe, what cannot act at the study's settings (e.g. early stopping whose patience
+    is not below the epochs): the settings line and the report say so."""
+    notes = {n: config.recipe(n).inert(config.epochs) for n in config.recipes}
+    return {n: v for n, v in notes.items() if v}
 
 
 def stored_config(out_dir: str | os.PathLike[str], storage: str | None = None) -> StudyConfig:

@@ -29,10 +29,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ...errors import ConfigError
 from ..core.cells import cell_key, json_safe
 from ..render import atomic_write, clip01, csv_text, figure_html, html_page, html_table, png, pyplot
 from ..stats import Decision, decide, finite, mean_ci, metric_keys, paired_vs_baseline, task_of
-from .config import StudyConfig
+from .config import StudyConfig, inert_notes
 from .sequential import decisions, gains, margin_of
 from .sweep_report import size_figure, size_table, train_sizes
 
@@ -168,7 +169,7 @@ class Design:
     def verdict_label(self, verdict: str, seeds: int | None = None) -> str:
         """``better``, ``worse``, ``no effect beyond ±1.0`` or ``undecided after 20 seeds``."""
         if verdict == "equivalent":
-            return f"no effect beyond ±{self.margin:g}"
+            return f"no effect beyond ±{self.margin:.1f}"
         if verdict == "undecided":
             return f"undecided after {seeds if seeds is not None else self.looks[-1]} seeds"
         return verdict
@@ -208,7 +209,7 @@ def _in_words(summary: Sequence[Mapping[str, Any]], design: Design | None) -> st
         said.append(f"<b>helps</b>: {', '.join(groups['better'])}")
     if groups.get("equivalent"):
         said.append(
-            f"<b>no practical difference</b> (less than ±{design.margin:g} {unit}): "
+            f"<b>no practical difference</b> (less than ±{design.margin:.1f} {unit}): "
             f"{', '.join(groups['equivalent'])}"
         )
     if groups.get("worse"):
@@ -264,6 +265,14 @@ def _verdict(summary: Sequence[Mapping[str, Any]]) -> str:
 
 
 # -- plots -------------------------------------------------------------------------------------
+
+
+def _figure(fig: Any, axes: Sequence[Any], grid: str, title: str, caption: str) -> _Figure:
+    """A finished plot: a light grid along ``grid`` on each of ``axes``, tight layout, PNG."""
+    for ax in axes:
+        ax.grid(axis=grid, alpha=0.3)
+    fig.tight_layout()
+    return title, caption, png(fig)
 
 
 def _curves(rows: Sequence[Mapping[str, Any]], recipe: str, key: str) -> tuple[list, list, list]:
@@ -343,9 +352,13 @@ def _test_scores(
                 ax.plot([pct * r[test_key]], [y], ".", color="black", alpha=0.4)
     ax.set_yticks(ys, names)
     ax.set_xlabel("test accuracy (%)" if task == "classification" else "test loss")
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return "Test score", "Mean over seeds with its 95% interval; dots are single seeds.", png(fig)
+    return _figure(
+        fig,
+        [ax],
+        "x",
+        "Test score",
+        "Mean over seeds with its 95% interval; dots are single seeds.",
+    )
 
 
 def _gaps(plt: Any, summary: Sequence[Mapping[str, Any]], task: str) -> _Figure:
@@ -363,12 +376,12 @@ def _gaps(plt: Any, summary: Sequence[Mapping[str, Any]], task: str) -> _Figure:
         "train - val accuracy (points)" if task == "classification" else "val - train loss"
     )
     ax.tick_params(axis="x", rotation=30)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    return (
+    return _figure(
+        fig,
+        [ax],
+        "y",
         "Generalization gap",
         "At the end of training (best weights when early stopping restores them); smaller is better.",
-        png(fig),
     )
 
 
@@ -397,12 +410,12 @@ def _paired(plt: Any, summary: Sequence[Mapping[str, Any]], task: str) -> _Figur
         if task == "classification"
         else "difference in test loss"
     )
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return (
+    return _figure(
+        fig,
+        [ax],
+        "x",
         "Paired comparison with the baseline",
         "Per-seed differences (dots) and their mean with a 95% interval.",
-        png(fig),
     )
 
 
@@ -415,12 +428,12 @@ def _epochs(plt: Any, summary: Sequence[Mapping[str, Any]]) -> _Figure:
     ax.bar([x + 0.2 for x in xs], [s["epochs_run"] for s in summary], width=0.4, label="epochs run")
     ax.set_xticks(xs, names, rotation=30)
     ax.legend(fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    return (
+    return _figure(
+        fig,
+        [ax],
+        "y",
         "Epochs",
         "Epoch with the best validation score and epochs actually run (early stopping ends runs sooner).",
-        png(fig),
     )
 
 
@@ -439,12 +452,12 @@ def _weights(plt: Any, summary: Sequence[Mapping[str, Any]]) -> _Figure:
     a2.set_ylim(bottom=0)
     for a in (a1, a2):
         a.tick_params(axis="x", rotation=30)
-        a.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    return (
+    return _figure(
+        fig,
+        [a1, a2],
+        "y",
         "Weights",
         "Weight decay and L2 shrink the norm; L1 with proximal steps makes exact zeros.",
-        png(fig),
     )
 
 
@@ -489,14 +502,14 @@ def _looks(
     ax.set_xlabel(
         "gain over the baseline (points)" if task == "classification" else "loss reduction"
     )
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return (
+    return _figure(
+        fig,
+        [ax],
+        "x",
         "Sequential intervals at each look",
         "Each comparison's repeated confidence interval at each look (number of seeds beside "
         "it, darker = later), until it was decided: green better, red worse, blue no effect "
         "beyond the margin (shaded), gray undecided.",
-        png(fig),
     )
 
 
@@ -533,6 +546,8 @@ def render_html(
     plots: bool = True,
     by_size: Sequence[Mapping[str, Any]] = (),
     design: Design | None = None,
+    failures: Sequence[tuple[str, str]] = (),
+    inert: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """The whole report as one HTML string (plots as embedded PNGs; ``plots=False`` skips them).
 
@@ -607,16 +622,30 @@ def render_html(
     ]
     if diverged:
         problems += f"<p class='warn'>Diverged runs (loss became NaN or blew up): {esc(', '.join(diverged))}.</p>"
-    if failed_cells:
+    if failures:
+        items = "".join(f"<li>{esc(k)}: <code>{esc(line)}</code></li>" for k, line in failures)
+        problems += f"<p class='warn'>Cells that failed (the training raised):</p><ul>{items}</ul>"
+    failed = {k for k, _ in failures}
+    unfinished = [k for k in failed_cells if k not in failed]
+    if unfinished:
         problems += (
-            f"<p class='warn'>Cells not finished: {esc(', '.join(failed_cells))}. Rerun the same "
+            f"<p class='warn'>Cells not finished: {esc(', '.join(unfinished))}. Rerun the same "
             "command to resume them.</p>"
         )
+    # A study over the user's training function: that function chose the model, not --model.
+    skip = {"recipe_defs", "data_info", *(("model",) if config.get("train_fn") else ())}
     settings = ", ".join(
         f"{k}={esc(','.join(map(str, v)) if isinstance(v, (list, tuple)) else str(v))}"
         for k, v in config.items()
-        if k not in ("recipe_defs", "data_info") and v is not None
+        if k not in skip and v is not None
     )
+    if inert:
+        items = "".join(
+            f"<li>{esc(name)}: {esc(note)}</li>" for name, notes in inert.items() for note in notes
+        )
+        problems += (
+            f"<p class='warn'>Techniques that cannot act at these settings:</p><ul>{items}</ul>"
+        )
     recipes = "".join(
         f"<tr><td>{esc(n)}</td><td style='text-align:left'>{esc(_recipe_text(d))}</td></tr>"
         for n, d in (config.get("recipe_defs") or {}).items()
@@ -644,7 +673,7 @@ def _design_note(design: Design | None) -> str:
     return (
         f" Seeds were added look by look ({looks}) until each recipe's gain over the baseline "
         "was decided: better (the interval above 0), worse (below 0), or no effect beyond "
-        f"±{design.margin:g} (inside the margin). The gain intervals are repeated confidence "
+        f"±{design.margin:.1f} (inside the margin). The gain intervals are repeated confidence "
         f"intervals, valid at every look together, with Bonferroni over the recipes: the chance "
         f"of any wrong verdict in the table is at most {100 * design.alpha:.0f}%."
     )
@@ -724,6 +753,7 @@ def write_outputs(
     config: Any,
     rows: Sequence[Mapping[str, Any]],
     failed_cells: Sequence[str] = (),
+    failures: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Path]:
     """Write ``results.csv``, ``summary.json`` and ``report.html`` (each atomically).
 
@@ -733,7 +763,7 @@ def write_outputs(
     """
     out = Path(out_dir)
     cfg = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-    design = Design.of(config if isinstance(config, StudyConfig) else StudyConfig.from_dict(cfg))
+    design, inert = _design_of(config, cfg)
     study_size = ((cfg.get("data_info") or {}).get("sizes") or {}).get(
         "train", cfg.get("train_size")
     )
@@ -764,15 +794,36 @@ def write_outputs(
                 "encoding": (cfg.get("data_info") or {}).get("encoding", []),
                 "recipes": json_safe(summary),
                 "failed_cells": list(failed_cells),
+                "failures": [{"cell": k, "error": line} for k, line in failures],
+                "cannot_act": inert,
                 **({"train_sizes": sizes, "by_train_size": json_safe(by_size)} if by_size else {}),
                 **_text_summary(cfg.get("data_info") or {}),
             },
             indent=2,
         ),
     )
-    report = render_html(cfg, rows, summary, failed_cells, by_size=by_size, design=design)
+    report = render_html(
+        cfg,
+        rows,
+        summary,
+        failed_cells,
+        by_size=by_size,
+        design=design,
+        failures=failures,
+        inert=inert,
+    )
     atomic_write(paths["report"], report)
     return paths
+
+
+def _design_of(config: Any, cfg: Mapping[str, Any]) -> tuple[Design | None, dict[str, list[str]]]:
+    """The sequential design and the inert-technique notes of a study's settings; none for
+    settings that are not a whole study's (rows and a bare mapping, as in a rebuilt page)."""
+    try:
+        study = config if isinstance(config, StudyConfig) else StudyConfig.from_dict(cfg)
+    except (ConfigError, TypeError, KeyError):
+        return None, {}
+    return Design.of(study), inert_notes(study)
 
 
 def _csv_value(v: Any) -> Any:

@@ -20,12 +20,12 @@ import contextlib
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ... import data as rd
-from ..._checks import Interval, check
+from ..._checks import Constraints, Interval, validate_params
 from ...errors import ConfigError
 from ..core.cells import (
     DIVERGED,
@@ -51,9 +51,9 @@ from ..queue.workers import (
     emit,
     warn_progress_deprecated,
 )
-from .config import StudyConfig, for_text
+from .config import StudyConfig, for_text, inert_notes
 from .report import ordered_rows, write_outputs
-from .sequential import wanted_cells
+from .sequential import decisions, wanted_cells
 
 __all__ = [
     "StudyOutcome",
@@ -67,7 +67,12 @@ __all__ = [
 
 @dataclass
 class StudyOutcome:
-    """What a study run leaves: the folder, the storage URL, counts, and the result rows."""
+    """What a study run leaves: the folder, the storage URL, counts, and the result rows.
+
+    ``failures`` are the cells whose training raised, each with the first line of its error
+    (:func:`~reglab.lab.queue.loop.describe_failure`); ``stopped`` says why the study stopped
+    early (every cell of the first seed failed the same way), else None.
+    """
 
     out_dir: Path
     url: str
@@ -78,6 +83,8 @@ class StudyOutcome:
     seconds: float
     ran: int = 0
     config: StudyConfig | None = None
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    stopped: str | None = None
 
 
 # -- running one cell --------------------------------------------------------------------------
@@ -169,6 +176,14 @@ def prepare(config: StudyConfig) -> tuple[StudyConfig, Any]:
 # -- orchestration -----------------------------------------------------------------------------
 
 
+#: The constraints of run_study's arguments, checked by validate_params.
+_RUN_STUDY_CONSTRAINTS: Constraints = {
+    "jobs": [Interval(int, 1, None)],
+    "heartbeat_interval": [Interval(int, 1, None)],
+    "grace_period": [Interval(int, 1, None)],
+}
+
+
 def run_study(
     config: StudyConfig | None,
     out_dir: str | os.PathLike[str],
@@ -214,9 +229,7 @@ def run_study(
     warn_progress_deprecated("run_study", progress)
     device = lab_device(device)
     jobs = default_jobs() if jobs is None else jobs
-    check("run_study", "jobs", jobs, Interval(int, 1, None))
-    check("run_study", "heartbeat_interval", heartbeat_interval, Interval(int, 1, None))
-    check("run_study", "grace_period", grace_period, Interval(int, 1, None))
+    validate_params("run_study", locals(), _RUN_STUDY_CONSTRAINTS)
     out = Path(out_dir)
     url = storage or sqlite_url(out)
     dataset = None
@@ -242,20 +255,44 @@ def run_study(
     def report(counts: Mapping[str, int]) -> None:
         cells_reporter(on_progress, total["cells"])(counts)
 
-    def next_wave() -> int:
-        """Queue the seeds the open comparisons need (a sequential study), or nothing."""
+    def next_wave(retry: bool = False) -> int:
+        """Queue the seeds the open comparisons need (a sequential study), or nothing; with
+        ``retry`` (a rerun) cells that failed before are queued again too."""
         if not config.sequential or join:
             return 0
-        wanted = wanted_cells(
-            store.completed(), config.recipes, margin=config.margin, looks=config.looks
-        )
-        added = store.enqueue_new(config.longest_first(wanted))
+        rows = store.completed()
+        found = decisions(rows, config.recipes, margin=config.margin, looks=config.looks)
+        wanted = wanted_cells(found, config.recipes, config.looks)
+        queue = store.enqueue_missing if retry else store.enqueue_new
+        added = queue(config.longest_first(wanted))
         total["cells"] = len(store.known_cells())
         return len(added)
 
+    reported: set[str] = set()
+    seen = {"failed": -1}
+
+    def watch(counts: Mapping[str, int]) -> None:
+        """Say each failure once, as it happens; stop early when every cell of the first seed
+        failed the same way (rerunning cannot help: fix the code or the settings)."""
+        if counts.get("failed", 0) == seen["failed"]:
+            return
+        seen["failed"] = counts.get("failed", 0)
+        failures = store.failures()
+        for cell, line in failures:
+            if cell.key not in reported:
+                reported.add(cell.key)
+                emit(on_progress, "failure", cell=cell.key, message=line)
+        lines = {cell.key: line for cell, line in failures}
+        first = [c.key for c in config.cells() if c.seed == 0]
+        same = bool(first) and all(k in lines for k in first)
+        if same and len({lines[k] for k in first}) == 1 and store.stop_reason is None:
+            store.request_stop(f"every cell of seed 0 failed with {lines[first[0]]}")
+
     try:
+        if not join:
+            store.request_stop(None)  # a rerun carries on after an early stop
         emit(on_progress, "settings", **_settings(config, jobs, device))
-        next_wave()  # a resumed sequential study may already be past its first look
+        next_wave(retry=True)  # a resumed sequential study may already be past its first look
         report(store.counts())
         ran = run_workers(
             store,
@@ -268,8 +305,11 @@ def run_study(
             device=device,
             next_wave=next_wave,
             linger=join,
+            watch=watch,
         )
-        report(store.counts())
+        counts = store.counts()
+        report(counts)
+        watch(counts)
     except KeyboardInterrupt:
         if write_report:
             with contextlib.suppress(Exception):  # the interrupt matters more than the report
@@ -282,7 +322,11 @@ def run_study(
         rows = ordered_rows(store.completed(), config.recipes)
         failed = _missing(_expected(store, config), rows)
     cells = len(_expected(store, config))
-    return StudyOutcome(out, url, cells, cells - len(failed), failed, rows, elapsed, ran, config)
+    failures = [(cell.key, line) for cell, line in store.failures()]
+    stopped = store.stop_reason
+    return StudyOutcome(
+        out, url, cells, cells - len(failed), failed, rows, elapsed, ran, config, failures, stopped
+    )
 
 
 def _expected(store: CellStore, config: StudyConfig) -> list[Cell]:
@@ -304,7 +348,7 @@ def _settings(config: StudyConfig, jobs: int, device: str) -> dict[str, Any]:
         "model": config.model,
         "recipes": len(config.recipes),
         "seeds": (
-            f"{config.looks[0]}-{config.looks[-1]} (until decided, ±{config.margin:g})"
+            f"{config.looks[0]}-{config.looks[-1]} (until decided, ±{config.margin:.1f})"
             if config.sequential
             else config.first_seeds
         ),
@@ -312,6 +356,8 @@ def _settings(config: StudyConfig, jobs: int, device: str) -> dict[str, Any]:
         "device": device,
         "encoded_columns": len(info.get("encoding", [])),
         "text": info.get("text"),
+        "train_fn": config.train_fn,
+        "inert": inert_notes(config),
     }
 
 
@@ -328,7 +374,8 @@ def _write_report(
     failed = _missing(_expected(store, config), rows)
     if rows:
         out.mkdir(parents=True, exist_ok=True)
-        write_outputs(out, config, rows, failed_cells=failed)
+        failures = [(cell.key, line) for cell, line in store.failures()]
+        write_outputs(out, config, rows, failed_cells=failed, failures=failures)
     return rows, failed
 
 
@@ -348,8 +395,17 @@ def rebuild_report(
     store = CellStore(storage or sqlite_url(out))
     config = StudyConfig.from_dict(store.config)
     rows = store.completed()
+    failures = [(cell.key, line) for cell, line in store.failures()]
     if not rows:
-        raise ConfigError(f"The study in {str(out)!r} has no finished cells yet.")
+        said = ""
+        if failures:
+            key, line = failures[0]
+            said = (
+                f": {len(failures)} cells failed; the first, {key}: {line}. Fix the cause and "
+                "rerun the same `reglab study` command to resume"
+            )
+        raise ConfigError(f"The study in {str(out)!r} has no finished cells yet{said}.")
     out.mkdir(parents=True, exist_ok=True)
-    paths = write_outputs(out, config, rows, failed_cells=_missing(_expected(store, config), rows))
+    missing = _missing(_expected(store, config), rows)
+    paths = write_outputs(out, config, rows, failed_cells=missing, failures=failures)
     return len(rows), paths

@@ -114,14 +114,9 @@ def seeds_wanted(
 
 
 def wanted_cells(
-    rows: Sequence[Mapping[str, Any]],
-    recipes: Sequence[str],
-    *,
-    margin: float,
-    looks: Sequence[int],
-    alpha: float = 0.05,
+    found: Mapping[str, Decision], recipes: Sequence[str], looks: Sequence[int]
 ) -> list[Cell]:
-    """The cells the design wants run by now (finished ones included)."""
-    found = decisions(rows, recipes, margin=margin, looks=looks, alpha=alpha) if rows else {}
+    """The cells the design wants run by now (finished ones included), given the
+    :func:`decisions` so far (empty before any cell finished)."""
     want = seeds_wanted(found, recipes, looks)
     return [Cell(name, s) for name in recipes for s in range(want[name])]

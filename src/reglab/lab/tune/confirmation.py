@@ -4,8 +4,11 @@ A search's best score is biased upward (the maximum of noisy scores), so :func:`
 re-scores the search's ``confirm`` best trials on ``partitions`` further partitions of the pool
 and keeps the best mean over all of a trial's partitions. :func:`test_scores` then trains the best
 recipe (and the base recipe, for a paired comparison) with each evaluation seed and scores it on
-test examples no trial saw. Both run their cells ``jobs`` at a time
-(:func:`~reglab.lab.queue.workers.map_cells`) and save each cell in the tuning study as it ends, so a
+test examples no trial saw. The comparison is decided by the sequential rule of
+:mod:`reglab.lab.stats` (repeated confidence intervals, valid at every look): seeds come look
+by look (5, 10, 15, 20) and stop as soon as the tuned recipe is better, worse, or within
+``margin`` of the base. Both run their cells ``jobs`` at a time
+(:func:`~reglab.lab.queue.workers.map_cells`) and save each cell in the search's database as it ends, so a
 rerun trains only what is missing.
 
 Example:
@@ -21,7 +24,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Sequence
+import statistics
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ..core.cells import result_parts
@@ -30,11 +34,11 @@ from ..core.run import run_cell
 from ..queue.storage import json_safe
 from ..queue.workers import ProgressCallback, emit, map_cells
 from ..render import clip01
-from ..stats import mean_ci, paired_vs_baseline
+from ..stats import decide, finite, mean_ci, next_look, sequential_decisions
 from .search import NoTest, Objective
 from .space import TuneConfig, apply_params
 
-__all__ = ["confirm", "run_cells", "test_scores"]
+__all__ = ["comparison_of", "confirm", "gains", "run_cells", "test_scores"]
 
 # (recipe, seed, splits, model[, device]): the device is "cpu" when left out
 Task = tuple[Any, ...]
@@ -59,7 +63,7 @@ def run_cells(
 
 
 def confirm(
-    study: Any,
+    search: Any,
     config: TuneConfig,
     objective: Objective,
     jobs: int,
@@ -70,7 +74,7 @@ def confirm(
 
     Each of the top trials is trained on ``config.partitions`` further partitions of the pool
     (the same ones for every trial), and the trial with the best mean over all of its
-    partitions wins; ties go to the earlier trial. Each re-scored cell is saved in the study as
+    partitions wins; ties go to the earlier trial. Each re-scored cell is saved in the search's database as
     it ends. ``on_progress`` hears a ``"confirm"`` event before the runs (``trials``,
     ``partitions``, ``runs``) and a ``"confirmed"`` one after (``rows``, ``chosen``, ``key``).
 
@@ -82,20 +86,20 @@ def confirm(
 
     complete = [
         t
-        for t in study.get_trials(deepcopy=False)
+        for t in search.get_trials(deepcopy=False)
         if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None
     ]
     top = sorted(complete, key=lambda t: (-t.value, t.number))[: config.confirm]
     if len(top) <= 1:
         return top[0], float(top[0].value), []
     extra = range(config.partitions, 2 * config.partitions)
-    stored: dict[str, Any] = dict(study.user_attrs.get("confirmation") or {})
+    stored: dict[str, Any] = dict(search.user_attrs.get("confirmation") or {})
     tasks = _confirmation_tasks(top, extra, stored, objective)
     if tasks:
         emit(on_progress, "confirm", trials=len(top), partitions=len(extra), runs=len(tasks))
     for cell, row in run_cells(tasks, jobs, threads):
         stored[cell] = objective.score(row["val_acc"], row["val_loss"])
-        study.set_user_attr("confirmation", stored)
+        search.set_user_attr("confirmation", stored)
     rows = [_confirmation_row(t, [stored[f"{t.number}/{k}"] for k in extra]) for t in top]
     ranked = [r for r in rows if r["mean"] is not None] or rows[:1]
     chosen = max(
@@ -138,58 +142,172 @@ def _confirmation_row(trial: Any, more: list[float | None]) -> dict[str, Any]:
 
 
 def test_scores(
-    study: Any,
+    search: Any,
     config: TuneConfig,
     objective: Objective,
     best: Recipe,
     compare: bool,
     jobs: int = 1,
     threads: int = 1,
+    on_progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
-    """Test scores of the best (and base) recipe over the evaluation seeds, ``jobs`` cells at
-    a time; each finished cell is saved in the study, so a rerun trains only what is missing.
+    """Test scores of the best (and base) recipe, and the rule's verdict on the two.
 
-    Both recipes see the same draws (a paired comparison). An accuracy interval is clipped to
-    [0, 1], as in a study's report.
+    Both recipes see the same draws (a paired comparison), ``jobs`` cells at a time; each
+    finished cell is saved in the search's database, so a rerun trains only what is missing. With
+    ``config.seeds == "auto"`` both are trained on the first look's seeds, the comparison is
+    decided (:func:`reglab.lab.stats.sequential_decisions`), and the next look's seeds are added
+    only while it is undecided; with a number of seeds, all of them are trained and the verdict
+    is :func:`reglab.lab.stats.decide`'s at the largest look reached ("undecided" below the
+    first look). Without ``compare`` the tuned recipe alone runs the first look's seeds (or the
+    given number). When the best recipe trains the same thing as the base (the search kept the
+    base's strengths), its runs stand for both (``comparison["same_recipe"]``). ``on_progress``
+    hears an ``"evaluate"`` event before each batch of runs (``seeds``, ``runs``) and a
+    ``"look"`` event after each decision (``comparison``, ``metric``).
+
+    Returns:
+        ``metric``, ``seeds`` (how many were used), ``rows`` (one per cell), ``tuned`` and
+        ``base`` (``mean`` with a 95% Student-t interval ``low``/``high``, clipped to [0, 1] for
+        accuracy, and the ``values``), and with ``compare`` the ``comparison``
+        (:func:`comparison_of`).
     """
     recipes = [("tuned", best)]
     if compare:
         recipes.append(("base", objective.base.replace(name="base")))
     key = json.dumps({n: r.to_dict() for n, r in recipes}, sort_keys=True, default=str)
-    cached = study.user_attrs.get("evaluation")
+    cached = search.user_attrs.get("evaluation")
     done: dict[str, Any] = {}
     if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached["rows"], dict):
         done = dict(cached["rows"])
-    tasks = [
-        (
-            f"{name}/{seed}",
-            (
-                recipe.replace(name=name),
-                seed,
-                objective.evaluation_splits(seed),
-                objective.model,
-                objective.device,
-            ),
-        )
-        for seed in range(config.seeds)
-        for name, recipe in recipes
-        if f"{name}/{seed}" not in done
-    ]
-    for cell, row in run_cells(tasks, jobs, threads):
-        done[cell] = json_safe(row)
-        study.set_user_attr("evaluation", {"key": key, "rows": done})
-    rows = [done[f"{name}/{seed}"] for name, _ in recipes for seed in range(config.seeds)]
     metric = "test_acc" if objective.key == "val_acc" else "test_loss"
-    out: dict[str, Any] = {"metric": metric, "rows": rows}
+    # When the search kept the base's strengths, the two recipes are one: its runs stand for both
+    # (the same seed gives the same bits), and every difference is 0.
+    same = compare and _same_recipe(best, recipes[-1][1])
+    trained = recipes[:1] if same else recipes
+
+    def train(seeds: int) -> None:
+        for seed in range(seeds if same else 0):
+            if f"tuned/{seed}" in done and f"base/{seed}" not in done:
+                done[f"base/{seed}"] = {**done[f"tuned/{seed}"], "recipe": "base"}
+        tasks = [
+            (
+                f"{name}/{seed}",
+                (
+                    recipe.replace(name=name),
+                    seed,
+                    objective.evaluation_splits(seed),
+                    objective.model,
+                    objective.device,
+                ),
+            )
+            for seed in range(seeds)
+            for name, recipe in trained
+            if f"{name}/{seed}" not in done
+        ]
+        if tasks:
+            emit(on_progress, "evaluate", seeds=seeds, runs=len(tasks))
+        for cell, row in run_cells(tasks, jobs, threads):
+            done[cell] = json_safe(row)
+            if same:
+                done[cell.replace("tuned/", "base/")] = {**done[cell], "recipe": "base"}
+            search.set_user_attr("evaluation", {"key": key, "rows": done})
+
+    looks = config.looks
+    seeds = config.seeds if isinstance(config.seeds, int) else looks[0]
+    comparison: dict[str, Any] | None = None
+    train(seeds)
+    if compare:
+        comparison = comparison_of(done, metric, seeds, config)
+        emit(on_progress, "look", comparison=comparison, metric=metric)
+        while config.sequential and comparison["wanted"] > seeds:
+            seeds = comparison["wanted"]
+            train(seeds)
+            comparison = comparison_of(done, metric, seeds, config)
+            emit(on_progress, "look", comparison=comparison, metric=metric)
+    rows = [done[f"{name}/{seed}"] for name, _ in recipes for seed in range(seeds)]
+    out: dict[str, Any] = {"metric": metric, "seeds": seeds, "rows": rows}
     for name, _ in recipes:
         values = [r[metric] for r in rows if r["recipe"] == name]
         m, lo, hi = mean_ci(values)
         if metric == "test_acc":
             lo, hi = clip01(lo), clip01(hi)
         out[name] = {"mean": m, "low": lo, "high": hi, "values": values}
-    if compare:
-        renamed = [
-            {**r, "recipe": "baseline" if r["recipe"] == "base" else r["recipe"]} for r in rows
-        ]
-        out["paired"] = paired_vs_baseline(renamed, "tuned")
+    if comparison is not None:
+        out["comparison"] = {**comparison, "same_recipe": same}
     return out
+
+
+def _same_recipe(a: Recipe, b: Recipe) -> bool:
+    """True when two recipes train the same thing (their names and descriptions aside)."""
+    skip = ("name", "description")
+    return {k: v for k, v in a.to_dict().items() if k not in skip} == {
+        k: v for k, v in b.to_dict().items() if k not in skip
+    }
+
+
+def gains(done: Mapping[str, Any], metric: str, seeds: int) -> list[float]:
+    """The tuned recipe's per-seed gains over the base, seeds 0, 1, ... while both scored.
+
+    Positive is better: test accuracy (tuned minus base), or the base's test loss minus the
+    tuned recipe's. A seed missing or without a finite score ends the sequence, so a look
+    counts only the first ``n`` seeds.
+    """
+    sign = 1.0 if metric == "test_acc" else -1.0
+    out: list[float] = []
+    for seed in range(seeds):
+        pair = [(done.get(f"{name}/{seed}") or {}).get(metric) for name in ("tuned", "base")]
+        values = finite(pair)
+        if len(values) < 2:
+            break
+        out.append(sign * (values[0] - values[1]))
+    return out
+
+
+def comparison_of(
+    done: Mapping[str, Any], metric: str, seeds: int, config: TuneConfig
+) -> dict[str, Any]:
+    """The rule's verdict on the tuned recipe against the base, from the cells of ``seeds`` seeds.
+
+    The margin is ``config.margin`` points of accuracy, or percent of the base's mean test loss
+    over the first look's seeds (all of them below it). ``wanted`` is how many seeds the
+    sequential design needs now: the stopping look's, or the next look's while undecided.
+    ``low``/``high`` bound the mean gain (:func:`gains`, in the metric's units) with the
+    repeated confidence interval of the look (unbounded, None in JSON, before the first look).
+    """
+    looks = config.looks
+    diffs = gains(done, metric, seeds)
+    if metric == "test_acc":
+        margin = config.margin / 100.0
+    else:
+        first = finite(
+            [(done.get(f"base/{s}") or {}).get(metric) for s in range(min(seeds, looks[0]))]
+        )
+        margin = config.margin / 100.0 * abs(statistics.fmean(first)) if first else 0.0
+    if config.sequential:
+        d = sequential_decisions({"tuned": diffs}, margin=margin, looks=looks)["tuned"]
+    else:
+        d = decide(diffs, margin=margin, looks=looks)
+    if d.look == 0:
+        wanted = looks[0]
+    else:
+        wanted = d.n if d.final else (next_look(d.n, looks) or d.n)
+    return {
+        "verdict": d.verdict,
+        "seeds": d.n,
+        "low": d.low,
+        "high": d.high,
+        "mean": d.mean,
+        "look": d.look,
+        "final": d.final,
+        "wanted": wanted,
+        "looks": list(looks),
+        "margin": config.margin,
+        "margin_units": margin,
+        "sequential": config.sequential,
+        "gain": (
+            "tuned minus base test accuracy"
+            if metric == "test_acc"
+            else "base minus tuned test loss"
+        ),
+        "diffs": diffs,
+    }

@@ -2,8 +2,11 @@
 
 :func:`recipe_toml` writes a recipe as TOML that :meth:`Recipe.from_toml` reads back to the same
 recipe. The report page is built from :mod:`reglab.lab.render`, as a study's is: the verdict (the
-best recipe by validation and its test score with a 95% interval, beside the base recipe's), the
-best recipe as TOML, the confirmation table, the search history plot and the trials table.
+best recipe by validation and its test score with a 95% interval, beside the base recipe's, and
+the sequential rule's verdict on the two: better, worse, no effect beyond the margin, or
+undecided, with its interval and seeds), the decision rule, the best recipe as TOML, the
+confirmation table, the search history plot and the trials table. ``summary.json`` carries the
+verdict as ``comparison`` (``verdict``, ``seeds``, ``low``, ``high``, ``look``, ...).
 
 Example:
     >>> from reglab.lab.core.recipe import BUILTIN_RECIPES
@@ -16,7 +19,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,7 @@ from ..queue.storage import json_safe, redact
 from ..render import atomic_write, csv_text, figure_html, html_page, html_table, png, pyplot
 from .space import TuneConfig
 
-__all__ = ["recipe_toml", "render_html", "write_outputs"]
+__all__ = ["comparison_text", "recipe_toml", "render_html", "verdict_label", "write_outputs"]
 
 
 def recipe_toml(recipe: Recipe) -> str:
@@ -89,7 +92,8 @@ def write_outputs(
         "config": config.to_dict(),
         "storage": redact(url),
         "best": {"spec": best.summary(), "recipe": best.to_dict(), "validation": best_value},
-        "test": {k: v for k, v in test.items() if k != "rows"},
+        "test": {k: v for k, v in test.items() if k not in ("rows", "comparison")},
+        "comparison": test.get("comparison"),
         "runs": test["rows"],
         "trials": {s: sum(t["state"] == s for t in trials) for s in ("COMPLETE", "PRUNED", "FAIL")},
         "confirmation": confirmation,
@@ -113,10 +117,58 @@ def _formatter(acc: bool) -> Callable[[Any], str]:
     return fmt
 
 
+def verdict_label(comparison: Mapping[str, Any], acc: bool) -> str:
+    """``better``, ``worse``, ``no effect beyond ±1 point`` or ``undecided after 20 seeds``.
+
+    Example:
+        >>> verdict_label({"verdict": "equivalent", "margin": 1.0, "seeds": 5}, acc=True)
+        'no effect beyond ±1 point'
+    """
+    verdict = comparison["verdict"]
+    if verdict == "equivalent":
+        m = comparison["margin"]
+        unit = (" point" if m == 1 else " points") if acc else "% of the base's test loss"
+        return f"no effect beyond ±{m:g}{unit}"
+    if verdict == "undecided":
+        return f"undecided after {comparison['seeds']} seeds"
+    return str(verdict)
+
+
+def comparison_text(comparison: Mapping[str, Any], acc: bool) -> str:
+    """The verdict on the tuned recipe against the base, with its interval and seeds (one line).
+
+    Example:
+        >>> c = {"verdict": "better", "margin": 1.0, "seeds": 5, "mean": 0.02, "low": 0.01,
+        ...      "high": 0.03, "look": 1, "looks": [5, 10, 15, 20], "sequential": True}
+        >>> comparison_text(c, acc=True)
+        'better: +2.00 points (95% repeated interval +1.00 to +3.00; 5 seeds, look 1 of 4)'
+    """
+    c = comparison
+    label = verdict_label(c, acc)
+    looks = list(c["looks"])
+    if c["look"] == 0:
+        return (
+            f"{label}: {c['seeds']} seeds are below the rule's first look ({looks[0]} seeds), "
+            "so there is no interval"
+        )
+
+    def fmt(v: float) -> str:
+        return f"{100 * v:+.2f}" if acc else f"{v:+.4g}"
+
+    what = " points" if acc else " (base loss minus tuned loss)"
+    where = f"{c['seeds']} seeds, look {c['look']} of {len(looks)}"
+    if not c["sequential"]:
+        where = f"the first {where} (a fixed --seeds design)"
+    return (
+        f"{label}: {fmt(c['mean'])}{what} (95% repeated interval {fmt(c['low'])} to "
+        f"{fmt(c['high'])}; {where})"
+    )
+
+
 def _verdict(
     config: TuneConfig, best: Recipe, best_value: float, confirmed: bool, test: dict[str, Any]
 ) -> str:
-    """The best recipe by validation, its test score and the paired comparison with the base."""
+    """The best recipe by validation, its test score and the rule's verdict against the base."""
     esc = html.escape
     acc = test["metric"] == "test_acc"
     fmt = _formatter(acc)
@@ -125,22 +177,47 @@ def _verdict(
     text = (
         f"Best recipe by validation ({'accuracy' if acc else 'loss'} "
         f"{fmt(best_value if acc else -best_value)}, mean over {over} partitions): <code style='overflow-wrap:anywhere'>{esc(best.summary())}</code>. "
-        f"On test examples no trial saw, over {config.seeds} seeds (each after seed 0 with "
+        f"On test examples no trial saw, over {test['seeds']} seeds (each after seed 0 with "
         f"its own draw of training examples): {fmt(t['mean'])} "
         f"(95% interval {fmt(t['low'])} to {fmt(t['high'])})."
     )
     if "base" in test:
         b = test["base"]
-        text += f" The base recipe <code style='overflow-wrap:anywhere'>{esc(config.base)}</code> scores {fmt(b['mean'])}"
-        p = test.get("paired")
-        if p:
-            scale = 100 if acc else 1
-            text += (
-                f"; paired difference {scale * p['mean']:+.2f}{' points' if acc else ''} "
-                f"(95% interval {scale * p['low']:+.2f} to {scale * p['high']:+.2f})"
-            )
-        text += "."
+        text += f" The base recipe <code style='overflow-wrap:anywhere'>{esc(config.base)}</code> scores {fmt(b['mean'])} on the same draws."
+    c = test.get("comparison")
+    if c:
+        detail = comparison_text(c, acc).removeprefix(verdict_label(c, acc) + ": ")
+        text += f"<br><b>Tuned against base: {esc(verdict_label(c, acc))}</b>: {esc(detail)}."
+        if c.get("same_recipe"):
+            text += " The search kept the base's strengths: one recipe, its runs stand for both."
     return text
+
+
+def _rule_section(test: Mapping[str, Any], acc: bool) -> str:
+    """How the verdict was reached: the rule, its looks and margin (empty without a base)."""
+    c = test.get("comparison")
+    if not c:
+        return ""
+    looks = ", ".join(str(n) for n in c["looks"])
+    margin = (
+        f"±{c['margin']:g} points of accuracy"
+        if acc
+        else (f"±{c['margin']:g}% of the base's mean test loss over the first look's seeds")
+    )
+    design = (
+        "Seeds were added look by look and stopped at the first decided look"
+        if c["sequential"]
+        else f"The seeds were fixed (--seeds {test['seeds']}); the verdict is the rule's at the "
+        "largest look they reach, or undecided below the first look"
+    )
+    return (
+        "<h2>Decision rule</h2><p>The tuned and the base recipe are trained on the same seeds "
+        "and draws, and their per-seed differences on test are judged by repeated 95% "
+        f"confidence intervals valid at every look ({looks} seeds): better when the interval "
+        f"lies above 0, worse when below, no effect when it lies within {margin}, undecided "
+        f'otherwise. {design}. "No effect" means no difference as large as the margin in '
+        "this setting (data, model, split); a smaller one may remain.</p>"
+    )
 
 
 def _trials_table(trials: list[dict[str, Any]], acc: bool) -> str:
@@ -211,6 +288,7 @@ def render_html(
     body = f"""<p class="sub">data={esc(config.data)}, train_size={config.train_size},
 val_size={config.val_size}, base={esc(config.base)}, {len(trials)} trials, {seconds:.0f} s</p>
 <div class="verdict">{text}</div>
+{_rule_section(test, acc)}
 <h2>Best recipe (TOML)</h2><pre>{esc(recipe_toml(best))}</pre>{_confirmation_section(config, confirmation, acc)}
 {figure}
 <h2>Trials</h2>{_trials_table(trials, acc)}"""

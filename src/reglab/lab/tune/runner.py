@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from ... import data as rd
-from ..._checks import Interval, check
+from ..._checks import Constraints, Interval, validate_params
 from ...errors import ConfigError
 from ..core.cells import check_builds
 from ..core.recipe import Recipe
 from ..queue.workers import ProgressCallback, default_jobs, warn_progress_deprecated
 from .confirmation import confirm, test_scores
 from .outputs import write_outputs
-from .search import Objective, finished_trials, open_study, run_search, trial_rows
+from .search import Objective, finished_trials, open_search, run_search, trial_rows
 from .space import TuneConfig, apply_params, start_params
 
 __all__ = ["TuneOutcome", "run_tune"]
@@ -51,6 +51,13 @@ class TuneOutcome:
     paths: dict[str, Path]
     best_trial: int = 0
     confirmation: list[dict[str, Any]] = field(default_factory=list)
+
+
+#: The constraints of run_tune's arguments (``timeout=None``, no limit, is not checked).
+_RUN_TUNE_CONSTRAINTS: Constraints = {
+    "jobs": [Interval(int, 1, None)],
+    "timeout": [Interval(float, 0, None, closed="neither")],
+}
 
 
 def run_tune(
@@ -78,17 +85,20 @@ def run_tune(
         timeout: seconds for the search (the final evaluation comes after it).
         on_progress: receives :class:`~reglab.lab.queue.workers.Event` objects: ``"trial"`` per
             finished trial of this process, ``"confirm"``/``"confirmed"`` around the
-            confirmation, ``"error"`` when a search process stops on a configuration error.
-        compare: also evaluate the base recipe on the same seeds (a paired comparison).
+            confirmation, ``"evaluate"`` before each batch of test runs and ``"look"`` after
+            each decision on the tuned recipe against the base, ``"error"`` when a search
+            process stops on a configuration error.
+        compare: also evaluate the base recipe on the same seeds, and decide the paired
+            comparison with the sequential rule of :mod:`reglab.lab.stats` (the outcome's
+            ``test["comparison"]``: verdict, seeds, interval, look).
         threads: torch threads per search process and per cell after it (default 1, as for
             a study).
         progress: deprecated and ignored (the library draws nothing; pass ``on_progress``).
     """
     warn_progress_deprecated("run_tune", progress)
     jobs = default_jobs() if jobs is None else jobs
-    check("run_tune", "jobs", jobs, Interval(int, 1, None))
-    if timeout is not None:
-        check("run_tune", "timeout", timeout, Interval(float, 0, None, closed="neither"))
+    given = {"jobs": jobs} if timeout is None else {"jobs": jobs, "timeout": timeout}
+    validate_params("run_tune", given, _RUN_TUNE_CONSTRAINTS)
     out = Path(out_dir)
     dataset = rd.load_dataset(config.data, target=config.target, text=config.text)
     objective = Objective(config, dataset)  # a bad split, model or recipe fails here
@@ -101,27 +111,27 @@ def run_tune(
     )
     out.mkdir(parents=True, exist_ok=True)
     url = storage or f"sqlite:///{out.resolve() / 'tune.db'}"
-    study = open_study(url, config)
-    if not study.get_trials(deepcopy=False):
-        study.enqueue_trial(start)  # the search starts from the base recipe's own strengths
+    search = open_search(url, config)
+    if not search.get_trials(deepcopy=False):
+        search.enqueue_trial(start)  # the search starts from the base recipe's own strengths
     t0 = time.perf_counter()
     deadline = None if timeout is None else time.time() + timeout
     threads = threads or 1
-    if finished_trials(study) < config.trials:
+    if finished_trials(search) < config.trials:
         run_search(url, config, dataset, deadline, threads, jobs, on_progress, objective.key)
     search_seconds = time.perf_counter() - t0
-    study = open_study(url, config)
-    trials = trial_rows(study)
+    search = open_search(url, config)
+    trials = trial_rows(search)
     if not any(t["state"] == "COMPLETE" for t in trials):
         raise ConfigError(
             "No tuning trial finished (all were pruned, failed or timed out). "
             "Give --timeout more seconds or --trials more trials."
         )
     best_trial, best_value, confirmation = confirm(
-        study, config, objective, jobs, threads, on_progress
+        search, config, objective, jobs, threads, on_progress
     )
     best = apply_params(objective.base, best_trial.params, objective.kind, "tuned")
-    test = test_scores(study, config, objective, best, compare, jobs, threads)
+    test = test_scores(search, config, objective, best, compare, jobs, threads, on_progress)
     seconds = time.perf_counter() - t0
     paths = write_outputs(
         out, config, url, best, best_value, trials, confirmation, test, search_seconds, seconds

@@ -51,7 +51,7 @@ __all__ = [
     "Reporter",
     "TrialEvents",
     "finished_trials",
-    "open_study",
+    "open_search",
     "run_search",
     "trial_rows",
 ]
@@ -216,8 +216,8 @@ def _score(result: Any, part: str, key: str) -> float | None:
     return None if v is None else float(v)
 
 
-def open_study(url: str, config: TuneConfig, seed: int | None = 0) -> Any:
-    """Create or load the tuning study; a stored study must have the same settings."""
+def open_search(url: str, config: TuneConfig, seed: int | None = 0) -> Any:
+    """Create or load the search (an Optuna study); a stored one must have the same settings."""
     import warnings
 
     import optuna
@@ -227,7 +227,7 @@ def open_study(url: str, config: TuneConfig, seed: int | None = 0) -> Any:
     storage = open_rdb_storage(url, "tuning", heartbeat_interval=10, grace_period=60)
     sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=8)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=_warmup(config))
-    study = optuna.create_study(
+    search = optuna.create_study(
         study_name=STUDY_NAME,
         storage=storage,
         direction="maximize",
@@ -235,10 +235,10 @@ def open_study(url: str, config: TuneConfig, seed: int | None = 0) -> Any:
         pruner=pruner,
         load_if_exists=True,
     )
-    stored = study.user_attrs.get("config")
+    stored = search.user_attrs.get("config")
     mine = _comparable(config.to_dict())
     if stored is None:
-        study.set_user_attr("config", config.to_dict())
+        search.set_user_attr("config", config.to_dict())
     elif _comparable(stored) != mine:
         diff = sorted(k for k in mine if stored.get(k) != mine.get(k))
         raise ConfigError(
@@ -246,16 +246,17 @@ def open_study(url: str, config: TuneConfig, seed: int | None = 0) -> Any:
             f"({', '.join(diff)}). Use a new --out folder or --storage, or rerun with the "
             "original settings to resume."
         )
-    return study
+    return search
 
 
 def _comparable(d: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings that must match to resume (the trial budget and the confirmation may
-    change: they do not touch the stored trials)."""
+    """The settings that must match to resume (the trial budget, the confirmation and the
+    test evaluation's seeds and margin may change: they do not touch the stored trials, and
+    the evaluation's cells are saved per recipe and seed)."""
     return {
         k: (list(v) if isinstance(v, tuple) else v)
         for k, v in d.items()
-        if k not in ("trials", "confirm")
+        if k not in ("trials", "confirm", "seeds", "max_seeds", "margin")
     }
 
 
@@ -269,12 +270,12 @@ def _warmup(config: TuneConfig) -> int:
     return _REPORTS // 2
 
 
-def finished_trials(study: Any) -> int:
+def finished_trials(search: Any) -> int:
     """Trials that count toward the budget: complete or pruned."""
     import optuna
 
     S = optuna.trial.TrialState
-    return len(study.get_trials(deepcopy=False, states=(S.COMPLETE, S.PRUNED)))
+    return len(search.get_trials(deepcopy=False, states=(S.COMPLETE, S.PRUNED)))
 
 
 class _InterruptWithoutTraceback(logging.Filter):
@@ -309,7 +310,7 @@ def _search(
     import torch
 
     torch.set_num_threads(threads)
-    study = open_study(url, config, seed=sampler_seed)
+    search = open_search(url, config, seed=sampler_seed)
     objective = Objective(config, dataset)
     callbacks = [
         optuna.study.MaxTrialsCallback(
@@ -318,14 +319,14 @@ def _search(
     ]
     if callback is not None:
         callbacks.append(callback)
-    while finished_trials(study) < config.trials:
+    while finished_trials(search) < config.trials:
         left = None if deadline is None else deadline - time.time()
         if left is not None and left <= 0:
             return
-        failed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+        failed = search.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
         if len(failed) >= config.trials:
             return  # every setting fails (e.g. out of memory): stop instead of looping
-        study.optimize(
+        search.optimize(
             objective,
             n_trials=1,
             timeout=left,
@@ -379,15 +380,15 @@ class TrialEvents:
         self.total, self.on_progress, self.key = total, on_progress, key
         self.t0 = time.perf_counter()
 
-    def __call__(self, study: Any, trial: Any) -> None:
+    def __call__(self, search: Any, trial: Any) -> None:
         try:
-            best: float | None = float(study.best_value)
+            best: float | None = float(search.best_value)
         except ValueError:
             best = None
         emit(
             self.on_progress,
             "trial",
-            finished_trials(study),
+            finished_trials(search),
             self.total,
             number=trial.number,
             state=trial.state.name.lower(),
@@ -398,9 +399,9 @@ class TrialEvents:
         )
 
 
-def trial_rows(study: Any) -> list[dict[str, Any]]:
+def trial_rows(search: Any) -> list[dict[str, Any]]:
     rows = []
-    for t in study.get_trials(deepcopy=False):
+    for t in search.get_trials(deepcopy=False):
         row: dict[str, Any] = {
             "number": t.number,
             "state": t.state.name,

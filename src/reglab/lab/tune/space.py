@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from ..._checks import Interval, OneOf, check
+from ..._checks import Constraints, Interval, NoneOk, OneOf, validate_params
 from ...errors import ConfigError
 from ..core.cells import NOISE_KINDS, split_size
 from ..core.recipe import BUILTIN_RECIPES, Recipe, builtin_for_kind
+from ..stats import DEFAULT_LOOKS
 
 __all__ = ["SPACE", "TuneConfig", "apply_params", "search_space", "start_params"]
 
@@ -44,6 +45,10 @@ SPACE = (
 _IMAGE_AUGMENTS = ("affine", "rotate+translate", "translate", "affine+erasing")
 
 
+#: The constraint of each name in TuneConfig's ``space``.
+_SPACE_NAME_CONSTRAINTS: Constraints = {"space": [OneOf(*SPACE)]}
+
+
 @dataclass(frozen=True)
 class TuneConfig:
     """What ``reglab tune`` searches: data, split, model, base recipe, space and budget.
@@ -56,7 +61,15 @@ class TuneConfig:
         base: the recipe the search starts from: a built-in name or a spec
             (``"all,epochs=80"``).
         trials: finished (complete or pruned) trials to reach.
-        seeds: training seeds of the final test evaluation.
+        seeds: the final test evaluation's seeds. ``"auto"`` (the default): the tuned and
+            the base recipe are trained on the first look's seeds (5), and the next look's
+            seeds are added only while their comparison is undecided
+            (:func:`reglab.lab.stats.decide`; looks 5, 10, 15, 20 up to ``max_seeds``). A
+            number: that many seeds (a fixed design; the verdict is still the rule's, at the
+            largest look reached, or "undecided" below the first look).
+        max_seeds: the last look with ``seeds="auto"`` (default 20).
+        margin: a difference smaller than this is "no effect": points of accuracy, or percent
+            of the base recipe's test loss for regression (as in a study).
         epochs: overrides the base recipe's epoch budget.
         space: the recipe fields to search (a subset of :data:`SPACE`).
         split_seed: the split that sets the test examples aside (and the search's first
@@ -76,7 +89,7 @@ class TuneConfig:
     model: str = "auto"
     base: str = "all"
     trials: int = 40
-    seeds: int = 3
+    seeds: int | str = "auto"
     epochs: int | None = None
     space: tuple[str, ...] = SPACE
     split_seed: int = 0
@@ -84,17 +97,26 @@ class TuneConfig:
     confirm: int = 3
     test: str | None = None
     device: str = "cpu"
+    max_seeds: int | None = None
+    margin: float = 1.0
+
+    #: ``epochs=None`` (the base recipe's budget) is not checked; ``space`` is checked by name.
+    _parameter_constraints: ClassVar[Constraints] = {
+        "partitions": [Interval(int, 1, None)],
+        "confirm": [Interval(int, 1, None)],
+        "trials": [Interval(int, 1, None)],
+        "seeds": [Interval(int, 1, None), OneOf("auto")],
+        "max_seeds": [NoneOk(), Interval(int, 2, None)],
+        "margin": [Interval(float, 0, None)],
+        "split_seed": [Interval(int, 0, None)],
+        "epochs": [Interval(int, 1, None)],
+        "test": [OneOf("official", "random", None)],
+    }
 
     def __post_init__(self) -> None:
         owner = "TuneConfig"
-        check(owner, "partitions", self.partitions, Interval(int, 1, None))
-        check(owner, "confirm", self.confirm, Interval(int, 1, None))
-        check(owner, "trials", self.trials, Interval(int, 1, None))
-        check(owner, "seeds", self.seeds, Interval(int, 1, None))
-        check(owner, "split_seed", self.split_seed, Interval(int, 0, None))
-        if self.epochs is not None:
-            check(owner, "epochs", self.epochs, Interval(int, 1, None))
-        check(owner, "test", self.test, OneOf("official", "random", None))
+        given = {k: v for k, v in vars(self).items() if not (k == "epochs" and v is None)}
+        validate_params(self, given)
         for name in ("train_size", "val_size"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, split_size(owner, name, getattr(self, name)))
@@ -105,9 +127,21 @@ class TuneConfig:
                 f"{', '.join(SPACE)}. Got an empty list instead."
             )
         for name in space:
-            check(owner, "space", name, OneOf(*SPACE))
+            validate_params(self, {"space": name}, _SPACE_NAME_CONSTRAINTS)
         object.__setattr__(self, "space", space)
         self.base_recipe()  # a bad spec fails here
+
+    @property
+    def sequential(self) -> bool:
+        """True when the test evaluation adds seeds look by look (``seeds="auto"``)."""
+        return self.seeds == "auto"
+
+    @property
+    def looks(self) -> tuple[int, ...]:
+        """The seed counts at which the tuned recipe is compared with the base: 5, 10, 15, 20
+        up to ``max_seeds`` (default 20), which is always the last look."""
+        last = self.max_seeds or DEFAULT_LOOKS[-1]
+        return (*(n for n in DEFAULT_LOOKS if n < last), last)
 
     def base_recipe(self, kind: str | None = None) -> Recipe:
         """The recipe the search starts from, with ``epochs`` applied.
