@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import ConfigError
 from .progress import Display
 
 
@@ -14,8 +15,14 @@ from .progress import Display
     "--only", default=None, help="Comma-separated claim ids (default: every claim; see --list)."
 )
 @click.option("--list", "list_only", is_flag=True, help="List the claims and exit.")
-@click.option("--quick", is_flag=True, help="Fewer epochs and seeds: the whole table in minutes.")
-@click.option("--seeds", default=None, type=int, help="Seeds per arm (default: 5; 3 with --quick).")
+@click.option("--quick", is_flag=True, help="Fewer epochs and looks: the whole table in minutes.")
+@click.option(
+    "--seeds",
+    default="auto",
+    show_default=True,
+    help="auto: seeds look by look (5, 10, 15, 20; 3, 6 with --quick) until each claim is "
+    "decided; arithmetic claims 5 (3 with --quick). A number: that many seeds for every arm.",
+)
 @click.option(
     "--jobs",
     default=None,
@@ -40,7 +47,7 @@ def claims(
     only: str | None,
     list_only: bool,
     quick: bool,
-    seeds: int | None,
+    seeds: str,
     jobs: int | None,
     storage: str | None,
     out_dir: Path,
@@ -61,7 +68,7 @@ def claims(
         outcome = run_claims(
             out_dir,
             only=only,
-            seeds=seeds,
+            seeds=_parse_seeds(seeds),
             quick=quick,
             jobs=jobs,
             storage=storage,
@@ -69,7 +76,7 @@ def claims(
         )
     width = max(len(f["id"]) for f in outcome.claims)
     for f in outcome.claims:
-        click.echo(f"{f['id']:{width}s}  {f['verdict']:12s}  {f['text']}")
+        click.echo(f"{f['id']:{width}s}  {f['verdict']:12s}  {f['seeds']:2d} seeds  {f['text']}")
     counts = {
         v: sum(f["verdict"] == v for f in outcome.claims)
         for v in ("reproduced", "refuted", "inconclusive")
@@ -84,3 +91,15 @@ def claims(
             err=True,
         )
     click.echo(f"report: {outcome.out_dir / 'report.html'}")
+
+
+def _parse_seeds(text: str) -> int | str:
+    """``auto`` or a positive count of seeds per arm."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    if text.strip().isdigit() and int(text) >= 1:
+        return int(text)
+    raise ConfigError(
+        "The '--seeds' option of reglab claims must be 'auto' or a number of seeds (e.g. 5). "
+        f"Got {text!r} instead."
+    )

@@ -15,7 +15,8 @@ SEEDS = Path(__file__).resolve().parents[4] / "shared" / "seeds"
 ISSUE_IDS = [
     "dropout-reduces-overfitting",
     "dropout-updates-only-kept-units",
-    "classic-equals-inverted-dropout",
+    "classic-equals-inverted-expectation",
+    "classic-equals-inverted-accuracy",
     "l1-loss-exact-zeros",
     "l1-proximal-exact-zeros",
     "l2-shrinks-weights",

@@ -1,8 +1,9 @@
 """The verdicts of a claims run and its files: ``summary.json``, ``results.csv``, ``report.html``.
 
 ``summary.json`` has ``claims``: one entry per claim with ``id``, ``verdict``, ``statement``,
-``sources`` (the notes' file names), ``setting`` and ``finding`` (the rule's numbers, part by
-part). The report has the verdict table on top and one section per claim: statement, source
+``sources`` (the notes' file names), ``setting``, ``seeds`` (how many seeds the verdict
+reads), ``looks`` (the design's seed counts; None for an arithmetic claim) and ``finding``
+(the rule's numbers, part by part). The report has the verdict table on top and one section per claim: statement, source
 notes, setting, a plot of the measured metric per arm, the verdict and its numbers.
 
 Example:
@@ -27,7 +28,7 @@ from typing import Any
 from ..core.cells import json_safe
 from ..render import atomic_write, csv_text, figure_html, html_page, html_table, png, pyplot
 from ..stats import mean_ci
-from .config import ClaimsConfig
+from .config import ClaimsConfig, is_arithmetic
 from .rules import Verdict
 from .table import CHECK_ARM, CLAIMS, NOTES, NoteClaim
 
@@ -41,8 +42,7 @@ def decide_all(config: ClaimsConfig, rows: Sequence[Row]) -> list[dict[str, Any]
     out = []
     for cid in config.claims:
         claim = CLAIMS[cid]
-        mine = [r for r in rows if r.get("claim") == cid]
-        finding = claim.rule.decide(mine)
+        finding = config.decide(cid, rows)
         out.append(
             {
                 "id": cid,
@@ -50,7 +50,8 @@ def decide_all(config: ClaimsConfig, rows: Sequence[Row]) -> list[dict[str, Any]
                 "statement": claim.statement,
                 "sources": [NOTES[s] for s in claim.sources],
                 "setting": _setting(claim, config.quick),
-                "seeds": config.seeds_of(claim),
+                "seeds": finding.seeds,
+                "looks": None if is_arithmetic(claim) else list(config.design.looks),
                 "metric": claim.metric,
                 "text": finding.text,
                 "finding": finding.to_dict(),
@@ -63,7 +64,7 @@ def _setting(claim: NoteClaim, quick: bool) -> dict[str, Any]:
     arms = {
         a: claim.arm_spec(a) if a != CHECK_ARM else f"check {claim.arms[a]}" for a in claim.arms
     }
-    if set(claim.arms) == {CHECK_ARM}:
+    if is_arithmetic(claim):
         return {"arms": arms}
     s = asdict(claim.setting)
     quick_epochs = s.pop("quick_epochs")
@@ -147,7 +148,7 @@ def _section(claim: NoteClaim, f: Mapping[str, Any], rows: Sequence[Row]) -> str
     return (
         f'<section id="{esc(claim.id)}">{fig}<p><b>Claim.</b> {esc(claim.statement)}</p>'
         f"<p><b>Notes:</b> {esc(', '.join(f['sources']))}</p>"
-        f"<p><b>ClaimSetting ({f['seeds']} seeds):</b> <code>{setting}</code></p>{note}"
+        f"<p><b>Setting (the verdict reads {f['seeds']} seeds):</b> <code>{setting}</code></p>{note}"
         f'<div class="verdict"><b>{esc(f["verdict"])}</b><ul>{reasons}</ul></div></section>'
     )
 

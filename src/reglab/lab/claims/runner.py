@@ -3,9 +3,11 @@
 Each (claim, arm, seed) is one cell of an Optuna-backed study (``claims.db`` in the output
 folder by default), so a run resumes where it stopped and several workers share the work, as
 ``reglab study`` does (:func:`reglab.lab.queue.loop.run_workers`, with
-:func:`claims_executor` passed in). When every cell is done, each
-claim's rule decides its verdict and :mod:`.outputs` writes ``results.csv``, ``summary.json``
-and ``report.html``.
+:func:`claims_executor` passed in). With ``seeds="auto"`` the first look's seeds run first;
+whenever the queue runs dry, the claims still open get the next look's seeds
+(:meth:`.config.ClaimsConfig.wanted_cells`), until none is queued. Then each claim's rule
+decides its verdict and :mod:`.outputs` writes ``results.csv``, ``summary.json`` and
+``report.html``.
 
 Example:
     >>> import tempfile
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..._checks import Constraints, Interval, NoneOk, validate_params
+from ..._checks import Constraints, Interval, OneOf, validate_params
 from ..core.cells import Cell
 from ..core.splits import SplitCache
 from ..queue.loop import CellExecutor, run_workers
@@ -65,7 +67,7 @@ def claims_executor(config: Mapping[str, Any], dataset: Any, device: str) -> Cel
 
 #: The constraints of run_claims's arguments, checked by validate_params.
 _RUN_CLAIMS_CONSTRAINTS: Constraints = {
-    "seeds": [Interval(int, 1, None), NoneOk()],
+    "seeds": [Interval(int, 1, None), OneOf("auto")],
     "jobs": [Interval(int, 1, None)],
 }
 
@@ -74,7 +76,7 @@ def run_claims(
     out_dir: str | os.PathLike[str],
     *,
     only: Sequence[str] | str | None = None,
-    seeds: int | None = None,
+    seeds: int | str = "auto",
     quick: bool = False,
     jobs: int | None = None,
     storage: str | None = None,
@@ -87,8 +89,10 @@ def run_claims(
         out_dir: folder for ``claims.db`` (default storage), ``results.csv``, ``summary.json``
             and ``report.html``.
         only: claim ids to run (a list or ``"id,id"``); None runs all.
-        seeds: seeds per arm; None is 5, or each claim's quick count with ``quick``.
-        quick: fewer epochs (and seeds) per claim: the whole table in a few minutes.
+        seeds: ``"auto"`` (seeds look by look until each claim is decided: 5, 10, 15, 20, or
+            3, 6 with ``quick``; arithmetic claims 5, or their quick count) or a number of
+            seeds for every arm (a fixed design).
+        quick: fewer epochs (and looks) per claim: the whole table in a few minutes.
         jobs: worker processes, this one included (None: one per usable CPU core).
         storage: SQLAlchemy URL; default SQLite in ``out_dir``.
         on_progress: receives ``"cells"`` events as a study's.
@@ -105,10 +109,22 @@ def run_claims(
     store.create(config.to_dict(), cells)
     t0 = time.perf_counter()
 
-    report = cells_reporter(on_progress, len(cells))
+    total = {"cells": len(store.known_cells())}
 
-    pending = len(cells) - len(store.complete_counts_per_cell())
+    def report(counts: Mapping[str, int]) -> None:
+        cells_reporter(on_progress, total["cells"])(counts)
+
+    def next_wave() -> int:
+        """Queue the next look's seeds of the claims still open (nothing when fixed)."""
+        if not config.sequential:
+            return 0
+        added = store.enqueue_new(config.wanted_cells(_rows(store)))
+        total["cells"] = len(store.known_cells())
+        return len(added)
+
     try:
+        next_wave()  # a resumed run may already be past its first look
+        pending = total["cells"] - len(store.complete_counts_per_cell())
         report(store.counts())
         run_workers(
             store,
@@ -117,6 +133,7 @@ def run_claims(
             threads=threads or 1,
             report=report,
             on_progress=on_progress,
+            next_wave=next_wave,
         )
         report(store.counts())
     finally:
@@ -124,7 +141,8 @@ def run_claims(
         seconds = time.perf_counter() - t0
         findings = decide_all(config, rows)
         done = {(r["claim"], r["arm"], r["seed"]) for r in rows}
-        missing = [c.key for c in cells if (*c.recipe.split("|", 1), c.seed) not in done]
+        known = store.known_cells()
+        missing = [c.key for c in known if (*c.recipe.split("|", 1), c.seed) not in done]
         write_outputs(out, config, findings, rows, seconds, missing)
     return ClaimsOutcome(out, url, findings, rows, seconds, missing)
 
