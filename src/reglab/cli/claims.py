@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import ConfigError
+from .options import parse_seeds, run_options
 from .progress import Display
 
 
@@ -23,26 +23,12 @@ from .progress import Display
     help="auto: seeds look by look (5, 10, 15, 20; 3, 6 with --quick) until each claim is "
     "decided; arithmetic claims 5 (3 with --quick). A number: that many seeds for every arm.",
 )
-@click.option(
-    "--jobs",
-    default=None,
-    type=int,
-    help="Local worker processes, this one included (default: one per CPU core).",
+@run_options(
+    "claims",
+    "claims.db",
+    "results.csv, summary.json and report.html",
+    "Local worker processes, this one included (default: one per CPU core).",
 )
-@click.option(
-    "--storage",
-    default=None,
-    help="SQLAlchemy URL of the cells' database (default: OUT/claims.db).",
-)
-@click.option(
-    "--out",
-    "out_dir",
-    default="reglab-claims",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for claims.db, results.csv, summary.json and report.html.",
-)
-@click.option("--progress/--no-progress", default=True, show_default=True)
 def claims(
     only: str | None,
     list_only: bool,
@@ -68,7 +54,7 @@ def claims(
         outcome = run_claims(
             out_dir,
             only=only,
-            seeds=_parse_seeds(seeds),
+            seeds=parse_seeds(seeds, "claims"),
             quick=quick,
             jobs=jobs,
             storage=storage,
@@ -91,15 +77,3 @@ def claims(
             err=True,
         )
     click.echo(f"report: {outcome.out_dir / 'report.html'}")
-
-
-def _parse_seeds(text: str) -> int | str:
-    """``auto`` or a positive count of seeds per arm."""
-    if text.strip().lower() == "auto":
-        return "auto"
-    if text.strip().isdigit() and int(text) >= 1:
-        return int(text)
-    raise ConfigError(
-        "The '--seeds' option of reglab claims must be 'auto' or a number of seeds (e.g. 5). "
-        f"Got {text!r} instead."
-    )

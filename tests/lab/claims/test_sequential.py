@@ -111,7 +111,7 @@ def test_bad_seeds_are_one_line_errors(bad, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err == (
         "reglab: error: The '--seeds' option of reglab claims must be 'auto' or a number of "
-        f"seeds (e.g. 5). Got {bad!r} instead."
+        f"seeds >= 1 (e.g. 3). Got {bad!r} instead."
     )
     assert not (tmp_path / "x").exists()
 
