@@ -418,6 +418,10 @@ class Augmentation(InputAugmentation):
     def _draw(self, at: Sampling) -> Draws:
         return {d.key: d.sample(self, at) for d in self.draws}
 
+    def _check_generator(self, generator: Any) -> None:
+        """The error for a ``generator`` that is not a torch.Generator or None."""
+        validate_params(type(self).__name__, {"generator": generator}, GENERATE_CONSTRAINTS)
+
     def _settle(self, draws: Draws) -> Draws:
         """The parameters ``generate_params`` returns, from those drawn (one row per sample)."""
         return draws
@@ -447,7 +451,7 @@ class Augmentation(InputAugmentation):
         ``dtype`` is the floating dtype of dense parameters (noise), ``device`` where they are
         drawn when ``generator`` is None (otherwise the generator's device).
         """
-        validate_params(type(self).__name__, locals(), GENERATE_CONSTRAINTS)
+        self._check_generator(generator)
         full = self._full_shape(shape)
         n = full[0]
         m = 1 if self.same_on_batch else n
