@@ -39,7 +39,23 @@ def _check_dim(owner: str, dim: int | None, params: list[torch.Tensor]) -> None:
             )
 
 
-class MaxNorm(WeightConstraint):
+class _UnitConstraint(WeightConstraint):
+    """A constraint on each unit's weight vector: the slices of each tensor along ``dim``."""
+
+    dim: int | None
+
+    def apply_(self, params: nn.Module | Iterable[torch.Tensor]) -> None:
+        """Constrain ``params`` in place (a module means its regularized parameters)."""
+        owner = f"{type(self).__name__}.apply_"
+        ps = param_list(owner, params, leaf=True)
+        _check_dim(owner, self.dim, ps)
+        self._constrain(ps)
+
+    def _constrain(self, params: list[torch.Tensor]) -> None:
+        raise NotImplementedError
+
+
+class MaxNorm(_UnitConstraint):
     """Max-norm constraint: rescale each unit's weight vector to L2 norm at most ``max_value``.
 
     ``w_u <- w_u * min(1, max_value / ||w_u||_2)`` for every unit ``u``: the slices of each tensor
@@ -72,17 +88,14 @@ class MaxNorm(WeightConstraint):
         self.max_value = float(max_value)
         self.dim = dim
 
-    def apply_(self, params: nn.Module | Iterable[torch.Tensor]) -> None:
-        """Constrain ``params`` in place (a module means its regularized parameters)."""
-        ps = param_list("MaxNorm.apply_", params, leaf=True)
-        _check_dim("MaxNorm.apply_", self.dim, ps)
-        max_norm_(ps, self.max_value, self.dim)
+    def _constrain(self, params: list[torch.Tensor]) -> None:
+        max_norm_(params, self.max_value, self.dim)
 
     def __repr__(self) -> str:
         return f"MaxNorm(max_value={self.max_value!r}, dim={self.dim!r})"
 
 
-class UnitNorm(WeightConstraint):
+class UnitNorm(_UnitConstraint):
     """Unit-norm constraint: rescale each unit's weight vector to L2 norm 1.
 
     ``w_u <- w_u / max(||w_u||_2, eps)`` for the slices along ``dim`` (as :class:`MaxNorm`); an
@@ -108,11 +121,8 @@ class UnitNorm(WeightConstraint):
         self.dim = dim
         self.eps = float(eps)
 
-    def apply_(self, params: nn.Module | Iterable[torch.Tensor]) -> None:
-        """Constrain ``params`` in place (a module means its regularized parameters)."""
-        ps = param_list("UnitNorm.apply_", params, leaf=True)
-        _check_dim("UnitNorm.apply_", self.dim, ps)
-        unit_norm_(ps, self.dim, self.eps)
+    def _constrain(self, params: list[torch.Tensor]) -> None:
+        unit_norm_(params, self.dim, self.eps)
 
     def __repr__(self) -> str:
         return f"UnitNorm(dim={self.dim!r}, eps={self.eps!r})"

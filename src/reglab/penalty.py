@@ -162,6 +162,17 @@ class _ElasticBase(Penalty):
 
     l1: float
     l2: float
+    #: The strengths ``repr`` shows.
+    _shown: ClassVar[tuple[str, ...]] = ("l1", "l2")
+
+    def __init__(self, l1: float = 0.0, l2: float = 0.0) -> None:
+        validate_params(self, locals())
+        self.l1 = float(l1)
+        self.l2 = float(l2)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._shown)
+        return f"{type(self).__name__}({shown})"
 
     def penalty(self, params: list[torch.Tensor]) -> torch.Tensor:
         return F.elastic_net_penalty(params, self.l1, self.l2)
@@ -202,14 +213,10 @@ class L1(_ElasticBase):
     """
 
     _parameter_constraints: ClassVar[Constraints] = {"l1": _STRENGTH}
+    _shown = ("l1",)
 
     def __init__(self, l1: float) -> None:
-        validate_params(self, locals())
-        self.l1 = float(l1)
-        self.l2 = 0.0
-
-    def __repr__(self) -> str:
-        return f"L1(l1={self.l1!r})"
+        super().__init__(l1=l1)
 
 
 class L2(_ElasticBase):
@@ -232,14 +239,10 @@ class L2(_ElasticBase):
     """
 
     _parameter_constraints: ClassVar[Constraints] = {"l2": _STRENGTH}
+    _shown = ("l2",)
 
     def __init__(self, l2: float) -> None:
-        validate_params(self, locals())
-        self.l1 = 0.0
-        self.l2 = float(l2)
-
-    def __repr__(self) -> str:
-        return f"L2(l2={self.l2!r})"
+        super().__init__(l2=l2)
 
 
 class ElasticNet(_ElasticBase):
@@ -260,14 +263,6 @@ class ElasticNet(_ElasticBase):
     """
 
     _parameter_constraints: ClassVar[Constraints] = {"l1": _STRENGTH, "l2": _STRENGTH}
-
-    def __init__(self, l1: float = 0.0, l2: float = 0.0) -> None:
-        validate_params(self, locals())
-        self.l1 = float(l1)
-        self.l2 = float(l2)
-
-    def __repr__(self) -> str:
-        return f"ElasticNet(l1={self.l1!r}, l2={self.l2!r})"
 
 
 class LossMode(LossPenalty):

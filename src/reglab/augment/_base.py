@@ -184,6 +184,11 @@ def fill_shown(fill: tuple[float, ...]) -> Any:
     return fill[0] if len(fill) == 1 else fill
 
 
+def fill_setting(name: str) -> Setting:
+    """A fill value argument called ``name`` (default 0): one float, or one per channel."""
+    return Setting(name, FILL, 0.0, store=lambda o, v: fill_tuple(v), show=fill_shown)
+
+
 def fill_tensor(
     owner: str, fill: tuple[float, ...], c: int, dtype: torch.dtype, device: torch.device
 ) -> torch.Tensor:
@@ -234,16 +239,34 @@ class Setting:
         return self.store(owner, value)
 
 
-#: A sampler: ``(augmentation, n, shape, generator, dtype, device) -> tensor`` with ``n`` rows.
-Sampler = Callable[
-    [Any, int, tuple[int, ...], "torch.Generator | None", torch.dtype, "torch.device | None"],
-    torch.Tensor,
-]
+@dataclass(frozen=True)
+class Sampling:
+    """What one call of ``generate_params`` draws for.
+
+    ``n`` rows (1 with ``same_on_batch``), the batch ``shape`` (``n`` first), the ``generator``,
+    the floating ``dtype`` of dense parameters and the ``device`` asked for (used when
+    ``generator`` is None; :attr:`home` is where the draws land).
+    """
+
+    n: int
+    shape: tuple[int, ...]
+    generator: torch.Generator | None
+    dtype: torch.dtype
+    device: torch.device | None
+
+    @property
+    def home(self) -> torch.device | None:
+        """The device of the draws: the generator's, else the one asked for."""
+        return _rng.device_of(self.generator, self.device)
+
+
+#: A sampler: ``(augmentation, sampling) -> tensor`` with ``sampling.n`` rows.
+Sampler = Callable[[Any, Sampling], torch.Tensor]
 
 
 @dataclass(frozen=True)
 class Draw:
-    """A per-sample parameter: ``draws[key] = sample(aug, n, shape, generator, dtype, device)``."""
+    """A per-sample parameter: ``draws[key] = sample(aug, sampling)``."""
 
     key: str
     sample: Sampler
@@ -256,20 +279,16 @@ def uniform(setting: str, missing: float = 0.0, columns: int = 1) -> Sampler:
     stored as ``None`` gives ``missing`` without a draw.
     """
 
-    def sample(
-        aug: Any,
-        n: int,
-        shape: tuple[int, ...],
-        generator: torch.Generator | None,
-        dtype: torch.dtype,
-        device: torch.device | None,
-    ) -> torch.Tensor:
+    def sample(aug: Any, at: Sampling) -> torch.Tensor:
         bounds = getattr(aug, setting)
+        n = at.n
         size = (n,) if columns == 1 else (n, columns)
         if bounds is None:
-            return torch.full(size, missing, dtype=dtype, device=_rng.device_of(generator, device))
+            return torch.full(size, missing, dtype=at.dtype, device=at.home)
         cols = [
-            _rng.uniform(n, bounds[2 * j], bounds[2 * j + 1], generator, dtype=dtype, device=device)
+            _rng.uniform(
+                n, bounds[2 * j], bounds[2 * j + 1], at.generator, dtype=at.dtype, device=at.device
+            )
             for j in range(columns)
         ]
         return cols[0] if columns == 1 else torch.stack(cols, dim=1)
@@ -280,15 +299,10 @@ def uniform(setting: str, missing: float = 0.0, columns: int = 1) -> Sampler:
 def normal(setting: str) -> Sampler:
     """Sampler of N(0, std^2) noise of the batch's shape, ``std`` stored in ``setting``."""
 
-    def sample(
-        aug: Any,
-        n: int,
-        shape: tuple[int, ...],
-        generator: torch.Generator | None,
-        dtype: torch.dtype,
-        device: torch.device | None,
-    ) -> torch.Tensor:
-        return _rng.normal(shape, getattr(aug, setting), generator, dtype=dtype, device=device)
+    def sample(aug: Any, at: Sampling) -> torch.Tensor:
+        return _rng.normal(
+            at.shape, getattr(aug, setting), at.generator, dtype=at.dtype, device=at.device
+        )
 
     return sample
 
@@ -401,15 +415,16 @@ class Augmentation(InputAugmentation):
     def _setup(self) -> None:
         """State derived from the settings (called at the end of ``__init__``)."""
 
-    def _draw(
-        self,
-        n: int,
-        shape: tuple[int, ...],
-        generator: torch.Generator | None,
-        dtype: torch.dtype,
-        device: torch.device | None,
-    ) -> Draws:
-        return {d.key: d.sample(self, n, shape, generator, dtype, device) for d in self.draws}
+    def _draw(self, at: Sampling) -> Draws:
+        return {d.key: d.sample(self, at) for d in self.draws}
+
+    def _check_generator(self, generator: Any) -> None:
+        """The error for a ``generator`` that is not a torch.Generator or None."""
+        validate_params(type(self).__name__, {"generator": generator}, GENERATE_CONSTRAINTS)
+
+    def _settle(self, draws: Draws) -> Draws:
+        """The parameters ``generate_params`` returns, from those drawn (one row per sample)."""
+        return draws
 
     def _apply(self, x: torch.Tensor, draws: Draws) -> torch.Tensor:
         raise NotImplementedError
@@ -436,7 +451,7 @@ class Augmentation(InputAugmentation):
         ``dtype`` is the floating dtype of dense parameters (noise), ``device`` where they are
         drawn when ``generator`` is None (otherwise the generator's device).
         """
-        validate_params(type(self).__name__, locals(), GENERATE_CONSTRAINTS)
+        self._check_generator(generator)
         full = self._full_shape(shape)
         n = full[0]
         m = 1 if self.same_on_batch else n
@@ -444,10 +459,10 @@ class Augmentation(InputAugmentation):
         draws: Draws = {}
         if self._draws_mask:
             draws["apply"] = _rng.bernoulli(m, self.p, generator, device=dev)
-        draws.update(self._draw(m, (m, *full[1:]), generator, dtype, dev))
+        draws.update(self._draw(Sampling(m, (m, *full[1:]), generator, dtype, dev)))
         if self.same_on_batch and n != 1:
             draws = {k: v.expand(n, *v.shape[1:]) for k, v in draws.items()}
-        return draws
+        return self._settle(draws)
 
     def apply(self, x: torch.Tensor, draws: Draws) -> torch.Tensor:
         """Apply the given parameters to ``x`` (pure: ``x`` is not modified)."""

@@ -77,8 +77,14 @@ import torch
 from .. import _rng
 from .._checks import Constraints, Interval, validate_params
 from ..errors import ConfigError
-from ._base import SAME_ON_BATCH, VALUE_RANGE, Augmentation, Setting, fill_tensor, get, p_option
-from .geometric import FILL_OPTION, INTERPOLATION, _sample
+from ._base import (
+    Augmentation,
+    Sampling,
+    Setting,
+    fill_tensor,
+    get,
+)
+from .geometric import WARP_OPTIONS, _sample
 
 __all__ = ["OPERATIONS", "RandAugment", "TrivialAugment"]
 
@@ -334,13 +340,7 @@ def _bins_setting() -> Setting:
 class _Policy(Augmentation):
     """Shared by RandAugment and TrivialAugment: per-sample draws, grouped batched application."""
 
-    options: ClassVar[tuple[Setting, ...]] = (
-        INTERPOLATION,
-        FILL_OPTION,
-        p_option(1.0),
-        SAME_ON_BATCH,
-        VALUE_RANGE,
-    )
+    options: ClassVar[tuple[Setting, ...]] = WARP_OPTIONS
     #: The operations' names, indexed by ``draws["op"]``.
     operations: ClassVar[tuple[str, ...]] = OPERATIONS
     # Maxima of the magnitude table (see the module docstring); translate is a fraction of the
@@ -387,16 +387,9 @@ class _Policy(Augmentation):
     ) -> torch.Tensor:
         raise NotImplementedError
 
-    def _draw(
-        self,
-        n: int,
-        shape: tuple[int, ...],
-        generator: torch.Generator | None,
-        dtype: torch.dtype,
-        device: torch.device | None,
-    ) -> _Values:
+    def _draw(self, at: Sampling) -> _Values:
         k = self._rounds()
-        dev = _rng.device_of(generator, device)
+        n, generator, dev, shape = at.n, at.generator, at.home, at.shape
         op = _rng.randint(torch.full((n, k), _NUM_OPS), generator, device=dev)
         bins = self._bins(n, k, generator, dev)
         negative = _rng.bernoulli(n * k, 0.5, generator, device=dev).view(n, k)

@@ -12,12 +12,13 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
 from ..errors import ConfigError
 from ..regularizer import LabelMixer
-from ._base import VALUE_RANGE, Augmentation, Draws, fill_tensor, get
+from ._base import VALUE_RANGE, Augmentation, Draws, Sampling, fill_tensor, get
 from .geometric import RandomFlip, _Geometric, flip, warp_affine
 from .intensity import RandomGaussianNoise
 
@@ -111,18 +112,14 @@ class Compose(Augmentation):
                 in_run, run_key = False, None
         return segments
 
-    def generate_params(
-        self,
-        shape: Sequence[int],
-        generator: torch.Generator | None = None,
-        *,
-        dtype: torch.dtype = torch.float32,
-        device: torch.device | str | None = None,
-    ) -> Draws:
-        full = self._full_shape(shape)
+    def _check_generator(self, generator: Any) -> None:
+        """Each child checks the generator it is given (its name is in the error)."""
+
+    def _draw(self, at: Sampling) -> Draws:
+        full = at.shape
         draws: Draws = {}
         for i, t in enumerate(self.transforms):
-            sub = t.generate_params(full, generator, dtype=dtype, device=device)
+            sub = t.generate_params(full, at.generator, dtype=at.dtype, device=at.device)
             draws.update({f"{i}.{k}": v for k, v in sub.items()})
             full = t._out_shape(full)
         return draws

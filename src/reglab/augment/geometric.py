@@ -35,18 +35,17 @@ from .. import _rng
 from .._checks import Constraints, Interval, OneOf, validate_params
 from ..errors import ConfigError
 from ._base import (
-    FILL,
     SAME_ON_BATCH,
     VALUE_RANGE,
     Augmentation,
     Draw,
     Draws,
     RangePair,
+    Sampling,
     Setting,
     as_range,
-    fill_shown,
+    fill_setting,
     fill_tensor,
-    fill_tuple,
     get,
     p_option,
     uniform,
@@ -265,26 +264,21 @@ def _shear(owner: str, value: Any) -> tuple[float, float, float, float]:
 DEGREES = (Interval(float, 0, 180), RangePair(-180, 180))
 FRACTION = (Interval(float, 0, 1), RangePair(0, 1, ordered=False))
 INTERPOLATION = Setting("interpolation", (OneOf("bilinear", "nearest"),), "bilinear")
-FILL_OPTION = Setting("fill", FILL, 0.0, store=lambda o, v: fill_tuple(v), show=fill_shown)
+FILL_OPTION = fill_setting("fill")
+#: The options of an augmentation that resamples: how, what fills the outside, and the usual three.
+WARP_OPTIONS = (INTERPOLATION, FILL_OPTION, p_option(1.0), SAME_ON_BATCH, VALUE_RANGE)
 
 
 def _shift(setting: str) -> Any:
     """Sampler of per-sample shifts ``(u fx W, v fy H)``, ``u, v ~ U[-1, 1]`` (zero if unset)."""
 
-    def sample(
-        aug: Any,
-        n: int,
-        shape: tuple[int, ...],
-        generator: torch.Generator | None,
-        dtype: torch.dtype,
-        device: torch.device | None,
-    ) -> torch.Tensor:
+    def sample(aug: Any, at: Sampling) -> torch.Tensor:
         fraction = getattr(aug, setting)
-        dev = _rng.device_of(generator, device)
+        n, dtype = at.n, at.dtype
         if fraction is None:
-            return torch.zeros(n, 2, dtype=dtype, device=dev)
-        u = _rng.uniform(2 * n, -1.0, 1.0, generator, dtype=dtype, device=device).view(n, 2)
-        h, w = shape[-2], shape[-1]
+            return torch.zeros(n, 2, dtype=dtype, device=at.home)
+        u = _rng.uniform(2 * n, -1.0, 1.0, at.generator, dtype=dtype, device=at.device).view(n, 2)
+        h, w = at.shape[-2], at.shape[-1]
         return u * torch.tensor([fraction[0] * w, fraction[1] * h], dtype=dtype, device=u.device)
 
     return sample
@@ -293,17 +287,10 @@ def _shift(setting: str) -> Any:
 def _coin(axis: str) -> Any:
     """Sampler of per-sample flips along ``axis`` with probability ``p`` (none if excluded)."""
 
-    def sample(
-        aug: Any,
-        n: int,
-        shape: tuple[int, ...],
-        generator: torch.Generator | None,
-        dtype: torch.dtype,
-        device: torch.device | None,
-    ) -> torch.Tensor:
+    def sample(aug: Any, at: Sampling) -> torch.Tensor:
         if aug.mode not in (axis, "both"):
-            return torch.zeros(n, dtype=torch.bool, device=_rng.device_of(generator, device))
-        return _rng.bernoulli(n, aug.p, generator, device=device)
+            return torch.zeros(at.n, dtype=torch.bool, device=at.home)
+        return _rng.bernoulli(at.n, aug.p, at.generator, device=at.device)
 
     return sample
 
@@ -360,13 +347,7 @@ class _Geometric(Augmentation):
     identity.
     """
 
-    options: ClassVar[tuple[Setting, ...]] = (
-        INTERPOLATION,
-        FILL_OPTION,
-        p_option(1.0),
-        SAME_ON_BATCH,
-        VALUE_RANGE,
-    )
+    options: ClassVar[tuple[Setting, ...]] = WARP_OPTIONS
     interpolation: str = "bilinear"
     fill: tuple[float, ...] = (0.0,)
     build: ClassVar[Any] = None
@@ -585,17 +566,10 @@ def _size(owner: str, value: Any) -> tuple[int, int]:
     return int(value), int(value)
 
 
-def _crop_offset(
-    aug: Any,
-    n: int,
-    shape: tuple[int, ...],
-    generator: torch.Generator | None,
-    dtype: torch.dtype,
-    device: torch.device | None,
-) -> torch.Tensor:
-    ry, rx = aug._room(shape[-2], shape[-1])
-    high = torch.tensor([ry + 1, rx + 1]).expand(n, 2)
-    return _rng.randint(high, generator, device=device)
+def _crop_offset(aug: Any, at: Sampling) -> torch.Tensor:
+    ry, rx = aug._room(at.shape[-2], at.shape[-1])
+    high = torch.tensor([ry + 1, rx + 1]).expand(at.n, 2)
+    return _rng.randint(high, at.generator, device=at.device)
 
 
 class RandomCrop(Augmentation):

@@ -21,17 +21,16 @@ import torch
 from .. import _rng
 from .._checks import Interval, validate_params
 from ._base import (
-    FILL,
     GENERATE_CONSTRAINTS,
     Augmentation,
     Draw,
     Draws,
     RangePair,
+    Sampling,
     Setting,
     as_range,
-    fill_shown,
+    fill_setting,
     fill_tensor,
-    fill_tuple,
     get,
     normal,
     p_option,
@@ -72,15 +71,8 @@ class RandomGaussianNoise(Augmentation):
     draws = (Draw("noise", normal("std")),)
     std: float
 
-    def generate_params(
-        self,
-        shape: Sequence[int],
-        generator: torch.Generator | None = None,
-        *,
-        dtype: torch.dtype = torch.float32,
-        device: torch.device | str | None = None,
-    ) -> Draws:
-        draws = super().generate_params(shape, generator, dtype=dtype, device=device)
+    def _settle(self, draws: Draws) -> Draws:
+        # Zero noise for the samples not transformed, so that the draws say what is added.
         apply = draws["apply"]
         if not bool(apply.all()):
             draws["noise"] = draws["noise"] * apply.view(-1, 1, 1, 1).to(draws["noise"].dtype)
@@ -224,16 +216,9 @@ def box_mask(box: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return (rows[:, :, None] & cols[:, None, :]).unsqueeze(1)
 
 
-def _erasing_box(
-    aug: Any,
-    n: int,
-    shape: tuple[int, ...],
-    generator: torch.Generator | None,
-    dtype: torch.dtype,
-    device: torch.device | None,
-) -> torch.Tensor:
-    h, w = shape[-2], shape[-1]
-    dev = _rng.device_of(generator, device)
+def _erasing_box(aug: Any, at: Sampling) -> torch.Tensor:
+    n, generator, dev = at.n, at.generator, at.home
+    h, w = at.shape[-2], at.shape[-1]
     f64 = torch.float64
     a_lo, a_hi = aug.scale
     area = _rng.uniform(n, a_lo, a_hi, generator, dtype=f64, device=dev) * (h * w)
@@ -278,7 +263,7 @@ class RandomErasing(Augmentation):
             (0.3, 3.3),
             _pair,
         ),
-        Setting("value", FILL, 0.0, store=lambda o, v: fill_tuple(v), show=fill_shown),
+        fill_setting("value"),
     )
     options = (p_option(0.5), *Augmentation.options[1:])
     draws = (Draw("box", _erasing_box),)

@@ -3,7 +3,10 @@ text becomes values."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,14 @@ import click
 
 from ..errors import ConfigError
 
-__all__ = ["data_options", "decision_options", "parse_seeds", "parse_size", "run_options"]
+__all__ = [
+    "DataOptions",
+    "data_options",
+    "decision_options",
+    "parse_seeds",
+    "parse_size",
+    "run_options",
+]
 
 
 def parse_size(text: str | None, name: str, command: str = "study") -> int | float | None:
@@ -28,9 +38,28 @@ def parse_size(text: str | None, name: str, command: str = "study") -> int | flo
     return int(value) if value.is_integer() and value >= 1 else value
 
 
+@dataclass(frozen=True)
+class DataOptions:
+    """What the options of :func:`data_options` say, as they were given."""
+
+    data: str
+    target: str | None
+    text: str | None
+    train_size: str | None
+    val_size: str | None
+    test: str | None
+    model: str
+    device: str
+
+    def size(self, split: str, command: str = "study") -> int | float | None:
+        """``--train-size`` (``split="train"``) or ``--val-size`` (``"val"``) parsed."""
+        return parse_size(getattr(self, f"{split}_size"), f"--{split}-size", command)
+
+
 def data_options(train_help: str, val_help: str) -> Callable[[Any], Any]:
     """The options ``reglab study`` and ``reglab tune`` share: data, target, text column, split
-    sizes, test split, model, device.
+    sizes, test split, model, device. The command receives them as one first argument, a
+    :class:`DataOptions`.
 
     The split-size help differs per command (what the validation examples are used for).
     """
@@ -83,7 +112,15 @@ def data_options(train_help: str, val_help: str) -> Callable[[Any], Any]:
         ),
     ]
 
-    return _all(options)
+    def gather(fn: Any) -> Any:
+        @functools.wraps(fn)
+        def command(**values: Any) -> Any:
+            given = {f.name: values.pop(f.name) for f in dataclasses.fields(DataOptions)}
+            return fn(DataOptions(**given), **values)
+
+        return _all(options)(command)
+
+    return gather
 
 
 def parse_seeds(text: str, command: str = "study") -> int | str:

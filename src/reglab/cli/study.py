@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
-from .options import data_options, decision_options, parse_seeds, parse_size, run_options
+from .options import DataOptions, data_options, decision_options, parse_seeds, run_options
 from .progress import Display
 
 
@@ -72,15 +72,8 @@ from .progress import Display
 @click.option("--heartbeat-interval", default=5, type=int, hidden=True)
 @click.option("--grace-period", default=30, type=int, hidden=True)
 def study(
-    data: str,
-    target: str | None,
-    text: str | None,
-    train_size: str | None,
-    val_size: str | None,
-    test: str | None,
+    given: DataOptions,
     train_sizes: str | None,
-    model: str,
-    device: str,
     recipe_names: str | None,
     recipe_specs: tuple[str, ...],
     train_fn: str | None,
@@ -110,14 +103,14 @@ def study(
         config = stored_config(out_dir, storage)
     else:
         config = StudyConfig(
-            data=data,
-            target=target,
-            text=text,
-            train_size=parse_size(train_size, "--train-size"),
-            train_sizes=_parse_sizes(train_sizes, train_size),
-            val_size=parse_size(val_size, "--val-size"),
-            test=test,
-            model=model,
+            data=given.data,
+            target=given.target,
+            text=given.text,
+            train_size=given.size("train"),
+            train_sizes=_parse_sizes(train_sizes, given.train_size),
+            val_size=given.size("val"),
+            test=given.test,
+            model=given.model,
             recipes=tuple(resolve_recipes(recipe_names, recipe_specs)),
             seeds=parse_seeds(seeds),
             max_seeds=max_seeds,
@@ -140,7 +133,7 @@ def study(
                 on_progress=display,
                 heartbeat_interval=heartbeat_interval,
                 grace_period=grace_period,
-                device=device,
+                device=given.device,
             )
     except KeyboardInterrupt:
         _say_interrupted(storage or sqlite_url(out_dir))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .options import data_options, decision_options, parse_seeds, parse_size, run_options
+from .options import DataOptions, data_options, decision_options, parse_seeds, run_options
 from .progress import Display
 
 
@@ -70,14 +70,7 @@ from .progress import Display
     help="Also evaluate the base recipe on the same seeds (paired comparison).",
 )
 def tune(
-    data: str,
-    target: str | None,
-    text: str | None,
-    train_size: str | None,
-    val_size: str | None,
-    test: str | None,
-    model: str,
-    device: str,
+    given: DataOptions,
     base: str,
     space: str | None,
     trials: int,
@@ -107,14 +100,14 @@ def tune(
     from ..lab.tune.outputs import comparison_text
 
     config = TuneConfig(
-        data=data,
-        target=target,
-        text=text,
-        train_size=parse_size(train_size, "--train-size", "tune"),
-        val_size=parse_size(val_size, "--val-size", "tune"),
-        test=test,
-        model=model,
-        device=device,
+        data=given.data,
+        target=given.target,
+        text=given.text,
+        train_size=given.size("train", "tune"),
+        val_size=given.size("val", "tune"),
+        test=given.test,
+        model=given.model,
+        device=given.device,
         base=base,
         trials=trials,
         seeds=parse_seeds(seeds, "tune"),

@@ -8,9 +8,9 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from .._checks import Constraints, validate_params
+from .._checks import Constraints
 from .blocks import dropout_layers, init_model
-from .spec import FAMILY_CONSTRAINTS, ModelSpec, check_input_shape, check_spec
+from .spec import FAMILY_CONSTRAINTS, ModelSpec, check_flat_model
 
 __all__ = ["LinearModel"]
 
@@ -36,9 +36,7 @@ class LinearModel(nn.Sequential):
     _parameter_constraints: ClassVar[Constraints] = FAMILY_CONSTRAINTS
 
     def __init__(self, spec: ModelSpec, input_shape: Sequence[int], num_outputs: int) -> None:
-        spec = check_spec("LinearModel", spec)
-        shape = check_input_shape("LinearModel", input_shape, ndims=(1, 2, 3))
-        validate_params(self, locals())
+        spec, shape = check_flat_model(self, spec, input_shape, num_outputs)
         layers: list[nn.Module] = [nn.Flatten()] if len(shape) > 1 else []
         layers += dropout_layers(spec)
         layers.append(nn.Linear(int(torch.tensor(shape).prod()), num_outputs))

@@ -8,9 +8,9 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from .._checks import Constraints, validate_params
+from .._checks import Constraints
 from .blocks import dropout_layers, hidden_block, init_model, needs_bias
-from .spec import FAMILY_CONSTRAINTS, ModelSpec, check_input_shape, check_spec
+from .spec import FAMILY_CONSTRAINTS, ModelSpec, check_flat_model
 
 __all__ = ["MLP"]
 
@@ -39,9 +39,7 @@ class MLP(nn.Sequential):
     _parameter_constraints: ClassVar[Constraints] = FAMILY_CONSTRAINTS
 
     def __init__(self, spec: ModelSpec, input_shape: Sequence[int], num_outputs: int) -> None:
-        spec = check_spec("MLP", spec)
-        shape = check_input_shape("MLP", input_shape, ndims=(1, 2, 3))
-        validate_params(self, locals())
+        spec, shape = check_flat_model(self, spec, input_shape, num_outputs)
         layers: list[nn.Module] = [nn.Flatten()] if len(shape) > 1 else []
         features = int(torch.tensor(shape).prod())
         units, depth = spec.size(WIDTH, DEPTH)

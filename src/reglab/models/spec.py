@@ -306,6 +306,18 @@ def check_spec(owner: str, spec: Any) -> ModelSpec:
     return spec
 
 
+def check_flat_model(
+    model: nn.Module, spec: Any, input_shape: Any, num_outputs: Any
+) -> tuple[ModelSpec, tuple[int, ...]]:
+    """The spec and input shape of a model over flattened features, checked in order (then
+    ``num_outputs``): inputs ``(F,)``, ``(C, L)`` or ``(C, H, W)``."""
+    owner = type(model).__name__
+    spec = check_spec(owner, spec)
+    shape = check_input_shape(owner, input_shape, ndims=(1, 2, 3))
+    validate_params(model, {"num_outputs": num_outputs})
+    return spec, shape
+
+
 def check_input_shape(
     owner: str, input_shape: Any, ndims: Sequence[int] = (1, 3)
 ) -> tuple[int, ...]:

@@ -55,13 +55,39 @@ _SCALING = [OneOf("inverted", "classic")]
 
 
 class _DropoutFamily(nn.Module):
-    """Base of every reglab dropout-family layer (no parameters of its own)."""
+    """Base of every reglab dropout-family layer (no parameters of its own).
+
+    A layer passes its settings to ``__init__``, which checks them against the class's
+    ``_parameter_constraints`` and stores them (a setting declared as a float interval as a
+    float); ``forward`` checks the input and calls ``_forward``, the one-line call of the pure
+    function; ``extra_repr`` shows the settings named in ``_shown``.
+    """
 
     _reglab_dropout = True
+    _parameter_constraints: ClassVar[Constraints]
+    #: The settings ``extra_repr`` shows, in order.
+    _shown: ClassVar[tuple[str, ...]] = ("p",)
 
-    def __init__(self, generator: torch.Generator | None) -> None:
+    def __init__(self, generator: torch.Generator | None, **settings: Any) -> None:
+        validate_params(self, {**settings, "generator": generator})
         super().__init__()
         self.generator = generator
+        for name, value in settings.items():
+            floats = any(
+                isinstance(c, Interval) and c.kind is float
+                for c in self._parameter_constraints[name]
+            )
+            setattr(self, name, float(value) if floats else value)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        check_floating(type(self).__name__, input)
+        return self._forward(input)
+
+    def _forward(self, input: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{name}={getattr(self, name)!r}" for name in self._shown)
 
 
 class _ScaledDropout(_DropoutFamily):
@@ -71,22 +97,20 @@ class _ScaledDropout(_DropoutFamily):
         "inplace": BOOL,
         "generator": GENERATOR,
     }
+    _shown = ("p", "scaling", "inplace")
+    p: float
+    scaling: str
+    inplace: bool
 
     def __init__(
         self,
-        p: float,
-        scaling: str,
-        inplace: bool,
-        generator: torch.Generator | None,
+        p: float = 0.5,
+        scaling: str = "inverted",
+        inplace: bool = False,
+        *,
+        generator: torch.Generator | None = None,
     ) -> None:
-        validate_params(self, locals())
-        super().__init__(generator)
-        self.p = float(p)
-        self.scaling = scaling
-        self.inplace = inplace
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, scaling={self.scaling!r}, inplace={self.inplace}"
+        super().__init__(generator, p=p, scaling=scaling, inplace=inplace)
 
 
 class Dropout(_ScaledDropout):
@@ -104,37 +128,14 @@ class Dropout(_ScaledDropout):
     Paper: Srivastava et al., JMLR 2014.
     """
 
-    def __init__(
-        self,
-        p: float = 0.5,
-        scaling: str = "inverted",
-        inplace: bool = False,
-        *,
-        generator: torch.Generator | None = None,
-    ) -> None:
-        super().__init__(p, scaling, inplace, generator)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        check_floating("Dropout", input)
+    def _forward(self, input: torch.Tensor) -> torch.Tensor:
         return _dropout(input, self.p, self.training, self.scaling, self.inplace, self.generator)
 
 
 class _FeatureDropout(_ScaledDropout):
     _dims = 0
 
-    def __init__(
-        self,
-        p: float = 0.5,
-        scaling: str = "inverted",
-        inplace: bool = False,
-        *,
-        generator: torch.Generator | None = None,
-    ) -> None:
-        super().__init__(p, scaling, inplace, generator)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        owner = type(self).__name__
-        check_floating(owner, input)
+    def _forward(self, input: torch.Tensor) -> torch.Tensor:
         return _feature_dropout(
             input,
             self.p,
@@ -143,7 +144,7 @@ class _FeatureDropout(_ScaledDropout):
             self.inplace,
             self.generator,
             self._dims,
-            owner,
+            type(self).__name__,
         )
 
 
@@ -206,6 +207,10 @@ class DropPath(_DropoutFamily):
         "scale_by_keep": BOOL,
         "generator": GENERATOR,
     }
+    _shown = ("p", "mode", "scale_by_keep")
+    p: float
+    mode: str
+    scale_by_keep: bool
 
     def __init__(
         self,
@@ -215,20 +220,12 @@ class DropPath(_DropoutFamily):
         *,
         generator: torch.Generator | None = None,
     ) -> None:
-        validate_params(self, locals())
-        super().__init__(generator)
-        self.p = float(p)
-        self.mode = mode
-        self.scale_by_keep = scale_by_keep
+        super().__init__(generator, p=p, mode=mode, scale_by_keep=scale_by_keep)
 
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        check_floating("DropPath", input)
+    def _forward(self, input: torch.Tensor) -> torch.Tensor:
         return _drop_path(
             input, self.p, self.training, self.mode, self.scale_by_keep, self.generator
         )
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, mode={self.mode!r}, scale_by_keep={self.scale_by_keep}"
 
 
 class DropBlock2d(_DropoutFamily):
@@ -249,23 +246,19 @@ class DropBlock2d(_DropoutFamily):
         "block_size": [Interval(int, 1, None)],
         "generator": GENERATOR,
     }
+    _shown = ("p", "block_size")
+    p: float
+    block_size: int
 
     def __init__(
         self, p: float, block_size: int, *, generator: torch.Generator | None = None
     ) -> None:
-        validate_params(self, locals())
-        super().__init__(generator)
-        self.p = float(p)
-        self.block_size = block_size
+        super().__init__(generator, p=p, block_size=block_size)
 
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        check_floating("DropBlock2d", input)
+    def _forward(self, input: torch.Tensor) -> torch.Tensor:
         return _drop_block2d(
             input, self.p, self.block_size, self.training, self.generator, "DropBlock2d"
         )
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, block_size={self.block_size}"
 
 
 def _state_dict_unwrap(
@@ -319,14 +312,13 @@ class DropConnect(_DropoutFamily):
         "p": PROBABILITY,
         "generator": GENERATOR,
     }
+    module: nn.Module
+    p: float
 
     def __init__(
         self, module: nn.Module, p: float = 0.5, *, generator: torch.Generator | None = None
     ) -> None:
-        validate_params(self, locals())
-        super().__init__(generator)
-        self.module = module
-        self.p = float(p)
+        super().__init__(generator, module=module, p=p)
         post = getattr(self, "register_state_dict_post_hook", None)
         if post is not None:
             post(_state_dict_unwrap)
@@ -334,12 +326,8 @@ class DropConnect(_DropoutFamily):
             self._register_state_dict_hook(_state_dict_unwrap)
         self.register_load_state_dict_pre_hook(_load_state_dict_wrap)
 
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        check_floating("DropConnect", input)
+    def _forward(self, input: torch.Tensor) -> torch.Tensor:
         return _drop_connect(input, self.module, self.p, self.training, self.generator)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
 
 
 class GaussianDropout(_DropoutFamily):
@@ -353,18 +341,13 @@ class GaussianDropout(_DropoutFamily):
     """
 
     _parameter_constraints: ClassVar[Constraints] = {"p": PROBABILITY, "generator": GENERATOR}
+    p: float
 
     def __init__(self, p: float, *, generator: torch.Generator | None = None) -> None:
-        validate_params(self, locals())
-        super().__init__(generator)
-        self.p = float(p)
+        super().__init__(generator, p=p)
 
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        check_floating("GaussianDropout", input)
+    def _forward(self, input: torch.Tensor) -> torch.Tensor:
         return _gaussian_dropout(input, self.p, self.training, self.generator)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
 
 
 class GaussianNoise(_DropoutFamily):
@@ -379,18 +362,14 @@ class GaussianNoise(_DropoutFamily):
         "std": [Interval(float, 0, None)],
         "generator": GENERATOR,
     }
+    _shown = ("std",)
+    std: float
 
     def __init__(self, std: float, *, generator: torch.Generator | None = None) -> None:
-        validate_params(self, locals())
-        super().__init__(generator)
-        self.std = float(std)
+        super().__init__(generator, std=std)
 
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        check_floating("GaussianNoise", input)
+    def _forward(self, input: torch.Tensor) -> torch.Tensor:
         return _gaussian_noise(input, self.std, self.training, self.generator)
-
-    def extra_repr(self) -> str:
-        return f"std={self.std}"
 
 
 class AlphaDropout(_DropoutFamily):
@@ -408,18 +387,14 @@ class AlphaDropout(_DropoutFamily):
         "inplace": BOOL,
         "generator": GENERATOR,
     }
+    _shown = ("p", "inplace")
+    p: float
+    inplace: bool
 
     def __init__(
         self, p: float = 0.5, inplace: bool = False, *, generator: torch.Generator | None = None
     ) -> None:
-        validate_params(self, locals())
-        super().__init__(generator)
-        self.p = float(p)
-        self.inplace = inplace
+        super().__init__(generator, p=p, inplace=inplace)
 
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        check_floating("AlphaDropout", input)
+    def _forward(self, input: torch.Tensor) -> torch.Tensor:
         return _alpha_dropout(input, self.p, self.training, self.inplace, self.generator)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, inplace={self.inplace}"

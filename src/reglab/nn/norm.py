@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from .._checks import (
-    Boolean,
+    BOOL,
     Constraints,
     InstanceOf,
     Interval,
@@ -112,12 +112,12 @@ class BatchNorm(_BatchNorm):
         "num_features": [Interval(int, 1, None)],
         "eps": [_EPS],
         "momentum": [_MOMENTUM, _NONE],
-        "affine": [Boolean()],
-        "track_running_stats": [Boolean()],
+        "affine": BOOL,
+        "track_running_stats": BOOL,
         "virtual_batch_size": [Interval(int, 1, None), _NONE],
         "small_batch": [OneOf("error", "running_stats")],
         "renorm": [InstanceOf(RenormClipping, description="a RenormClipping"), _NONE],
-        "sync": [Boolean()],
+        "sync": BOOL,
     }
 
     def __init__(
@@ -210,13 +210,7 @@ class BatchNorm(_BatchNorm):
                 self.eps,
                 _CUDNN.enabled,
             )
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            nbt = self.num_batches_tracked
-            if nbt is not None:
-                nbt.add_(1)
-                if self.momentum is None:
-                    factor = 1.0 / float(nbt)
+        factor = self._count_batch()
         if self.renorm is not None and self.training:
             return _batch_renorm(
                 input,
@@ -231,11 +225,10 @@ class BatchNorm(_BatchNorm):
                 factor,
                 self.eps,
             )
-        use_buffers = not self.training or self.track_running_stats
+        running = self._running(not self.training or self.track_running_stats)
         return _batch_norm(
             input,
-            self.running_mean if use_buffers else None,
-            self.running_var if use_buffers else None,
+            *running,
             self.weight,
             self.bias,
             bn_training,
@@ -244,19 +237,29 @@ class BatchNorm(_BatchNorm):
             self.virtual_batch_size,
         )
 
+    def _count_batch(self) -> float:
+        """Count a training batch in ``num_batches_tracked``; the running statistics' factor
+        (``momentum``, or ``1 / count`` for the cumulative average of ``momentum=None``)."""
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            nbt = self.num_batches_tracked
+            if nbt is not None:
+                nbt.add_(1)
+                if self.momentum is None:
+                    factor = 1.0 / float(nbt)
+        return factor
+
+    def _running(self, use: bool) -> tuple[Tensor | None, Tensor | None]:
+        """``(running_mean, running_var)`` when ``use``, else ``(None, None)``."""
+        return (self.running_mean, self.running_var) if use else (None, None)
+
     def _forward_sync(self, input: Tensor) -> Tensor:
         # one value per channel on this rank is fine: the statistics span the whole group
-        factor = 0.0 if self.momentum is None else self.momentum
-        nbt = self.num_batches_tracked
-        if self.track_running_stats and nbt is not None:
-            nbt.add_(1)
-            if self.momentum is None:
-                factor = 1.0 / float(nbt)
-        track = self.track_running_stats
+        factor = self._count_batch()
+        running = self._running(self.track_running_stats)
         return _sync_batch_norm(
             input,
-            self.running_mean if track else None,
-            self.running_var if track else None,
+            *running,
             self.weight,
             self.bias,
             factor,
@@ -334,8 +337,8 @@ class LayerNorm(nn.LayerNorm):
 
     _parameter_constraints: ClassVar[Constraints] = {
         "eps": [_EPS],
-        "elementwise_affine": [Boolean()],
-        "bias": [Boolean()],
+        "elementwise_affine": BOOL,
+        "bias": BOOL,
     }
 
     def __init__(
@@ -377,7 +380,7 @@ class GroupNorm(nn.GroupNorm):
         "num_groups": [Interval(int, 1, None)],
         "num_channels": [Interval(int, 1, None)],
         "eps": [_EPS],
-        "affine": [Boolean()],
+        "affine": BOOL,
     }
 
     def __init__(
@@ -436,7 +439,7 @@ class RMSNorm(nn.Module):
 
     _parameter_constraints: ClassVar[Constraints] = {
         "eps": [_EPS, _NONE],
-        "elementwise_affine": [Boolean()],
+        "elementwise_affine": BOOL,
     }
 
     def __init__(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_floating, check_ndim
-from ..functional.dropout import _feature_dropout
 from .dropout import Dropout1d
 
 __all__ = ["WordDropout"]
@@ -36,13 +35,4 @@ class WordDropout(Dropout1d):
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         check_floating("WordDropout", input)
         check_ndim("WordDropout", input, (2, 3), "(N, L, E) or (L, E)")
-        return _feature_dropout(
-            input,
-            self.p,
-            self.training,
-            self.scaling,
-            self.inplace,
-            self.generator,
-            1,
-            "WordDropout",
-        )
+        return super().forward(input)

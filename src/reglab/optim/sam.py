@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
@@ -11,7 +10,8 @@ import torch
 from torch import nn
 
 from .._checks import BOOL, Constraints, InstanceOf, Interval, validate_params
-from ..errors import ConfigError, param_error
+from ..errors import param_error
+from ._wrapper import OptimizerWrapper
 
 __all__ = ["SAM", "running_stats_kept"]
 
@@ -19,7 +19,7 @@ __all__ = ["SAM", "running_stats_kept"]
 _TINY = 1e-12
 
 
-class SAM(torch.optim.Optimizer):
+class SAM(OptimizerWrapper):
     r"""Sharpness-aware minimization (SAM, and adaptive ASAM) around any ``torch.optim`` optimizer.
 
     ``step(closure)`` evaluates the closure at ``w`` (gradient ``g``), moves to the worst point
@@ -71,85 +71,23 @@ class SAM(torch.optim.Optimizer):
         "rho": [Interval(float, 0, None, closed="neither")],
         "adaptive": BOOL,
     }
+    _transient = ("_saved",)  # the weights ascend() kept aside, for one step only
 
     def __init__(
         self, optimizer: torch.optim.Optimizer, rho: float = 0.05, adaptive: bool = False
     ) -> None:
         validate_params(self, locals())
-        if isinstance(optimizer, SAM):
-            raise ConfigError(
-                "The 'optimizer' parameter of SAM must not itself be a SAM: wrap the base "
-                "optimizer once."
-            )
-        # torch.optim.Optimizer.__init__'s attributes, minus the parameter groups, which stay
-        # the wrapped optimizer's (schedulers edit the real ones).
-        self._optimizer_step_pre_hooks: dict[int, Any] = OrderedDict()
-        self._optimizer_step_post_hooks: dict[int, Any] = OrderedDict()
-        self._optimizer_state_dict_pre_hooks = OrderedDict()
-        self._optimizer_state_dict_post_hooks = OrderedDict()
-        self._optimizer_load_state_dict_pre_hooks = OrderedDict()
-        self._optimizer_load_state_dict_post_hooks = OrderedDict()
-        self._patch_step_function()
-        self.optimizer = optimizer
+        self._wrap(optimizer, SAM)
         self.rho = float(rho)
         self.adaptive = adaptive
         self._saved: list[torch.Tensor] = []
 
-    # -- delegated state (as WeightDecay) ----------------------------------------------------
-
-    @property
-    def param_groups(self) -> list[dict[str, Any]]:
-        return self.optimizer.param_groups
-
-    @param_groups.setter
-    def param_groups(self, value: list[dict[str, Any]]) -> None:
-        self.optimizer.param_groups = value
-
-    @property
-    def state(self) -> Any:
-        return self.optimizer.state
-
-    @state.setter
-    def state(self, value: Any) -> None:
-        self.optimizer.state = value
-
-    @property
-    def defaults(self) -> dict[str, Any]:
-        return self.optimizer.defaults
-
-    @defaults.setter
-    def defaults(self, value: dict[str, Any]) -> None:
-        self.optimizer.defaults = value
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {
-            k: v
-            for k, v in self.__dict__.items()
-            if not k.startswith("_optimizer_") and k != "_saved"
-        }
-
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        super().__setstate__(state)
         self._saved = []
-        for k in (
-            "_optimizer_step_pre_hooks",
-            "_optimizer_step_post_hooks",
-            "_optimizer_state_dict_pre_hooks",
-            "_optimizer_state_dict_post_hooks",
-            "_optimizer_load_state_dict_pre_hooks",
-            "_optimizer_load_state_dict_post_hooks",
-        ):
-            self.__dict__.setdefault(k, OrderedDict())
-        self._patch_step_function()
 
     def __repr__(self) -> str:
         return f"SAM({type(self.optimizer).__name__}, rho={self.rho!r}, adaptive={self.adaptive!r})"
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.optimizer.zero_grad(set_to_none=set_to_none)
-
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        self.optimizer.add_param_group(param_group)
 
     def state_dict(self) -> dict[str, Any]:
         """The wrapped optimizer's state dict plus a ``"sam"`` entry (rho, adaptive)."""

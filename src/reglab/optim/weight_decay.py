@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
@@ -14,13 +13,14 @@ from torch import nn
 from .._checks import CallableC, Constraints, InstanceOf, Interval, NoneOk, OneOf, validate_params
 from .._select import param_list, weight_tensors
 from ..errors import ConfigError, format_value
+from ._wrapper import OptimizerWrapper
 
 __all__ = ["WeightDecay"]
 
 Schedule = Callable[[int], float] | str | None
 
 
-class WeightDecay(torch.optim.Optimizer):
+class WeightDecay(OptimizerWrapper):
     r"""Add weight decay to any ``torch.optim`` optimizer, for the selected parameters only.
 
     With learning rate ``lr`` (of the parameter's group), strength ``wd`` and schedule multiplier
@@ -83,22 +83,7 @@ class WeightDecay(torch.optim.Optimizer):
         schedule: Schedule = None,
     ) -> None:
         validate_params(self, locals())
-        if isinstance(optimizer, WeightDecay):
-            raise ConfigError(
-                "The 'optimizer' parameter of WeightDecay must not itself be a WeightDecay: "
-                "wrap the base optimizer once, with the total weight_decay."
-            )
-        # The attributes torch.optim.Optimizer.__init__ would set, minus the parameter groups,
-        # which stay the wrapped optimizer's (so schedulers that edit them edit the real ones).
-        self._optimizer_step_pre_hooks: dict[int, Any] = OrderedDict()
-        self._optimizer_step_post_hooks: dict[int, Any] = OrderedDict()
-        self._optimizer_state_dict_pre_hooks = OrderedDict()
-        self._optimizer_state_dict_post_hooks = OrderedDict()
-        self._optimizer_load_state_dict_pre_hooks = OrderedDict()
-        self._optimizer_load_state_dict_post_hooks = OrderedDict()
-        self._patch_step_function()
-
-        self.optimizer = optimizer
+        self._wrap(optimizer, WeightDecay, once=", with the total weight_decay")
         self.weight_decay = float(weight_decay)
         self.mode = mode
         self.schedule = schedule
@@ -137,58 +122,12 @@ class WeightDecay(torch.optim.Optimizer):
                 stacklevel=2,
             )
 
-    # ---------------------------------------------------------------- delegated state
-
-    # Properties with setters, so torch code that assigns these writes through to the wrapped one.
-    @property
-    def param_groups(self) -> list[dict[str, Any]]:
-        return self.optimizer.param_groups
-
-    @param_groups.setter
-    def param_groups(self, value: list[dict[str, Any]]) -> None:
-        self.optimizer.param_groups = value
-
-    @property
-    def state(self) -> Any:
-        return self.optimizer.state
-
-    @state.setter
-    def state(self, value: Any) -> None:
-        self.optimizer.state = value
-
-    @property
-    def defaults(self) -> dict[str, Any]:
-        return self.optimizer.defaults
-
-    @defaults.setter
-    def defaults(self, value: dict[str, Any]) -> None:
-        self.optimizer.defaults = value
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if not k.startswith("_optimizer_")}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        for k in (
-            "_optimizer_step_pre_hooks",
-            "_optimizer_step_post_hooks",
-            "_optimizer_state_dict_pre_hooks",
-            "_optimizer_state_dict_post_hooks",
-            "_optimizer_load_state_dict_pre_hooks",
-            "_optimizer_load_state_dict_post_hooks",
-        ):
-            self.__dict__.setdefault(k, OrderedDict())
-        self._patch_step_function()
-
     def __repr__(self) -> str:
         sched = self.schedule if isinstance(self.schedule, str) or self.schedule is None else "fn"
         return (
             f"WeightDecay({type(self.optimizer).__name__}, weight_decay={self.weight_decay!r}, "
             f"mode={self.mode!r}, schedule={sched!r}, decayed_tensors={len(self._selected)})"
         )
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.optimizer.zero_grad(set_to_none=set_to_none)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group to the wrapped optimizer; with the default selection its ndim >= 2 decay."""

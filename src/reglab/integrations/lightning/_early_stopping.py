@@ -23,6 +23,11 @@ _FROM_DECISION_CONSTRAINTS: Constraints = {
 }
 
 
+def _of_decision(name: str) -> Any:
+    """A read-only property: the callback's ``decision.<name>``."""
+    return property(lambda self: getattr(self.decision, name), doc=f"``decision.{name}``.")
+
+
 class LightningEarlyStopping(pl.Callback):
     """reglab's :class:`reglab.callbacks.EarlyStopping` as a Lightning callback.
 
@@ -110,27 +115,13 @@ class LightningEarlyStopping(pl.Callback):
         made._on_epoch_end = bool(check_on_train_epoch_end)
         return made
 
-    # -- what the decision knows -----------------------------------------------------------------
+    # -- what the decision knows (read-only) -------------------------------------------------------
 
-    @property
-    def monitor(self) -> str:
-        return self.decision.monitor
-
-    @property
-    def best(self) -> float | None:
-        return self.decision.best
-
-    @property
-    def best_epoch(self) -> int:
-        return self.decision.best_epoch
-
-    @property
-    def stopped_epoch(self) -> int:
-        return self.decision.stopped_epoch
-
-    @property
-    def wait(self) -> int:
-        return self.decision.wait
+    monitor = _of_decision("monitor")
+    best = _of_decision("best")
+    best_epoch = _of_decision("best_epoch")
+    stopped_epoch = _of_decision("stopped_epoch")
+    wait = _of_decision("wait")
 
     @property
     def state_key(self) -> str:

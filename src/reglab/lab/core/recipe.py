@@ -289,42 +289,46 @@ def _parse(key: str, text: str) -> Any:
     return text
 
 
+def _variant(base: Recipe, name: str, description: str, **changes: Any) -> Recipe:
+    """``base`` under another name and description, with ``changes``."""
+    return dataclasses.replace(base, name=name, description=description, **changes)
+
+
+def _by_name(*recipes: Recipe) -> dict[str, Recipe]:
+    return {r.name: r for r in recipes}
+
+
 def _builtins() -> dict[str, Recipe]:
     # Strengths chosen on the default study (digits, 200 training labels, small CNN, 60 epochs,
     # Adam 5e-3 with cosine decay) by validation accuracy (the README's demo table has the measured figures).
     base = Recipe(name="baseline", description="no regularization")
     affine = {"augment": "affine", "augment_magnitude": 1.0, "augment_p": 0.5}
-    return {
-        "baseline": base,
-        "dropout": dataclasses.replace(
-            base, name="dropout", dropout=0.5, description="dropout 0.5 on the hidden dense layer"
+    return _by_name(
+        base,
+        _variant(base, "dropout", "dropout 0.5 on the hidden dense layer", dropout=0.5),
+        _variant(
+            base, "weight_decay", "decoupled weight decay 0.5 on the weights", weight_decay=0.5
         ),
-        "weight_decay": dataclasses.replace(
+        _variant(base, "batchnorm", "batch norm before each ReLU", norm="batch"),
+        _variant(
             base,
-            name="weight_decay",
-            weight_decay=0.5,
-            description="decoupled weight decay 0.5 on the weights",
+            "augment",
+            "random affine transforms (10 deg, 10% shift/scale) on half the samples",
+            **affine,
         ),
-        "batchnorm": dataclasses.replace(
-            base, name="batchnorm", norm="batch", description="batch norm before each ReLU"
-        ),
-        "augment": dataclasses.replace(
+        _variant(
             base,
-            name="augment",
-            **affine,  # type: ignore[arg-type]
-            description="random affine transforms (10 deg, 10% shift/scale) on half the samples",
-        ),
-        "early_stopping": dataclasses.replace(
-            base,
-            name="early_stopping",
+            "early_stopping",
+            "stop after 10 epochs without a lower validation loss, best weights kept",
             early_stopping=10,
-            description="stop after 10 epochs without a lower validation loss, best weights kept",
         ),
-        "all": dataclasses.replace(
+        _variant(
             base,
-            name="all",
+            "all",
+            "batch norm, affine augmentation, dropout, weight decay, label smoothing, "
+            "150 epochs at lr 3e-3",
             norm="batch",
-            **affine,  # type: ignore[arg-type]
+            **affine,
             dropout=0.1,
             weight_decay=0.5,
             label_smoothing=0.2,
@@ -335,52 +339,46 @@ def _builtins() -> dict[str, Recipe]:
             # No early stopping: under cosine annealing the last epochs are the best ones, and
             # early stopping on 300 validation images fires while the learning rate is still
             # high (patience 20 cost 0.3-0.6 points in every seed).
-            description="batch norm, affine augmentation, dropout, weight decay, label smoothing, "
-            "150 epochs at lr 3e-3",
         ),
-    }
+    )
 
 
 def _text_builtins() -> dict[str, Recipe]:
     # The text versions of the built-ins, for a text model (textcnn) on sentences: Adam at lr
     # 1e-3 (Kim 2014; Wei & Zou 2019), batches of 50, 20 epochs with cosine decay.
     base = Recipe(name="baseline", description="no regularization", epochs=20, lr=1e-3)
-    eda = {"augment": "eda"}
-    return {
-        "baseline": base,
-        "dropout": dataclasses.replace(
-            base, name="dropout", dropout=0.5, description="dropout 0.5 before the head (Kim 2014)"
-        ),
-        "weight_decay": dataclasses.replace(
+    return _by_name(
+        base,
+        _variant(base, "dropout", "dropout 0.5 before the head (Kim 2014)", dropout=0.5),
+        _variant(
             base,
-            name="weight_decay",
+            "weight_decay",
+            "decoupled weight decay 0.1 on the weights and embeddings",
             weight_decay=0.1,
-            description="decoupled weight decay 0.1 on the weights and embeddings",
         ),
-        "eda": dataclasses.replace(
+        _variant(
             base,
-            name="eda",
-            **eda,  # type: ignore[arg-type]
-            description="EDA copies of each training sentence (Wei & Zou's Table 3 presets)",
+            "eda",
+            "EDA copies of each training sentence (Wei & Zou's Table 3 presets)",
+            augment="eda",
         ),
-        "early_stopping": dataclasses.replace(
+        _variant(
             base,
-            name="early_stopping",
+            "early_stopping",
+            "stop after 3 epochs without a lower validation loss (Wei & Zou), best weights kept",
             early_stopping=3,
-            description="stop after 3 epochs without a lower validation loss (Wei & Zou), best "
-            "weights kept",
         ),
-        "all": dataclasses.replace(
+        _variant(
             base,
-            name="all",
-            **eda,  # type: ignore[arg-type]
+            "all",
+            "EDA, dropout 0.5, word dropout 0.1, weight decay 0.1, early stopping 3",
+            augment="eda",
             dropout=0.5,
             word_dropout=0.1,
             weight_decay=0.1,
             early_stopping=3,
-            description="EDA, dropout 0.5, word dropout 0.1, weight decay 0.1, early stopping 3",
         ),
-    }
+    )
 
 
 #: The lab's named recipes (the default study runs all seven but ``eda``, which is for text).

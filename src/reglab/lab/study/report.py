@@ -277,8 +277,46 @@ def _verdict(summary: Sequence[Mapping[str, Any]]) -> str:
 # -- plots -------------------------------------------------------------------------------------
 
 
-def _figure(fig: Any, axes: Sequence[Any], grid: str, title: str, caption: str) -> _Figure:
-    """A finished plot: a light grid along ``grid`` on each of ``axes``, tight layout, PNG."""
+#: Each plot's grid axis, title and caption, by the name of the function that draws it.
+_PLOTS: dict[str, tuple[str, str, str]] = {
+    "test_scores": (
+        "x",
+        "Test score",
+        "Mean over seeds with its 95% interval; dots are single seeds.",
+    ),
+    "gaps": (
+        "y",
+        "Generalization gap",
+        "At the end of training (best weights when early stopping restores them); smaller is better.",
+    ),
+    "paired": (
+        "x",
+        "Paired comparison with the baseline",
+        "Per-seed differences (dots) and their mean with a 95% interval.",
+    ),
+    "epochs": (
+        "y",
+        "Epochs",
+        "Epoch with the best validation score and epochs actually run (early stopping ends runs sooner).",
+    ),
+    "weights": (
+        "y",
+        "Weights",
+        "Weight decay and L2 shrink the norm; L1 with proximal steps makes exact zeros.",
+    ),
+    "looks": (
+        "x",
+        "Sequential intervals at each look",
+        "Each comparison's repeated confidence interval at each look (number of seeds beside "
+        "it, darker = later), until it was decided: green better, red worse, blue no effect "
+        "beyond the margin (shaded), gray undecided.",
+    ),
+}
+
+
+def _figure(fig: Any, axes: Sequence[Any], plot: str) -> _Figure:
+    """A finished plot: a light grid on each of ``axes``, tight layout, PNG, as ``_PLOTS`` says."""
+    grid, title, caption = _PLOTS[plot]
     for ax in axes:
         ax.grid(axis=grid, alpha=0.3)
     fig.tight_layout()
@@ -362,13 +400,7 @@ def _test_scores(
                 ax.plot([pct * r[test_key]], [y], ".", color="black", alpha=0.4)
     ax.set_yticks(ys, names)
     ax.set_xlabel("test accuracy (%)" if task == "classification" else "test loss")
-    return _figure(
-        fig,
-        [ax],
-        "x",
-        "Test score",
-        "Mean over seeds with its 95% interval; dots are single seeds.",
-    )
+    return _figure(fig, [ax], "test_scores")
 
 
 def _gaps(plt: Any, summary: Sequence[Mapping[str, Any]], task: str) -> _Figure:
@@ -386,13 +418,7 @@ def _gaps(plt: Any, summary: Sequence[Mapping[str, Any]], task: str) -> _Figure:
         "train - val accuracy (points)" if task == "classification" else "val - train loss"
     )
     ax.tick_params(axis="x", rotation=30)
-    return _figure(
-        fig,
-        [ax],
-        "y",
-        "Generalization gap",
-        "At the end of training (best weights when early stopping restores them); smaller is better.",
-    )
+    return _figure(fig, [ax], "gaps")
 
 
 def _paired(plt: Any, summary: Sequence[Mapping[str, Any]], task: str) -> _Figure | None:
@@ -420,13 +446,7 @@ def _paired(plt: Any, summary: Sequence[Mapping[str, Any]], task: str) -> _Figur
         if task == "classification"
         else "difference in test loss"
     )
-    return _figure(
-        fig,
-        [ax],
-        "x",
-        "Paired comparison with the baseline",
-        "Per-seed differences (dots) and their mean with a 95% interval.",
-    )
+    return _figure(fig, [ax], "paired")
 
 
 def _epochs(plt: Any, summary: Sequence[Mapping[str, Any]]) -> _Figure:
@@ -438,13 +458,7 @@ def _epochs(plt: Any, summary: Sequence[Mapping[str, Any]]) -> _Figure:
     ax.bar([x + 0.2 for x in xs], [s["epochs_run"] for s in summary], width=0.4, label="epochs run")
     ax.set_xticks(xs, names, rotation=30)
     ax.legend(fontsize=8)
-    return _figure(
-        fig,
-        [ax],
-        "y",
-        "Epochs",
-        "Epoch with the best validation score and epochs actually run (early stopping ends runs sooner).",
-    )
+    return _figure(fig, [ax], "epochs")
 
 
 def _weights(plt: Any, summary: Sequence[Mapping[str, Any]]) -> _Figure:
@@ -462,13 +476,7 @@ def _weights(plt: Any, summary: Sequence[Mapping[str, Any]]) -> _Figure:
     a2.set_ylim(bottom=0)
     for a in (a1, a2):
         a.tick_params(axis="x", rotation=30)
-    return _figure(
-        fig,
-        [a1, a2],
-        "y",
-        "Weights",
-        "Weight decay and L2 shrink the norm; L1 with proximal steps makes exact zeros.",
-    )
+    return _figure(fig, [a1, a2], "weights")
 
 
 def _looks(
@@ -512,15 +520,7 @@ def _looks(
     ax.set_xlabel(
         "gain over the baseline (points)" if task == "classification" else "loss reduction"
     )
-    return _figure(
-        fig,
-        [ax],
-        "x",
-        "Sequential intervals at each look",
-        "Each comparison's repeated confidence interval at each look (number of seeds beside "
-        "it, darker = later), until it was decided: green better, red worse, blue no effect "
-        "beyond the margin (shaded), gray undecided.",
-    )
+    return _figure(fig, [ax], "looks")
 
 
 def _figures(
