@@ -24,9 +24,9 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from reglab.lab.core.splits import SplitCache
 
 from reglab.lab.core import run as lab_run
+from reglab.lab.core.splits import SplitCache
 from reglab.lab.study import StudyConfig, prepare
 from reglab.train import loop
 

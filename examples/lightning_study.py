@@ -143,7 +143,7 @@ def main() -> None:
         "weight_decay",
         "batchnorm",
         "early_stopping",
-        ("penalties", rl.lab.recipe.Recipe.from_spec("l2=1e-4,proximal_l1=1e-4,max_norm=3")),
+        ("penalties", rl.lab.Recipe.from_spec("l2=1e-4,proximal_l1=1e-4,max_norm=3")),
     )
     config = StudyConfig(
         data="digits", recipes=recipes, seeds=args.seeds, epochs=args.epochs,

@@ -19,7 +19,7 @@ from torch.utils.data import (
 
 from .._checks import Constraints, InstanceOf, Interval, NoneOk, OneOf, validate_params
 from ..errors import ConfigError
-from .batches import Batches
+from .batches import BatchIterable
 
 __all__ = ["TASKS", "Dataset", "encode_labels", "infer_task", "make_dataset", "make_text_dataset"]
 
@@ -50,7 +50,7 @@ _BATCHES_CONSTRAINTS: Constraints = {
 
 
 @_record
-class Dataset(torch.utils.data.Dataset):
+class Dataset(torch.utils.data.Dataset, BatchIterable):
     """Features, targets and what they mean, each held once in its smallest exact dtype.
 
     ``data`` holds the stored values: float32 for tables and float images, uint8 for 8-bit
@@ -263,19 +263,6 @@ class Dataset(torch.utils.data.Dataset):
         if start is None and stop is None:
             return self.X, self.y
         return self.features(slice(start, stop)), self.y[start:stop]
-
-    def batch_iterable(
-        self,
-        batch_size: int = 256,
-        *,
-        shuffle: bool = False,
-        generator: torch.Generator | None = None,
-        device: torch.device | str | None = None,
-    ) -> Batches:
-        """:meth:`batches` pass after pass, with a ``len``: what ``fit`` iterates each epoch
-        (:class:`~reglab.data.batches.Batches`; a new shuffle each pass, batches on ``device``).
-        """
-        return Batches(self, batch_size, shuffle=shuffle, generator=generator, device=device)
 
     def batches(
         self,

@@ -72,3 +72,20 @@ class Batches:
             return
         for x, y in passes:
             yield x.to(self.device), y.to(self.device)
+
+
+class BatchIterable:
+    """Gives a dataset with a ``batches`` generator its :meth:`batch_iterable`."""
+
+    def batch_iterable(
+        self,
+        batch_size: int = 256,
+        *,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> Batches:
+        """``batches`` pass after pass, with a ``len``: what ``fit`` iterates each epoch
+        (:class:`Batches`; a new shuffle each pass, batches on ``device``)."""
+        data: Batchable = self  # type: ignore[assignment]
+        return Batches(data, batch_size, shuffle=shuffle, generator=generator, device=device)

@@ -34,7 +34,7 @@ from torch import Tensor
 
 from .._checks import Constraints, InstanceOf, Interval, NoneOk, validate_params
 from ..errors import ConfigError, format_value
-from .batches import Batches
+from .batches import BatchIterable
 
 __all__ = [
     "DEFAULT_MAX_LENGTH",
@@ -179,7 +179,7 @@ _BATCHES_CONSTRAINTS: Constraints = {"batch_size": [Interval(int, 1, None)]}
 
 
 @dataclass(frozen=True, eq=False)
-class EncodedTexts:
+class EncodedTexts(BatchIterable):
     """An encoded split: ``ids`` ``(N, L)`` padded with 0, ``lengths`` ``(N,)``, targets ``y``.
 
     :meth:`batches` pads each batch to its longest text only. Build it with
@@ -236,31 +236,6 @@ class EncodedTexts:
         batches = torch.cat(parts).split(batch_size)
         shuffled = torch.randperm(len(batches), generator=generator).tolist()
         return torch.cat([batches[i] for i in shuffled])
-
-    def loader(
-        self,
-        batch_size: int = 256,
-        *,
-        shuffle: bool = False,
-        generator: torch.Generator | None = None,
-        device: torch.device | str | None = None,
-    ) -> Batches:
-        """:meth:`batches` pass after pass, with a ``len``: what ``fit`` iterates each epoch
-        (:class:`~reglab.data.batches.Batches`; a new shuffle each pass, batches on ``device``)."""
-        return Batches(self, batch_size, shuffle=shuffle, generator=generator, device=device)
-
-    def batch_iterable(
-        self,
-        batch_size: int = 256,
-        *,
-        shuffle: bool = False,
-        generator: torch.Generator | None = None,
-        device: torch.device | str | None = None,
-    ) -> Batches:
-        """:meth:`batches` pass after pass, with a ``len``: what ``fit`` iterates each epoch
-        (:class:`~reglab.data.batches.Batches`; a new shuffle each pass, batches on ``device``).
-        """
-        return Batches(self, batch_size, shuffle=shuffle, generator=generator, device=device)
 
     def batches(
         self,
