@@ -22,6 +22,20 @@ MODULES = sorted(
 )
 
 
+@pytest.fixture(autouse=True)
+def _model_registry_restored():
+    """An example may register a model kind (``register_model``): it must not leak into the
+    tests that run after it in the same process (they list the kinds in messages)."""
+    from reglab.models import spec
+
+    registry, sizes = dict(spec._REGISTRY), dict(spec._SIZES)
+    yield
+    spec._REGISTRY.clear()
+    spec._REGISTRY.update(registry)
+    spec._SIZES.clear()
+    spec._SIZES.update(sizes)
+
+
 @pytest.mark.parametrize("module", MODULES)
 def test_every_module_s_examples_pass(module: str) -> None:
     if module.startswith("reglab.integrations.lightning"):

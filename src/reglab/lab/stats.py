@@ -48,7 +48,6 @@ __all__ = [
     "metric_keys",
     "next_look",
     "paired_vs_baseline",
-    "sequential_decisions",
     "task_of",
 ]
 
@@ -379,6 +378,7 @@ def decide_family(
     margin: float,
     looks: Ints = DEFAULT_LOOKS,
     alpha: float = 0.05,
+    sequential: bool = False,
 ) -> dict[str, Decision]:
     """:func:`decide` for several recipes against one baseline, family-wise error <= alpha.
 
@@ -394,16 +394,43 @@ def decide_family(
         ...                      "dropout": [0.001, -0.002, 0.0, 0.002, -0.001]}, margin=0.01)
         >>> {name: d.verdict for name, d in out.items()}
         {'l2': 'better', 'dropout': 'equivalent'}
+
+    With ``sequential``, each comparison's decision is the one where a run that adds seeds
+    look by look stops it: at the first look whose verdict is not "undecided", or at the last
+    look (the seeds after that look are never drawn). Given the differences a run has (in seed
+    order; a resumed run, or one that drew more seeds for the baseline, may have more than a
+    comparison needs), that is the decision at the look where the comparison stops, or at the
+    largest look reached while it is still open (``final`` False: it needs the seeds of
+    :func:`next_look`).
+
+        >>> out = decide_family(
+        ...     {"l2": [0.012, 0.009, 0.015, 0.011, 0.013, 0.2, -0.3, 0.1, 0.0, 0.0],
+        ...      "noise": [0.03, -0.02, 0.01, 0.0, -0.01]}, margin=0.01, sequential=True)
+        >>> [(n, d.verdict, d.look, d.final) for n, d in out.items()]
+        [('l2', 'better', 1, True), ('noise', 'undecided', 1, False)]
     """
     looks_t, alpha_f = _check_design("decide_family", looks, alpha)
     validate_params("decide_family", locals(), _DECIDE_FAMILY_CONSTRAINTS)
     for name, diffs in diffs_by_name.items():
         _check_diffs("decide_family", name, diffs)
     level = alpha_f / max(len(diffs_by_name), 1)
+    decide_one = _stopped if sequential else _decide
     return {
-        name: _decide([float(v) for v in diffs], float(margin), looks_t, level)
+        name: decide_one([float(v) for v in diffs], float(margin), looks_t, level)
         for name, diffs in diffs_by_name.items()
     }
+
+
+def _stopped(values: list[float], margin: float, looks: tuple[int, ...], alpha: float) -> Decision:
+    """The decision at the first look that decides ``values``, or at the largest look reached."""
+    decision = _decide(values[: looks[0] - 1], margin, looks, alpha)  # before the first look
+    for n in looks:
+        if n > len(values):
+            break
+        decision = _decide(values[:n], margin, looks, alpha)
+        if decision.final:
+            break
+    return decision
 
 
 def next_look(n: int, looks: Ints = DEFAULT_LOOKS) -> int | None:
@@ -415,45 +442,3 @@ def next_look(n: int, looks: Ints = DEFAULT_LOOKS) -> int | None:
     """
     validate_params("next_look", locals(), _NEXT_LOOK_CONSTRAINTS)
     return next((int(k) for k in looks if k > n), None)
-
-
-def sequential_decisions(
-    diffs_by_name: Mapping[str, Numbers],
-    *,
-    margin: float,
-    looks: Ints = DEFAULT_LOOKS,
-    alpha: float = 0.05,
-) -> dict[str, Decision]:
-    """Each comparison's decision where a sequential run stops it (Bonferroni over the family).
-
-    A run that adds seeds look by look stops a comparison at the first look whose verdict is
-    not "undecided", or at the last look; the seeds after that look are never drawn. Given the
-    differences a run has (in seed order; a resumed run, or one that drew more seeds for the
-    baseline, may have more than a comparison needs), this returns the decision at the look
-    where that comparison stops, or at the largest look reached while it is still open
-    (``final`` False: it needs the seeds of :func:`next_look`). Each comparison is decided at
-    level alpha / m, as in :func:`decide_family`.
-
-    Example:
-        >>> out = sequential_decisions(
-        ...     {"l2": [0.012, 0.009, 0.015, 0.011, 0.013, 0.2, -0.3, 0.1, 0.0, 0.0],
-        ...      "noise": [0.03, -0.02, 0.01, 0.0, -0.01]}, margin=0.01)
-        >>> [(n, d.verdict, d.look, d.final) for n, d in out.items()]
-        [('l2', 'better', 1, True), ('noise', 'undecided', 1, False)]
-    """
-    looks_t, alpha_f = _check_design("sequential_decisions", looks, alpha)
-    validate_params("sequential_decisions", locals(), _MARGIN_CONSTRAINTS)
-    level = alpha_f / max(len(diffs_by_name), 1)
-    out: dict[str, Decision] = {}
-    for name, diffs in diffs_by_name.items():
-        _check_diffs("sequential_decisions", name, diffs)
-        values = [float(v) for v in diffs]
-        decision = _decide(values[: looks_t[0] - 1], float(margin), looks_t, level)  # no look yet
-        for n in looks_t:
-            if n > len(values):
-                break
-            decision = _decide(values[:n], float(margin), looks_t, level)
-            if decision.final:
-                break
-        out[name] = decision
-    return out

@@ -248,23 +248,20 @@ def _verdict(summary: Sequence[Mapping[str, Any]]) -> str:
     if base is not None and base is not best:
         paired = best.get("vs_baseline")
         d = best.get("decision")
+        unit = " points" if task == "classification" else ""
+        scale = 100 if task == "classification" else 1
+        against = f" Against the baseline ({fmt(base[test_key])})"
         if d:  # a sequential study: the interval its verdict follows from
-            unit = " points" if task == "classification" else ""
-            scale = 100 if task == "classification" else 1
             text += (
-                f" Against the baseline ({fmt(base[test_key])}) its gain is "
-                f"{scale * d['mean']:+.2f}{unit} (sequential 95% interval "
+                f"{against} its gain is {scale * d['mean']:+.2f}{unit} (sequential 95% interval "
                 f"{scale * d['low']:+.2f} to {scale * d['high']:+.2f} at {d['seeds']} seeds: "
                 f"{html.escape(d['text'])})."
             )
         elif paired:
-            unit = " points" if task == "classification" else ""
-            scale = 100 if task == "classification" else 1
             text += (
-                f" Against the baseline ({fmt(base[test_key])}) the paired difference is "
-                f"{scale * paired['mean']:+.2f}{unit} (95% interval {scale * paired['low']:+.2f} to "
-                f"{scale * paired['high']:+.2f}; better on {paired['wins']} of "
-                f"{len(paired['diffs'])} seeds)."
+                f"{against} the paired difference is {scale * paired['mean']:+.2f}{unit} (95% "
+                f"interval {scale * paired['low']:+.2f} to {scale * paired['high']:+.2f}; better "
+                f"on {paired['wins']} of {len(paired['diffs'])} seeds)."
             )
         if task == "classification" and math.isfinite(base["gap"]) and math.isfinite(best["gap"]):
             text += (

@@ -2,7 +2,7 @@
 
 Every recipe is compared with the baseline on the same split and seed. The study runs the
 first look's seeds for every recipe; then, whenever the queue runs dry, each comparison is
-decided by :func:`reglab.lab.stats.sequential_decisions` (repeated confidence intervals, valid
+decided by :func:`reglab.lab.stats.decide_family` with ``sequential=True`` (repeated confidence intervals, valid
 at every look, Bonferroni over the comparisons), and only the comparisons still undecided get
 the next look's seeds (the baseline runs while any comparison is open). The decisions depend
 only on the finished cells of seeds ``0..n-1``, so a resumed study reaches the same verdicts as
@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core.cells import Cell
-from ..stats import Decision, next_look, sequential_decisions, task_of
+from ..stats import Decision, decide_family, next_look, task_of
 
 __all__ = ["BASELINE", "decisions", "gains", "margin_of", "seeds_wanted", "wanted_cells"]
 
@@ -88,8 +88,12 @@ def decisions(
     """Each recipe's decision against the baseline where the sequential design stops it."""
     if BASELINE not in recipes or len(recipes) < 2:
         return {}
-    return sequential_decisions(
-        gains(rows, recipes), margin=margin_of(rows, margin, looks), looks=looks, alpha=alpha
+    return decide_family(
+        gains(rows, recipes),
+        margin=margin_of(rows, margin, looks),
+        looks=looks,
+        alpha=alpha,
+        sequential=True,
     )
 
 

@@ -34,7 +34,7 @@ from ..core.run import run_cell
 from ..queue.storage import json_safe
 from ..queue.workers import ProgressCallback, emit, map_cells
 from ..render import clip01
-from ..stats import decide, finite, mean_ci, next_look, sequential_decisions
+from ..stats import decide, decide_family, finite, mean_ci, next_look
 from .search import NoTest, Objective
 from .space import TuneConfig, apply_params
 
@@ -156,7 +156,7 @@ def test_scores(
     Both recipes see the same draws (a paired comparison), ``jobs`` cells at a time; each
     finished cell is saved in the search's database, so a rerun trains only what is missing. With
     ``config.seeds == "auto"`` both are trained on the first look's seeds, the comparison is
-    decided (:func:`reglab.lab.stats.sequential_decisions`), and the next look's seeds are added
+    decided (:func:`reglab.lab.stats.decide_family`), and the next look's seeds are added
     only while it is undecided; with a number of seeds, all of them are trained and the verdict
     is :func:`reglab.lab.stats.decide`'s at the largest look reached ("undecided" below the
     first look). Without ``compare`` the tuned recipe alone runs the first look's seeds (or the
@@ -284,7 +284,7 @@ def comparison_of(
         )
         margin = config.margin / 100.0 * abs(statistics.fmean(first)) if first else 0.0
     if config.sequential:
-        d = sequential_decisions({"tuned": diffs}, margin=margin, looks=looks)["tuned"]
+        d = decide_family({"tuned": diffs}, margin=margin, looks=looks, sequential=True)["tuned"]
     else:
         d = decide(diffs, margin=margin, looks=looks)
     if d.look == 0:
