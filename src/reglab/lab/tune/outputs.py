@@ -101,7 +101,7 @@ def write_outputs(
         "seconds": seconds,
     }
     atomic_write(paths["summary"], json.dumps(json_safe(summary), indent=2))
-    page = render_html(config, best, best_value, trials, confirmation, test, seconds)
+    page = render_html(config, best, trials, summary)
     atomic_write(paths["report"], page)
     return paths
 
@@ -267,15 +267,16 @@ def _confirmation_section(
 
 
 def render_html(
-    config: TuneConfig,
-    best: Recipe,
-    best_value: float,
-    trials: list[dict[str, Any]],
-    confirmation: list[dict[str, Any]],
-    test: dict[str, Any],
-    seconds: float,
+    config: TuneConfig, best: Recipe, trials: list[dict[str, Any]], summary: Mapping[str, Any]
 ) -> str:
-    """The tuning report as one HTML string (the search history plot embedded)."""
+    """The tuning report as one HTML string (the search history plot embedded); ``summary`` is
+    what :func:`write_outputs` writes to ``summary.json`` (before it is made JSON-safe)."""
+    best_value: float = summary["best"]["validation"]
+    confirmation: list[dict[str, Any]] = summary["confirmation"]
+    test: dict[str, Any] = {**summary["test"], "rows": summary["runs"]}
+    if summary.get("comparison") is not None:
+        test["comparison"] = summary["comparison"]
+    seconds: float = summary["seconds"]
     esc = html.escape
     acc = test["metric"] == "test_acc"
     text = _verdict(config, best, best_value, bool(confirmation), test)
