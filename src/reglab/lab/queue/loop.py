@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import sysconfig
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -288,11 +289,21 @@ def run_workers(
             watch(counts)
         group.tend(unfinished=counts["waiting"] + counts["running"] > 0)
 
-    coordinator = not linger
+    # Only a creator that may queue more seeds keeps the store open (and marks it while alive).
+    coordinator = not linger and next_wave is not None
+    keep_open = threading.Event()
+
+    def mark_open() -> None:
+        while not keep_open.wait(store.heartbeat_interval):
+            with contextlib.suppress(Exception):  # a missed mark only shortens the wait
+                store.set_open(True)
+
     with torch_threads(threads), group:
         try:
+            marker = threading.Thread(target=mark_open, name="reglab-open", daemon=True)
             if coordinator:
                 store.set_open(True)
+                marker.start()
             try:
                 for _ in range(jobs - 1):
                     group.start(_worker, *args, dataset, device)
@@ -312,6 +323,9 @@ def run_workers(
                     if store.stop_reason is not None or next_wave is None or next_wave() == 0:
                         break
             finally:
+                keep_open.set()
+                if marker.is_alive():
+                    marker.join()  # its last mark must not land after the store is closed
                 if coordinator:
                     with contextlib.suppress(StorageUnreachable):
                         store.set_open(False)

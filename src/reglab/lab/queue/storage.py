@@ -588,12 +588,16 @@ class CellStore:
     @property
     def is_open(self) -> bool:
         """True while the process that created the study may still queue cells (workers that
-        joined from elsewhere keep polling until then)."""
-        return bool(self._call(lambda: self.optuna_study.user_attrs.get(_OPEN_ATTR, False)))
+        joined from elsewhere keep polling until then): it marked the store open less than
+        ``grace_period`` seconds ago (a creator that died stops marking it)."""
+        marked = self._call(lambda: self.optuna_study.user_attrs.get(_OPEN_ATTR))
+        return isinstance(marked, (int, float)) and time.time() - marked < self.grace_period
 
     def set_open(self, value: bool) -> None:
-        """Mark whether more cells may still be queued (see :attr:`is_open`)."""
-        self._call(lambda: self.optuna_study.set_user_attr(_OPEN_ATTR, bool(value)))
+        """Mark whether more cells may still be queued (see :attr:`is_open`); the creator marks
+        it again every ``heartbeat_interval`` seconds while it may."""
+        stamp = time.time() if value else None
+        self._call(lambda: self.optuna_study.set_user_attr(_OPEN_ATTR, stamp))
 
     # -- a database that goes away -------------------------------------------------------------
 

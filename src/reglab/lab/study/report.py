@@ -39,7 +39,7 @@ from .sweep_report import size_figure, size_table, train_sizes
 
 __all__ = [
     "RESULT_COLUMNS",
-    "Design",
+    "StudyDesign",
     "ordered_rows",
     "render_html",
     "summarize",
@@ -69,7 +69,7 @@ RESULT_COLUMNS = (
 
 
 def summarize(
-    rows: Sequence[Mapping[str, Any]], design: Design | None = None
+    rows: Sequence[Mapping[str, Any]], design: StudyDesign | None = None
 ) -> list[dict[str, Any]]:
     """One dict per recipe (in first-seen order): means and 95% intervals over seeds.
 
@@ -136,11 +136,11 @@ def summarize(
     return out
 
 
-class Design:
+class StudyDesign:
     """A sequential study's decision rule, as its report states it (margin, looks, alpha).
 
     Example:
-        >>> Design(("baseline", "l2"), margin=1.0, looks=(5, 10)).verdict_label("equivalent")
+        >>> StudyDesign(("baseline", "l2"), margin=1.0, looks=(5, 10)).verdict_label("equivalent")
         'no effect beyond ±1.0'
     """
 
@@ -153,7 +153,7 @@ class Design:
         self.alpha = alpha
 
     @classmethod
-    def of(cls, config: StudyConfig) -> Design | None:
+    def of(cls, config: StudyConfig) -> StudyDesign | None:
         """The design of ``config``, or None for a fixed number of seeds."""
         if not config.sequential:
             return None
@@ -193,7 +193,7 @@ class Design:
         return out
 
 
-def _in_words(summary: Sequence[Mapping[str, Any]], design: Design | None) -> str:
+def _in_words(summary: Sequence[Mapping[str, Any]], design: StudyDesign | None) -> str:
     """Which techniques help, which make no practical difference, which hurt (sequential)."""
     if design is None:
         return ""
@@ -477,7 +477,7 @@ def _weights(plt: Any, summary: Sequence[Mapping[str, Any]]) -> _Figure:
 
 
 def _looks(
-    plt: Any, rows: Sequence[Mapping[str, Any]], design: Design | None, task: str
+    plt: Any, rows: Sequence[Mapping[str, Any]], design: StudyDesign | None, task: str
 ) -> _Figure | None:
     """Each comparison's sequential interval at each look, up to where it was decided."""
     if design is None:
@@ -523,7 +523,7 @@ def _looks(
 def _figures(
     rows: Sequence[Mapping[str, Any]],
     summary: Sequence[Mapping[str, Any]],
-    design: Design | None = None,
+    design: StudyDesign | None = None,
 ) -> list[_Figure]:
     """(title, caption, base64 PNG) for each plot of the report."""
     plt = pyplot()
@@ -552,7 +552,7 @@ def render_html(
     *,
     plots: bool = True,
     by_size: Sequence[Mapping[str, Any]] = (),
-    design: Design | None = None,
+    design: StudyDesign | None = None,
     failures: Sequence[tuple[str, str]] = (),
     inert: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
@@ -673,7 +673,7 @@ def _gain(v: float, task: str) -> str:
     return f"{100 * v:+.2f}" if task == "classification" else f"{v:+.4g}"
 
 
-def _design_note(design: Design | None) -> str:
+def _design_note(design: StudyDesign | None) -> str:
     if design is None:
         return ""
     looks = ", ".join(map(str, design.looks))
@@ -823,14 +823,16 @@ def write_outputs(
     return paths
 
 
-def _design_of(config: Any, cfg: Mapping[str, Any]) -> tuple[Design | None, dict[str, list[str]]]:
+def _design_of(
+    config: Any, cfg: Mapping[str, Any]
+) -> tuple[StudyDesign | None, dict[str, list[str]]]:
     """The sequential design and the inert-technique notes of a study's settings; none for
     settings that are not a whole study's (rows and a bare mapping, as in a rebuilt page)."""
     try:
         study = config if isinstance(config, StudyConfig) else StudyConfig.from_dict(cfg)
     except (ConfigError, TypeError, KeyError):
         return None, {}
-    return Design.of(study), inert_notes(study)
+    return StudyDesign.of(study), inert_notes(study)
 
 
 def _csv_value(v: Any) -> Any:
@@ -859,7 +861,7 @@ def summary_table(
         for n, table in zip(sizes, tables):
             lines += [str(n).ljust(width) + line for line in table[2:]]
         return lines
-    design = Design.of(config) if config is not None else None
+    design = StudyDesign.of(config) if config is not None else None
     summary = summarize(rows, design)
     classification = summary[0]["task"] == "classification"
     key = "test_acc" if classification else "test_loss"

@@ -303,7 +303,7 @@ def run_study(
             dataset=dataset,
             on_progress=on_progress,
             device=device,
-            next_wave=next_wave,
+            next_wave=next_wave if config.sequential and not join else None,
             linger=join,
             watch=watch,
         )
