@@ -50,7 +50,6 @@ import signal
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,7 +69,6 @@ __all__ = [
     "interrupt_pending",
     "map_cells",
     "warm_up",
-    "warn_progress_deprecated",
     "watch_parent",
 ]
 
@@ -115,17 +113,6 @@ def cells_reporter(
         emit(on_progress, "cells", min(counts.get("done", 0), total), total, **rest)
 
     return report
-
-
-def warn_progress_deprecated(owner: str, progress: bool | None) -> None:
-    """Warn that ``progress=`` (the old on/off switch of a drawn bar) is ignored."""
-    if progress is not None:
-        warnings.warn(
-            f"The 'progress' parameter of {owner} is deprecated and ignored: the library draws "
-            "nothing. Pass on_progress=callback to receive progress events.",
-            DeprecationWarning,
-            stacklevel=3,
-        )
 
 
 def default_jobs() -> int:

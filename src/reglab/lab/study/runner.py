@@ -49,7 +49,6 @@ from ..queue.workers import (
     cells_reporter,
     default_jobs,
     emit,
-    warn_progress_deprecated,
 )
 from .config import StudyConfig, for_text, inert_notes
 from .report import ordered_rows, write_outputs
@@ -196,7 +195,6 @@ def run_study(
     heartbeat_interval: int = 5,
     grace_period: int = 30,
     threads: int | None = None,
-    progress: bool | None = None,
     device: str = "cpu",
 ) -> StudyOutcome:
     """Create or resume a study, run its cells with ``jobs`` workers, and write the report.
@@ -221,12 +219,10 @@ def run_study(
             presumed dead and its cell is queued again.
         threads: torch threads per worker (default 1: the lab's models are small, and more
             threads only add synchronization, which costs a lot on a busy machine).
-        progress: deprecated and ignored (the library draws nothing; pass ``on_progress``).
         device: where every worker trains: ``"auto"`` (CUDA when available), ``"cpu"``,
             ``"cuda"``, ``"cuda:N"`` or ``"mps"``. Each worker moves the data there once; several
             workers share one GPU.
     """
-    warn_progress_deprecated("run_study", progress)
     device = lab_device(device)
     jobs = default_jobs() if jobs is None else jobs
     validate_params("run_study", locals(), _RUN_STUDY_CONSTRAINTS)

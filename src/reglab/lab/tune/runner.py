@@ -23,7 +23,7 @@ from ..._checks import Constraints, Interval, validate_params
 from ...errors import ConfigError
 from ..core.cells import check_builds
 from ..core.recipe import Recipe
-from ..queue.workers import ProgressCallback, default_jobs, warn_progress_deprecated
+from ..queue.workers import ProgressCallback, default_jobs
 from .confirmation import confirm, test_scores
 from .outputs import write_outputs
 from .search import Objective, finished_trials, open_search, run_search, trial_rows
@@ -70,7 +70,6 @@ def run_tune(
     on_progress: ProgressCallback | None = None,
     compare: bool = True,
     threads: int | None = None,
-    progress: bool | None = None,
 ) -> TuneOutcome:
     """Search, then score the best recipe on the test split; write the tuning report.
 
@@ -93,9 +92,7 @@ def run_tune(
             ``test["comparison"]``: verdict, seeds, interval, look).
         threads: torch threads per search process and per cell after it (default 1, as for
             a study).
-        progress: deprecated and ignored (the library draws nothing; pass ``on_progress``).
     """
-    warn_progress_deprecated("run_tune", progress)
     jobs = default_jobs() if jobs is None else jobs
     given = {"jobs": jobs} if timeout is None else {"jobs": jobs, "timeout": timeout}
     validate_params("run_tune", given, _RUN_TUNE_CONSTRAINTS)
