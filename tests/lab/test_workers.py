@@ -70,14 +70,13 @@ def test_a_dead_worker_is_replaced_up_to_the_budget() -> None:
     assert idle.restarts == 0
 
 
-def test_the_old_progress_switch_warns_and_is_ignored(tmp_path) -> None:
-    from reglab import ConfigError
+def test_the_old_progress_switch_is_gone(tmp_path) -> None:
+    # 0.x with no outside users: the deprecated alias was removed, not kept (issue 19).
     from reglab.lab.study import StudyConfig, run_study
     from reglab.lab.tune import TuneConfig, run_tune
 
-    warns = pytest.warns(DeprecationWarning, match="'progress' parameter of run_study")
-    with warns, pytest.raises(ConfigError, match="Unknown dataset 'nope'"):
-        run_study(StudyConfig(data="nope"), tmp_path / "s", progress=False)
-    warns = pytest.warns(DeprecationWarning, match="'progress' parameter of run_tune")
-    with warns, pytest.raises(ConfigError, match="Unknown dataset 'nope'"):
-        run_tune(TuneConfig(data="nope"), tmp_path / "t", progress=False)
+    with pytest.raises(TypeError, match="progress"):
+        run_study(StudyConfig(data="iris"), tmp_path / "s", progress=False)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="progress"):
+        run_tune(TuneConfig(data="iris"), tmp_path / "t", progress=False)  # type: ignore[call-arg]
+    assert not (tmp_path / "s").exists() and not (tmp_path / "t").exists()
