@@ -6,27 +6,18 @@ Recipes, datasets, models, claims, monitor names and CLI choices all use
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import reglab as rl
 from reglab.errors import ConfigError, did_you_mean
+from tests.helpers import run_reglab
 
 
 def _reglab(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [sys.executable, "-m", "reglab.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=300,
-    )
+    return run_reglab(args, cwd)
 
 
 def test_helper_names_the_closest_choice_or_nothing() -> None:

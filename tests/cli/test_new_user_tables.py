@@ -6,9 +6,7 @@ Each test writes its CSV into a temporary folder and runs ``python -m reglab.cli
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,20 +14,13 @@ import torch
 
 import reglab.data as rd
 from reglab.errors import ConfigError
+from tests.helpers import run_reglab
 
 SHORT = ["--recipes", "baseline", "--seeds", "1", "--epochs", "2", "--jobs", "1", "--no-progress"]
 
 
 def _reglab(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [sys.executable, "-m", "reglab.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=300,
-    )
+    return run_reglab(args, cwd)
 
 
 def _write(path: Path, labels: list[str], constant: bool = False) -> None:

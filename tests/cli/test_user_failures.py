@@ -9,10 +9,10 @@ flags a technique that cannot act, and names the training function instead of th
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.helpers import run_reglab
 
 CRASH = """\
 def run(recipe, splits, seed, device):
@@ -30,15 +30,7 @@ def run(recipe, splits, seed, device):
 
 
 def _reglab(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
-    return subprocess.run(
-        [sys.executable, "-m", "reglab.cli", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_reglab(list(args), tmp_path, importable=tmp_path)
 
 
 def test_a_crashing_training_function_is_named_at_once_and_exits_1(tmp_path: Path) -> None:
