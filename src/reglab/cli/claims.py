@@ -20,7 +20,7 @@ from .progress import Display
     "--seeds",
     default="auto",
     show_default=True,
-    help="auto: seeds look by look (5, 10, 15, 20; 3, 6 with --quick) until each claim is "
+    help="auto: seeds look by look (5, 10, 15, 20, 30, 40; 3, 6 with --quick) until each claim is "
     "decided; arithmetic claims 5 (3 with --quick). A number: that many seeds for every arm.",
 )
 @run_options(

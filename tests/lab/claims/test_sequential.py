@@ -10,10 +10,9 @@ import pytest
 
 from reglab.cli import main
 from reglab.lab.claims import runner
-from reglab.lab.claims.config import QUICK_LOOKS, ClaimsConfig
+from reglab.lab.claims.config import FULL_LOOKS, QUICK_LOOKS, ClaimsConfig
 from reglab.lab.claims.runner import run_claims
 from reglab.lab.queue.storage import CellStore
-from reglab.lab.stats import DEFAULT_LOOKS
 
 CLEAR = "batchnorm-placement"  # Better(before, none) and Better(after, none)
 NOISY = "batchnorm-can-replace-dropout"  # NotWorse(batchnorm, batchnorm+dropout)
@@ -44,12 +43,13 @@ def test_a_decided_claim_stops_and_an_open_one_gets_every_look(fake_cells, tmp_p
     out = run_claims(tmp_path, only=[CLEAR, NOISY, ARITH], jobs=1)
     seeds = _seeds_per_arm(out.url)
     assert {seeds[f"{CLEAR}|{arm}"] for arm in ("none", "before", "after")} == {5}
-    assert seeds[f"{NOISY}|batchnorm"] == seeds[f"{NOISY}|batchnorm+dropout"] == 20
+    last = FULL_LOOKS[-1]  # an open claim gets every look, up to the last
+    assert seeds[f"{NOISY}|batchnorm"] == seeds[f"{NOISY}|batchnorm+dropout"] == last
     assert seeds[f"{ARITH}|check"] == 5  # arithmetic: fixed seeds
     found = {f["id"]: f for f in out.claims}
     assert (found[CLEAR]["verdict"], found[CLEAR]["seeds"]) == ("reproduced", 5)
-    assert (found[NOISY]["verdict"], found[NOISY]["seeds"]) == ("inconclusive", 20)
-    assert found[NOISY]["looks"] == list(DEFAULT_LOOKS) and found[ARITH]["looks"] is None
+    assert (found[NOISY]["verdict"], found[NOISY]["seeds"]) == ("inconclusive", last)
+    assert found[NOISY]["looks"] == list(FULL_LOOKS) and found[ARITH]["looks"] is None
     assert out.missing == []
 
 

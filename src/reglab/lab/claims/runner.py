@@ -89,7 +89,7 @@ def run_claims(
         out_dir: folder for ``claims.db`` (default storage), ``results.csv``, ``summary.json``
             and ``report.html``.
         only: claim ids to run (a list or ``"id,id"``); None runs all.
-        seeds: ``"auto"`` (seeds look by look until each claim is decided: 5, 10, 15, 20, or
+        seeds: ``"auto"`` (seeds look by look until each claim is decided: 5, 10, 15, 20, 30, 40, or
             3, 6 with ``quick``; arithmetic claims 5, or their quick count) or a number of
             seeds for every arm (a fixed design).
         quick: fewer epochs (and looks) per claim: the whole table in a few minutes.
