@@ -27,9 +27,9 @@ class _Unavailable:
         pytest.fail(f"PostgreSQL test server unavailable: {self.reason}", pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PgServer | _Unavailable]:
-    """A running PostgreSQL server (or a stand-in that fails the test that uses it)."""
+def running_server() -> Iterator[PgServer | _Unavailable]:
+    """A PostgreSQL server started here and stopped after (or a stand-in that fails the test
+    that uses it): the body of every server fixture."""
     try:
         server = PgServer.start()
     except (PgServerError, OSError) as exc:
@@ -39,3 +39,9 @@ def postgres() -> Iterator[PgServer | _Unavailable]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PgServer | _Unavailable]:
+    """A running PostgreSQL server shared by the session's tests."""
+    yield from running_server()

@@ -24,7 +24,7 @@ from reglab.cli import main as reglab_main
 from reglab.lab.core.cells import Cell
 from reglab.lab.queue.loop import CellExecutor, work
 from reglab.lab.queue.storage import CellStore, StorageUnreachable
-from tests.pgserver import PgServer, PgServerError
+from tests.pgserver import PgServer
 
 from ._lab import (
     assert_each_cell_once,
@@ -39,7 +39,7 @@ from ._lab import (
     wait_for,
     write_npz,
 )
-from .conftest import _Unavailable
+from .conftest import _Unavailable, running_server
 
 pytestmark = [
     pytest.mark.postgres,
@@ -54,15 +54,7 @@ OUTAGE = 10.0  # seconds the server stays down in the restart test
 @pytest.fixture(scope="module")
 def server() -> Iterator[PgServer | _Unavailable]:
     """A PostgreSQL server of this module alone (it is stopped and started by the tests)."""
-    try:
-        pg = PgServer.start()
-    except (PgServerError, OSError) as exc:
-        yield _Unavailable(str(exc))
-        return
-    try:
-        yield pg
-    finally:
-        pg.stop()
+    yield from running_server()
 
 
 def test_a_study_carries_on_when_the_server_restarts_and_runs_each_cell_once(server, tmp_path):

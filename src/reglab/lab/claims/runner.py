@@ -111,8 +111,7 @@ def run_claims(
 
     total = {"cells": len(store.known_cells())}
 
-    def report(counts: Mapping[str, int]) -> None:
-        cells_reporter(on_progress, total["cells"])(counts)
+    report = cells_reporter(on_progress, lambda: total["cells"])
 
     def next_wave() -> int:
         """Queue the next look's seeds of the claims still open (nothing when fixed)."""

@@ -115,14 +115,11 @@ class SplitCache:
         return self._splits[key]
 
     def _split(self, plan: SplitPlan, seed: int, train_size: int | float | None) -> Any:
-        # A size left None takes split()'s default (front ends make theirs explicit first).
-        return rd.split(
-            self.dataset(plan),
-            train_size=0.7 if train_size is None else train_size,
-            val_size=0.15 if plan.val_size is None else plan.val_size,
-            seed=seed,
-            test=plan.test,
-        )
+        # A size left None fits the data, as a study's settings say (front ends that prepare
+        # their settings make both explicit first).
+        dataset = self.dataset(plan)
+        train, val = rd.fitted_sizes(dataset, train_size, plan.val_size, plan.test)
+        return rd.split(dataset, train_size=train, val_size=val, seed=seed, test=plan.test)
 
     def _base(self, plan: SplitPlan, seed: int) -> tuple[Any, Tensor]:
         """The split of ``seed`` at the largest size, and the order its training rows join in."""

@@ -103,14 +103,16 @@ def emit(
 
 
 def cells_reporter(
-    on_progress: ProgressCallback | None, total: int
+    on_progress: ProgressCallback | None, total: int | Callable[[], int]
 ) -> Callable[[Mapping[str, int]], None]:
     """A callback turning storage counts into ``"cells"`` events (``done`` of ``total``, the
-    other counts as info), as a study and a claims run report them."""
+    other counts as info), as a study and a claims run report them. ``total`` may be a callable,
+    read at each report: a sequential run queues more cells as it decides."""
 
     def report(counts: Mapping[str, int]) -> None:
+        n = total() if callable(total) else total
         rest = {k: v for k, v in counts.items() if k != "done"}
-        emit(on_progress, "cells", min(counts.get("done", 0), total), total, **rest)
+        emit(on_progress, "cells", min(counts.get("done", 0), n), n, **rest)
 
     return report
 

@@ -248,8 +248,7 @@ def run_study(
     jobs = max(1, min(jobs, max(pending, config.first_seeds)))
     t0 = time.perf_counter()
 
-    def report(counts: Mapping[str, int]) -> None:
-        cells_reporter(on_progress, total["cells"])(counts)
+    report = cells_reporter(on_progress, lambda: total["cells"])
 
     def next_wave(retry: bool = False) -> int:
         """Queue the seeds the open comparisons need (a sequential study), or nothing; with
